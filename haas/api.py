@@ -1,0 +1,40 @@
+"""The REST calls: each looks up its objects, checks authorization, acts."""
+
+import json
+
+from haas import auth
+from haas.errors import DuplicateError, NotFoundError
+from haas.model import Project, db
+from haas.rest import rest_call
+
+
+def must_find(cls, label):
+    """The `cls` object labelled `label`, or NotFoundError."""
+    obj = db.session.execute(
+        db.select(cls).filter_by(label=label)).scalar_one_or_none()
+    if obj is None:
+        raise NotFoundError(f'{cls.__name__} {label} does not exist.')
+    return obj
+
+
+def assert_absent(cls, label):
+    """DuplicateError if a `cls` labelled `label` exists."""
+    exists = db.session.execute(
+        db.select(cls.id).filter_by(label=label)).first()
+    if exists is not None:
+        raise DuplicateError(f'{cls.__name__} {label} already exists.')
+
+
+@rest_call('GET', '/projects')
+def list_projects():
+    auth.require_admin()
+    labels = db.session.execute(
+        db.select(Project.label).order_by(Project.label)).scalars()
+    return json.dumps(list(labels))
+
+
+@rest_call('PUT', '/project/<project>')
+def project_create(project):
+    auth.require_admin()
+    assert_absent(Project, project)
+    db.session.add(Project(label=project))

@@ -1,0 +1,53 @@
+"""The auth-backend interface, its registry and the checks API calls use.
+
+An auth extension registers its backend class in `backends` under its
+module name when imported; the application uses the one that is enabled.
+"""
+
+from flask import current_app
+
+from haas.errors import AuthorizationError
+
+#: Module name -> backend class (called with the Config).
+backends = {}
+
+
+class AuthBackend:
+    """Decides who the caller of the current request is and what they may do."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def authenticate(self):
+        """Return True if the request's credentials are valid."""
+        raise NotImplementedError
+
+    def have_admin(self):
+        raise NotImplementedError
+
+    def have_project_access(self, project):
+        raise NotImplementedError
+
+
+def backend():
+    return current_app.extensions['haas'].auth_backend
+
+
+def authenticate():
+    """Run for every call: 401 when authentication is required and fails."""
+    config = current_app.extensions['haas'].config
+    ok = backend().authenticate()
+    if not ok and config.getboolean('auth', 'require_authentication', True):
+        raise AuthorizationError('Authentication failed. Authentication '
+                                 'is required to use this service.')
+
+
+def require_admin():
+    if not backend().have_admin():
+        raise AuthorizationError('This operation is administrator-only.')
+
+
+def require_project_access(project):
+    if not (backend().have_admin() or backend().have_project_access(project)):
+        raise AuthorizationError(
+            f'You do not have access to the required project.')

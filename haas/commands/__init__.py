@@ -1,0 +1,1 @@
+"""The `haas-admin` command line: thin Click wrappers over library functions."""

@@ -1,0 +1,98 @@
+"""`haas-admin`: the operator's command line.
+
+Commands parse options and call library functions; `AdminGroup` turns every
+error an operator can fix into one line and exit status 1.
+"""
+
+import click
+import sqlalchemy.exc
+from flask.cli import ScriptInfo, with_appcontext
+
+from haas.commands.db import db
+from haas.errors import HaasError
+
+
+def _one_line(text):
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else type(text).__name__
+
+
+class AdminGroup(click.Group):
+    """A group that reports operator errors in one line, without traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HaasError as e:
+            raise click.ClickException(str(e)) from None
+        except sqlalchemy.exc.OperationalError as e:
+            raise click.ClickException(
+                f'cannot use the database: {_one_line(e.orig)}') from None
+        except sqlalchemy.exc.ArgumentError as e:
+            raise click.ClickException(
+                f'bad [database] uri: {_one_line(e)}') from None
+        except sqlalchemy.exc.NoSuchModuleError as e:
+            raise click.ClickException(
+                f'bad [database] uri: {_one_line(e)}') from None
+
+
+def _create_app():
+    from haas import create_app
+    return create_app()
+
+
+@click.group(cls=AdminGroup)
+@click.version_option(package_name='haas')
+@click.pass_context
+def main(ctx):
+    """Administer a HaaS installation: its database and its servers.
+
+    Configuration comes from the file named by HAAS_CONFIG, else ./haas.cfg,
+    else built-in defaults (a SQLite file haas.db here).
+    """
+    if ctx.obj is None:
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+
+
+main.add_command(db)
+
+
+@main.command('create-admin-user')
+@click.argument('username')
+@click.argument('password')
+@with_appcontext
+def create_admin_user(username, password):
+    """Add an administrator (database auth only)."""
+    from flask import current_app
+    if 'haas.ext.auth.database' not in current_app.extensions['haas'].config.extensions:
+        raise HaasError('create-admin-user needs haas.ext.auth.database in '
+                        '[extensions]')
+    from haas.ext.auth import database
+    from haas import migrations
+    migrations.require_current_schema()
+    database.create_admin_user(username, password)
+
+
+@main.command()
+@click.option('--host', default='127.0.0.1', show_default=True,
+              help='Address to listen on.')
+@click.option('--port', default=5000, show_default=True, type=int,
+              help='Port to listen on.')
+@with_appcontext
+def serve(host, port):
+    """Run the API on Flask's development server (use a WSGI server in production)."""
+    from flask import current_app
+    from haas import migrations
+    migrations.require_current_schema()
+    debug = current_app.extensions['haas'].config.getboolean('devel', 'debug')
+    current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
+@main.command('serve-networks')
+@with_appcontext
+def serve_networks():
+    """Apply queued networking actions to the switches."""
+    from haas import migrations
+    migrations.require_current_schema()
+    raise HaasError('serve-networks is not available yet: the networking '
+                    'journal arrives with the REST API')

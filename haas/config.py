@@ -1,0 +1,142 @@
+"""Loading haas.cfg: where it is, its defaults and its extension list.
+
+The file is INI as upstream HaaS read it: no interpolation, case-sensitive
+option names, every option line with ``=``.  See haas.cfg.example.
+"""
+
+import configparser
+import os
+
+from haas.errors import ConfigError
+
+DEFAULT_EXTENSIONS = (
+    'haas.ext.auth.null',
+    'haas.ext.network_allocators.null',
+    'haas.ext.switches.mock',
+    'haas.ext.obm.mock',
+)
+
+LOG_LEVELS = ('debug', 'info', 'warn', 'warning', 'error', 'critical', 'fatal')
+
+
+class Config:
+    """A parsed haas.cfg with HaaS's defaults applied on read."""
+
+    def __init__(self, parser=None, path=None, cwd=None):
+        self.parser = parser if parser is not None else _new_parser()
+        self.path = path
+        # Relative SQLite paths are relative to where the command started.
+        self.cwd = cwd or os.getcwd()
+
+    @classmethod
+    def from_string(cls, text, cwd=None):
+        parser = _new_parser()
+        try:
+            parser.read_string(text)
+        except configparser.Error as e:
+            raise ConfigError(f'bad configuration: {_one_line(e)}') from None
+        return cls(parser, cwd=cwd)
+
+    def get(self, section, option, default=None):
+        return self.parser.get(section, option, fallback=default)
+
+    def has_option(self, section, option):
+        return self.parser.has_option(section, option)
+
+    def getboolean(self, section, option, default=False):
+        try:
+            return self.parser.getboolean(section, option, fallback=default)
+        except ValueError:
+            raise ConfigError(
+                f'[{section}] {option} must be a boolean (true/false, '
+                f'yes/no, on/off, 1/0), not '
+                f'{self.parser.get(section, option)!r}') from None
+
+    def require(self, section, option):
+        """The value of a mandatory option, or a ConfigError naming it."""
+        value = self.get(section, option)
+        if value is None:
+            raise ConfigError(
+                f'[{section}] {option} is required but missing from '
+                f'{self.path or "the configuration"}')
+        return value
+
+    @property
+    def extensions(self):
+        """Module names of [extensions], in file order."""
+        if not self.parser.has_section('extensions'):
+            return list(DEFAULT_EXTENSIONS)
+        return list(self.parser.options('extensions'))
+
+    @property
+    def database_uri(self):
+        uri = self.get('database', 'uri')
+        if uri is None:
+            return 'sqlite:///' + os.path.join(self.cwd, 'haas.db')
+        uri = uri.strip()
+        # HaaS's PostgreSQL driver is psycopg2, whatever SQLAlchemy's default.
+        if uri.startswith(('postgresql://', 'postgres://')):
+            uri = 'postgresql+psycopg2://' + uri.split('://', 1)[1]
+        return _absolute_sqlite_uri(uri, self.cwd)
+
+    @property
+    def dry_run(self):
+        # Presence alone enables it, whatever the value, as upstream did.
+        return self.has_option('devel', 'dry_run')
+
+    @property
+    def log_level(self):
+        level = (self.get('general', 'log_level') or 'warning').lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(
+                f'[general] log_level must be one of {", ".join(LOG_LEVELS)}, '
+                f'not {level!r}')
+        return {'warn': 'WARNING', 'fatal': 'CRITICAL'}.get(level, level.upper())
+
+
+def _new_parser():
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str
+    return parser
+
+
+def _one_line(error):
+    return ' '.join(str(error).split())
+
+
+def _absolute_sqlite_uri(uri, cwd):
+    prefix = 'sqlite:///'
+    if not uri.startswith(prefix):
+        return uri
+    path = uri[len(prefix):]
+    if path in ('', ':memory:') or path.startswith('/') or path.startswith('file:'):
+        return uri
+    return prefix + os.path.join(cwd, path)
+
+
+def load(path=None):
+    """Read the configuration HaaS runs with.
+
+    `path`, else the file named by ``HAAS_CONFIG`` (which must exist), else
+    ``./haas.cfg`` if present, else the built-in defaults: a SQLite file
+    ``haas.db`` in the current directory and the null/mock extensions.
+    """
+    if path is None:
+        path = os.environ.get('HAAS_CONFIG') or None
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError(
+                f'HAAS_CONFIG names {path}, which does not exist; '
+                f'unset it to use ./haas.cfg or the defaults')
+        if path is None and os.path.isfile('haas.cfg'):
+            path = 'haas.cfg'
+    if path is None:
+        return Config()
+    parser = _new_parser()
+    try:
+        with open(path, encoding='utf-8') as f:
+            parser.read_file(f, source=path)
+    except OSError as e:
+        raise ConfigError(f'cannot read {path}: {e.strerror}') from None
+    except configparser.Error as e:
+        raise ConfigError(f'bad configuration in {path}: {_one_line(e)}') from None
+    return Config(parser, path=os.path.abspath(path))

@@ -1,0 +1,86 @@
+"""Error types of HaaS.
+
+`HaasError` is what operator-facing code (config, extensions, migrations)
+raises: the CLI turns it into one line and a non-zero exit.  `APIError` and
+its subclasses are what REST calls raise: one class per HTTP meaning, turned
+into ``{"type": ..., "msg": ...}`` and the class's status by one handler.
+"""
+
+
+class HaasError(Exception):
+    """A problem an operator can fix; its message says how."""
+
+
+class ConfigError(HaasError):
+    """haas.cfg is missing, unreadable or holds a bad value."""
+
+
+class ExtensionError(HaasError):
+    """An extension named in [extensions] cannot be loaded or is misused."""
+
+
+class MigrationError(HaasError):
+    """A schema command cannot run as asked (unknown revision, behind, ...)."""
+
+
+class DatabaseError(HaasError):
+    """The database cannot be reached or is not in the state a command needs."""
+
+
+class APIError(Exception):
+    """Base of every error a REST call reports to its caller."""
+
+    status_code = 400
+
+    def __init__(self, msg=''):
+        super().__init__(msg)
+        self.msg = msg
+
+    def to_dict(self):
+        return {'type': type(self).__name__, 'msg': self.msg}
+
+
+class ValidationError(APIError):
+    """The request body does not fit the call's schema."""
+
+
+class NotFoundError(APIError):
+    status_code = 404
+
+
+class DuplicateError(APIError):
+    status_code = 409
+
+
+class AllocationError(APIError):
+    """The network id pool is exhausted."""
+
+
+class BadArgumentError(APIError):
+    pass
+
+
+class ProjectMismatchError(APIError):
+    status_code = 409
+
+
+class AuthorizationError(APIError):
+    status_code = 401
+
+
+class BlockedError(APIError):
+    """Something else must be undone first."""
+
+    status_code = 409
+
+
+class IllegalStateError(APIError):
+    status_code = 409
+
+
+class ServerError(APIError):
+    status_code = 500
+
+
+class OBMError(ServerError):
+    pass

@@ -1,0 +1,1 @@
+"""HaaS extensions: each module is enabled by naming it in [extensions]."""

@@ -1,0 +1,1 @@
+"""OBM (out-of-band management) drivers."""

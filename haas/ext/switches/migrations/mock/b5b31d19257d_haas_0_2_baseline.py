@@ -1,0 +1,65 @@
+"""HaaS 0.2 baseline of the mock switch: adopt `mockswitch`, or create.
+
+Before schema versioning this table was called `mockswitch`.  Where that
+table exists it is renamed to `mock_switch`, with its constraints, keeping
+every row; where neither name exists the table is created.  The revision
+id is the one upstream HaaS gave this migration, so databases it stamped
+are recognised.
+
+Revision ID: b5b31d19257d
+Revises:
+Create Date: 2016-03-15 00:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+# revision identifiers, used by Alembic.
+revision = 'b5b31d19257d'
+down_revision = None
+branch_labels = ('haas.ext.switches.mock',)
+# The core revision that creates `switch`, which this table refers to.
+depends_on = '6a8c19565060'
+
+TABLE = 'mock_switch'
+
+LEGACY_NAME = 'mockswitch'
+
+
+def _adopt():
+    op.rename_table(LEGACY_NAME, TABLE)
+    bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        for suffix in ('_pkey', '_id_fkey'):
+            op.execute(f'ALTER TABLE {TABLE} RENAME CONSTRAINT '
+                       f'{LEGACY_NAME}{suffix} TO {TABLE}{suffix}')
+
+
+def _existing_tables():
+    if op.get_context().as_sql:
+        return set()  # offline SQL is written for an empty database
+    return set(sa.inspect(op.get_bind()).get_table_names())
+
+
+def _create():
+    op.create_table(
+        TABLE,
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('hostname', sa.String(), nullable=False),
+        sa.Column('username', sa.String(), nullable=False),
+        sa.Column('password', sa.String(), nullable=False),
+        sa.ForeignKeyConstraint(['id'], ['switch.id'], name='mock_switch_id_fkey'),
+        sa.PrimaryKeyConstraint('id', name='mock_switch_pkey'),
+    )
+
+
+def upgrade():
+    existing = _existing_tables()
+    if LEGACY_NAME in existing and TABLE not in existing:
+        _adopt()
+    elif TABLE not in existing:
+        _create()
+
+
+def downgrade():
+    op.drop_table(TABLE)

@@ -1,0 +1,174 @@
+"""The core data model: the tables HaaS core owns (data-model.md, section 2).
+
+Extensions define their own models in their own modules, subclassing
+``db.Model``; their tables exist in a database only while they are enabled.
+"""
+
+import uuid
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+
+# PostgreSQL's own default names, so that a database built by `db create`, by
+# `db upgrade heads` from nothing and by adopting a HaaS 0.2 database all
+# name every constraint alike, on SQLite too (where batch mode needs names).
+NAMING_CONVENTION = {
+    'pk': '%(table_name)s_pkey',
+    'fk': '%(table_name)s_%(column_0_name)s_fkey',
+    'uq': '%(table_name)s_%(column_0_name)s_key',
+    'ix': '%(table_name)s_%(column_0_name)s_idx',
+    'ck': '%(table_name)s_%(constraint_name)s_check',
+}
+
+db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Project(db.Model):
+    """A group of nodes, networks and headnodes that belong together."""
+
+    __tablename__ = 'project'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+
+
+class Obm(db.Model):
+    """Out-of-band management of a node; drivers subclass it (haas.ext.obm)."""
+
+    __tablename__ = 'obm'
+    id = db.Column(db.Integer, primary_key=True)
+    type = db.Column(db.String, nullable=False)
+    __mapper_args__ = {'polymorphic_on': type}
+
+
+class Node(db.Model):
+    """A physical machine; free while project_id is NULL."""
+
+    __tablename__ = 'node'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    project_id = db.Column(db.ForeignKey('project.id'))
+    obm_id = db.Column(db.ForeignKey('obm.id'), nullable=False)
+
+    project = db.relationship('Project', backref='nodes')
+    # A node owns its OBM: deleting the node deletes the OBM row.
+    obm = db.relationship('Obm', backref=db.backref('node', uselist=False),
+                          cascade='all, delete-orphan', single_parent=True)
+
+
+class Switch(db.Model):
+    """A network switch; drivers subclass it (haas.ext.switches)."""
+
+    __tablename__ = 'switch'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    type = db.Column(db.String, nullable=False)
+    __mapper_args__ = {'polymorphic_on': type, 'polymorphic_identity': 'switch'}
+
+
+class Port(db.Model):
+    __tablename__ = 'port'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    owner_id = db.Column(db.ForeignKey('switch.id'), nullable=False)
+
+    owner = db.relationship('Switch', backref='ports')
+
+
+class Nic(db.Model):
+    __tablename__ = 'nic'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    owner_id = db.Column(db.ForeignKey('node.id'), nullable=False)
+    mac_addr = db.Column(db.String)
+    # One nic per port; the API enforces it.
+    port_id = db.Column(db.ForeignKey('port.id'))
+
+    owner = db.relationship('Node', backref='nics')
+    port = db.relationship('Port', backref=db.backref('nic', uselist=False))
+
+
+class Network(db.Model):
+    """A layer-2 network; creator/access NULL mean admin/public."""
+
+    __tablename__ = 'network'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    creator_id = db.Column(db.ForeignKey('project.id'))
+    access_id = db.Column(db.ForeignKey('project.id'))
+    allocated = db.Column(db.Boolean)
+    network_id = db.Column(db.String, nullable=False)
+
+    creator = db.relationship('Project', foreign_keys=[creator_id],
+                              backref='networks_created')
+    access = db.relationship('Project', foreign_keys=[access_id],
+                             backref='networks_access')
+
+
+class Headnode(db.Model):
+    __tablename__ = 'headnode'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    project_id = db.Column(db.ForeignKey('project.id'), nullable=False)
+    dirty = db.Column(db.Boolean, nullable=False, default=True)
+    base_img = db.Column(db.String, nullable=False)
+    uuid = db.Column(db.String, nullable=False, unique=True,
+                     default=lambda: str(uuid.uuid1()))
+
+    project = db.relationship('Project', backref='headnodes')
+
+
+class Hnic(db.Model):
+    __tablename__ = 'hnic'
+    id = db.Column(db.Integer, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    owner_id = db.Column(db.ForeignKey('headnode.id'), nullable=False)
+    network_id = db.Column(db.ForeignKey('network.id'))
+
+    owner = db.relationship('Headnode', backref='hnics')
+    network = db.relationship('Network', backref='hnics')
+
+
+class NetworkingAction(db.Model):
+    """A queued change of a nic's network, applied by `serve-networks`."""
+
+    __tablename__ = 'networking_action'
+    id = db.Column(db.Integer, primary_key=True)
+    nic_id = db.Column(db.ForeignKey('nic.id'), nullable=False)
+    # NULL means "detach".
+    new_network_id = db.Column(db.ForeignKey('network.id'))
+    channel = db.Column(db.String, nullable=False)
+
+    nic = db.relationship('Nic', backref=db.backref('current_action',
+                                                    uselist=False))
+    new_network = db.relationship('Network', backref='scheduled_nics')
+
+
+class NetworkAttachment(db.Model):
+    """A nic on a network, as applied to the switch."""
+
+    __tablename__ = 'network_attachment'
+    id = db.Column(db.Integer, primary_key=True)
+    nic_id = db.Column(db.ForeignKey('nic.id'), nullable=False)
+    network_id = db.Column(db.ForeignKey('network.id'), nullable=False)
+    channel = db.Column(db.String, nullable=False)
+
+    nic = db.relationship('Nic', backref='attachments')
+    network = db.relationship('Network', backref='attachments')
+
+
+def table_owners():
+    """Map each table of the metadata to the module that defines it.
+
+    A model's table belongs to its class's module; a plain ``db.Table``
+    declares its module in ``info['module']``.
+    """
+    owners = {}
+    for mapper in db.Model.registry.mappers:
+        table = mapper.local_table
+        if mapper.inherits is not None and table is mapper.inherits.local_table:
+            continue  # single-table inheritance: the parent owns it
+        owners[table.name] = mapper.class_.__module__
+    for table in db.metadata.tables.values():
+        if 'module' in table.info:
+            owners[table.name] = table.info['module']
+    return owners

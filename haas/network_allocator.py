@@ -1,0 +1,37 @@
+"""The network-allocator interface and its registry.
+
+An allocator extension registers its class in `allocators` under its module
+name when imported; exactly one must be enabled.
+"""
+
+#: Module name -> allocator class (called with the Config).
+allocators = {}
+
+
+class NetworkAllocator:
+    """Hands out network ids and says which channels each id has."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def get_new_network_id(self):
+        """A free network id as a string, or None when the pool is empty."""
+        raise NotImplementedError
+
+    def free_network_id(self, net_id):
+        raise NotImplementedError
+
+    def populate(self, connection):
+        """Fill the pool on `connection`; run by every `db create`.
+
+        Must be idempotent: entries already present are left alone.
+        """
+
+    def legal_channels_for(self, net_id):
+        raise NotImplementedError
+
+    def is_legal_channel_for(self, channel, net_id):
+        return channel in self.legal_channels_for(net_id)
+
+    def get_default_channel(self):
+        raise NotImplementedError
