@@ -435,9 +435,11 @@ def create():
                 f'stamped (a HaaS database from before schema versioning?): '
                 f'run `haas-admin db upgrade heads` to adopt them')
         db.metadata.create_all(connection, tables=tables)
-        if new:
-            context = MigrationContext.configure(connection)
-            context.stamp(script, tuple(code_heads[b] for b in new))
+        # One branch at a time, core first, as `upgrade heads` stamps them:
+        # both leave the same rows in alembic_version.
+        context = MigrationContext.configure(connection)
+        for branch in new:
+            context.stamp(script, code_heads[branch])
         current_app.extensions['haas'].allocator.populate(connection)
     return new
 

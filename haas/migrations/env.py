@@ -49,8 +49,10 @@ def run_migrations_online():
             connection.connection.driver_connection.execute(
                 'PRAGMA foreign_keys=OFF')
         try:
+            # HaaS's engine makes SQLite DDL transactional (it emits BEGIN
+            # itself), so each migration is atomic there too.
             context.configure(connection=connection, render_as_batch=sqlite,
-                              **options)
+                              transactional_ddl=True, **options)
             with context.begin_transaction():
                 context.run_migrations()
         finally:

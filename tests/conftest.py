@@ -1,0 +1,202 @@
+"""Fixtures: fresh databases on SQLite and PostgreSQL, apps, clients, CLI runs.
+
+Every test that takes `backend` runs once per database.  PostgreSQL is the
+server at HAAS_TEST_POSTGRES_URL (default: local, trust auth); when it is
+unreachable its tests skip, unless HAAS_TEST_REQUIRE_POSTGRES=1, as in CI,
+makes that a failure.  Each test database gets a unique name and is dropped
+afterwards; no other database is touched.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+import haas
+from haas import migrations
+from haas.model import db
+
+POSTGRES_URL = os.environ.get('HAAS_TEST_POSTGRES_URL',
+                              'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres')
+REQUIRE_POSTGRES = os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1'
+HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')
+
+#: The extensions HaaS runs with when haas.cfg names none.
+DEFAULT_EXTENSIONS = [
+    'haas.ext.auth.null',
+    'haas.ext.network_allocators.null',
+    'haas.ext.switches.mock',
+    'haas.ext.obm.mock',
+]
+
+#: Every extension with tables, as loaded when the HaaS 0.2 dump was made.
+LEGACY_EXTENSIONS = [
+    'haas.ext.auth.database',
+    'haas.ext.network_allocators.vlan_pool',
+    'haas.ext.switches.mock',
+    'haas.ext.switches.nexus',
+    'haas.ext.switches.dell',
+    'haas.ext.obm.mock',
+    'haas.ext.obm.ipmi',
+]
+LEGACY_VLANS = '100-200, 300-500'
+
+
+def config_text(uri, extensions=DEFAULT_EXTENSIONS, vlans=LEGACY_VLANS,
+                extra=''):
+    """The text of a haas.cfg for `uri` with `extensions` enabled."""
+    lines = ['[database]', f'uri = {uri}', '[extensions]']
+    lines += [f'{name} =' for name in extensions]
+    if 'haas.ext.network_allocators.vlan_pool' in extensions:
+        lines += ['[haas.ext.network_allocators.vlan_pool]', f'vlans = {vlans}']
+    return '\n'.join(lines) + '\n' + extra
+
+
+_postgres_error = None
+
+
+def _postgres_admin():
+    """An AUTOCOMMIT engine on the PostgreSQL server, or skip/fail."""
+    global _postgres_error
+    if _postgres_error is None:
+        engine = sa.create_engine(POSTGRES_URL, isolation_level='AUTOCOMMIT',
+                                  poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect():
+                pass
+            _postgres_error = ''
+        except sa.exc.OperationalError as e:
+            _postgres_error = str(e.orig).strip().splitlines()[0]
+    if _postgres_error:
+        message = f'PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_error}'
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + ' (HAAS_TEST_REQUIRE_POSTGRES=1)')
+        pytest.skip(message)
+    return sa.create_engine(POSTGRES_URL, isolation_level='AUTOCOMMIT',
+                            poolclass=sa.pool.NullPool)
+
+
+class Databases:
+    """Makes uniquely named empty databases on one backend; drops them."""
+
+    def __init__(self, backend, tmp_path_factory):
+        self.backend = backend
+        self.tmp = tmp_path_factory
+        self.created = []
+        self.admin = _postgres_admin() if backend == 'postgresql' else None
+
+    def new(self):
+        """The URI of a new empty database."""
+        name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
+        if self.backend == 'sqlite':
+            return f'sqlite:///{self.tmp.mktemp("db") / (name + ".db")}'
+        with self.admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE {name}')
+        self.created.append(name)
+        return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(
+            hide_password=False)
+
+    def drop_all(self):
+        if self.admin is None:
+            return
+        with self.admin.connect() as c:
+            for name in self.created:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def postgresql():
+    """For tests that only make sense on PostgreSQL."""
+    return 'postgresql'
+
+
+@pytest.fixture
+def databases(backend, tmp_path_factory):
+    dbs = Databases(backend, tmp_path_factory)
+    yield dbs
+    _dispose_engines()
+    dbs.drop_all()
+
+
+@pytest.fixture
+def pg_databases(postgresql, tmp_path_factory):
+    dbs = Databases(postgresql, tmp_path_factory)
+    yield dbs
+    _dispose_engines()
+    dbs.drop_all()
+
+
+_apps = []
+
+
+def make_app(uri, extensions=DEFAULT_EXTENSIONS, **kwargs):
+    """A HaaS application on `uri`; its engine is closed after the test."""
+    app = haas.create_app(config_text(uri, extensions, **kwargs))
+    _apps.append(app)
+    return app
+
+
+def _dispose_engines():
+    while _apps:
+        app = _apps.pop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    _dispose_engines()
+
+
+def run_admin(args, config=None, cwd=None, env=None, check=True):
+    """Run `haas-admin` in a subprocess; returns the CompletedProcess."""
+    environ = dict(os.environ)
+    environ.pop('HAAS_CONFIG', None)
+    if config is not None:
+        path = os.path.join(cwd or os.getcwd(), f'haas-{uuid.uuid4().hex[:8]}.cfg')
+        with open(path, 'w') as f:
+            f.write(config)
+        environ['HAAS_CONFIG'] = path
+    environ.update(env or {})
+    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True, text=True,
+                            cwd=cwd, env=environ, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f'haas-admin {" ".join(args)} failed '
+                             f'({result.returncode}):\n{result.stderr}')
+    return result
+
+
+def snapshot(app):
+    """The schema of the app's database plus its alembic_version rows."""
+    with app.app_context(), db.engine.connect() as connection:
+        schema = migrations.schema_snapshot(connection)
+        schema['alembic_version'] = sorted(connection.exec_driver_sql(
+            'SELECT version_num FROM alembic_version').scalars())
+    return schema
+
+
+def table_rows(app, mask=None):
+    """Every row of every table, ordered, with `mask` {table: columns} hidden."""
+    mask = mask or {}
+    rows = {}
+    with app.app_context(), db.engine.connect() as connection:
+        metadata = sa.MetaData()
+        metadata.reflect(connection)
+        for name, table in sorted(metadata.tables.items()):
+            result = connection.execute(
+                sa.select(table).order_by(*table.columns)).mappings()
+            rows[name] = [
+                {k: ('<masked>' if k in mask.get(name, ()) else v)
+                 for k, v in row.items()}
+                for row in result]
+    return rows

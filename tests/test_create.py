@@ -1,0 +1,148 @@
+"""`db create`, `db upgrade heads` and their agreement, on both databases."""
+
+import pytest
+import sqlalchemy as sa
+
+from haas import migrations
+from haas.errors import MigrationError
+from haas.model import db
+
+from conftest import (DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, make_app,
+                      snapshot, table_rows)
+
+EXTENSION_SETS = {
+    'default': DEFAULT_EXTENSIONS,
+    'legacy': LEGACY_EXTENSIONS,
+    'core-only': ['haas.ext.auth.null', 'haas.ext.network_allocators.null'],
+}
+
+
+def create(app):
+    with app.app_context():
+        return migrations.create()
+
+
+def upgrade(app, revision='heads'):
+    with app.app_context():
+        migrations.upgrade(revision)
+
+
+def test_create_twice_changes_nothing(databases):
+    uri = databases.new()
+    app = make_app(uri, LEGACY_EXTENSIONS)
+    assert sorted(create(app)) == sorted(['haas'] + LEGACY_EXTENSIONS)
+    before = snapshot(app), table_rows(app)
+
+    assert create(app) == []
+
+    assert (snapshot(app), table_rows(app)) == before
+    assert len(before[1]['vlan']) == 302
+
+
+def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databases):
+    uri = databases.new()
+    create(make_app(uri, DEFAULT_EXTENSIONS))
+    before = snapshot(make_app(uri, DEFAULT_EXTENSIONS))
+    widened = DEFAULT_EXTENSIONS + ['haas.ext.switches.dell']
+
+    assert create(make_app(uri, widened)) == ['haas.ext.switches.dell']
+
+    after = snapshot(make_app(uri, widened))
+    assert set(after['tables']) - set(before['tables']) == {'power_connect55xx'}
+    assert {k: v for k, v in after['tables'].items()
+            if k != 'power_connect55xx'} == before['tables']
+    assert set(after['alembic_version']) - set(before['alembic_version']) == {
+        '099b939261c1'}
+
+
+def test_create_with_more_vlans_adds_only_the_new_ones(databases):
+    uri = databases.new()
+    create(make_app(uri, LEGACY_EXTENSIONS, vlans='100-101'))
+    app = make_app(uri, LEGACY_EXTENSIONS, vlans='100-103')
+
+    assert create(app) == []
+
+    assert [(r['vlan_no'], r['id']) for r in table_rows(app)['vlan']] == [
+        (100, 1), (101, 2), (102, 3), (103, 4)]
+
+
+def test_current_after_create_equals_heads(databases):
+    app = make_app(databases.new(), LEGACY_EXTENSIONS)
+    create(app)
+    with app.app_context(), db.engine.connect() as connection:
+        stamped = migrations.database_heads(connection)
+        heads = migrations.branch_heads()
+    assert stamped == heads
+    assert len(heads) == 8 and None not in heads.values()
+    with app.app_context():
+        assert migrations.schema_problem() is None
+
+
+@pytest.mark.parametrize('extensions', EXTENSION_SETS)
+def test_upgrade_heads_from_empty_builds_the_schema_create_builds(
+        databases, extensions):
+    created, upgraded = (make_app(databases.new(), EXTENSION_SETS[extensions])
+                         for _ in range(2))
+    create(created)
+
+    upgrade(upgraded)
+
+    assert snapshot(upgraded) == snapshot(created)
+
+
+def test_upgrade_heads_twice_changes_nothing(databases):
+    app = make_app(databases.new(), LEGACY_EXTENSIONS)
+    upgrade(app)
+    before = snapshot(app)
+
+    upgrade(app)
+
+    assert snapshot(app) == before
+
+
+def test_downgrade_extension_to_base_drops_only_its_table(databases):
+    app = make_app(databases.new(), LEGACY_EXTENSIONS)
+    create(app)
+    before = snapshot(app)
+
+    with app.app_context():
+        migrations.downgrade('haas.ext.switches.nexus@base')
+    after = snapshot(app)
+
+    assert set(before['tables']) - set(after['tables']) == {'nexus'}
+    with app.app_context():
+        assert migrations.schema_problem() == (
+            'the tables of branch haas.ext.switches.nexus are missing: run '
+            '`haas-admin db create`')
+    upgrade(app)
+    assert snapshot(app) == before
+
+
+def test_create_refuses_unstamped_tables(databases):
+    uri = databases.new()
+    app = make_app(uri)
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql('CREATE TABLE project (id INTEGER PRIMARY '
+                                   'KEY, label VARCHAR NOT NULL)')
+    with pytest.raises(MigrationError, match=r'tables project exist but their '
+                       r'branch is not stamped .* upgrade heads'):
+        create(app)
+    with app.app_context(), db.engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == ['project']
+
+
+def test_create_is_atomic(databases):
+    """A failure part-way (here: a bad VLAN list) leaves nothing behind."""
+    uri = databases.new()
+    app = make_app(uri, LEGACY_EXTENSIONS)
+    allocator = app.extensions['haas'].allocator
+    allocator.vlans = [100, 100]  # the unique key of vlan_no refuses it
+    allocator.populate = lambda connection: connection.execute(
+        sa.insert(sa.table('vlan', sa.column('vlan_no'), sa.column('available'))),
+        [{'vlan_no': 7, 'available': True}] * 2)
+
+    with pytest.raises(sa.exc.IntegrityError):
+        create(app)
+
+    with app.app_context(), db.engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == []

@@ -1,0 +1,124 @@
+"""Upgrading a HaaS 0.2 database (from before schema versioning) in place.
+
+The dump is loaded as it is into a fresh PostgreSQL database; after
+`db upgrade heads` its schema and every row must equal a fresh `db create`
+holding the same objects.  CI sets HAAS_TEST_REQUIRE_LEGACY_DUMP=1, which
+turns a missing dump into a failure instead of a skip.
+"""
+
+import os
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from haas import migrations
+from haas.errors import MigrationError
+from haas.ext.obm.mock import MockObm
+from haas.model import Node, db
+
+import legacy_objects
+from conftest import LEGACY_EXTENSIONS, make_app, snapshot, table_rows
+
+DUMP = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
+                    'fixtures', 'haas-0.2-legacy.sql')
+DUMP_ROWS = {
+    'headnode': 4, 'hnic': 8, 'ipmi': 0, 'mock_obm': 7, 'mock_switch': 2,
+    'network': 7, 'network_attachment': 0, 'networking_action': 0,
+    'nexus': 0, 'nic': 12, 'node': 7, 'obm': 7, 'port': 8,
+    'power_connect55xx': 0, 'project': 3, 'switch': 2, 'user': 0,
+    'user_projects': 0, 'vlan': 302,
+}
+MASK = {'headnode': ['uuid']}
+
+
+@pytest.fixture
+def dump():
+    if not os.path.isfile(DUMP):
+        message = f'the HaaS 0.2 dump is not at {os.path.normpath(DUMP)}'
+        if os.environ.get('HAAS_TEST_REQUIRE_LEGACY_DUMP') == '1':
+            pytest.fail(message)
+        pytest.skip(message)
+    with open(DUMP, encoding='utf-8') as f:
+        return f.read()
+
+
+def load_dump(uri, sql):
+    """Load the dump as it is, the way psql would, statement by statement."""
+    url = sa.make_url(uri)
+    with psycopg2.connect(host=url.host, port=url.port, user=url.username,
+                          password=url.password, dbname=url.database) as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def sequences(app):
+    with app.app_context(), db.engine.connect() as connection:
+        return dict(connection.exec_driver_sql(
+            'SELECT sequencename, last_value FROM pg_sequences ORDER BY 1').all())
+
+
+@pytest.fixture
+def legacy_app(pg_databases, dump):
+    uri = pg_databases.new()
+    load_dump(uri, dump)
+    return make_app(uri, LEGACY_EXTENSIONS)
+
+
+@pytest.fixture
+def fresh_app(pg_databases):
+    app = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    with app.app_context():
+        migrations.create()
+        legacy_objects.populate()
+    return app
+
+
+def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
+                                                            fresh_app):
+    with legacy_app.app_context():
+        migrations.upgrade('heads')
+
+    assert snapshot(legacy_app) == snapshot(fresh_app)
+    rows = table_rows(legacy_app, MASK)
+    assert rows == table_rows(fresh_app, MASK)
+    assert {t: len(r) for t, r in rows.items()} == {
+        **DUMP_ROWS, 'alembic_version': 7}
+    assert sequences(legacy_app) == sequences(fresh_app)
+
+
+def test_after_upgrade_every_node_loads_its_obm(legacy_app):
+    with legacy_app.app_context():
+        migrations.upgrade('heads')
+        nodes = db.session.execute(db.select(Node).order_by(Node.id)).scalars()
+        obms = [(n.label, type(n.obm), n.obm.host) for n in nodes]
+    assert obms == [(label, MockObm, host)
+                    for label, _, host in legacy_objects.NODES]
+
+
+def test_after_upgrade_create_changes_nothing_and_server_may_start(legacy_app):
+    with legacy_app.app_context():
+        migrations.upgrade('heads')
+    before = snapshot(legacy_app), table_rows(legacy_app)
+
+    with legacy_app.app_context():
+        assert migrations.create() == []
+        assert migrations.schema_problem() is None
+
+    assert (snapshot(legacy_app), table_rows(legacy_app)) == before
+
+
+def test_create_on_legacy_database_refuses_and_changes_nothing(legacy_app):
+    before = snapshot_without_version(legacy_app), table_rows(legacy_app)
+
+    with legacy_app.app_context(), pytest.raises(
+            MigrationError, match='upgrade heads'):
+        migrations.create()
+
+    assert (snapshot_without_version(legacy_app),
+            table_rows(legacy_app)) == before
+
+
+def snapshot_without_version(app):
+    with app.app_context(), db.engine.connect() as connection:
+        return migrations.schema_snapshot(connection)
