@@ -61,6 +61,9 @@ def create_app(config=None):
         with app.app_context():
             _sqlite_like_postgresql(db.engine)
     migrations.init_app(app)
+    # `flask --app haas db` is then the same group as `haas-admin db`.
+    from haas.commands.db import db as db_commands
+    app.cli.add_command(db_commands)
     rest.init_app(app)
     return app
 

@@ -1,7 +1,5 @@
 """The REST calls: each looks up its objects, checks authorization, acts."""
 
-import json
-
 from haas import auth
 from haas.errors import DuplicateError, NotFoundError
 from haas.model import Project, db
@@ -30,7 +28,7 @@ def list_projects():
     auth.require_admin()
     labels = db.session.execute(
         db.select(Project.label).order_by(Project.label)).scalars()
-    return json.dumps(list(labels))
+    return list(labels)
 
 
 @rest_call('PUT', '/project/<project>')

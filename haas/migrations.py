@@ -127,10 +127,7 @@ def database_heads(connection, script=None):
         try:
             script.get_revision(rev)
         except (CommandError, RevisionError):
-            raise MigrationError(
-                f'the database is stamped at revision {rev}, which no enabled '
-                f'branch provides: enable the extension that owns it in '
-                f'[extensions]') from None
+            raise MigrationError(_unknown_stamp(rev)) from None
     # Alembic drops a revision's row from alembic_version once a revision
     # that depends on it is stamped (core's baseline, once an extension's
     # is): such a revision is still current, an "effective head".
@@ -237,6 +234,12 @@ def _alembic_errors(*arguments):
         raise MigrationError(_explain(str(e), arguments)) from None
 
 
+def _unknown_stamp(rev):
+    return (f'the database is stamped at revision {rev}, which no enabled '
+            f'branch provides: enable the extension that owns it in '
+            f'[extensions], or install the HaaS release that wrote it')
+
+
 def _explain(message, arguments):
     message = ' '.join(message.split())
     branches = ', '.join(sorted(enabled_paths()))
@@ -247,9 +250,7 @@ def _explain(message, arguments):
             return (f"unknown revision '{rev}': see `haas-admin db heads` and "
                     f"`haas-admin db history`; use 'heads' for every branch "
                     f"or '<branch>@head' (branches: {branches})")
-        return (f"the database refers to revision '{rev}', which no enabled "
-                f"branch provides: enable the extension that owns it in "
-                f"[extensions]")
+        return _unknown_stamp(rev)
     if 'Multiple head' in message or 'multiple heads' in message.lower():
         return (f"{message} (HaaS keeps one branch per extension, never "
                 f"merged: use 'heads' for all of them or '<branch>@head'; "
@@ -510,5 +511,7 @@ def schema_snapshot(connection):
         }
     snapshot = {'tables': tables}
     if connection.dialect.name == 'postgresql':
-        snapshot['sequences'] = sorted(inspector.get_sequence_names())
+        snapshot['sequences'] = connection.execute(sa.text(
+            'SELECT sequencename, data_type FROM pg_sequences '
+            'WHERE schemaname = current_schema() ORDER BY 1')).all()
     return snapshot

@@ -2,12 +2,13 @@
 
 A call is a plain function registered with `rest_call`; it gets its path
 parameters as arguments, runs after authentication, and returns None (an
-empty 200), a string, or a (body, status) pair.
+empty 200), a JSON-serialisable value, or a (value, status) pair.
 """
 
 import functools
+import json
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from haas import auth
@@ -25,9 +26,13 @@ def rest_call(method, path):
             auth.authenticate()
             result = f(**kwargs)
             db.session.commit()
+            status = 200
+            if isinstance(result, tuple):
+                result, status = result
             if result is None:
-                return ''
-            return result
+                return '', status
+            return Response(json.dumps(result, sort_keys=True), status,
+                            mimetype='application/json')
         blueprint.add_url_rule(path, f.__name__, handler, methods=[method])
         return f
     return register

@@ -1,6 +1,6 @@
 """Fixtures: fresh databases on SQLite and PostgreSQL, apps, clients, CLI runs.
 
-Every test that takes `backend` runs once per database.  PostgreSQL is the
+Every test that takes `databases` runs once per database.  PostgreSQL is the
 server at HAAS_TEST_POSTGRES_URL (default: local, trust auth); when it is
 unreachable its tests skip, unless HAAS_TEST_REQUIRE_POSTGRES=1, as in CI,
 makes that a failure.  Each test database gets a unique name and is dropped
@@ -108,31 +108,23 @@ class Databases:
         self.admin.dispose()
 
 
-@pytest.fixture(params=['sqlite', 'postgresql'])
-def backend(request):
-    return request.param
-
-
-@pytest.fixture
-def postgresql():
-    """For tests that only make sense on PostgreSQL."""
-    return 'postgresql'
-
-
-@pytest.fixture
-def databases(backend, tmp_path_factory):
+def _databases(backend, tmp_path_factory):
     dbs = Databases(backend, tmp_path_factory)
     yield dbs
     _dispose_engines()
     dbs.drop_all()
 
 
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def databases(request, tmp_path_factory):
+    """Fresh databases on each backend, one run of the test per backend."""
+    yield from _databases(request.param, tmp_path_factory)
+
+
 @pytest.fixture
-def pg_databases(postgresql, tmp_path_factory):
-    dbs = Databases(postgresql, tmp_path_factory)
-    yield dbs
-    _dispose_engines()
-    dbs.drop_all()
+def pg_databases(tmp_path_factory):
+    """Fresh PostgreSQL databases, for tests that only make sense there."""
+    yield from _databases('postgresql', tmp_path_factory)
 
 
 _apps = []
@@ -200,3 +192,50 @@ def table_rows(app, mask=None):
                  for k, v in row.items()}
                 for row in result]
     return rows
+
+
+API_EXTENSIONS = ['haas.ext.auth.database',
+                  'haas.ext.network_allocators.vlan_pool',
+                  'haas.ext.switches.mock', 'haas.ext.obm.mock']
+
+
+@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
+def api_app(request, tmp_path_factory):
+    """An application whose schema is built once per database per run."""
+    dbs = Databases(request.param, tmp_path_factory)
+    app = haas.create_app(config_text(dbs.new(), API_EXTENSIONS))
+    with app.app_context():
+        migrations.create()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    dbs.drop_all()
+
+
+@pytest.fixture
+def api(api_app):
+    """The app inside one transaction that is rolled back after the test.
+
+    The session joins it through savepoints, so the code's own commits
+    stay inside it.
+    """
+    with api_app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        db.session.remove()
+        db.session.configure(join_transaction_mode='create_savepoint')
+        engines[None] = connection
+        try:
+            yield api_app
+        finally:
+            db.session.remove()
+            engines[None] = engine
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(api):
+    return api.test_client()

@@ -1,39 +1,15 @@
 """`haas-admin`: the operator's command line.
 
-Commands parse options and call library functions; `AdminGroup` turns every
+Commands parse options and call library functions; `HaasGroup` turns every
 error an operator can fix into one line and exit status 1.
 """
 
 import click
-import sqlalchemy.exc
 from flask.cli import ScriptInfo, with_appcontext
 
+from haas.commands import HaasGroup
 from haas.commands.db import db
 from haas.errors import HaasError
-
-
-def _one_line(text):
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else type(text).__name__
-
-
-class AdminGroup(click.Group):
-    """A group that reports operator errors in one line, without traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except HaasError as e:
-            raise click.ClickException(str(e)) from None
-        except sqlalchemy.exc.OperationalError as e:
-            raise click.ClickException(
-                f'cannot use the database: {_one_line(e.orig)}') from None
-        except sqlalchemy.exc.ArgumentError as e:
-            raise click.ClickException(
-                f'bad [database] uri: {_one_line(e)}') from None
-        except sqlalchemy.exc.NoSuchModuleError as e:
-            raise click.ClickException(
-                f'bad [database] uri: {_one_line(e)}') from None
 
 
 def _create_app():
@@ -41,7 +17,7 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=AdminGroup)
+@click.group(cls=HaasGroup)
 @click.version_option(package_name='haas')
 @click.pass_context
 def main(ctx):

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from haas import migrations
+from haas.commands import HaasGroup
 
 
 def _verb(name, function):
@@ -18,7 +19,7 @@ def _verb(name, function):
     return decorate
 
 
-@click.group()
+@click.group(cls=HaasGroup)
 def db():
     """Manage the database schema: one Alembic branch per extension.
 

@@ -124,13 +124,23 @@ def _adopt(old, new):
                    f'TO {new}{name[len(old):]}')
 
 
+def _integer_sequences(tables):
+    # HaaS 0.2's sequences carry no type, which PostgreSQL takes as bigint;
+    # the integer id columns `create` makes get integer sequences.
+    if op.get_bind().dialect.name == 'postgresql':
+        for name in tables:
+            op.execute(f'ALTER SEQUENCE IF EXISTS {name}_id_seq AS integer')
+
+
 def upgrade():
     existing = _existing_tables()
     for old, new in LEGACY_NAMES.items():
         if old in existing and new not in existing:
             _adopt(old, new)
             existing.add(new)
-    for name, elements in _tables().items():
+    tables = _tables()
+    _integer_sequences([name for name in tables if name in existing])
+    for name, elements in tables.items():
         if name not in existing:
             op.create_table(name, *elements)
 

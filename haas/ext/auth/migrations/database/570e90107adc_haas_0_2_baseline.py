@@ -27,6 +27,10 @@ def _existing_tables():
 
 def upgrade():
     existing = _existing_tables()
+    if 'user' in existing and op.get_bind().dialect.name == 'postgresql':
+        # HaaS 0.2's sequence carries no type, which PostgreSQL takes as
+        # bigint; the integer id column `create` makes gets an integer one.
+        op.execute('ALTER SEQUENCE IF EXISTS user_id_seq AS integer')
     if 'user' not in existing:
         op.create_table(
             'user',

@@ -26,7 +26,12 @@ def _existing_tables():
 
 
 def upgrade():
-    if 'vlan' not in _existing_tables():
+    existing = _existing_tables()
+    if 'vlan' in existing and op.get_bind().dialect.name == 'postgresql':
+        # HaaS 0.2's sequence carries no type, which PostgreSQL takes as
+        # bigint; the integer id column `create` makes gets an integer one.
+        op.execute('ALTER SEQUENCE IF EXISTS vlan_id_seq AS integer')
+    if 'vlan' not in existing:
         op.create_table(
             'vlan',
             sa.Column('id', sa.Integer(), nullable=False),

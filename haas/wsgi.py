@@ -1,0 +1,11 @@
+"""The WSGI entry point for production servers: `haas.wsgi:application`.
+
+Importing it builds the application and refuses to serve a database whose
+schema is not current, as `haas-admin serve` does.
+"""
+
+from haas import create_app, migrations
+
+application = create_app()
+with application.app_context():
+    migrations.require_current_schema()

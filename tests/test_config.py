@@ -1,0 +1,93 @@
+"""Finding and reading haas.cfg."""
+
+import pytest
+
+from haas import config
+from haas.errors import ConfigError
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('HAAS_CONFIG', raising=False)
+    return tmp_path
+
+
+def test_no_file_gives_sqlite_here_and_the_default_extensions(here):
+    cfg = config.load()
+    assert (cfg.path, cfg.database_uri, cfg.extensions) == (
+        None, f'sqlite:///{here}/haas.db',
+        ['haas.ext.auth.null', 'haas.ext.network_allocators.null',
+         'haas.ext.switches.mock', 'haas.ext.obm.mock'])
+
+
+def test_haas_cfg_here_is_read_case_sensitively_in_order(here):
+    (here / 'haas.cfg').write_text(
+        '[database]\nuri = sqlite:///relative/x.db\n'
+        '[extensions]\nhaas.ext.obm.mock =\nhaas.ext.auth.null =\n'
+        '[Mixed]\nKey = %(no)s interpolation\n')
+    cfg = config.load()
+    assert cfg.path == str(here / 'haas.cfg')
+    assert cfg.database_uri == f'sqlite:///{here}/relative/x.db'
+    assert cfg.extensions == ['haas.ext.obm.mock', 'haas.ext.auth.null']
+    assert (cfg.get('Mixed', 'Key'), cfg.get('Mixed', 'key')) == (
+        '%(no)s interpolation', None)
+
+
+def test_haas_config_wins_over_haas_cfg_here(here, monkeypatch):
+    (here / 'haas.cfg').write_text('[extensions]\nhere =\n')
+    (here / 'other.cfg').write_text('[extensions]\nother =\n')
+    monkeypatch.setenv('HAAS_CONFIG', 'other.cfg')
+    assert config.load().extensions == ['other']
+
+
+def test_haas_config_naming_a_missing_file_is_an_error(here, monkeypatch):
+    (here / 'haas.cfg').write_text('[extensions]\nhere =\n')
+    monkeypatch.setenv('HAAS_CONFIG', 'missing.cfg')
+    with pytest.raises(ConfigError, match='^HAAS_CONFIG names missing.cfg, '
+                       'which does not exist'):
+        config.load()
+
+
+@pytest.mark.parametrize('uri, expected', [
+    ('postgresql://u@h/d', 'postgresql+psycopg2://u@h/d'),
+    ('postgres://u@h/d', 'postgresql+psycopg2://u@h/d'),
+    ('postgresql+psycopg2://u@h/d', 'postgresql+psycopg2://u@h/d'),
+    ('sqlite:////abs/haas.db', 'sqlite:////abs/haas.db'),
+    ('sqlite:///:memory:', 'sqlite:///:memory:'),
+])
+def test_database_uri(uri, expected):
+    assert config.Config.from_string(f'[database]\nuri = {uri}\n').database_uri \
+        == expected
+
+
+@pytest.mark.parametrize('text, dry_run', [
+    ('', False), ('[devel]\ndry_run =\n', True),
+    ('[devel]\ndry_run = False\n', True),
+])
+def test_dry_run_is_enabled_by_presence(text, dry_run):
+    assert config.Config.from_string(text).dry_run is dry_run
+
+
+def test_bad_boolean_names_the_option():
+    cfg = config.Config.from_string('[auth]\nrequire_authentication = maybe\n')
+    with pytest.raises(ConfigError, match=r"^\[auth\] require_authentication "
+                       r"must be a boolean .* not 'maybe'$"):
+        cfg.getboolean('auth', 'require_authentication', True)
+
+
+@pytest.mark.parametrize('vlans, expected', [
+    ('14,35-40, 100-102 , 904', [14, 35, 36, 37, 38, 39, 40, 100, 101, 102,
+                                 904]),
+    ('7', [7]),
+])
+def test_vlan_list_syntax(vlans, expected):
+    from haas.ext.network_allocators.vlan_pool import parse_vlans
+    assert parse_vlans(vlans) == expected
+
+
+@pytest.mark.parametrize('vlans', ['', '5-2', '0', '4095', 'a', '1-'])
+def test_bad_vlan_lists_are_refused(vlans):
+    from haas.ext.network_allocators.vlan_pool import parse_vlans
+    with pytest.raises(ConfigError):
+        parse_vlans(vlans)
