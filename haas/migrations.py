@@ -140,6 +140,35 @@ def database_heads(connection, script=None):
     return found
 
 
+# --- the schema lock ------------------------------------------------------
+
+#: PostgreSQL advisory lock key held by every command that writes the schema.
+SCHEMA_LOCK = 0x48414153  # "HAAS"
+
+
+@contextlib.contextmanager
+def schema_lock(connection):
+    """Hold HaaS's schema lock on `connection` while writing the schema.
+
+    Several servers and operators share one PostgreSQL database: a second
+    `create` or `upgrade` waits here for the first, then finds nothing left
+    to do instead of failing half-way.  The lock belongs to the session, so
+    it spans the per-migration transactions; SQLite serialises writers
+    itself.
+    """
+    if connection.dialect.name != 'postgresql':
+        yield
+        return
+    connection.exec_driver_sql(f'SELECT pg_advisory_lock({SCHEMA_LOCK})')
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql(f'SELECT pg_advisory_unlock({SCHEMA_LOCK})')
+        connection.commit()
+
+
 # --- the Alembic environment's hooks -----------------------------------
 
 def include_object(obj, name, type_, reflected, compare_to):
@@ -215,9 +244,12 @@ def _dependencies(scripts, upgrade_ops, owned):
 
 # --- verbs ----------------------------------------------------------------
 
-def _config(x_arg=None, opts=None):
-    return current_app.extensions['migrate'].migrate.get_config(
+def _config(x_arg=None, opts=None, writes=False):
+    config = current_app.extensions['migrate'].migrate.get_config(
         x_arg=x_arg, opts=opts)
+    # env.py takes the schema lock for the verbs that change the database.
+    config.attributes['writes_schema'] = writes
+    return config
 
 
 _REV_NOT_FOUND = re.compile(r"Can't locate revision identified by '([^']*)'")
@@ -336,13 +368,13 @@ def upgrade(revision='heads', sql=False, tag=None, x_arg=None):
     script adopts the tables it finds.
     """
     with _alembic_errors(revision):
-        command.upgrade(_config(x_arg=x_arg), revision, sql=sql, tag=tag)
+        command.upgrade(_config(x_arg=x_arg, writes=True), revision, sql=sql, tag=tag)
 
 
 def downgrade(revision, sql=False, tag=None, x_arg=None):
     """Revert the database to `revision` (e.g. ``<branch>@-1``, or ``<branch>@base``)."""
     with _alembic_errors(revision):
-        command.downgrade(_config(x_arg=x_arg), revision, sql=sql, tag=tag)
+        command.downgrade(_config(x_arg=x_arg, writes=True), revision, sql=sql, tag=tag)
 
 
 def show(revision='head'):
@@ -380,7 +412,7 @@ def current(verbose=False):
 def stamp(revision='heads', sql=False, tag=None, purge=False):
     """Record `revision` in the database without running any migration."""
     with _alembic_errors(revision):
-        command.stamp(_config(), revision, sql=sql, tag=tag, purge=purge)
+        command.stamp(_config(writes=True), revision, sql=sql, tag=tag, purge=purge)
 
 
 def check():
@@ -412,7 +444,8 @@ def create():
     """
     script = script_directory()
     code_heads = branch_heads(script)
-    with db.engine.connect() as connection, connection.begin():
+    with db.engine.connect() as connection, schema_lock(connection), \
+            connection.begin():
         stamped = database_heads(connection, script)
         behind = sorted(b for b, rev in stamped.items() if rev != code_heads[b])
         if behind:

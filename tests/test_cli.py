@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
-from conftest import DEFAULT_EXTENSIONS, config_text, run_admin
+from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS,
+                      config_text, run_admin)
 
 BRANCHES = 'haas, haas.ext.obm.mock, haas.ext.switches.mock'
 
@@ -188,3 +190,31 @@ def test_flask_cli_runs_the_same_migrations(tmp_path):
     current = run_admin(['db', 'current'], cwd=tmp_path).stdout.splitlines()
     assert sorted(line.split()[0] for line in current) == [
         '6a8c19565060', 'b5b31d19257d', 'df8d9f423f2b']
+
+
+@pytest.mark.parametrize('args', [['db', 'create'], ['db', 'upgrade']])
+def test_concurrent_schema_commands_on_postgresql_wait_for_each_other(
+        pg_databases, tmp_path, args):
+    uri = pg_databases.new()
+    config = config_text(uri, LEGACY_EXTENSIONS)
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config)
+    env = {k: v for k, v in os.environ.items() if k != 'HAAS_CONFIG'}
+    env['HAAS_CONFIG'] = str(path)
+    runs = [subprocess.Popen([HAAS_ADMIN, *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    results = [(run.wait(timeout=120), run.stdout.read(), run.stderr.read())
+               for run in runs]
+
+    assert [code for code, _, _ in results] == [0, 0, 0], results
+    rows = run_admin(['db', 'current'], config=config, cwd=tmp_path).stdout
+    assert len(rows.splitlines()) == 8
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        versions = connection.exec_driver_sql(
+            'SELECT version_num FROM alembic_version').scalars().all()
+        vlans = connection.exec_driver_sql(
+            'SELECT count(*) FROM vlan').scalar()
+    assert len(versions) == len(set(versions)) == 7
+    assert vlans == (302 if args == ['db', 'create'] else 0)

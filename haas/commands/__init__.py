@@ -26,6 +26,9 @@ class HaasGroup(click.Group):
         except sqlalchemy.exc.OperationalError as e:
             raise click.ClickException(
                 f'cannot use the database: {_one_line(e.orig)}') from None
+        except sqlalchemy.exc.DBAPIError as e:
+            raise click.ClickException(
+                f'the database refused: {_one_line(e.orig)}') from None
         except sqlalchemy.exc.ArgumentError as e:
             raise click.ClickException(
                 f'bad [database] uri: {_one_line(e)}') from None

@@ -5,6 +5,7 @@ application's context.  The hooks that keep autogenerate to one branch live
 in haas.migrations.
 """
 
+import contextlib
 import logging
 import logging.config
 
@@ -48,12 +49,15 @@ def run_migrations_online():
             # enforces foreign keys; the pragma only works outside BEGIN.
             connection.connection.driver_connection.execute(
                 'PRAGMA foreign_keys=OFF')
+        lock = (migrations.schema_lock(connection)
+                if config.attributes.get('writes_schema')
+                else contextlib.nullcontext())
         try:
             # HaaS's engine makes SQLite DDL transactional (it emits BEGIN
             # itself), so each migration is atomic there too.
             context.configure(connection=connection, render_as_batch=sqlite,
                               transactional_ddl=True, **options)
-            with context.begin_transaction():
+            with lock, context.begin_transaction():
                 context.run_migrations()
         finally:
             if sqlite:
