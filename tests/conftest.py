@@ -7,6 +7,7 @@ makes that a failure.  Each test database gets a unique name and is dropped
 afterwards; no other database is touched.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -82,9 +83,9 @@ def _postgres_admin():
 class Databases:
     """Makes uniquely named empty databases on one backend; drops them."""
 
-    def __init__(self, backend, tmp_path_factory):
+    def __init__(self, backend, tmp_dir):
         self.backend = backend
-        self.tmp = tmp_path_factory
+        self.tmp = tmp_dir
         self.created = []
         self.admin = _postgres_admin() if backend == 'postgresql' else None
 
@@ -92,7 +93,7 @@ class Databases:
         """The URI of a new empty database."""
         name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
         if self.backend == 'sqlite':
-            return f'sqlite:///{self.tmp.mktemp("db") / (name + ".db")}'
+            return f'sqlite:///{self.tmp / (name + ".db")}'
         with self.admin.connect() as c:
             c.exec_driver_sql(f'CREATE DATABASE {name}')
         self.created.append(name)
@@ -109,7 +110,7 @@ class Databases:
 
 
 def _databases(backend, tmp_path_factory):
-    dbs = Databases(backend, tmp_path_factory)
+    dbs = Databases(backend, tmp_path_factory.mktemp('db'))
     yield dbs
     _dispose_engines()
     dbs.drop_all()
@@ -202,7 +203,7 @@ API_EXTENSIONS = ['haas.ext.auth.database',
 @pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
 def api_app(request, tmp_path_factory):
     """An application whose schema is built once per database per run."""
-    dbs = Databases(request.param, tmp_path_factory)
+    dbs = Databases(request.param, tmp_path_factory.mktemp('db'))
     app = haas.create_app(config_text(dbs.new(), API_EXTENSIONS))
     with app.app_context():
         migrations.create()
@@ -212,14 +213,14 @@ def api_app(request, tmp_path_factory):
     dbs.drop_all()
 
 
-@pytest.fixture
-def api(api_app):
-    """The app inside one transaction that is rolled back after the test.
+@contextlib.contextmanager
+def rolled_back(app):
+    """Run inside one transaction that is rolled back afterwards.
 
     The session joins it through savepoints, so the code's own commits
     stay inside it.
     """
-    with api_app.app_context():
+    with app.app_context():
         engines = db.engines
         engine = engines[None]
         connection = engine.connect()
@@ -228,12 +229,19 @@ def api(api_app):
         db.session.configure(join_transaction_mode='create_savepoint')
         engines[None] = connection
         try:
-            yield api_app
+            yield app
         finally:
             db.session.remove()
             engines[None] = engine
             transaction.rollback()
             connection.close()
+
+
+@pytest.fixture
+def api(api_app):
+    """The app, with each test rolled back: the schema is built once."""
+    with rolled_back(api_app) as app:
+        yield app
 
 
 @pytest.fixture
