@@ -85,13 +85,12 @@ def load_extensions(names):
 
 def _the_one(registry, modules, what):
     """The single entry of `registry` that an enabled module provides."""
-    found = [registry[m.__name__] for m in modules if m.__name__ in registry]
     names = [m.__name__ for m in modules if m.__name__ in registry]
-    if len(found) != 1:
-        raise ConfigError(
-            f'[extensions] must enable exactly one {what}, not '
-            f'{len(found)}{" (" + ", ".join(names) + ")" if names else ""}')
-    return found[0]
+    if len(names) != 1:
+        listed = f' ({", ".join(names)})' if names else ''
+        raise ConfigError(f'[extensions] must enable exactly one {what}, '
+                          f'not {len(names)}{listed}')
+    return registry[names[0]]
 
 
 def _sqlite_like_postgresql(engine):

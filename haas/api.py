@@ -1,18 +1,9 @@
 """The REST calls: each looks up its objects, checks authorization, acts."""
 
 from haas import auth
-from haas.errors import DuplicateError, NotFoundError
+from haas.errors import DuplicateError
 from haas.model import Project, db
 from haas.rest import rest_call
-
-
-def must_find(cls, label):
-    """The `cls` object labelled `label`, or NotFoundError."""
-    obj = db.session.execute(
-        db.select(cls).filter_by(label=label)).scalar_one_or_none()
-    if obj is None:
-        raise NotFoundError(f'{cls.__name__} {label} does not exist.')
-    return obj
 
 
 def assert_absent(cls, label):

@@ -50,4 +50,4 @@ def require_admin():
 def require_project_access(project):
     if not (backend().have_admin() or backend().have_project_access(project)):
         raise AuthorizationError(
-            f'You do not have access to the required project.')
+            'You do not have access to the required project.')

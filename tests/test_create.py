@@ -132,11 +132,11 @@ def test_create_refuses_unstamped_tables(databases):
 
 
 def test_create_is_atomic(databases):
-    """A failure part-way (here: a bad VLAN list) leaves nothing behind."""
+    """A failure in the last step, filling the pool, leaves nothing behind."""
     uri = databases.new()
     app = make_app(uri, LEGACY_EXTENSIONS)
     allocator = app.extensions['haas'].allocator
-    allocator.vlans = [100, 100]  # the unique key of vlan_no refuses it
+    # The unique key of vlan.vlan_no refuses the second row.
     allocator.populate = lambda connection: connection.execute(
         sa.insert(sa.table('vlan', sa.column('vlan_no'), sa.column('available'))),
         [{'vlan_no': 7, 'available': True}] * 2)

@@ -5,8 +5,10 @@ error an operator can fix into one line and exit status 1.
 """
 
 import click
+from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
+from haas import migrations
 from haas.commands import HaasGroup
 from haas.commands.db import db
 from haas.errors import HaasError
@@ -39,12 +41,12 @@ main.add_command(db)
 @with_appcontext
 def create_admin_user(username, password):
     """Add an administrator (database auth only)."""
-    from flask import current_app
-    if 'haas.ext.auth.database' not in current_app.extensions['haas'].config.extensions:
+    extensions = current_app.extensions['haas'].config.extensions
+    if 'haas.ext.auth.database' not in extensions:
         raise HaasError('create-admin-user needs haas.ext.auth.database in '
                         '[extensions]')
+    # Enabled, so imported by now; only the function is looked up here.
     from haas.ext.auth import database
-    from haas import migrations
     migrations.require_current_schema()
     database.create_admin_user(username, password)
 
@@ -57,8 +59,6 @@ def create_admin_user(username, password):
 @with_appcontext
 def serve(host, port):
     """Run the API on Flask's development server (use a WSGI server in production)."""
-    from flask import current_app
-    from haas import migrations
     migrations.require_current_schema()
     debug = current_app.extensions['haas'].config.getboolean('devel', 'debug')
     current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
@@ -68,7 +68,6 @@ def serve(host, port):
 @with_appcontext
 def serve_networks():
     """Apply queued networking actions to the switches."""
-    from haas import migrations
     migrations.require_current_schema()
     raise HaasError('serve-networks is not available yet: the networking '
                     'journal arrives with the REST API')

@@ -11,6 +11,7 @@ from flask import g, request
 from passlib.hash import sha512_crypt
 
 from haas import auth, migrations
+from haas.errors import HaasError
 from haas.model import db
 
 migrations.paths[__name__] = os.path.join(
@@ -77,7 +78,6 @@ class DatabaseAuthBackend(auth.AuthBackend):
 
 def create_admin_user(label, password):
     """Add an administrator; the first step after `db create`."""
-    from haas.errors import HaasError
     exists = db.session.execute(
         db.select(User.id).filter_by(label=label)).first()
     if exists is not None:
