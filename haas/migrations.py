@@ -36,13 +36,13 @@ CORE = 'haas'
 #: when it is imported.  Only the branches of enabled extensions take part.
 paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions')}
 
-_flask_migrate = Migrate(compare_type=True)
+# env.py configures Alembic itself (batch mode by dialect, HaaS's hooks).
+_flask_migrate = Migrate()
 
 
 def init_app(app):
     """Attach Flask-Migrate to `app`, with HaaS's environment and branches."""
-    _flask_migrate.init_app(app, db, directory=MIGRATIONS_DIR,
-                     render_as_batch=app_is_sqlite(app))
+    _flask_migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
 
 def app_is_sqlite(app):

@@ -96,3 +96,36 @@ def _created_tables(text):
         line = line.strip()
         if line.startswith('op.create_table('):
             yield line.split("'")[1]
+
+
+def test_branch_behind_its_head_stops_servers_and_create(databases,
+                                                        tmp_path):
+    uri = databases.new()
+    package = install_example(tmp_path)
+    env = {'PYTHONPATH': str(package.parent)}
+    config = config_text(uri, DEFAULT_EXTENSIONS + [MODULE])
+    run_admin(['db', 'upgrade'], config=config, cwd=tmp_path, env=env)
+    run_admin(['db', 'migrate', '--branch-label', MODULE, '-m', 'first',
+               '--rev-id', 'aaaaaaaaaaaa'], config=config, cwd=tmp_path,
+              env=env)
+    run_admin(['db', 'revision', '--head', f'{MODULE}@head', '-m', 'second',
+               '--rev-id', 'bbbbbbbbbbbb'], config=config, cwd=tmp_path,
+              env=env)
+    run_admin(['db', 'upgrade', f'{MODULE}@aaaaaaaaaaaa'], config=config,
+              cwd=tmp_path, env=env)
+
+    for args, message in [
+            (['serve'], f'branch {MODULE} is at aaaaaaaaaaaa, behind its head '
+                        f'bbbbbbbbbbbb: run `haas-admin db upgrade heads`'),
+            (['db', 'create'], f'branch {MODULE} is at aaaaaaaaaaaa, not at '
+                               f'its head bbbbbbbbbbbb: run `haas-admin db '
+                               f'upgrade heads` first')]:
+        result = run_admin(args, config=config, cwd=tmp_path, env=env,
+                           check=False)
+        assert result.returncode == 1 and 'Traceback' not in result.stderr
+        assert result.stderr.splitlines()[-1] == f'Error: {message}'
+
+    run_admin(['db', 'upgrade'], config=config, cwd=tmp_path, env=env)
+    assert run_admin(['db', 'create'], config=config, cwd=tmp_path,
+                     env=env).stdout == (
+        'Every enabled branch already exists; nothing created.\n')
