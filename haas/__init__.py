@@ -57,8 +57,8 @@ def create_app(config=None):
         raise ConfigError(
             f'no driver for [database] uri {config.database_uri.split(":")[0]}'
             f' ({e}); for PostgreSQL install haas[postgresql]') from None
-    if migrations.app_is_sqlite(app):
-        with app.app_context():
+    with app.app_context():
+        if db.engine.dialect.name == 'sqlite':
             _sqlite_like_postgresql(db.engine)
     migrations.init_app(app)
     # `flask --app haas db` is then the same group as `haas-admin db`.

@@ -45,10 +45,6 @@ def init_app(app):
     _flask_migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
 
-def app_is_sqlite(app):
-    return app.config['SQLALCHEMY_DATABASE_URI'].startswith('sqlite')
-
-
 @_flask_migrate.configure
 def _configure(config):
     locations = os.pathsep.join(enabled_paths().values())
@@ -131,10 +127,11 @@ def database_heads(connection, script=None):
     # Alembic drops a revision's row from alembic_version once a revision
     # that depends on it is stamped (core's baseline, once an extension's
     # is): such a revision is still current, an "effective head".
+    enabled = enabled_paths()
     found = {}
     for revision in script.get_all_current(tuple(stamped)):
         branch = next(
-            (b for b in enabled_paths() if b in revision.branch_labels), None)
+            (b for b in enabled if b in revision.branch_labels), None)
         if branch is not None:
             found[branch] = revision.revision
     return found
@@ -368,13 +365,15 @@ def upgrade(revision='heads', sql=False, tag=None, x_arg=None):
     script adopts the tables it finds.
     """
     with _alembic_errors(revision):
-        command.upgrade(_config(x_arg=x_arg, writes=True), revision, sql=sql, tag=tag)
+        command.upgrade(_config(x_arg=x_arg, writes=True), revision,
+                        sql=sql, tag=tag)
 
 
 def downgrade(revision, sql=False, tag=None, x_arg=None):
     """Revert the database to `revision` (e.g. ``<branch>@-1``, or ``<branch>@base``)."""
     with _alembic_errors(revision):
-        command.downgrade(_config(x_arg=x_arg, writes=True), revision, sql=sql, tag=tag)
+        command.downgrade(_config(x_arg=x_arg, writes=True), revision,
+                          sql=sql, tag=tag)
 
 
 def show(revision='head'):
@@ -412,7 +411,8 @@ def current(verbose=False):
 def stamp(revision='heads', sql=False, tag=None, purge=False):
     """Record `revision` in the database without running any migration."""
     with _alembic_errors(revision):
-        command.stamp(_config(writes=True), revision, sql=sql, tag=tag, purge=purge)
+        command.stamp(_config(writes=True), revision, sql=sql, tag=tag,
+                      purge=purge)
 
 
 def check():
