@@ -4,8 +4,6 @@ An auth extension registers its backend class in `backends` under its
 module name when imported; the application uses the one that is enabled.
 """
 
-from flask import current_app
-
 from haas.errors import AuthorizationError
 
 #: Module name -> backend class (called with the Config).
@@ -29,13 +27,20 @@ class AuthBackend:
         raise NotImplementedError
 
 
+def _haas():
+    # Imported here: extensions import this module, and a command that only
+    # reads their migration scripts should not load Flask for it.
+    from flask import current_app
+    return current_app.extensions['haas']
+
+
 def backend():
-    return current_app.extensions['haas'].auth_backend
+    return _haas().auth_backend
 
 
 def authenticate():
     """Run for every call: 401 when authentication is required and fails."""
-    config = current_app.extensions['haas'].config
+    config = _haas().config
     ok = backend().authenticate()
     if not ok and config.getboolean('auth', 'require_authentication', True):
         raise AuthorizationError('Authentication failed. Authentication '

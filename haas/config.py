@@ -73,11 +73,41 @@ class Config:
         uri = self.get('database', 'uri')
         if uri is None:
             return 'sqlite:///' + os.path.join(self.cwd, 'haas.db')
-        uri = uri.strip()
-        # HaaS's PostgreSQL driver is psycopg2, whatever SQLAlchemy's default.
-        if uri.startswith(('postgresql://', 'postgres://')):
-            uri = 'postgresql+psycopg2://' + uri.split('://', 1)[1]
-        return _absolute_sqlite_uri(uri, self.cwd)
+        return _absolute_sqlite_uri(with_driver(uri.strip()), self.cwd)
+
+    def seconds(self, section, option, default):
+        """A duration in seconds (a number, 0 meaning no limit)."""
+        value = self.get(section, option)
+        if value is None:
+            return default
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1
+        if not 0 <= seconds < float('inf'):
+            raise ConfigError(f'[{section}] {option} must be a number of '
+                              f'seconds (0 or more), not {value!r}')
+        return seconds
+
+    def count(self, section, option, default):
+        """A whole number, 0 or more."""
+        value = self.get(section, option)
+        if value is None:
+            return default
+        if not value.strip().isdigit():
+            raise ConfigError(f'[{section}] {option} must be a whole number '
+                              f'(0 or more), not {value!r}')
+        return int(value)
+
+    @property
+    def connect_timeout(self):
+        """Seconds to wait for the database server to answer a connection."""
+        return self.seconds('database', 'connect_timeout', 10)
+
+    @property
+    def busy_timeout(self):
+        """Seconds a SQLite connection waits for another's write lock."""
+        return self.seconds('database', 'busy_timeout', 60)
 
     @property
     def dry_run(self):
@@ -92,6 +122,14 @@ class Config:
                 f'[general] log_level must be one of {", ".join(LOG_LEVELS)}, '
                 f'not {level!r}')
         return {'warn': 'WARNING', 'fatal': 'CRITICAL'}.get(level, level.upper())
+
+
+def with_driver(uri):
+    """`uri` with HaaS's PostgreSQL driver, psycopg2, whatever SQLAlchemy's
+    default for a bare ``postgresql://`` is."""
+    if uri.startswith(('postgresql://', 'postgres://')):
+        return 'postgresql+psycopg2://' + uri.split('://', 1)[1]
+    return uri
 
 
 def _new_parser():
@@ -123,6 +161,9 @@ def load(path=None):
     """
     if path is None:
         path = os.environ.get('HAAS_CONFIG') or None
+        if path is not None and os.path.isdir(path):
+            raise ConfigError(f'HAAS_CONFIG names {path}, which is a '
+                              f'directory: name the configuration file in it')
         if path is not None and not os.path.isfile(path):
             raise ConfigError(
                 f'HAAS_CONFIG names {path}, which does not exist; '
@@ -131,12 +172,20 @@ def load(path=None):
             path = 'haas.cfg'
     if path is None:
         return Config()
-    parser = _new_parser()
     try:
-        with open(path, encoding='utf-8') as f:
-            parser.read_file(f, source=path)
+        with open(path, 'rb') as f:
+            data = f.read()
     except OSError as e:
         raise ConfigError(f'cannot read {path}: {e.strerror}') from None
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise ConfigError(f'{path} is not UTF-8 text: byte '
+                          f'0x{data[e.start]:02x} on line {line}') from None
+    parser = _new_parser()
+    try:
+        parser.read_string(text, source=path)
     except configparser.Error as e:
         raise ConfigError(f'bad configuration in {path}: {_one_line(e)}') from None
     return Config(parser, path=os.path.abspath(path))

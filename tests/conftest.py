@@ -18,10 +18,12 @@ import sqlalchemy as sa
 
 import haas
 from haas import migrations
+from haas.config import with_driver
 from haas.model import db
 
-POSTGRES_URL = os.environ.get('HAAS_TEST_POSTGRES_URL',
-                              'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres')
+# In haas.cfg's form: a bare postgresql:// URL means HaaS's driver, psycopg2.
+POSTGRES_URL = with_driver(os.environ.get(
+    'HAAS_TEST_POSTGRES_URL', 'postgresql://postgres@127.0.0.1:5432/postgres'))
 REQUIRE_POSTGRES = os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1'
 HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')
 

@@ -1,14 +1,114 @@
-"""The `haas-admin` command line: thin Click wrappers over library functions."""
+"""The `haas-admin` command line: thin Click wrappers over library functions.
+
+Only Click is imported with the commands: the configuration, the
+application, SQLAlchemy and the extensions are loaded when a command runs,
+so that `--help` answers at once and needs neither a configuration nor a
+database.
+"""
+
+import functools
+import inspect
+import sys
 
 import click
-import sqlalchemy.exc
 
-from haas.errors import HaasError
+
+class Script:
+    """What a command needs, made on first use: the configuration, then
+    the application.  Under `flask --app haas`, Flask's ScriptInfo takes
+    its place; both have `load_app`."""
+
+    def __init__(self, config=None):
+        self._config = config
+        self._app = None
+
+    def load_config(self):
+        if self._config is None:
+            from haas import config
+            self._config = config.load()
+        return self._config
+
+    def load_app(self):
+        if self._app is None:
+            from haas.app import create_app
+            self._app = create_app(self.load_config())
+        return self._app
+
+
+def _script():
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        root.obj = Script()
+    return root.obj
+
+
+def haas_config():
+    """The HaaS configuration, without building the application."""
+    script = _script()
+    if hasattr(script, 'load_config'):
+        return script.load_config()
+    return script.load_app().extensions['haas'].config
+
+
+def app_context():
+    return _script().load_app().app_context()
+
+
+def with_app(f):
+    """Run the command inside the HaaS application's context."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        with app_context():
+            return f(*args, **kwargs)
+    return run
+
+
+def with_config(f):
+    """Pass the HaaS configuration as `config`, without building the app."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        return f(*args, config=haas_config(), **kwargs)
+    return run
+
+
+def help_of(function):
+    """A command's help from its function's docstring."""
+    return inspect.cleandoc(function.__doc__ or '').replace('``', '`')
+
+
+def summary(text):
+    """The first paragraph of a help text, on one line."""
+    return ' '.join(inspect.cleandoc(text or '').split('\n\n', 1)[0].split())
+
+
+class HaasCommand(click.Command):
+    """A command whose summary in its group's list is the first paragraph
+    of its help, whole (Click cuts it at 45 characters)."""
+
+    def get_short_help_str(self, limit=45):
+        return self.short_help or summary(self.help)
 
 
 def _one_line(text):
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0] if lines else type(text).__name__
+
+
+def explain(error):
+    """The one line an operator gets for `error`, or None for a bug."""
+    from haas.errors import HaasError
+    if isinstance(error, HaasError):
+        return str(error)
+    exc = sys.modules.get('sqlalchemy.exc')
+    if exc is None:
+        return None
+    if isinstance(error, exc.OperationalError):
+        return f'cannot use the database: {_one_line(error.orig)}'
+    if isinstance(error, exc.DBAPIError):
+        return f'the database refused: {_one_line(error.orig)}'
+    if isinstance(error, exc.ArgumentError):
+        return f'bad [database] uri: {_one_line(error)}'
+    return None
 
 
 class HaasGroup(click.Group):
@@ -18,17 +118,17 @@ class HaasGroup(click.Group):
     operator can fix into "Error: ..." and exit status 1.
     """
 
+    command_class = HaasCommand
+    group_class = type
+    get_short_help_str = HaasCommand.get_short_help_str
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except HaasError as e:
-            raise click.ClickException(str(e)) from None
-        except sqlalchemy.exc.OperationalError as e:
-            raise click.ClickException(
-                f'cannot use the database: {_one_line(e.orig)}') from None
-        except sqlalchemy.exc.DBAPIError as e:
-            raise click.ClickException(
-                f'the database refused: {_one_line(e.orig)}') from None
-        except sqlalchemy.exc.ArgumentError as e:
-            raise click.ClickException(
-                f'bad [database] uri: {_one_line(e)}') from None
+        except click.ClickException:
+            raise
+        except Exception as e:
+            line = explain(e)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None

@@ -5,18 +5,9 @@ error an operator can fix into one line and exit status 1.
 """
 
 import click
-from flask import current_app
-from flask.cli import ScriptInfo, with_appcontext
 
-from haas import migrations
-from haas.commands import HaasGroup
+from haas.commands import HaasGroup, Script, with_app
 from haas.commands.db import db
-from haas.errors import HaasError
-
-
-def _create_app():
-    from haas import create_app
-    return create_app()
 
 
 @click.group(cls=HaasGroup)
@@ -29,7 +20,7 @@ def main(ctx):
     else built-in defaults (a SQLite file haas.db here).
     """
     if ctx.obj is None:
-        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
+        ctx.obj = Script()
 
 
 main.add_command(db)
@@ -38,9 +29,13 @@ main.add_command(db)
 @main.command('create-admin-user')
 @click.argument('username')
 @click.argument('password')
-@with_appcontext
+@with_app
 def create_admin_user(username, password):
     """Add an administrator (database auth only)."""
+    from flask import current_app
+
+    from haas import migrations
+    from haas.errors import HaasError
     extensions = current_app.extensions['haas'].config.extensions
     if 'haas.ext.auth.database' not in extensions:
         raise HaasError('create-admin-user needs haas.ext.auth.database in '
@@ -56,18 +51,27 @@ def create_admin_user(username, password):
               help='Address to listen on.')
 @click.option('--port', default=5000, show_default=True, type=int,
               help='Port to listen on.')
-@with_appcontext
+@with_app
 def serve(host, port):
-    """Run the API on Flask's development server (use a WSGI server in production)."""
+    """Run the API on Flask's development server.
+
+    In production, run `haas.wsgi:application` under a WSGI server such as
+    gunicorn instead.  Refuses to start while the schema is not current.
+    """
+    from flask import current_app
+
+    from haas import migrations
     migrations.require_current_schema()
     debug = current_app.extensions['haas'].config.getboolean('devel', 'debug')
     current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
 @main.command('serve-networks')
-@with_appcontext
+@with_app
 def serve_networks():
     """Apply queued networking actions to the switches."""
+    from haas import migrations
+    from haas.errors import HaasError
     migrations.require_current_schema()
     raise HaasError('serve-networks is not available yet: the networking '
                     'journal arrives with the REST API')

@@ -1,21 +1,29 @@
-"""`haas-admin db`: Flask-Migrate's commands for HaaS's branches, plus `create`.
+"""`haas-admin db`: Flask-Migrate's commands for HaaS's branches, and more.
 
 Each command parses its options and calls the function of the same name in
 haas.migrations, whose docstring is the command's help.
 """
 
+import json
+import time
+
 import click
-from flask.cli import with_appcontext
 
 from haas import migrations
-from haas.commands import HaasGroup
+from haas.commands import (HaasGroup, app_context, haas_config, help_of,
+                           with_app, with_config)
 
 
-def _verb(name, function):
-    """A Click command that calls `function`, documented by its docstring."""
+def _verb(name, function, needs='app'):
+    """A command that calls `function`, documented by its docstring.
+
+    `needs` is what the command runs with: 'app' (inside the application's
+    context), 'config' (given as `config`) or None (it says itself).
+    """
+    wrap = {'app': with_app, 'config': with_config, None: lambda f: f}[needs]
+
     def decorate(f):
-        f.__doc__ = function.__doc__
-        return db.command(name)(with_appcontext(f))
+        return db.command(name, help=help_of(function))(wrap(f))
     return decorate
 
 
@@ -23,21 +31,31 @@ def _verb(name, function):
 def db():
     """Manage the database schema: one Alembic branch per extension.
 
-    Operators create a database with `create` and bring any existing one up
-    to date with `upgrade` (every branch's head by default).
+    Operators create a database with `create`, bring an existing one up to
+    date with `upgrade` (every branch's head by default) and see where it
+    stands with `status`.  The other commands inspect, repair, or write
+    migration scripts.
     """
 
 
-_message = click.option('-m', '--message', default=None,
-                        help='Revision message.')
 _sql = click.option('--sql', is_flag=True,
                     help="Don't touch the database; print the SQL instead.")
-_tag = click.option('--tag', default=None,
-                    help='Arbitrary "tag" name handed to env.py.')
-_x_arg = click.option('-x', '--x-arg', multiple=True,
-                      help='Additional arguments consumed by env.py.')
+_json = click.option('--json', 'as_json', is_flag=True,
+                     help='Print JSON, the same bytes for the same state.')
+_plan = click.option('--plan', is_flag=True,
+                     help='Print every script that would run, in order, '
+                          'and run none.')
+_extension = click.option('--extension', metavar='MODULE', default=None,
+                          help="Only this extension's branch (its module "
+                               "name; 'haas' for core).")
+_lock_wait = click.option('--lock-wait', metavar='SECONDS', type=float,
+                          default=None,
+                          help='How long to wait for the schema lock '
+                               '([migrations] lock_wait, default 600).')
 _verbose = click.option('-v', '--verbose', is_flag=True,
                         help='Use more verbose output.')
+_message = click.option('-m', '--message', default=None,
+                        help='Revision message.')
 _head = click.option('--head', default=None,
                      help="Revision to base the script on: '<branch>@head', "
                           "or 'base' for a new branch (the default with "
@@ -54,6 +72,55 @@ _rev_id = click.option('--rev-id', default=None,
                        help='Revision id to use instead of a generated one.')
 
 
+# --- for operators ------------------------------------------------------
+
+@_verb('status', migrations.status)
+@_json
+@click.option('--wait', metavar='SECONDS', type=float, default=None,
+              help='Poll until every enabled branch is at its head, for at '
+                   'most this long.')
+@click.pass_context
+def status(ctx, as_json, wait):
+    result = migrations.status()
+    deadline = time.monotonic() + (wait or 0)
+    while not result.current and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        result = migrations.status()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(_status_text(result))
+    if not result.current:
+        ctx.exit(1)
+
+
+def _status_text(result):
+    header = ('BRANCH', 'EXTENSION', 'ENABLED', 'DATABASE', 'HEAD',
+              'PENDING', 'VERDICT')
+    rows = [header] + [
+        (b.branch or '?', b.extension or '?',
+         'yes' if b.enabled else ('no' if b.installed else 'not installed'),
+         b.revision or '-', b.head or '-',
+         '-' if b.pending is None else str(b.pending), b.verdict)
+        for b in result.branches]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.append(f'Schema lock: {result.lock or "free"}')
+    if result.foreign_tables:
+        lines.append(f'Tables of no branch: '
+                     f'{", ".join(result.foreign_tables)}')
+    for branch in result.branches:
+        if branch.detail:
+            lines.append(f'{branch.branch}: {branch.detail}')
+    for warning in result.warnings():
+        lines.append(f'Warning: {warning}')
+    advice = result.advice()
+    lines.append(f'Next: {advice.message}' if advice else
+                 'Every enabled branch is at its head.')
+    return '\n'.join(lines)
+
+
 @_verb('create', migrations.create)
 def create():
     created = migrations.create()
@@ -62,6 +129,123 @@ def create():
     else:
         click.echo('Every enabled branch already exists; nothing created.')
 
+
+def _print_plan(plan, as_json):
+    click.echo(plan.as_json() if as_json else str(plan))
+
+
+@_verb('upgrade', migrations.upgrade)
+@_extension
+@_plan
+@_sql
+@_json
+@_lock_wait
+@click.argument('revision', default='heads')
+def upgrade(extension, plan, sql, as_json, lock_wait, revision):
+    if sql:
+        migrations.upgrade_sql(revision, extension, plan)
+        return
+    result = migrations.upgrade(revision, extension, plan, lock_wait)
+    if plan:
+        _print_plan(result, as_json)
+
+
+@_verb('downgrade', migrations.downgrade)
+@_extension
+@_plan
+@_sql
+@_json
+@click.option('--cascade', is_flag=True,
+              help='Also downgrade the branches that depend on it, first.')
+@_lock_wait
+@click.argument('revision')
+def downgrade(extension, plan, sql, as_json, cascade, lock_wait, revision):
+    if sql:
+        migrations.downgrade_sql(revision, extension)
+        return
+    result = migrations.downgrade(revision, extension, plan, cascade,
+                                  lock_wait)
+    if plan:
+        _print_plan(result, as_json)
+
+
+@_verb('forget', migrations.forget)
+@click.option('--drop-tables', is_flag=True,
+              help="Also drop the branch's tables.")
+@click.argument('name')
+def forget(drop_tables, name):
+    dropped = migrations.forget(name, drop_tables)
+    click.echo(f'Forgot {name}' + (f'; dropped {", ".join(dropped)}'
+                                   if dropped else '') + '.')
+
+
+@_verb('stamp', migrations.stamp)
+@_sql
+@click.option('--purge', is_flag=True,
+              help='Delete every version row before stamping.')
+@click.argument('revision', default='heads')
+def stamp(sql, purge, revision):
+    migrations.stamp(revision, purge, sql)
+
+
+@_verb('check', migrations.check)
+def check():
+    problems = migrations.check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise click.ClickException(
+            f'{len(problems)} problem{"s" if len(problems) > 1 else ""} '
+            f'found')
+    click.echo('No problems: the scripts form one line per branch, the '
+               'models match them, and the database is at every head.')
+
+
+# --- reading ------------------------------------------------------------
+
+@_verb('current', migrations.current)
+@_extension
+@_verbose
+def current(extension, verbose):
+    migrations.current(extension, verbose)
+
+
+@_verb('heads', migrations.heads, needs='config')
+@_verbose
+@click.option('--resolve-dependencies', is_flag=True,
+              help='Treat dependency versions as down revisions.')
+def heads(config, verbose, resolve_dependencies):
+    migrations.heads(config, verbose, resolve_dependencies)
+
+
+@_verb('branches', migrations.branches, needs='config')
+@_verbose
+def branches(config, verbose):
+    migrations.branches(config, verbose)
+
+
+@_verb('show', migrations.show, needs='config')
+@click.argument('revisions', nargs=-1)
+def show(config, revisions):
+    migrations.show(revisions, config)
+
+
+@_verb('history', migrations.history, needs=None)
+@click.option('-r', '--rev-range', default=None,
+              help='Range of revisions, [start]:[end].')
+@_extension
+@_verbose
+@click.option('-i', '--indicate-current', is_flag=True,
+              help='Mark the current revisions (reads the database).')
+def history(rev_range, extension, verbose, indicate_current):
+    if indicate_current:
+        with app_context():
+            migrations.history(None, rev_range, extension, verbose, True)
+    else:
+        migrations.history(haas_config(), rev_range, extension, verbose)
+
+
+# --- writing scripts ------------------------------------------------------
 
 @_verb('revision', migrations.revision)
 @_message
@@ -88,7 +272,8 @@ def revision(message, autogenerate, sql, head, splice, branch_label,
 @_branch_label
 @_version_path
 @_rev_id
-@_x_arg
+@click.option('-x', '--x-arg', multiple=True,
+              help='Additional arguments consumed by env.py.')
 def migrate(message, sql, head, splice, branch_label, version_path, rev_id,
             x_arg):
     migrations.migrate(message, sql, head, splice, branch_label,
@@ -96,7 +281,7 @@ def migrate(message, sql, head, splice, branch_label, version_path, rev_id,
 
 
 @_verb('edit', migrations.edit)
-@click.argument('revision', default='head')
+@click.argument('revision')
 def edit(revision):
     migrations.edit(revision)
 
@@ -109,73 +294,3 @@ def edit(revision):
 @click.argument('revisions', nargs=-1, required=True)
 def merge(message, branch_label, rev_id, revisions):
     migrations.merge(revisions, message, branch_label, rev_id)
-
-
-@_verb('upgrade', migrations.upgrade)
-@_sql
-@_tag
-@_x_arg
-@click.argument('revision', default='heads')
-def upgrade(sql, tag, x_arg, revision):
-    migrations.upgrade(revision, sql, tag, x_arg)
-
-
-@_verb('downgrade', migrations.downgrade)
-@_sql
-@_tag
-@_x_arg
-@click.argument('revision')
-def downgrade(sql, tag, x_arg, revision):
-    migrations.downgrade(revision, sql, tag, x_arg)
-
-
-@_verb('show', migrations.show)
-@click.argument('revision', default='head')
-def show(revision):
-    migrations.show(revision)
-
-
-@_verb('history', migrations.history)
-@click.option('-r', '--rev-range', default=None,
-              help='Range of revisions, [start]:[end].')
-@_verbose
-@click.option('-i', '--indicate-current', is_flag=True,
-              help='Mark the current revision.')
-def history(rev_range, verbose, indicate_current):
-    migrations.history(rev_range, verbose, indicate_current)
-
-
-@_verb('heads', migrations.heads)
-@_verbose
-@click.option('--resolve-dependencies', is_flag=True,
-              help='Treat dependency versions as down revisions.')
-def heads(verbose, resolve_dependencies):
-    migrations.heads(verbose, resolve_dependencies)
-
-
-@_verb('branches', migrations.branches)
-@_verbose
-def branches(verbose):
-    migrations.branches(verbose)
-
-
-@_verb('current', migrations.current)
-@_verbose
-def current(verbose):
-    migrations.current(verbose)
-
-
-@_verb('stamp', migrations.stamp)
-@_sql
-@_tag
-@click.option('--purge', is_flag=True,
-              help='Delete every version row before stamping.')
-@click.argument('revision', default='heads')
-def stamp(sql, tag, purge, revision):
-    migrations.stamp(revision, sql, tag, purge)
-
-
-@_verb('check', migrations.check)
-def check():
-    migrations.check()
-    click.echo('No new upgrade operations detected.')

@@ -25,6 +25,9 @@ LEGACY_NAMES = {
     'networkattachment': 'network_attachment',
     'networkingaction': 'networking_action',
 }
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = LEGACY_NAMES
 
 
 def _tables():

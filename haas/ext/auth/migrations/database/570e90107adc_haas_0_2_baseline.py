@@ -18,6 +18,10 @@ branch_labels = ('haas.ext.auth.database',)
 # The core revision that creates `project`, which user_projects refers to.
 depends_on = '6a8c19565060'
 
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = {}
+
 
 def _existing_tables():
     if op.get_context().as_sql:

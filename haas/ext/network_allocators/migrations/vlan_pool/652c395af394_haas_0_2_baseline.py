@@ -18,6 +18,10 @@ down_revision = None
 branch_labels = ('haas.ext.network_allocators.vlan_pool',)
 depends_on = None
 
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = {}
+
 
 def _existing_tables():
     if op.get_context().as_sql:

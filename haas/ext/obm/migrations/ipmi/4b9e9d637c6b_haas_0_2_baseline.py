@@ -18,6 +18,10 @@ branch_labels = ('haas.ext.obm.ipmi',)
 # The core revision that creates `obm`, which this table refers to.
 depends_on = '6a8c19565060'
 
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = {}
+
 TABLE = 'ipmi'
 
 def _existing_tables():

@@ -25,6 +25,10 @@ TABLE = 'power_connect55xx'
 
 LEGACY_NAME = 'powerconnect55xx'
 
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = {LEGACY_NAME: TABLE}
+
 
 def _adopt():
     op.rename_table(LEGACY_NAME, TABLE)

@@ -18,6 +18,10 @@ branch_labels = ('haas.ext.switches.nexus',)
 # The core revision that creates `switch`, which this table refers to.
 depends_on = '6a8c19565060'
 
+# Tables this first revision adopts where it finds them (legacy name ->
+# today's name); HaaS compares them with this revision's schema first.
+legacy_tables = {}
+
 TABLE = 'nexus'
 
 def _existing_tables():

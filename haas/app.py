@@ -1,0 +1,149 @@
+"""The composition root: the one module that wires a HaaS application.
+
+Configuration, database, migrations, extensions, the REST API and the `db`
+command group meet here; nothing in core imports this module.
+"""
+
+import dataclasses
+import importlib
+import logging
+import math
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import event
+
+from haas import config as haas_config
+from haas.errors import ConfigError, ExtensionError
+
+
+@dataclasses.dataclass
+class Haas:
+    """What an application knows about its configuration and extensions."""
+
+    config: haas_config.Config
+    auth_backend: object
+    allocator: object
+
+
+def create_app(config=None):
+    """Build the HaaS application.
+
+    `config` is a `haas.config.Config`, the text of a haas.cfg, or None to
+    load the configuration as `haas.config.load` finds it.
+    """
+    if config is None:
+        config = haas_config.load()
+    elif isinstance(config, str):
+        config = haas_config.Config.from_string(config)
+    logging.basicConfig(level=config.log_level)
+    modules = load_extensions(config.extensions)
+
+    from haas import auth, migrations, network_allocator, rest
+    from haas.commands.db import db as db_commands
+    from haas.model import db
+
+    app = Flask('haas')
+    app.config['SQLALCHEMY_DATABASE_URI'] = config.database_uri
+    app.config['SQLALCHEMY_ENGINE_OPTIONS'] = engine_options(config)
+    app.extensions['haas'] = Haas(
+        config=config,
+        auth_backend=_the_one(auth.backends, modules, 'auth backend')(config),
+        allocator=_the_one(network_allocator.allocators, modules,
+                           'network allocator')(config),
+    )
+    try:
+        db.init_app(app)
+    except ImportError as e:
+        raise ConfigError(
+            f'no driver for [database] uri {config.database_uri.split(":")[0]}'
+            f' ({e}); for PostgreSQL install haas[postgresql]') from None
+    with app.app_context():
+        if db.engine.dialect.name == 'sqlite':
+            sqlite_like_postgresql(db.engine)
+    migrations.init_app(app)
+    # `flask --app haas db` is then the same group as `haas-admin db`.
+    app.cli.add_command(db_commands)
+    rest.init_app(app)
+    return app
+
+
+def engine_options(config):
+    """Connection settings: bounded waits for the server and for locks."""
+    backend = sa.make_url(config.database_uri).get_backend_name()
+    if backend == 'postgresql':
+        # libpq takes whole seconds; 0 would mean "wait forever".
+        timeout = config.connect_timeout
+        connect_args = {'connect_timeout': max(1, math.ceil(timeout))} \
+            if timeout else {}
+        return {'connect_args': connect_args}
+    if backend == 'sqlite':
+        return {'connect_args': {'timeout': config.busy_timeout}}
+    return {}
+
+
+def load_extensions(names):
+    """Import every module named in [extensions], in order.
+
+    A module that registers nothing with HaaS when imported (no migration
+    folder, model, auth backend or network allocator) is refused: it is
+    a typo or a stray line, not an extension.
+    """
+    modules = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name and (name == e.name or name.startswith(e.name + '.')):
+                raise ExtensionError(
+                    f'extension {name} in [extensions] is not installed '
+                    f'({e})') from None
+            raise
+        if not registers_something(name):
+            raise ExtensionError(
+                f'{name} in [extensions] is not a HaaS extension: importing '
+                f'it registered no migration folder, model, auth backend or '
+                f'network allocator')
+        modules.append(module)
+    return modules
+
+
+def registers_something(name):
+    """Whether module `name` filled one of HaaS's registries."""
+    from haas import auth, migrations, network_allocator
+    from haas.model import table_owners
+    return (name in migrations.paths or name in auth.backends
+            or name in network_allocator.allocators
+            or name in table_owners().values())
+
+
+def _the_one(registry, modules, what):
+    """The single entry of `registry` that an enabled module provides."""
+    names = [m.__name__ for m in modules if m.__name__ in registry]
+    if len(names) != 1:
+        listed = f' ({", ".join(names)})' if names else ''
+        raise ConfigError(f'[extensions] must enable exactly one {what}, '
+                          f'not {len(names)}{listed}')
+    return registry[names[0]]
+
+
+def sqlite_like_postgresql(engine):
+    """Transactional DDL and enforced foreign keys on SQLite.
+
+    pysqlite starts transactions itself, only before DML; HaaS lets
+    SQLAlchemy emit BEGIN instead, so that `db create` and each migration
+    are atomic as on PostgreSQL, and savepoints work.  A connection with
+    the execution option ``haas_begin='IMMEDIATE'`` takes SQLite's write
+    lock as its transaction begins: a schema writer then waits (up to the
+    busy timeout) for other writers instead of failing with "database is
+    locked" when it first writes.
+    """
+    @event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute('PRAGMA foreign_keys=ON')
+
+    @event.listens_for(engine, 'begin')
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get('haas_begin')
+        connection.exec_driver_sql(f'BEGIN {mode}' if mode else 'BEGIN')

@@ -1,0 +1,261 @@
+"""HaaS's schema management: one Alembic branch per owner of tables.
+
+`paths` maps a branch (core `haas`, or an extension's module name) to the
+folder of its version scripts.  The functions below are the verbs of
+`haas-admin db`: each docstring is that command's manual, its first
+paragraph the summary.  They import SQLAlchemy and Alembic only when
+called, so that `haas-admin --help` starts fast, and they raise
+MigrationError or DatabaseError with a message that says what to do.
+
+Verbs that touch the database run inside the HaaS application's context;
+`heads`, `branches`, `show` and `history` need only the configuration.
+"""
+
+import os
+
+CORE = 'haas'
+MIGRATIONS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: Branch label -> folder of its version scripts.  Core registers `haas`;
+#: an extension with tables registers ``paths[__name__] = <its folder>``
+#: when it is imported.  Only the branches of enabled extensions take part.
+paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions')}
+
+
+def init_app(app):
+    """Attach Flask-Migrate to `app`, with HaaS's environment and branches."""
+    from haas.migrations import integration
+    integration.init_app(app)
+
+
+def _schema():
+    from haas.migrations.schema import Schema
+    return Schema.current()
+
+
+def _branches(config=None):
+    from haas.migrations.branches import Branches
+    if config is None:
+        from flask import current_app
+        config = current_app.extensions['haas'].config
+    return Branches(config.extensions)
+
+
+# --- for operators ------------------------------------------------------
+
+def status():
+    """Show, per branch, where the database is and what it needs.
+
+    One row per branch: its label, the extension that owns it, whether that
+    extension is enabled, the revision in the database, the head in the
+    code, how many revisions are pending, and a verdict:
+
+    \b
+      up to date        at its head
+      behind            revisions to run: `upgrade heads`
+      not created       no tables yet: `create`
+      adoptable         tables without a version row, matching a revision:
+                        `upgrade heads` (or `create`) stamps that revision
+                        and goes on from there
+      mismatch          tables with the branch's names that match none of
+                        its revisions: no command touches them
+      orphaned          stamped, but its extension is no longer enabled or
+                        installed: enable it again, or `forget` it
+      unknown revision  stamped at a revision no installed script has: a
+                        newer release wrote it
+
+    It also shows who holds the schema lock, if anyone, and the tables
+    that belong to no branch.  Exits 0 only when every enabled branch is
+    at its head.  Returns a haas.migrations.state.Status.
+    """
+    return _schema().status()
+
+
+def create():
+    """Create the tables of core and of every enabled extension.
+
+    Creates the tables of every branch that has none yet, straight from
+    the models, stamps each of those branches at its head and fills the
+    network allocator's pool, in one transaction.  Branches whose tables
+    exist without a version row (HaaS 0.2, or a row dropped by hand) are
+    adopted first, as `upgrade` adopts them.  On an initialised database it
+    changes nothing but adding allocator entries that the configuration
+    gained; after an extension is enabled it creates only that extension's
+    tables.  It refuses while a branch is behind its head (`upgrade
+    heads` comes first).  Returns the branches it created or adopted.
+    """
+    return _schema().create()
+
+
+def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
+    """Upgrade the database to REVISION; by default every branch's head.
+
+    This is how an operator brings any HaaS database up to date, including
+    one from HaaS 0.2, from before schema versioning.  A branch whose tables
+    exist without a version row is adopted: HaaS finds the revision its
+    tables match, stamps it and goes on from there; tables that match no
+    revision are refused, with the differences.  Each revision runs in its
+    own transaction, so a failure leaves the database at the last revision
+    that completed, and the error names the script.  Once every branch is
+    at its head the network allocator's pool is filled, as `create` does.
+
+    With --extension MODULE only that branch is upgraded, with what it
+    depends on.  With --plan nothing runs: every script that would run is
+    listed, in order; --sql prints the
+    statements instead, from nothing (or from START in START:END), or with
+    --plan from where the database is.
+    """
+    return _schema().upgrade(revision, extension, plan, lock_wait)
+
+
+def upgrade_sql(revision='heads', extension=None, plan=False, output=None):
+    """Write the SQL of an upgrade instead of running it.
+
+    From nothing, or from the start of a `START:END` range; with `plan`,
+    from the revisions the database is at.
+    """
+    return _schema().upgrade_sql(revision, extension, plan, output)
+
+
+def downgrade(revision, extension=None, plan=False, cascade=False,
+              lock_wait=None):
+    """Revert the database to REVISION, such as <branch>@-1 or <branch>@base.
+
+    A downgrade that would take other branches with it, because they
+    depend on the revisions it removes, is refused and names them;
+    --cascade downgrades them first, and says so.  --extension MODULE makes
+    REVISION relative to that branch (`--extension haas.ext.obm.mock
+    base`).  With --plan nothing runs: the scripts that would run are
+    listed, in order.
+    """
+    return _schema().downgrade(revision, extension, plan, cascade, lock_wait)
+
+
+def downgrade_sql(revision, extension=None, output=None):
+    """Write the SQL of a downgrade, from the database's revisions."""
+    return _schema().downgrade_sql(revision, extension, output)
+
+
+def forget(name, drop_tables=False):
+    """Remove an orphaned branch's version row, and its tables if asked.
+
+    NAME is the branch (the extension's module name) or the revision that
+    `status` shows as orphaned; its extension must not be enabled.  With
+    --drop-tables its tables are dropped too, but only when no other table
+    refers to them.  Returns the tables dropped.
+    """
+    return _schema().forget(name, drop_tables)
+
+
+def stamp(revision='heads', purge=False, sql=False, output=None):
+    """Record REVISION in the database without running any migration.
+
+    For repairs only: a wrong stamp makes HaaS believe a schema it does not
+    have.  --purge deletes every version row first.
+    """
+    return _schema().stamp(revision, purge, sql, output)
+
+
+def require_current_schema():
+    """DatabaseError unless every enabled branch is at its head."""
+    _schema().require_current()
+
+
+# --- reading the code -------------------------------------------------------
+
+def heads(config=None, verbose=False, resolve_dependencies=False):
+    """Show the head of each enabled branch, as the code has them."""
+    from alembic import command
+    branches = _branches(config)
+    command.heads(branches.config, verbose=verbose,
+                  resolve_dependencies=resolve_dependencies)
+
+
+def branches(config=None, verbose=False):
+    """Show revisions where a branch's history forks (normally none)."""
+    from alembic import command
+    command.branches(_branches(config).config, verbose=verbose)
+
+
+def show(revisions=(), config=None):
+    """Show revisions' details; by default every branch's head."""
+    from haas.migrations import reading
+    reading.show(_branches(config), revisions)
+
+
+def history(config=None, rev_range=None, extension=None, verbose=False,
+            indicate_current=False):
+    """List the revisions of every enabled branch, newest first."""
+    from haas.migrations import reading
+    reading.history(_branches(config), rev_range, extension, verbose,
+                    indicate_current)
+
+
+def current(extension=None, verbose=False):
+    """Show the revision each branch of the database is at."""
+    from haas.migrations import reading
+    reading.current(_schema(), extension, verbose)
+
+
+def check():
+    """Check the scripts, the models and the database; list every problem.
+
+    On the code side: every branch has exactly one head, no fork or merge
+    inside a branch, no `depends_on` that is missing or circular, branch
+    labels where they belong, and no difference between the models and
+    what the scripts build (a model change without its script).  On the
+    database side: every enabled branch is at its head.  Returns the
+    problems, one line each; none means all is well.
+    """
+    from haas.migrations import checks
+    return checks.check(_schema())
+
+
+# --- writing scripts ---------------------------------------------------------
+
+def revision(message=None, autogenerate=False, sql=False, head=None,
+             splice=False, branch_label=None, version_path=None, rev_id=None):
+    """Write a new migration script: empty, or a draft with --autogenerate.
+
+    To start a new branch give --branch-label <module>: the script is
+    based on `base` and written to the folder the module registered in
+    `haas.migrations.paths`, unless --version-path says otherwise.
+    Otherwise --head <branch>@head names the branch to extend.
+    """
+    from haas.migrations import writing
+    return writing.revision(message, autogenerate, sql, head, splice,
+                            branch_label, version_path, rev_id)
+
+
+def migrate(message=None, sql=False, head=None, splice=False,
+            branch_label=None, version_path=None, rev_id=None, x_arg=None):
+    """Write a draft migration script for one branch from the models.
+
+    The script holds only the changes to the tables of that branch and is a
+    draft to review.  When the models and the database agree, no script is
+    written.
+    """
+    from haas.migrations import writing
+    return writing.revision(message, True, sql, head, splice, branch_label,
+                            version_path, rev_id, x_arg)
+
+
+def edit(revision):
+    """Open a revision's script in $EDITOR."""
+    from haas.migrations import writing
+    writing.edit(revision)
+
+
+def merge(revisions, message=None, branch_label=None, rev_id=None):
+    """Write a script that merges two heads that grew on one branch.
+
+    HaaS never merges branches of different extensions.
+    """
+    from haas.migrations import writing
+    return writing.merge(revisions, message, branch_label, rev_id)
+
+
+def schema_snapshot(connection):
+    """Everything about the schema two databases must agree on, as data."""
+    from haas.migrations import snapshot
+    return snapshot.schema_snapshot(connection)

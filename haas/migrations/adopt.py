@@ -1,0 +1,208 @@
+"""Adoption: which revision a branch's unversioned tables are at, if any.
+
+Tables of a branch can exist without its version row: a HaaS 0.2 database
+from before schema versioning, a row dropped by hand, tables made by hand,
+or another application's tables that happen to share a name.  The schema
+of every revision of every branch is built once in a scratch SQLite
+database, by running the scripts; the database's tables are compared with
+it in a form both backends share (column names, generic types and
+nullability, keys, unique sets, indexes).  Constraint names and sequences
+are not compared: the baselines rename those themselves.
+"""
+
+import functools
+
+import sqlalchemy as sa
+from haas.migrations.runner import Runner
+
+#: Script attribute of a branch's first revision that adopts the tables it
+#: finds: legacy table name -> today's name ({} when no name changed).
+LEGACY_TABLES = 'legacy_tables'
+
+
+def shape(inspector, table):
+    """A table's schema in a form SQLite and PostgreSQL share."""
+    primary_key = tuple(sorted(
+        inspector.get_pk_constraint(table)['constrained_columns']))
+    # SQLite reports a primary key column declared without NOT NULL as
+    # nullable; it is not.
+    columns = {c['name']: (c['type']._type_affinity.__name__,
+                           c['nullable'] and c['name'] not in primary_key)
+               for c in inspector.get_columns(table)}
+    indexes = inspector.get_indexes(table)
+    return {
+        'columns': columns,
+        'primary_key': primary_key,
+        'foreign_keys': sorted(
+            (tuple(fk['constrained_columns']), fk['referred_table'],
+             tuple(fk['referred_columns']))
+            for fk in inspector.get_foreign_keys(table)),
+        'unique': sorted(
+            {tuple(sorted(u['column_names']))
+             for u in inspector.get_unique_constraints(table)}
+            | {tuple(sorted(i['column_names'])) for i in indexes
+               if i['unique']}),
+        'indexes': sorted(tuple(i['column_names']) for i in indexes
+                          if not i['unique']),
+    }
+
+
+def _nullable(flag):
+    return 'nullable' if flag else 'NOT NULL'
+
+
+def differences(table, expected, actual):
+    """How table `actual` differs from `expected`, in words."""
+    found = []
+    want, have = expected['columns'], actual['columns']
+    missing = [c for c in want if c not in have]
+    extra = [c for c in have if c not in want]
+    if missing:
+        found.append(f'{table} lacks column{"s" if len(missing) > 1 else ""}'
+                     f' {", ".join(missing)}')
+    if extra:
+        found.append(f'{table} has unexpected column'
+                     f'{"s" if len(extra) > 1 else ""} {", ".join(extra)}')
+    for name in want:
+        if name in have and have[name] != want[name]:
+            found.append(
+                f'{table}.{name} is {have[name][0]} {_nullable(have[name][1])}'
+                f', not {want[name][0]} {_nullable(want[name][1])}')
+    for key, what in (('primary_key', 'primary key'),
+                      ('foreign_keys', 'foreign keys'),
+                      ('unique', 'unique keys'), ('indexes', 'indexes')):
+        if expected[key] != actual[key]:
+            found.append(f'{table} has {what} {_words(actual[key])}, not '
+                         f'{_words(expected[key])}')
+    return found
+
+
+def _words(value):
+    if not value:
+        return 'none'
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return f'({", ".join(value)})'
+    parts = []
+    for item in value:
+        if len(item) == 3:
+            parts.append(f'({", ".join(item[0])}) -> {item[1]}'
+                         f'({", ".join(item[2])})')
+        else:
+            parts.append(f'({", ".join(item)})')
+    return ', '.join(parts)
+
+
+class Verdict:
+    """What to do with a branch's unversioned tables."""
+
+    def __init__(self, revision=None, base=False, problems=(), closest=None):
+        #: the revision to stamp before upgrading (None: run from base)
+        self.revision = revision
+        #: True when the branch's first script adopts the tables itself
+        self.base = base
+        self.problems = list(problems)
+        self.closest = closest
+
+    @property
+    def adoptable(self):
+        return not self.problems
+
+
+class Probe:
+    """The schema of every revision of the enabled branches."""
+
+    def __init__(self, branches):
+        self.branches = branches
+
+    @functools.cached_property
+    def schemas(self):
+        """Branch -> [(revision Script, {table: shape})], first to last."""
+        from haas.app import sqlite_like_postgresql
+        engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
+        sqlite_like_postgresql(engine)
+        schemas = {b: [] for b in self.branches.names}
+        owner = {}
+        tables = set()
+
+        def after(connection, step):
+            nonlocal tables
+            inspector = sa.inspect(connection)
+            now = set(inspector.get_table_names()) - {'alembic_version'}
+            branch = self.branches.branch_of(step.revision.revision)
+            for name in now - tables:
+                owner[name] = branch
+            for name in tables - now:
+                owner.pop(name, None)
+            tables = now
+            own = {name: shape(inspector, name) for name in sorted(now)
+                   if owner.get(name) == branch}
+            schemas[branch].append((step.revision, own))
+
+        steps = self.branches.script._upgrade_revs('heads', ())
+        runner = Runner(self.branches, after_step=[after])
+        with engine.connect() as connection:
+            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+            runner.run(connection, steps)
+        engine.dispose()
+        return schemas
+
+    def names(self, branch):
+        """Every table name the branch has had, legacy names included."""
+        found = set()
+        for script, tables in self.schemas[branch]:
+            found.update(tables)
+            found.update(getattr(script.module, LEGACY_TABLES, {}))
+        return found
+
+    def legacy_names(self):
+        renamed = {}
+        for branch in self.schemas:
+            for script, _ in self.schemas[branch][:1]:
+                renamed.update(getattr(script.module, LEGACY_TABLES, {}))
+        return renamed
+
+    def judge(self, branch, connection):
+        """The Verdict on `branch`'s tables in `connection`'s database."""
+        inspector = sa.inspect(connection)
+        present = set(inspector.get_table_names()) & self.names(branch)
+        renamed = self.legacy_names()
+        actual = {}
+        for name in sorted(present):
+            found = shape(inspector, name)
+            found['foreign_keys'] = sorted(
+                (cols, renamed.get(target, target), refs)
+                for cols, target, refs in found['foreign_keys'])
+            actual[name] = found
+        best = None
+        for index, (script, expected) in enumerate(self.schemas[branch]):
+            legacy = getattr(script.module, LEGACY_TABLES, None)
+            partial = index == 0 and legacy is not None
+            problems = _compare(expected, actual, legacy or {}, partial)
+            if not problems:
+                if partial:
+                    return Verdict(base=True)
+                return Verdict(revision=script.revision)
+            if best is None or len(problems) < len(best[1]):
+                best = (script, problems)
+        script, problems = best
+        return Verdict(problems=problems, closest=script.revision)
+
+
+def _compare(expected, actual, legacy, partial):
+    """Problems of tables `actual` (name -> shape) against a revision's
+    `expected` tables; with `partial`, missing tables are created by the
+    script, and legacy names stand for today's."""
+    problems = []
+    renamed = {new: old for old, new in legacy.items()}
+    seen = set()
+    for table, want in expected.items():
+        name = table if table in actual else renamed.get(table)
+        if name not in actual:
+            if not partial:
+                problems.append(f'table {table} is missing')
+            continue
+        seen.add(name)
+        problems.extend(differences(name, want, actual[name]))
+    for name in sorted(set(actual) - seen):
+        problems.append(f'table {name} is not in this revision')
+    return problems

@@ -1,0 +1,96 @@
+"""What a database records about its branches: version rows and labels.
+
+Alembic's ``alembic_version`` holds revision ids only, and drops the row of
+a revision once a revision that depends on it is stamped.  So that a
+branch keeps its name after its extension is disabled or uninstalled, HaaS
+also keeps ``haas_schema_branch``: one row per stamped branch, with its
+revision, the revisions of other branches that revision implies, and its
+tables.  ``alembic_version`` stays the truth; the labels only name it.
+"""
+
+import sqlalchemy as sa
+
+VERSION_TABLE = 'alembic_version'
+BRANCH_TABLE = 'haas_schema_branch'
+
+_metadata = sa.MetaData()
+branch_table = sa.Table(
+    BRANCH_TABLE, _metadata,
+    sa.Column('branch', sa.String(255), nullable=False),
+    sa.Column('revision', sa.String(32), nullable=False),
+    # Space-separated revision ids of other branches this one implies.
+    sa.Column('requires', sa.String(), nullable=False),
+    # Space-separated names of the branch's tables.
+    sa.Column('tables', sa.String(), nullable=False),
+    sa.PrimaryKeyConstraint('branch', name=f'{BRANCH_TABLE}_pkey'),
+)
+version_table = sa.table(VERSION_TABLE, sa.column('version_num'))
+
+#: Tables that belong to no branch because they describe the branches.
+TABLES = (VERSION_TABLE, BRANCH_TABLE)
+
+
+class Label:
+    """A row of haas_schema_branch."""
+
+    def __init__(self, branch, revision, requires='', tables=''):
+        self.branch = branch
+        self.revision = revision
+        self.requires = tuple(requires.split())
+        self.tables = tuple(tables.split())
+
+
+def version_rows(connection):
+    """The revision ids in alembic_version (empty without the table)."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return []
+    return sorted(connection.execute(
+        sa.select(version_table.c.version_num)).scalars())
+
+
+def labels(connection):
+    """Branch -> Label, as haas_schema_branch records them."""
+    if not sa.inspect(connection).has_table(BRANCH_TABLE):
+        return {}
+    return {row.branch: Label(row.branch, row.revision, row.requires,
+                              row.tables)
+            for row in connection.execute(sa.select(branch_table))}
+
+
+def record(connection, branches, tables_of):
+    """Write the labels of every enabled branch for the current rows.
+
+    `tables_of(branch)` names the tables of a branch.  Rows of branches
+    that are not enabled are kept as they are: they name the version rows
+    of disabled or uninstalled extensions.
+    """
+    branch_table.create(connection, checkfirst=True)
+    rows = [r for r in version_rows(connection) if r in branches.revisions]
+    current = branches.effective(rows)
+    enabled = list(branches.folders)
+    connection.execute(branch_table.delete().where(
+        branch_table.c.branch.in_(enabled)))
+    values = [{'branch': b, 'revision': rev,
+               'requires': ' '.join(sorted(branches.requires(rev).values())),
+               'tables': ' '.join(sorted(tables_of(b)))}
+              for b, rev in current.items()]
+    if values:
+        connection.execute(branch_table.insert(), values)
+
+
+def forget_label(connection, branch):
+    if sa.inspect(connection).has_table(BRANCH_TABLE):
+        connection.execute(branch_table.delete().where(
+            branch_table.c.branch == branch))
+
+
+def insert_rows(connection, revisions):
+    if revisions:
+        connection.execute(version_table.insert(),
+                           [{'version_num': r} for r in revisions])
+
+
+def delete_rows(connection, revisions):
+    if revisions:
+        connection.execute(version_table.delete().where(
+            version_table.c.version_num.in_(list(revisions))))

@@ -1,0 +1,274 @@
+"""The branches as the code has them: folders, scripts, heads and order.
+
+This reads the configuration and the version scripts only: no models, no
+engine, no connection, so that `db heads` and `db history` start fast.  An
+extension's scripts are found at the conventional folder without importing
+the extension (`conventional_folder`); an extension that keeps them
+elsewhere is imported to read its `haas.migrations.paths` entry.
+"""
+
+import argparse
+import functools
+import importlib
+import importlib.util
+import os
+import sys
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from alembic.script.revision import MultipleHeads, RevisionError
+
+from haas.errors import ExtensionError, MigrationError
+from haas.migrations import CORE, MIGRATIONS_DIR, paths
+
+
+def conventional_folder(module):
+    """Where `module` keeps its version scripts by convention, or None.
+
+    A module ``pkg/name.py`` keeps them in ``pkg/migrations/name/``; a
+    package ``pkg/__init__.py`` in ``pkg/migrations/``.  Found without
+    importing `module` (its parent packages are imported).
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ExtensionError(f'extension {module} in [extensions] is not '
+                             f'installed (No module named {module!r})')
+    if spec.origin is None or not os.path.isfile(spec.origin):
+        return None
+    here = os.path.dirname(spec.origin)
+    if spec.submodule_search_locations:
+        folder = os.path.join(here, 'migrations')
+    else:
+        folder = os.path.join(here, 'migrations', module.rsplit('.', 1)[-1])
+    if os.path.isdir(folder) and any(
+            name.endswith('.py') for name in os.listdir(folder)):
+        return folder
+    return None
+
+
+def _owns(extension, branch):
+    return branch == extension or branch.startswith(extension + '.')
+
+
+def enabled_folders(extensions):
+    """Map core and each enabled branch to the folder of its scripts.
+
+    Core first, then the extensions in the order of [extensions].
+    """
+    folders = {CORE: paths[CORE]}
+    for extension in extensions:
+        if extension not in sys.modules:
+            folder = conventional_folder(extension)
+            if folder is not None:
+                folders[extension] = paths.get(extension, folder)
+                continue
+            _import(extension)
+        for branch, folder in paths.items():
+            if branch != CORE and _owns(extension, branch):
+                folders[branch] = folder
+    return folders
+
+
+def _import(extension):
+    try:
+        importlib.import_module(extension)
+    except ModuleNotFoundError as e:
+        if e.name and (extension == e.name
+                       or extension.startswith(e.name + '.')):
+            raise ExtensionError(f'extension {extension} in [extensions] is '
+                                 f'not installed ({e})') from None
+        raise
+
+
+def extension_of(branch, extensions):
+    """The enabled extension that owns `branch` (core owns ``haas``)."""
+    if branch == CORE:
+        return CORE
+    owners = [e for e in extensions if _owns(e, branch)]
+    return max(owners, key=len) if owners else branch
+
+
+def alembic_config(folders, autogenerate=False, x_arg=()):
+    """An Alembic configuration for HaaS's environment and `folders`."""
+    config = AlembicConfig(os.path.join(MIGRATIONS_DIR, 'alembic.ini'))
+    config.set_main_option('script_location', MIGRATIONS_DIR)
+    config.set_main_option('path_separator', 'os')
+    # ConfigParser interpolates '%'; a folder name may contain one.
+    config.set_main_option('version_locations', os.pathsep.join(
+        folders.values()).replace('%', '%%'))
+    config.cmd_opts = argparse.Namespace(autogenerate=autogenerate,
+                                         x=list(x_arg))
+    return config
+
+
+class Branches:
+    """The enabled branches, their scripts and their heads.
+
+    Built from the extension list alone; `folders` maps each branch to its
+    folder, `script` is Alembic's ScriptDirectory over all of them.
+    """
+
+    def __init__(self, extensions):
+        self.extensions = list(extensions)
+        self.folders = enabled_folders(self.extensions)
+        self.config = alembic_config(self.folders)
+        self.script = ScriptDirectory.from_config(self.config)
+
+    @property
+    def names(self):
+        return list(self.folders)
+
+    def extension_of(self, branch):
+        return extension_of(branch, self.extensions)
+
+    def redundant(self, rows):
+        """The rows among `rows` (all known) that others already imply."""
+        found = []
+        for row in rows:
+            others = [self.revisions[r] for r in rows if r != row]
+            implied = {s.revision for s in
+                       self.script.revision_map._get_ancestor_nodes(
+                           others, check=False)}
+            if row in implied:
+                found.append(row)
+        return found
+
+    @functools.cached_property
+    def revisions(self):
+        """Revision id -> Alembic Script, for every script of every branch.
+
+        Raises MigrationError when the scripts cannot form a history (a
+        cycle, a `down_revision` or `depends_on` that does not exist).
+        """
+        try:
+            return {s.revision: s for s in self.script.walk_revisions()}
+        except RevisionError as e:
+            raise MigrationError(f'the migration scripts do not form a '
+                                 f'history: {_one_line(e)}') from None
+
+    def branch_of(self, revision):
+        """The enabled branch that `revision` (an id) belongs to, or None."""
+        script = self.revisions.get(revision)
+        if script is None:
+            return None
+        labels = script.branch_labels
+        owners = [b for b in self.folders if b in labels]
+        return max(owners, key=len) if owners else None
+
+    @functools.cached_property
+    def by_branch(self):
+        """Branch -> its revisions in order, first to last."""
+        order = {b: [] for b in self.folders}
+        for script in reversed(list(self.revisions.values())):
+            branch = self.branch_of(script.revision)
+            if branch is not None:
+                order[branch].append(script)
+        return order
+
+    @functools.cached_property
+    def heads(self):
+        """Branch -> its head revision id, or None for a branch without
+        scripts.  A branch whose history forked is an error."""
+        heads = {}
+        for branch in self.folders:
+            if not self.by_branch[branch]:
+                heads[branch] = None
+                continue
+            try:
+                head, = self.script.revision_map.get_revisions(
+                    f'{branch}@head')
+            except MultipleHeads as e:
+                raise MigrationError(
+                    f'branch {branch} has {len(e.heads)} heads '
+                    f'({", ".join(sorted(e.heads))}): its history forked; '
+                    f'give one of them the other as down_revision, or '
+                    f'merge them with `haas-admin db merge`') from None
+            heads[branch] = head.revision
+        return heads
+
+    def position(self, branch, revision):
+        """How many revisions of `branch` lead up to and include
+        `revision` (0 for None, i.e. base)."""
+        if revision is None:
+            return 0
+        ids = [s.revision for s in self.by_branch[branch]]
+        return ids.index(revision) + 1
+
+    def pending(self, branch, revision):
+        """How many revisions of `branch` follow `revision`."""
+        return len(self.by_branch[branch]) - self.position(branch, revision)
+
+    def effective(self, rows):
+        """Branch -> revision, for the version rows `rows` (all known).
+
+        A version row implies the revisions it depends on: Alembic keeps no
+        row for core's revision once an extension's revision that depends
+        on it is stamped.
+        """
+        found = {}
+        for script in self.script.get_all_current(tuple(rows)):
+            branch = self.branch_of(script.revision)
+            if branch is None:
+                continue
+            if self.position(branch, script.revision) > self.position(
+                    branch, found.get(branch)):
+                found[branch] = script.revision
+        return found
+
+    def requires(self, revision):
+        """Revisions of other branches that `revision` implies, one per
+        branch (the latest): what its version row stands for besides
+        itself."""
+        branch = self.branch_of(revision)
+        implied = {}
+        for script in self.script.revision_map._get_ancestor_nodes(
+                [self.revisions[revision]], check=False):
+            other = self.branch_of(script.revision)
+            if other is None or other == branch:
+                continue
+            if self.position(other, script.revision) > self.position(
+                    other, implied.get(other)):
+                implied[other] = script.revision
+        return implied
+
+
+def installed_extensions():
+    """HaaS's own extension modules in this installation (haas.ext.*),
+    found without importing them."""
+    import pkgutil
+
+    import haas.ext
+    names = []
+    for kind in pkgutil.iter_modules(haas.ext.__path__):
+        if not kind.ispkg:
+            continue
+        package = importlib.import_module(f'haas.ext.{kind.name}')
+        names += [f'haas.ext.{kind.name}.{m.name}'
+                  for m in pkgutil.iter_modules(package.__path__)
+                  if not m.ispkg]
+    return names
+
+
+def installed_branch_of():
+    """Revision id -> branch, for the scripts of every installed HaaS
+    extension, enabled or not: what names a row whose extension is
+    disabled, in a database that has no labels yet."""
+    folders = {CORE: paths[CORE]}
+    for name in installed_extensions():
+        folder = paths.get(name) or conventional_folder(name)
+        if folder is not None:
+            folders[name] = folder
+    script = ScriptDirectory.from_config(alembic_config(folders))
+    found = {}
+    for revision in script.walk_revisions():
+        owners = [b for b in folders if b in revision.branch_labels]
+        if owners:
+            found[revision.revision] = max(owners, key=len)
+    return found
+
+
+def _one_line(error):
+    return ' '.join(str(error).split())

@@ -1,0 +1,172 @@
+"""`db check`: the scripts, the models and the database, every problem.
+
+The code side needs no database: the scripts of the enabled branches are
+run on a scratch SQLite database and the models compared with what they
+built.  The database side compares the database's revisions with the
+code's heads.
+"""
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script.revision import MultipleHeads
+
+from haas.errors import HaasError
+from haas.migrations.runner import Runner
+from haas.migrations.tables import branch_of_table
+from haas.model import db
+
+
+def check(schema):
+    """Every problem found, one line each (none: all is well)."""
+    problems = graph_problems(schema.branches)
+    if not problems:
+        problems = drift(schema.branches)
+    try:
+        status = schema.status()
+    except HaasError as e:
+        return problems + [f'database: {e}']
+    advice = status.advice()
+    if advice is not None:
+        problems.append(f'database: {advice.message}')
+    return problems
+
+
+def graph_problems(branches):
+    """What is wrong with the history the scripts form."""
+    try:
+        revisions = branches.revisions
+    except HaasError as e:
+        return [str(e)]
+    problems = []
+    for name in branches.names:
+        scripts = branches.by_branch[name]
+        if not scripts:
+            continue
+        try:
+            branches.script.revision_map.get_revisions(f'{name}@head')
+        except MultipleHeads as e:
+            problems.append(f'branch {name} has {len(e.heads)} heads '
+                            f'({", ".join(sorted(e.heads))})')
+        ids = {s.revision for s in scripts}
+        for script in scripts:
+            down = script._versioned_down_revisions
+            if len(down) > 1:
+                problems.append(f'branch {name}: {script.revision} merges '
+                                f'{", ".join(down)}; a branch is one line')
+            children = [r for r in script.nextrev if r in ids]
+            if len(children) > 1:
+                problems.append(f'branch {name} forks at {script.revision} '
+                                f'into {", ".join(sorted(children))}')
+            labels = set(script.module.branch_labels or ())
+            if script is scripts[0]:
+                if name not in labels:
+                    problems.append(
+                        f'branch {name}: its first revision '
+                        f'{script.revision} must carry branch_labels = '
+                        f'({name!r},)')
+            elif labels:
+                problems.append(
+                    f'branch {name}: {script.revision} sets branch_labels '
+                    f'{sorted(labels)}; only a branch\'s first revision does')
+            folder = branches.folders[name]
+            if not _inside(script.path, folder):
+                problems.append(f'branch {name}: {script.revision} is in '
+                                f'{script.path}, not in the branch\'s folder '
+                                f'{folder}')
+    for script in revisions.values():
+        if branches.branch_of(script.revision) is None:
+            problems.append(f'{script.revision} ({script.path}) belongs to '
+                            f'no enabled branch: its branch_labels name none')
+    return problems
+
+
+def _inside(path, folder):
+    import os
+    return os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder)
+
+
+def drift(branches):
+    """Model changes that no script makes, per branch, in words."""
+    from haas.app import sqlite_like_postgresql
+    engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
+    sqlite_like_postgresql(engine)
+    enabled = set(branches.names)
+
+    def include(obj, name, type_, reflected, compare_to):
+        if type_ != 'table':
+            return True
+        if name in ('alembic_version',):
+            return False
+        return branch_of_table(name) in enabled
+
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+            Runner(branches).run(
+                connection, branches.script._upgrade_revs('heads', ()))
+            context = MigrationContext.configure(connection, opts={
+                'compare_type': True, 'include_object': include,
+                'render_as_batch': True})
+            diffs = compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+    lines = []
+    for diff in diffs:
+        for item in (diff if isinstance(diff, list) else [diff]):
+            table, words = describe_diff(item)
+            lines.append(f'branch {branch_of_table(table)}: models and '
+                         f'scripts differ: {words}')
+    return lines
+
+
+def _column(column):
+    return (f'{column.type}, '
+            f'{"nullable" if column.nullable else "NOT NULL"}')
+
+
+def _columns(constraint):
+    return ', '.join(c.name for c in constraint.columns)
+
+
+def describe_diff(item):
+    """(table, words) for one of Alembic's autogenerate differences: the
+    operation a new script would need."""
+    kind = item[0]
+    if kind in ('add_table', 'remove_table'):
+        table = item[1]
+        verb = 'add' if kind == 'add_table' else 'drop'
+        return table.name, f'{verb} table {table.name}'
+    if kind in ('add_column', 'remove_column'):
+        _, _, table, column = item
+        if kind == 'add_column':
+            return table, f'add column {table}.{column.name} ({_column(column)})'
+        return table, f'drop column {table}.{column.name}'
+    if kind.startswith('modify_'):
+        _, _, table, column, _, old, new = item
+        what = kind[len('modify_'):]
+        if what == 'nullable':
+            old = 'nullable' if old else 'NOT NULL'
+            new = 'nullable' if new else 'NOT NULL'
+        return table, f'change {what} of {table}.{column} from {old} to {new}'
+    if kind in ('add_index', 'remove_index'):
+        index = item[1]
+        verb = 'add' if kind == 'add_index' else 'drop'
+        unique = 'unique ' if index.unique else ''
+        return index.table.name, (f'{verb} {unique}index {index.name} on '
+                                  f'{index.table.name} ({_columns(index)})')
+    if kind in ('add_constraint', 'remove_constraint', 'add_fk',
+                'remove_fk'):
+        constraint = item[1]
+        verb = 'add' if kind.startswith('add') else 'drop'
+        table = constraint.table.name
+        if isinstance(constraint, sa.ForeignKeyConstraint):
+            target = constraint.referred_table.name
+            return table, (f'{verb} foreign key {table} '
+                           f'({_columns(constraint)}) -> {target}')
+        return table, (f'{verb} {type(constraint).__name__} '
+                       f'{constraint.name or ""} on {table} '
+                       f'({_columns(constraint)})').replace('  ', ' ')
+    return '', ' '.join(str(part) for part in item)
+
+

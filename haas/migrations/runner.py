@@ -1,0 +1,297 @@
+"""Running migration steps: one transaction per revision, told as it goes.
+
+Every run of scripts, online or as SQL, goes through `Runner`: the verbs
+use it directly and env.py (for Alembic's own commands) through
+`run_environment`.  Each revision runs in its own transaction, with
+PostgreSQL's ``lock_timeout`` and ``statement_timeout`` set inside it (a
+script may set its own), and is retried with backoff when it hits the lock
+timeout.  A script that sets ``transactional = False`` runs outside a
+transaction, for ``CREATE INDEX CONCURRENTLY``; an invalid index that an
+earlier failed attempt left is dropped first.
+"""
+
+import dataclasses
+import logging
+import time
+
+import sqlalchemy as sa
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import RevisionStep
+
+from haas.errors import MigrationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Settings:
+    """How migrations wait; from haas.cfg's [migrations] section."""
+
+    lock_wait: float = 600
+    lock_timeout: float = 10
+    statement_timeout: float = 3600
+    lock_retries: int = 5
+    backoff: float = 1
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            lock_wait=config.seconds('migrations', 'lock_wait', cls.lock_wait),
+            lock_timeout=config.seconds('migrations', 'lock_timeout',
+                                        cls.lock_timeout),
+            statement_timeout=config.seconds(
+                'migrations', 'statement_timeout', cls.statement_timeout),
+            lock_retries=config.count('migrations', 'lock_retries',
+                                      cls.lock_retries))
+
+
+class RevisionFailed(MigrationError):
+    """A revision's script failed; its transaction was rolled back."""
+
+    def __init__(self, message, error):
+        super().__init__(message)
+        self.error = error
+
+    @property
+    def lock_timeout(self):
+        return getattr(getattr(self.error, 'orig', None), 'pgcode',
+                       None) == '55P03'
+
+
+def describe(script):
+    """``<revision> (<first line of its message>)``."""
+    doc = (script.doc or '').strip().splitlines()
+    return f'{script.revision} ({doc[0]})' if doc else script.revision
+
+
+def _error_line(error):
+    orig = getattr(error, 'orig', None)
+    if orig is not None:
+        lines = [line.strip() for line in str(orig).splitlines()
+                 if line.strip()]
+        return lines[0] if lines else type(orig).__name__
+    return f'{type(error).__name__}: {" ".join(str(error).split())}'
+
+
+def _milliseconds(seconds):
+    return f"'{int(round(seconds * 1000))}ms'"
+
+
+class Runner:
+    """Runs the steps of a plan on a connection, or writes their SQL."""
+
+    def __init__(self, branches, settings=None, report=None,
+                 target_metadata=None, after_step=()):
+        self.branches = branches
+        self.settings = settings or Settings()
+        self.report = report
+        self.target_metadata = target_metadata
+        self.after_step = list(after_step)
+        self._started = None
+        self._current = None
+
+    def options(self, dialect_name):
+        from haas.migrations import hooks
+        return dict(
+            target_metadata=self.target_metadata,
+            include_object=hooks.include_object,
+            process_revision_directives=hooks.process_revision_directives,
+            compare_type=True,
+            render_as_batch=dialect_name == 'sqlite',
+            # HaaS's engine makes SQLite DDL transactional too (haas.app).
+            transactional_ddl=True,
+            transaction_per_migration=True,
+            on_version_apply=[self._applied],
+        )
+
+    # --- online ---------------------------------------------------------
+
+    def run(self, connection, steps, hidden=(), in_transaction=False):
+        """Run `steps` (Alembic's migration steps) on `connection`.
+
+        Alembic is shown the version rows minus `hidden` (rows of branches
+        that are not enabled, which it cannot place).  After a lock
+        timeout the revision that failed, and those after it, run again.
+        Each revision commits on its own, unless `in_transaction`: then
+        they all run in the caller's transaction.
+        """
+        if not in_transaction and connection.in_transaction():
+            connection.rollback()  # what was read so far; nothing written
+        steps = list(steps)
+        done = set()
+        attempt = 0
+        while True:
+            try:
+                self._run_once(connection, [s for s in steps
+                                            if id(s) not in done],
+                               hidden, done)
+                return
+            except RevisionFailed as e:
+                connection.rollback()
+                if not e.lock_timeout or attempt >= self.settings.lock_retries:
+                    raise
+                attempt += 1
+                delay = self.settings.backoff * 2 ** (attempt - 1)
+                self._tell(f'{e}; retry {attempt} of '
+                           f'{self.settings.lock_retries} in {delay:g} s')
+                time.sleep(delay)
+
+    def _run_once(self, connection, steps, hidden, done):
+        env = EnvironmentContext(self.branches.config, self.branches.script,
+                                 fn=self._steps(steps, done))
+        with env:
+            env.configure(connection=connection,
+                          **self.options(connection.dialect.name))
+            self._hide(env.get_context(), hidden)
+            with env.begin_transaction():
+                env.run_migrations()
+
+    @staticmethod
+    def _hide(context, hidden):
+        if hidden:
+            read = context.get_current_heads
+            context.get_current_heads = lambda: tuple(
+                h for h in read() if h not in hidden)
+
+    # --- offline ----------------------------------------------------------
+
+    def sql(self, dialect_name, steps, start, output):
+        """Write the SQL of `steps`, from version rows `start`, to
+        `output`."""
+        env = EnvironmentContext(self.branches.config, self.branches.script,
+                                 fn=self._steps(steps, set()), as_sql=True)
+        with env:
+            env.configure(dialect_name=dialect_name, literal_binds=True,
+                          output_buffer=output,
+                          **self.options(dialect_name))
+            context = env.get_context()
+            context.get_current_heads = lambda: tuple(start)
+            with env.begin_transaction():
+                env.run_migrations()
+
+    # --- each step --------------------------------------------------------
+
+    def _steps(self, steps, done):
+        def fn(heads, context):
+            for step in steps:
+                if isinstance(step, RevisionStep):
+                    self._wrap(step, context)
+                self._current = step
+                yield step
+                done.add(id(step))
+        return fn
+
+    def _wrap(self, step, context):
+        script = step.revision
+        module = script.module
+        branch = self.branches.branch_of(script.revision)
+        postgresql = context.dialect.name == 'postgresql'
+        transactional = getattr(module, 'transactional', True) or \
+            not postgresql
+        lock_timeout = getattr(module, 'lock_timeout',
+                               self.settings.lock_timeout)
+        statement_timeout = getattr(module, 'statement_timeout',
+                                    self.settings.statement_timeout)
+        original = step.__dict__.setdefault('_haas_original',
+                                            step.migration_fn)
+        where = f'revision {describe(script)} of branch {branch}'
+
+        def timeouts(scope):
+            if postgresql:
+                context.execute(f'SET {scope} lock_timeout = '
+                                f'{_milliseconds(lock_timeout)}')
+                context.execute(f'SET {scope} statement_timeout = '
+                                f'{_milliseconds(statement_timeout)}')
+
+        def migration_fn(**kw):
+            self._started = time.monotonic()
+            if context.as_sql:
+                context.impl.static_output(
+                    f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
+                    f'{branch}: {describe(script)}')
+            try:
+                if transactional:
+                    timeouts('LOCAL')
+                    original(**kw)
+                    return
+                with context.autocommit_block():
+                    if not context.as_sql:
+                        self._drop_invalid_indexes(context.connection)
+                    timeouts('SESSION')
+                    try:
+                        original(**kw)
+                    finally:
+                        if postgresql:
+                            context.execute('RESET lock_timeout')
+                            context.execute('RESET statement_timeout')
+            except RevisionFailed:
+                raise
+            except Exception as e:
+                log.debug('%s failed', where, exc_info=True)
+                kept = ('nothing of it was applied' if transactional else
+                        'it is not transactional: what it did before the '
+                        'error stays')
+                raise RevisionFailed(
+                    f'{where} failed: {_error_line(e)} ({kept}; the '
+                    f'database stays at the last revision that completed)',
+                    e) from e
+
+        migration_fn.__name__ = original.__name__  # Alembic logs it
+        step.migration_fn = migration_fn
+
+    def _drop_invalid_indexes(self, connection):
+        invalid = connection.execute(sa.text(
+            'SELECT c.relname FROM pg_index i '
+            'JOIN pg_class c ON c.oid = i.indexrelid '
+            'JOIN pg_namespace n ON n.oid = c.relnamespace '
+            'WHERE NOT i.indisvalid AND n.nspname = current_schema() '
+            'ORDER BY 1')).scalars().all()
+        for name in invalid:
+            self._tell(f'dropping invalid index {name}, left by an earlier '
+                       f'failed attempt')
+            connection.exec_driver_sql(
+                f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+
+    def _applied(self, ctx, step, heads, run_args):
+        if ctx.as_sql:
+            return
+        for callback in self.after_step:
+            callback(ctx.connection, self._current)
+        elapsed = time.monotonic() - (self._started or time.monotonic())
+        self._started = None
+        if step.is_stamp:
+            for revision in step.up_revision_ids:
+                self._tell(f'stamped {self.branches.branch_of(revision)} at '
+                           f'{revision}')
+            return
+        script = step.up_revision
+        branch = self.branches.branch_of(script.revision)
+        if step.is_upgrade:
+            self._tell(f'upgraded {branch} to {describe(script)} in '
+                       f'{elapsed:.2f} s')
+        else:
+            down = ', '.join(script._versioned_down_revisions) or 'base'
+            self._tell(f'downgraded {branch} from {describe(script)} to '
+                       f'{down} in {elapsed:.2f} s')
+
+    def _tell(self, line):
+        if self.report is not None:
+            self.report(line)
+
+
+def run_environment(context):
+    """What env.py does: run Alembic's command with HaaS's options."""
+    from haas.model import db
+    branches = context.config.attributes['haas_branches']
+    runner = Runner(branches, target_metadata=db.metadata)
+    if context.is_offline_mode():
+        context.configure(url=db.engine.url, literal_binds=True,
+                          **runner.options(db.engine.dialect.name))
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    with db.engine.connect() as connection:
+        context.configure(connection=connection,
+                          **runner.options(connection.dialect.name))
+        with context.begin_transaction():
+            context.run_migrations()

@@ -1,0 +1,539 @@
+"""The work of the `db` verbs, on one HaaS application's database.
+
+`Schema` holds what every verb needs: the enabled branches, the engine,
+the models, the allocator and the settings.  Schema-writing verbs run on
+one connection under the schema lock; the rows of branches that are not
+enabled are hidden from Alembic, which cannot place them, after the rows
+they stood for have been written out (`_prepare`).
+"""
+
+import contextlib
+import json
+import re
+import sys
+
+import sqlalchemy as sa
+from alembic.runtime.migration import RevisionStep
+from alembic.script.revision import (MultipleHeads, RangeNotAncestorError,
+                                     ResolutionError, RevisionError)
+from alembic.util import CommandError
+
+from haas.errors import DatabaseError, MigrationError
+from haas.migrations import bookkeeping, lock, state
+from haas.migrations.adopt import Probe
+from haas.migrations.branches import Branches
+from haas.migrations.runner import Runner, Settings, describe
+from haas.migrations.tables import branch_tables, tables_of
+from haas.model import db
+
+
+def report(line):
+    """Progress and warnings go to stderr, one line each."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def begin(connection):
+    """A new transaction on `connection`, after ending the one that its
+    reads began."""
+    if connection.in_transaction():
+        connection.rollback()
+    return connection.begin()
+
+
+_RELATIVE = re.compile(r'^(?:(?P<branch>.+)@)?(?P<n>[-+]\d+)$')
+
+
+class Step:
+    """One step of a plan, as data."""
+
+    def __init__(self, action, branch, script, transactional=True):
+        self.action = action
+        self.branch = branch
+        self.script = script
+        self.transactional = transactional
+
+    def as_dict(self):
+        doc = (self.script.doc or '').strip().splitlines()
+        return {'action': self.action, 'branch': self.branch,
+                'revision': self.script.revision,
+                'message': doc[0] if doc else '',
+                'transactional': self.transactional}
+
+    def __str__(self):
+        return f'{self.action:<9} {self.branch}  {describe(self.script)}' + (
+            '' if self.transactional else '  [not transactional]')
+
+
+class Plan:
+    """What a command would do, in order: stamps to adopt, then steps."""
+
+    def __init__(self, stamps, steps, branches):
+        self.stamps = stamps
+        self.alembic_steps = steps
+        self.steps = []
+        for branch, revision in stamps:
+            self.steps.append(Step('stamp', branch,
+                                   branches.revisions[revision]))
+        for step in steps:
+            script = step.revision
+            self.steps.append(Step(
+                'upgrade' if step.is_upgrade else 'downgrade',
+                branches.branch_of(script.revision), script,
+                getattr(script.module, 'transactional', True)))
+
+    def as_json(self):
+        return json.dumps({'steps': [s.as_dict() for s in self.steps]},
+                          indent=2, sort_keys=True)
+
+    def __str__(self):
+        if not self.steps:
+            return 'Nothing to do: every branch asked for is there already.'
+        return '\n'.join(str(s) for s in self.steps)
+
+
+class Schema:
+    """The schema of one application's database."""
+
+    def __init__(self, app, report=report):
+        haas = app.extensions['haas']
+        self.app = app
+        self.config = haas.config
+        self.allocator = haas.allocator
+        self.report = report
+        self.branches = Branches(self.config.extensions)
+        self.branches.config.attributes['haas_branches'] = self.branches
+        self.settings = Settings.from_config(self.config)
+
+    @classmethod
+    def current(cls):
+        from flask import current_app
+        return cls(current_app._get_current_object())
+
+    @property
+    def engine(self):
+        return db.engine
+
+    def runner(self):
+        return Runner(self.branches, self.settings, self.report,
+                      target_metadata=db.metadata, after_step=[self._record])
+
+    def _record(self, connection, step=None):
+        bookkeeping.record(connection, self.branches, tables_of)
+
+    # --- connections --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self):
+        with self.engine.connect() as connection:
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+
+    @contextlib.contextmanager
+    def writing(self, lock_wait=None):
+        """A connection holding the schema lock."""
+        wait = self.settings.lock_wait if lock_wait is None else lock_wait
+        with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == 'sqlite'
+            if sqlite:
+                # Writers take SQLite's write lock when they begin; batch
+                # mode recreates tables, which SQLite refuses while it
+                # enforces foreign keys (the pragma only works outside BEGIN).
+                connection.execution_options(haas_begin='IMMEDIATE')
+                connection.connection.driver_connection.execute(
+                    'PRAGMA foreign_keys=OFF')
+            try:
+                with lock.schema_lock(connection, wait, self.report):
+                    yield connection
+            finally:
+                connection.rollback()
+                if sqlite:
+                    connection.connection.driver_connection.execute(
+                        'PRAGMA foreign_keys=ON')
+
+    # --- reading --------------------------------------------------------
+
+    def inspect(self, connection):
+        return state.inspect(connection, self.branches, tables_of,
+                             Probe(self.branches))
+
+    def status(self):
+        with self.reading() as connection:
+            return self.inspect(connection)
+
+    def require_current(self):
+        """DatabaseError unless the servers may run on this database."""
+        status = self.status()
+        advice = status.advice()
+        if advice is not None:
+            raise DatabaseError(advice.message)
+        self._warn(status)
+
+    def _warn(self, status):
+        for line in status.warnings():
+            self.report(f'Warning: {line}')
+
+    # --- plans ------------------------------------------------------------
+
+    def _visible(self, connection):
+        """The version rows Alembic is shown, and those hidden from it."""
+        view = state.read_view(connection, self.branches)
+        rows = view.known + view.implied
+        redundant = self.branches.redundant(rows)
+        return tuple(r for r in rows if r not in redundant), view.unknown
+
+    def _prepare(self, connection):
+        """Write out the rows that hidden rows stood for; drop redundant
+        ones.  Returns the rows to hide."""
+        view = state.read_view(connection, self.branches)
+        redundant = self.branches.redundant(view.known + view.implied)
+        if view.implied or redundant:
+            with begin(connection):
+                bookkeeping.insert_rows(connection, view.implied)
+                bookkeeping.delete_rows(connection, redundant)
+        return view.unknown
+
+    def _minimal(self, rows):
+        redundant = self.branches.redundant(list(rows))
+        return tuple(r for r in rows if r not in redundant)
+
+    def _upgrade_plan(self, connection, status, target, involved):
+        heads, _ = self._visible(connection)
+        stamps = [(b.branch, b.adopt_at) for b in status.enabled(state.ADOPTABLE)
+                  if b.adopt_at and b.branch in involved]
+        heads = self._minimal(list(heads) + [r for _, r in stamps])
+        with revision_errors(self.branches, target):
+            steps = self.branches.script._upgrade_revs(target, heads)
+        return Plan(stamps, steps, self.branches)
+
+    def _refuse(self, status, behind=False):
+        blocked = status.blocked
+        if blocked is not None:
+            raise MigrationError(blocked.message)
+        if behind and status.enabled(state.BEHIND):
+            raise MigrationError(status.advice().message)
+
+    # --- create -------------------------------------------------------------
+
+    def create(self):
+        """See haas.migrations.create."""
+        created = []
+        with self.writing() as connection:
+            status = self.inspect(connection)
+            self._refuse(status, behind=True)
+            hidden = self._prepare(connection)
+            adoptable = status.enabled(state.ADOPTABLE)
+            if adoptable:
+                names = [b.branch for b in adoptable]
+                heads = self._minimal([self.branches.heads[b] for b in names])
+                self._adopt_and_upgrade(connection, status, heads, names,
+                                        hidden)
+                created += names
+                status = self.inspect(connection)
+            new = [b.branch for b in status.enabled(state.NOT_CREATED)]
+            runner = self.runner()
+            with begin(connection):
+                db.metadata.create_all(connection, tables=branch_tables(new))
+                # One branch at a time, core first, as `upgrade heads`
+                # stamps them: both leave the same rows in alembic_version.
+                for branch in new:
+                    heads, _ = self._visible(connection)
+                    runner.run(connection, self.branches.script._stamp_revs(
+                        self.branches.heads[branch], heads), hidden,
+                        in_transaction=True)
+                self.allocator.populate(connection)
+                self._record(connection)
+            self._warn(status)
+        return created + new
+
+    def _adopt_and_upgrade(self, connection, status, target, involved,
+                           hidden):
+        plan = self._upgrade_plan(connection, status, target, involved)
+        runner = self.runner()
+        for branch, revision in plan.stamps:
+            heads, _ = self._visible(connection)
+            runner.run(connection, self.branches.script._stamp_revs(
+                revision, heads), hidden)
+        heads, _ = self._visible(connection)
+        with revision_errors(self.branches, target):
+            steps = self.branches.script._upgrade_revs(target, heads)
+        runner.run(connection, steps, hidden)
+
+    # --- upgrade ----------------------------------------------------------
+
+    def upgrade_target(self, revision, extension):
+        if extension is not None:
+            branch = self._branch(extension)
+            if revision in (None, 'heads', 'head'):
+                return f'{branch}@head', [branch]
+            if not revision.startswith(branch + '@') and \
+                    _RELATIVE.match(revision) is None:
+                revision = f'{branch}@{revision}'
+            elif _RELATIVE.match(revision):
+                revision = f'{branch}@{revision.split("@")[-1]}'
+            return revision, [branch]
+        if not revision:
+            raise MigrationError("no revision given: name one, 'heads' for "
+                                 "every branch or '<branch>@head'")
+        return revision, self.branches.names
+
+    def _branch(self, extension):
+        if extension not in self.branches.folders:
+            raise MigrationError(
+                f'{extension} is not the branch of an enabled extension '
+                f'(branches: {", ".join(self.branches.names)})')
+        return extension
+
+    def upgrade(self, revision='heads', extension=None, plan=False,
+                lock_wait=None):
+        """See haas.migrations.upgrade; returns the Plan with `plan`."""
+        target, involved = self.upgrade_target(revision, extension)
+        if plan:
+            with self.reading() as connection:
+                status = self.inspect(connection)
+                self._refuse(status)
+                return self._upgrade_plan(connection, status, target,
+                                          involved)
+        with self.writing(lock_wait) as connection:
+            status = self.inspect(connection)
+            self._refuse(status)
+            self._warn(status)
+            hidden = self._prepare(connection)
+            self._adopt_and_upgrade(connection, status, target, involved,
+                                    hidden)
+            if self.inspect(connection).current:
+                # As `create` does: an upgrade from nothing fills the pool.
+                with begin(connection):
+                    self.allocator.populate(connection)
+                    self._record(connection)
+        return None
+
+    def upgrade_sql(self, revision='heads', extension=None, plan=False,
+                    output=None):
+        """The SQL of an upgrade: from nothing (or from the start of a
+        ``start:end`` range), or, with `plan`, from the database's rows."""
+        output = output or sys.stdout
+        target, involved = self.upgrade_target(revision, extension)
+        start = ()
+        if plan:
+            the_plan = self.upgrade(revision, extension, plan=True)
+            with self.reading() as connection:
+                start, _ = self._visible(connection)
+            start = self._minimal(list(start) + [r for _, r in
+                                                 the_plan.stamps])
+            steps = the_plan.alembic_steps
+        else:
+            if ':' in target:
+                first, target = target.split(':', 1)
+                start = (first,)
+            with revision_errors(self.branches, target):
+                steps = self.branches.script._upgrade_revs(target, start)
+        self.runner().sql(self.engine.dialect.name, steps, start, output)
+
+    # --- downgrade --------------------------------------------------------
+
+    def downgrade_target(self, revision, extension):
+        if not revision:
+            raise MigrationError("no revision given: name one, such as "
+                                 "'<branch>@-1' or '<branch>@base'")
+        if extension is not None:
+            branch = self._branch(extension)
+            if not revision.startswith(branch + '@'):
+                revision = f'{branch}@{revision}'
+        return revision
+
+    def _downgrade_plan(self, connection, target, cascade):
+        heads, hidden = self._visible(connection)
+        self._check_relative(connection, target)
+        with revision_errors(self.branches, target):
+            steps = self.branches.script._downgrade_revs(target, heads)
+        plan = Plan([], steps, self.branches)
+        named = self._named_branch(target)
+        touched = []
+        for step in plan.steps:
+            if step.branch not in touched:
+                touched.append(step.branch)
+        dependants = [b for b in touched if named and b != named]
+        if dependants and not cascade:
+            raise MigrationError(
+                f'downgrading {named} that far would also downgrade '
+                f'{", ".join(dependants)}, which depend'
+                f'{"s" if len(dependants) == 1 else ""} on it: downgrade '
+                f'{"it" if len(dependants) == 1 else "them"} first, or give '
+                f'--cascade')
+        removed = {s.script.revision for s in plan.steps}
+        view = state.read_view(connection, self.branches)
+        for row in hidden:
+            label = view.label_of(row)
+            if label is not None and removed & set(label.requires):
+                raise MigrationError(
+                    f'the orphaned branch {label.branch} depends on '
+                    f'revisions this downgrade removes: enable its extension '
+                    f'to downgrade it too, or `haas-admin db forget '
+                    f'{label.branch}` first')
+        return plan, dependants
+
+    def _named_branch(self, target):
+        if '@' in target:
+            return target.split('@', 1)[0]
+        if target == 'base':
+            return None
+        return self.branches.branch_of(target)
+
+    def _check_relative(self, connection, target):
+        match = _RELATIVE.match(target)
+        if not match or not match.group('n').startswith('-'):
+            return
+        branch = match.group('branch')
+        if branch is None or branch not in self.branches.folders:
+            return
+        heads, _ = self._visible(connection)
+        current = self.branches.effective(heads).get(branch)
+        applied = self.branches.position(branch, current)
+        wanted = -int(match.group('n'))
+        if wanted > applied:
+            raise MigrationError(
+                f'{target} goes below the base of branch {branch}: it has '
+                f'{applied} revision{"s" if applied != 1 else ""} applied; '
+                f'{branch}@base reverts all of them')
+
+    def downgrade(self, revision, extension=None, plan=False, cascade=False,
+                  lock_wait=None):
+        """See haas.migrations.downgrade; returns the Plan with `plan`."""
+        target = self.downgrade_target(revision, extension)
+        if plan:
+            with self.reading() as connection:
+                return self._downgrade_plan(connection, target, cascade)[0]
+        with self.writing(lock_wait) as connection:
+            hidden = self._prepare(connection)
+            the_plan, dependants = self._downgrade_plan(connection, target,
+                                                        cascade)
+            if dependants:
+                self.report(f'Downgrading {", ".join(dependants)} first: '
+                            f'they depend on {self._named_branch(target)}')
+            self.runner().run(connection, the_plan.alembic_steps, hidden)
+            with begin(connection):
+                self._record(connection)
+        return None
+
+    def downgrade_sql(self, revision, extension=None, output=None):
+        """The SQL of a downgrade from the database's current rows."""
+        target = self.downgrade_target(revision, extension)
+        with self.reading() as connection:
+            the_plan = self._downgrade_plan(connection, target, True)[0]
+            start, _ = self._visible(connection)
+        self.runner().sql(self.engine.dialect.name, the_plan.alembic_steps,
+                          start, output or sys.stdout)
+
+    # --- stamp, forget ------------------------------------------------------
+
+    def stamp(self, revision, purge=False, sql=False, output=None):
+        if not revision:
+            raise MigrationError("no revision given: name one, 'heads' for "
+                                 "every branch or '<branch>@head'")
+        if sql:
+            with revision_errors(self.branches, revision):
+                steps = self.branches.script._stamp_revs(revision, ())
+            self.runner().sql(self.engine.dialect.name, steps, (),
+                              output or sys.stdout)
+            return
+        with self.writing() as connection:
+            if purge:
+                with begin(connection):
+                    bookkeeping.delete_rows(
+                        connection, bookkeeping.version_rows(connection))
+            hidden = self._prepare(connection)
+            heads, _ = self._visible(connection)
+            with revision_errors(self.branches, revision):
+                steps = self.branches.script._stamp_revs(revision, heads)
+            self.runner().run(connection, steps, hidden)
+            with begin(connection):
+                self._record(connection)
+
+    def forget(self, name, drop_tables=False):
+        """See haas.migrations.forget; returns the tables dropped."""
+        if name in self.branches.folders:
+            raise MigrationError(
+                f'{name} is enabled: take it out of [extensions] first (to '
+                f'remove its tables from an enabled extension, downgrade it: '
+                f'`haas-admin db downgrade --extension {name} base`)')
+        with self.writing() as connection:
+            status = self.inspect(connection)
+            orphan = next((b for b in status.orphans
+                           if name in (b.branch, b.revision)), None)
+            if orphan is None:
+                raise MigrationError(
+                    f'the database has no orphaned branch or revision {name}'
+                    f' (`haas-admin db status` lists them)')
+            tables = self._orphan_tables(connection, orphan)
+            if drop_tables:
+                self._check_references(connection, orphan, tables)
+            self._prepare(connection)
+            with begin(connection):
+                bookkeeping.delete_rows(connection, [orphan.revision])
+                if orphan.branch is not None:
+                    bookkeeping.forget_label(connection, orphan.branch)
+                if drop_tables:
+                    metadata = sa.MetaData()
+                    metadata.reflect(connection, only=tables)
+                    # reflect() adds the tables they refer to; drop only theirs.
+                    for table in reversed(metadata.sorted_tables):
+                        if table.name in tables:
+                            table.drop(connection)
+        return tables if drop_tables else []
+
+    def _orphan_tables(self, connection, orphan):
+        label = bookkeeping.labels(connection).get(orphan.branch)
+        if label is not None:
+            names = label.tables
+        elif orphan.branch is not None and orphan.installed:
+            from haas.app import load_extensions
+            load_extensions([orphan.branch])
+            names = tables_of(orphan.branch)
+        else:
+            names = ()
+        present = set(sa.inspect(connection).get_table_names())
+        return [t for t in names if t in present]
+
+    def _check_references(self, connection, orphan, tables):
+        if not tables:
+            raise MigrationError(
+                f'HaaS does not know the tables of {orphan.branch or orphan.revision}'
+                f': forget it without --drop-tables, then drop them by hand')
+        inspector = sa.inspect(connection)
+        for other in sorted(set(inspector.get_table_names()) - set(tables)):
+            for fk in inspector.get_foreign_keys(other):
+                if fk['referred_table'] in tables:
+                    raise MigrationError(
+                        f'table {other} refers to {fk["referred_table"]} of '
+                        f'{orphan.branch}: remove what uses it first, or '
+                        f'forget it without --drop-tables')
+
+
+@contextlib.contextmanager
+def revision_errors(branches, argument):
+    """Alembic's revision errors as one line that names the fix."""
+    names = ', '.join(sorted(branches.names))
+    try:
+        yield
+    except (CommandError, RevisionError) as e:
+        cause = e.__cause__ if isinstance(e, CommandError) and isinstance(
+            e.__cause__, RevisionError) else e
+        if isinstance(cause, MultipleHeads):
+            raise MigrationError(
+                f"'{argument}' stands for several heads "
+                f"({', '.join(sorted(cause.heads))}): HaaS keeps one branch "
+                f"per extension; use 'heads' for all of them or "
+                f"'<branch>@head' for one (branches: {names})") from None
+        if isinstance(cause, ResolutionError):
+            raise MigrationError(
+                f"unknown revision '{cause.argument}': see `haas-admin db "
+                f"heads` and `haas-admin db history`; use 'heads' for every "
+                f"branch or '<branch>@head' (branches: {names})") from None
+        if isinstance(cause, RangeNotAncestorError):
+            raise MigrationError(
+                f"'{argument}': {cause.lower} is not below {cause.upper} in "
+                f"any branch") from None
+        raise MigrationError(f"'{argument}': "
+                             f"{' '.join(str(cause).split())}") from None

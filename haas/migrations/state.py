@@ -1,0 +1,304 @@
+"""What the database needs: one computation that every command phrases.
+
+`inspect` reads the version rows, HaaS's branch labels, the tables and the
+schema lock, and gives each branch a verdict.  `Status.advice` turns the
+verdicts into the one thing to do next; `create`, `upgrade`, `status` and
+the servers all say it in the same words.
+"""
+
+import dataclasses
+import importlib.util
+
+import sqlalchemy as sa
+
+from haas.migrations import CORE, bookkeeping, lock
+from haas.migrations.adopt import LEGACY_TABLES, Probe
+from haas.migrations.branches import installed_branch_of
+
+UP_TO_DATE = 'up to date'
+BEHIND = 'behind'
+NOT_CREATED = 'not created'
+ORPHANED = 'orphaned'
+UNKNOWN = 'unknown revision'
+ADOPTABLE = 'adoptable'
+MISMATCH = 'mismatch'
+NO_SCRIPTS = 'no scripts'
+
+CREATE = '`haas-admin db create`'
+UPGRADE = '`haas-admin db upgrade heads`'
+
+
+@dataclasses.dataclass
+class Branch:
+    """One branch, as the code and the database have it."""
+
+    branch: str
+    extension: str
+    enabled: bool
+    revision: str | None
+    head: str | None
+    pending: int | None
+    verdict: str
+    #: adoptable: the revision to stamp first (None: its first script
+    #: adopts the tables itself)
+    adopt_at: str | None = None
+    detail: str = ''
+    installed: bool = True
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Advice:
+    """The one thing to do next, and why."""
+
+    message: str
+    #: the command that fixes it, or None when no command does
+    command: str | None
+
+
+@dataclasses.dataclass
+class Status:
+    branches: list
+    lock: object
+    foreign_tables: list
+
+    def enabled(self, *verdicts):
+        return [b for b in self.branches if b.enabled
+                and (not verdicts or b.verdict in verdicts)]
+
+    @property
+    def orphans(self):
+        return [b for b in self.branches if not b.enabled]
+
+    @property
+    def current(self):
+        """Whether every enabled branch is at its head."""
+        return all(b.verdict in (UP_TO_DATE, NO_SCRIPTS)
+                   for b in self.enabled())
+
+    @property
+    def blocked(self):
+        """Why no command can bring this database up to date, or None."""
+        for branch in self.branches:
+            if branch.verdict == MISMATCH:
+                return Advice(
+                    f'the tables of branch {branch.branch} match none of '
+                    f'its revisions ({branch.detail}): they are not HaaS\'s, '
+                    f'or were changed by hand; rename or drop them, or check '
+                    f'[database] uri', None)
+            if branch.verdict == UNKNOWN and (branch.enabled
+                                              or branch.branch is None):
+                return Advice(_unknown(branch), None)
+        return None
+
+    def advice(self):
+        """The one thing to do before the servers may run, or None."""
+        blocked = self.blocked
+        if blocked is not None:
+            return blocked
+        behind = self.enabled(BEHIND)
+        if behind:
+            b = behind[0]
+            return Advice(f'branch {b.branch} is at {b.revision}, behind its '
+                          f'head {b.head} ({_count(b.pending)}): run '
+                          f'{UPGRADE}', UPGRADE)
+        adoptable = self.enabled(ADOPTABLE)
+        if adoptable:
+            b = adoptable[0]
+            return Advice(f'branch {b.branch} has tables but no version row '
+                          f'({b.detail}): run {UPGRADE} to adopt them',
+                          UPGRADE)
+        missing = self.enabled(NOT_CREATED)
+        if missing and len(missing) == len(self.enabled(NOT_CREATED,
+                                                        NO_SCRIPTS)) \
+                and not self.orphans and all(
+                    b.verdict in (NOT_CREATED, NO_SCRIPTS)
+                    for b in self.enabled()):
+            return Advice(f'the database is not initialised: run {CREATE}',
+                          CREATE)
+        if missing:
+            names = ', '.join(b.branch for b in missing)
+            return Advice(f'the tables of {_plural(missing, "branch")} '
+                          f'{names} are missing: run {CREATE}', CREATE)
+        return None
+
+    def warnings(self):
+        """Lines about what does not block but needs a decision."""
+        lines = []
+        for b in self.orphans:
+            if b.branch is None:
+                continue
+            where = ('not enabled in [extensions]' if b.installed
+                     else 'not installed')
+            lines.append(
+                f'branch {b.branch} is orphaned at {b.revision}: its '
+                f'extension is {where}; enable it again, or run '
+                f'`haas-admin db forget {b.branch}` (--drop-tables to drop '
+                f'its tables too)')
+        for b in self.enabled(NO_SCRIPTS):
+            lines.append(f'branch {b.branch} has no migration script yet, so '
+                         f'its tables are not created: write its first '
+                         f'migration (MIGRATIONS.md)')
+        return lines
+
+    def as_dict(self):
+        advice = self.advice()
+        return {
+            'branches': [b.as_dict() for b in self.branches],
+            'lock': None if self.lock is None else self.lock.as_dict(),
+            'foreign_tables': self.foreign_tables,
+            'current': self.current,
+            'advice': None if advice is None else advice.message,
+            'warnings': self.warnings(),
+        }
+
+
+def _count(n):
+    return f'{n} revision{"s" if n != 1 else ""} to run'
+
+
+def _plural(items, word):
+    return word if len(items) == 1 else word + 'es'
+
+
+def _unknown(branch):
+    if branch.branch is None:
+        return (f'the database is stamped at revision {branch.revision}, '
+                f'which no installed branch provides: install the HaaS '
+                f'release or the extension that wrote it, or run '
+                f'`haas-admin db forget {branch.revision}` if you know it '
+                f'is gone for good')
+    return (f'branch {branch.branch} is at revision {branch.revision}, which '
+            f'its scripts do not have: a newer release of '
+            f'{branch.extension} wrote it; install that release, or restore '
+            f'the backup taken before that upgrade')
+
+
+def installed(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class View:
+    """The version rows of a database, seen through the enabled branches."""
+
+    def __init__(self, branches, rows, labels):
+        self.rows = rows
+        self.labels = labels
+        self.known = [r for r in rows if r in branches.revisions]
+        self.unknown = [r for r in rows if r not in branches.revisions]
+        self.current = branches.effective(self.known)
+        #: rows to add so that Alembic finds each enabled branch's
+        #: revision without the rows of branches it cannot place
+        self.implied = []
+        for row in self.unknown:
+            for label in labels.values():
+                if label.revision != row:
+                    continue
+                for revision in label.requires:
+                    branch = branches.branch_of(revision)
+                    if branch is None or branch in self.current:
+                        continue
+                    self.current[branch] = revision
+                    self.implied.append(revision)
+
+    def label_of(self, row):
+        return next((label for label in self.labels.values()
+                     if label.revision == row), None)
+
+
+def read_view(connection, branches):
+    return View(branches, bookkeeping.version_rows(connection),
+                bookkeeping.labels(connection))
+
+
+def inspect(connection, branches, tables_of, probe=None):
+    """The Status of `connection`'s database for `branches`.
+
+    `tables_of(branch)` names a branch's tables (from the models); `probe`
+    (an adopt.Probe) is built when a branch's tables exist without its
+    version row.
+    """
+    view = read_view(connection, branches)
+    present = set(sa.inspect(connection).get_table_names())
+    probe = probe or Probe(branches)
+    result = []
+    accounted = set(bookkeeping.TABLES)
+    claimed = set()
+    for name in branches.names:
+        head = branches.heads[name]
+        revision = view.current.get(name)
+        extension = branches.extension_of(name)
+        own = set(tables_of(name))
+        accounted |= own
+        entry = Branch(branch=name, extension=extension, enabled=True,
+                       revision=revision, head=head, pending=None,
+                       verdict=UP_TO_DATE)
+        label = view.labels.get(name)
+        if revision is not None:
+            entry.pending = branches.pending(name, revision)
+            entry.verdict = UP_TO_DATE if revision == head else BEHIND
+        elif label is not None and label.revision in view.unknown:
+            claimed.add(label.revision)
+            entry.revision = label.revision
+            entry.verdict = UNKNOWN
+        elif head is None:
+            entry.verdict = NO_SCRIPTS
+        elif not (own | _legacy(branches, name)) & present:
+            entry.verdict = NOT_CREATED
+            entry.pending = branches.pending(name, None)
+        else:
+            accounted |= probe.names(name)
+            verdict = probe.judge(name, connection)
+            if verdict.adoptable:
+                entry.verdict = ADOPTABLE
+                entry.adopt_at = verdict.revision
+                entry.pending = branches.pending(name, verdict.revision)
+                entry.detail = (
+                    f'they match revision {verdict.revision}'
+                    if verdict.revision else
+                    'its first script adopts them')
+            else:
+                entry.verdict = MISMATCH
+                entry.detail = (f'closest is revision {verdict.closest}: '
+                                f'{"; ".join(verdict.problems)}')
+        result.append(entry)
+    discovered = None
+    for row in view.unknown:
+        if row in claimed:
+            continue
+        label = view.label_of(row)
+        if label is None:
+            if discovered is None:
+                discovered = installed_branch_of()
+            name = discovered.get(row)
+        else:
+            name = label.branch
+            accounted |= set(label.tables)
+        if name is not None:
+            result.append(Branch(
+                branch=name, extension=name, enabled=False, revision=row,
+                head=None, pending=None, verdict=ORPHANED,
+                installed=installed(name)))
+        else:
+            result.append(Branch(
+                branch=None, extension=None, enabled=False, revision=row,
+                head=None, pending=None, verdict=UNKNOWN, installed=False))
+    holder = lock.holder(connection)
+    return Status(branches=result, lock=holder,
+                  foreign_tables=sorted(present - accounted))
+
+
+def _legacy(branches, name):
+    scripts = branches.by_branch[name]
+    if not scripts:
+        return set()
+    return set(getattr(scripts[0].module, LEGACY_TABLES, {}))
+
+
+def core_first(names):
+    return sorted(names, key=lambda n: (n != CORE,))

@@ -1,0 +1,36 @@
+"""Which tables of the models belong to which branch.
+
+A model's table belongs to the branch of the module that defines its class;
+a plain ``db.Table`` names its module in ``info['module']``.
+"""
+
+from haas.migrations import CORE, paths
+from haas.model import db, table_owners
+
+
+def branch_of_module(module):
+    """The branch that owns the tables defined in `module`, or None."""
+    if module in paths:
+        return module
+    owners = [b for b in paths if b != CORE and module.startswith(b + '.')]
+    if owners:
+        return max(owners, key=len)
+    if module.startswith(CORE + '.') and not module.startswith('haas.ext.'):
+        return CORE
+    return None
+
+
+def branch_tables(branches):
+    """Tables of the models, in creation order, owned by `branches`."""
+    owners = table_owners()
+    return [t for t in db.metadata.sorted_tables
+            if branch_of_module(owners.get(t.name, '')) in branches]
+
+
+def tables_of(branch):
+    """Names of the tables of `branch`, as the models have them."""
+    return [t.name for t in branch_tables([branch])]
+
+
+def branch_of_table(name):
+    return branch_of_module(table_owners().get(name, ''))

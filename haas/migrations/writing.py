@@ -1,0 +1,62 @@
+"""Writing migration scripts: Alembic's revision, merge and edit commands,
+with the defaults HaaS's branches need."""
+
+import os
+
+from alembic import command
+
+from haas.errors import MigrationError
+from haas.migrations import paths
+from haas.migrations.schema import Schema, revision_errors
+
+
+def _branches(autogenerate=False, x_arg=None):
+    branches = Schema.current().branches
+    branches.config.cmd_opts.autogenerate = autogenerate
+    branches.config.cmd_opts.x = list(x_arg or ())
+    return branches
+
+
+def revision(message=None, autogenerate=False, sql=False, head=None,
+             splice=False, branch_label=None, version_path=None, rev_id=None,
+             x_arg=None):
+    head, version_path = _target(head, branch_label, version_path)
+    branches = _branches(autogenerate, x_arg)
+    with revision_errors(branches, head):
+        return command.revision(
+            branches.config, message, autogenerate=autogenerate, sql=sql,
+            head=head, splice=splice, branch_label=branch_label,
+            version_path=version_path, rev_id=rev_id)
+
+
+def _target(head, branch_label, version_path):
+    if branch_label is not None:
+        if head is None:
+            head = 'base'
+        if version_path is None and head == 'base':
+            version_path = paths.get(branch_label)
+            if version_path is None:
+                raise MigrationError(
+                    f'no folder is registered for branch {branch_label}: '
+                    f'its extension must set haas.migrations.paths'
+                    f'[__name__], or give --version-path')
+    if head is None:
+        raise MigrationError("say which branch the script extends: --head "
+                             "'<branch>@head', or --branch-label <module> "
+                             "for a new branch")
+    if version_path is not None:
+        os.makedirs(version_path, exist_ok=True)
+    return head, version_path
+
+
+def edit(revision):
+    branches = _branches()
+    with revision_errors(branches, revision):
+        command.edit(branches.config, revision)
+
+
+def merge(revisions, message=None, branch_label=None, rev_id=None):
+    branches = _branches()
+    with revision_errors(branches, ' '.join(revisions)):
+        return command.merge(branches.config, revisions, message=message,
+                             branch_label=branch_label, rev_id=rev_id)
