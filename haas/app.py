@@ -5,7 +5,6 @@ command group meet here; nothing in core imports this module.
 """
 
 import dataclasses
-import importlib
 import logging
 import math
 
@@ -14,7 +13,8 @@ from flask import Flask
 from sqlalchemy import event
 
 from haas import config as haas_config
-from haas.errors import ConfigError, ExtensionError
+from haas import extensions
+from haas.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -37,7 +37,7 @@ def create_app(config=None):
     elif isinstance(config, str):
         config = haas_config.Config.from_string(config)
     logging.basicConfig(level=config.log_level)
-    modules = load_extensions(config.extensions)
+    modules = extensions.load_all(config.extensions)
 
     from haas import auth, migrations, network_allocator, rest
     from haas.commands.db import db as db_commands
@@ -71,50 +71,15 @@ def create_app(config=None):
 def engine_options(config):
     """Connection settings: bounded waits for the server and for locks."""
     backend = sa.make_url(config.database_uri).get_backend_name()
+    timeout, busy = config.connect_timeout, config.busy_timeout
     if backend == 'postgresql':
         # libpq takes whole seconds; 0 would mean "wait forever".
-        timeout = config.connect_timeout
         connect_args = {'connect_timeout': max(1, math.ceil(timeout))} \
             if timeout else {}
         return {'connect_args': connect_args}
     if backend == 'sqlite':
-        return {'connect_args': {'timeout': config.busy_timeout}}
+        return {'connect_args': {'timeout': busy}}
     return {}
-
-
-def load_extensions(names):
-    """Import every module named in [extensions], in order.
-
-    A module that registers nothing with HaaS when imported (no migration
-    folder, model, auth backend or network allocator) is refused: it is
-    a typo or a stray line, not an extension.
-    """
-    modules = []
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name and (name == e.name or name.startswith(e.name + '.')):
-                raise ExtensionError(
-                    f'extension {name} in [extensions] is not installed '
-                    f'({e})') from None
-            raise
-        if not registers_something(name):
-            raise ExtensionError(
-                f'{name} in [extensions] is not a HaaS extension: importing '
-                f'it registered no migration folder, model, auth backend or '
-                f'network allocator')
-        modules.append(module)
-    return modules
-
-
-def registers_something(name):
-    """Whether module `name` filled one of HaaS's registries."""
-    from haas import auth, migrations, network_allocator
-    from haas.model import table_owners
-    return (name in migrations.paths or name in auth.backends
-            or name in network_allocator.allocators
-            or name in table_owners().values())
 
 
 def _the_one(registry, modules, what):

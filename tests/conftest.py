@@ -15,10 +15,12 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 import haas
 from haas import migrations
-from haas.config import with_driver
+from haas.commands import Script, admin
+from haas.config import Config, with_driver
 from haas.model import db
 
 # In haas.cfg's form: a bare postgresql:// URL means HaaS's driver, psycopg2.
@@ -169,6 +171,33 @@ def run_admin(args, config=None, cwd=None, env=None, check=True):
         raise AssertionError(f'haas-admin {" ".join(args)} failed '
                              f'({result.returncode}):\n{result.stderr}')
     return result
+
+
+def cli(args, config=None):
+    """Run `haas-admin ARGS` in this process, with the haas.cfg text
+    `config` (None: the defaults); returns Click's Result.
+
+    Output and errors are checked here without a subprocess; a bug (an
+    exception the command line does not turn into one line) fails the
+    test with its traceback.
+    """
+    script = Script(None if config is None else Config.from_string(config))
+    result = CliRunner().invoke(admin.main, args, obj=script)
+    if script._app is not None:
+        with script._app.app_context():
+            db.engine.dispose()
+    if result.exception is not None and not isinstance(result.exception,
+                                                       SystemExit):
+        raise result.exception
+    return result
+
+
+def error_line(result):
+    """The one line a failed command printed, checked to be the only one."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('Error: '), result.stderr
+    return lines[0][len('Error: '):]
 
 
 def snapshot(app):

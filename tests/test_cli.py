@@ -1,7 +1,9 @@
-"""`haas-admin` as operators run it: real subprocesses, real databases.
+"""`haas-admin` as operators run it, on real databases.
 
-Every error path ends in one line on stderr that starts with "Error:", a
-non-zero exit status and no traceback.
+Every error path ends in one line on stderr that starts with "Error:", exit
+status 1 and no traceback.  Output is checked in-process; a subprocess runs
+only where the process itself is the point: the environment, the exit
+status of the real executable, the flask command line, concurrency.
 """
 
 import os
@@ -11,28 +13,36 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS,
-                      config_text, run_admin)
+from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS, cli,
+                      config_text, error_line, run_admin)
 
 BRANCHES = 'haas, haas.ext.obm.mock, haas.ext.switches.mock'
-
-
-def assert_error(result, message):
-    assert result.returncode != 0
-    assert 'Traceback' not in result.stderr
-    lines = [line for line in result.stderr.splitlines()
-             if not line.startswith('INFO')]
-    assert lines == [f'Error: {message}'], result.stderr
+UNKNOWN = ("unknown revision 'abc123': see `haas-admin db heads` and "
+           "`haas-admin db history`; use 'heads' for every branch or "
+           f"'<branch>@head' (branches: {BRANCHES})")
 
 
 def test_help_needs_neither_config_nor_database(tmp_path):
     result = run_admin(['db', '--help'], cwd=tmp_path,
                        env={'HAAS_CONFIG': str(tmp_path / 'absent.cfg')})
-    for verb in ('create', 'upgrade', 'downgrade', 'current', 'heads',
-                 'branches', 'history', 'show', 'stamp', 'check', 'migrate',
-                 'revision', 'edit', 'merge'):
-        assert f'\n  {verb} ' in result.stdout
+    verbs = [line.split()[0] for line in
+             result.stdout.split('Commands:\n', 1)[1].splitlines()
+             if line.startswith('  ') and not line.startswith('   ')]
+    assert verbs == ['branches', 'check', 'create', 'current', 'downgrade',
+                     'edit', 'forget', 'heads', 'history', 'merge', 'migrate',
+                     'revision', 'show', 'stamp', 'status', 'upgrade']
     assert not (tmp_path / 'haas.db').exists()
+
+
+def test_help_summaries_are_whole_first_paragraphs():
+    result = cli(['db', '--help'])
+    listing = result.stdout.split('Commands:\n', 1)[1]
+    summaries = ' '.join(listing.split())
+    assert '...' not in listing and '``' not in result.stdout
+    assert ('upgrade Upgrade the database to REVISION; by default every '
+            "branch's head.") in summaries
+    assert ("forget Remove an orphaned branch's version row, and its tables "
+            "if asked.") in summaries
 
 
 def test_defaults_without_config_use_haas_db_here(tmp_path):
@@ -40,156 +50,206 @@ def test_defaults_without_config_use_haas_db_here(tmp_path):
     assert result.stdout == ('Created branches: haas, haas.ext.switches.mock, '
                              'haas.ext.obm.mock\n')
     assert (tmp_path / 'haas.db').exists()
-    heads = run_admin(['db', 'heads'], cwd=tmp_path).stdout.splitlines()
-    current = run_admin(['db', 'current'], cwd=tmp_path).stdout.splitlines()
-    assert sorted(h.split()[0] for h in heads) == sorted(
-        c.split()[0] for c in current) == [
-            '6a8c19565060', 'b5b31d19257d', 'df8d9f423f2b']
+    current = run_admin(['db', 'current'], cwd=tmp_path).stdout
+    assert current == ('6a8c19565060 (haas) (head)\n'
+                       'b5b31d19257d (haas.ext.switches.mock) (head)\n'
+                       'df8d9f423f2b (haas.ext.obm.mock) (head)\n')
 
 
-def test_missing_haas_config_file(tmp_path):
+@pytest.mark.parametrize('setting, message', [
+    ('nowhere.cfg', 'HAAS_CONFIG names nowhere.cfg, which does not exist; '
+                    'unset it to use ./haas.cfg or the defaults'),
+    ('.', 'HAAS_CONFIG names ., which is a directory: name the '
+          'configuration file in it'),
+])
+def test_haas_config_naming_no_file_exits_1(tmp_path, setting, message):
     result = run_admin(['db', 'current'], cwd=tmp_path, check=False,
-                       env={'HAAS_CONFIG': 'nowhere.cfg'})
-    assert_error(result, 'HAAS_CONFIG names nowhere.cfg, which does not '
-                         'exist; unset it to use ./haas.cfg or the defaults')
+                       env={'HAAS_CONFIG': setting})
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, '', f'Error: {message}\n')
 
 
-@pytest.mark.parametrize('config, message', [
-    ('garbage\n', None),
-    ('[extensions]\nhaas.ext.nope =\n',
+@pytest.mark.parametrize('text, message', [
+    (b'garbage\n', None),
+    (b'[database]\nuri = caf\xe9\n',
+     '{path} is not UTF-8 text: byte 0xe9 on line 2'),
+    (b'[extensions]\nhaas.ext.nope =\n',
      "extension haas.ext.nope in [extensions] is not installed (No module "
      "named 'haas.ext.nope')"),
-    ('[extensions]\nhaas.ext.auth.null =\nhaas.ext.auth.database =\n'
-     'haas.ext.network_allocators.null =\n',
+    (b'[extensions]\nos =\nhaas.ext.auth.null =\n'
+     b'haas.ext.network_allocators.null =\n',
+     'os in [extensions] is not a HaaS extension: importing it registered '
+     'no migration folder, model, auth backend or network allocator'),
+    (b'[extensions]\nhaas.ext.auth.null =\nhaas.ext.auth.database =\n'
+     b'haas.ext.network_allocators.null =\n',
      '[extensions] must enable exactly one auth backend, not 2 '
      '(haas.ext.auth.null, haas.ext.auth.database)'),
-    ('[extensions]\nhaas.ext.auth.null =\n',
+    (b'[extensions]\nhaas.ext.auth.null =\n',
      '[extensions] must enable exactly one network allocator, not 0'),
-    ('[extensions]\nhaas.ext.auth.null =\n'
-     'haas.ext.network_allocators.vlan_pool =\n'
-     '[haas.ext.network_allocators.vlan_pool]\nvlans = 10-x\n',
+    (b'[extensions]\nhaas.ext.auth.null =\n'
+     b'haas.ext.network_allocators.vlan_pool =\n'
+     b'[haas.ext.network_allocators.vlan_pool]\nvlans = 10-x\n',
      "[haas.ext.network_allocators.vlan_pool] vlans: '10-x' is neither a "
      "VLAN number nor a range A-B"),
-    ('[database]\nuri = nonsense\n',
+    (b'[database]\nuri = nonsense\n',
      'bad [database] uri: Could not parse SQLAlchemy URL from given URL '
      'string'),
-    ('[database]\nuri = postgresql://postgres@127.0.0.1:1/haas\n',
+    (b'[database]\nuri = postgresql://postgres@127.0.0.1:1/haas\n',
      'cannot use the database: connection to server at "127.0.0.1", port 1 '
      'failed: Connection refused'),
-    ('[general]\nlog_level = loud\n',
+    (b'[database]\nconnect_timeout = soon\n',
+     "[database] connect_timeout must be a number of seconds (0 or more), "
+     "not 'soon'"),
+    (b'[general]\nlog_level = loud\n',
      "[general] log_level must be one of debug, info, warn, warning, error, "
      "critical, fatal, not 'loud'"),
 ])
-def test_bad_configuration(tmp_path, config, message):
-    result = run_admin(['db', 'current'], config=config, cwd=tmp_path,
-                       check=False)
+def test_bad_configuration(tmp_path, monkeypatch, text, message):
+    path = tmp_path / 'haas.cfg'
+    path.write_bytes(text)
+    monkeypatch.setenv('HAAS_CONFIG', str(path))
+
+    line = error_line(cli(['db', 'current']))
+
     if message is None:
-        assert result.stderr.startswith('Error: bad configuration in ')
-        message = result.stderr[len('Error: '):].rstrip('\n')
-    assert_error(result, message)
+        assert line.startswith(f'bad configuration in {path}: ')
+    else:
+        assert line == message.format(path=path)
 
 
 @pytest.mark.parametrize('args, message', [
-    (['db', 'upgrade', 'abc123'],
-     f"unknown revision 'abc123': see `haas-admin db heads` and `haas-admin "
-     f"db history`; use 'heads' for every branch or '<branch>@head' "
-     f"(branches: {BRANCHES})"),
-    (['db', 'downgrade', 'abc123'], None),
-    (['db', 'show', 'abc123'], None),
-    (['db', 'stamp', 'abc123'], None),
+    (['db', 'upgrade', 'abc123'], UNKNOWN),
+    (['db', 'downgrade', 'abc123'], UNKNOWN),
+    (['db', 'show', 'abc123'], UNKNOWN),
+    (['db', 'stamp', 'abc123'], UNKNOWN),
+    (['db', 'stamp', ''], "no revision given: name one, 'heads' for every "
+                          "branch or '<branch>@head'"),
     (['db', 'upgrade', 'head'],
-     "Multiple head revisions are present for given argument 'head'; please "
-     "specify a specific target revision, '<branchname>@head' to narrow to a "
-     "specific head, or 'heads' for all heads (HaaS keeps one branch per "
-     "extension, never merged: use 'heads' for all of them or "
-     f"'<branch>@head'; branches: {BRANCHES})"),
+     "'head' stands for several heads (6a8c19565060, b5b31d19257d, "
+     "df8d9f423f2b): HaaS keeps one branch per extension; use 'heads' for "
+     "all of them or '<branch>@head' for one (branches: "
+     f"{BRANCHES})"),
+    (['db', 'downgrade', 'haas@-5'],
+     'haas@-5 goes below the base of branch haas: it has 1 revision '
+     'applied; haas@base reverts all of them'),
+    (['db', 'downgrade', 'haas@base'],
+     'downgrading haas that far would also downgrade haas.ext.switches.mock, '
+     'haas.ext.obm.mock, which depend on it: downgrade them first, or give '
+     '--cascade'),
+    (['db', 'upgrade', '--extension', 'haas.ext.switches.dell'],
+     'haas.ext.switches.dell is not the branch of an enabled extension '
+     '(branches: haas, haas.ext.switches.mock, haas.ext.obm.mock)'),
+    (['db', 'forget', 'haas.ext.obm.mock'],
+     'haas.ext.obm.mock is enabled: take it out of [extensions] first (to '
+     'remove its tables from an enabled extension, downgrade it: '
+     '`haas-admin db downgrade --extension haas.ext.obm.mock base`)'),
+    (['db', 'forget', 'haas.ext.obm.ipmi'],
+     'the database has no orphaned branch or revision haas.ext.obm.ipmi '
+     '(`haas-admin db status` lists them)'),
     (['create-admin-user', 'alice', 'secret'],
      'create-admin-user needs haas.ext.auth.database in [extensions]'),
     (['serve-networks'],
      'serve-networks is not available yet: the networking journal arrives '
      'with the REST API'),
 ])
-def test_bad_request_on_initialised_database(databases, tmp_path, args,
-                                             message):
+def test_bad_request_on_initialised_database(databases, args, message):
     config = config_text(databases.new())
-    run_admin(['db', 'create'], config=config, cwd=tmp_path)
+    cli(['db', 'create'], config)
 
-    result = run_admin(args, config=config, cwd=tmp_path, check=False)
-
-    assert_error(result, message or (
-        "unknown revision 'abc123': see `haas-admin db heads` and "
-        "`haas-admin db history`; use 'heads' for every branch or "
-        f"'<branch>@head' (branches: {BRANCHES})"))
+    assert error_line(cli(args, config)) == message
 
 
-def test_serve_refuses_uninitialised_database(databases, tmp_path):
-    result = run_admin(['serve', '--port', '1'], cwd=tmp_path, check=False,
-                       config=config_text(databases.new()))
-    assert_error(result, 'the database is not initialised: run `haas-admin '
-                         'db create` (or `haas-admin db upgrade heads` for an '
-                         'existing HaaS database)')
+def test_bad_request_exits_1_from_the_real_executable(tmp_path):
+    run_admin(['db', 'create'], cwd=tmp_path)
+    result = run_admin(['db', 'upgrade', 'abc123'], cwd=tmp_path,
+                       check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, '', f'Error: {UNKNOWN}\n')
 
 
-def test_serve_refuses_database_missing_an_enabled_extension(databases,
-                                                             tmp_path):
+def test_serve_refuses_uninitialised_database(databases):
+    result = cli(['serve', '--port', '1'], config_text(databases.new()))
+    assert error_line(result) == ('the database is not initialised: run '
+                                  '`haas-admin db create`')
+
+
+def test_serve_refuses_database_missing_an_enabled_extension(databases):
     uri = databases.new()
-    run_admin(['db', 'create'], config=config_text(uri), cwd=tmp_path)
+    cli(['db', 'create'], config_text(uri))
     wider = config_text(uri, DEFAULT_EXTENSIONS + ['haas.ext.switches.dell'])
 
-    result = run_admin(['serve-networks'], config=wider, cwd=tmp_path,
-                       check=False)
-
-    assert_error(result, 'the tables of branch haas.ext.switches.dell are '
-                         'missing: run `haas-admin db create`')
+    assert error_line(cli(['serve-networks'], wider)) == (
+        'the tables of branch haas.ext.switches.dell are missing: run '
+        '`haas-admin db create`')
 
 
-def test_orphan_revision_of_a_disabled_extension(databases, tmp_path):
-    uri = databases.new()
-    run_admin(['db', 'create'], config=config_text(uri), cwd=tmp_path)
-    narrower = config_text(uri, ['haas.ext.auth.null',
-                                 'haas.ext.network_allocators.null',
-                                 'haas.ext.obm.mock'])
-    message = ('the database is stamped at revision b5b31d19257d, which no '
-               'enabled branch provides: enable the extension that owns it '
-               'in [extensions], or install the HaaS release that wrote it')
-    for args in (['db', 'create'], ['db', 'upgrade'], ['serve']):
-        result = run_admin(args, config=narrower, cwd=tmp_path, check=False)
-        assert_error(result, message)
-
-
-def test_create_admin_user_then_it_exists(databases, tmp_path):
+def test_create_admin_user_then_it_exists(databases):
     config = config_text(databases.new(), ['haas.ext.auth.database',
                                            'haas.ext.network_allocators.null'])
-    run_admin(['db', 'create'], config=config, cwd=tmp_path)
-    run_admin(['create-admin-user', 'alice', 'secret'], config=config,
-              cwd=tmp_path)
+    cli(['db', 'create'], config)
+    assert cli(['create-admin-user', 'alice', 'secret'], config).exit_code == 0
 
-    again = run_admin(['create-admin-user', 'alice', 'other'], config=config,
-                      cwd=tmp_path, check=False)
+    again = cli(['create-admin-user', 'alice', 'other'], config)
 
-    assert_error(again, 'user alice already exists')
+    assert error_line(again) == 'user alice already exists'
 
 
-def test_upgrade_sql_prints_the_schema_without_touching_the_database(
-        databases, tmp_path):
-    uri = databases.new()
-    result = run_admin(['db', 'upgrade', '--sql'], config=config_text(uri),
-                       cwd=tmp_path)
-    assert 'CREATE TABLE project' in result.stdout
-    assert 'CREATE TABLE mock_obm' in result.stdout
-    problem = run_admin(['serve'], config=config_text(uri), cwd=tmp_path,
-                        check=False)
-    assert 'the database is not initialised' in problem.stderr
+def test_read_only_verbs_print_only_their_answer(databases):
+    config = config_text(databases.new())
+    cli(['db', 'create'], config)
+    for args in (['db', 'heads'], ['db', 'current'], ['db', 'history'],
+                 ['db', 'branches'], ['db', 'show'], ['db', 'status'],
+                 ['db', 'check'], ['db', 'upgrade', '--plan']):
+        result = cli(args, config)
+        assert (args, result.exit_code, result.stderr) == (args, 0, '')
 
 
-def test_flask_cli_runs_the_same_migrations(tmp_path):
+def test_check_on_a_clean_database_says_so_once(databases):
+    config = config_text(databases.new())
+    cli(['db', 'create'], config)
+
+    result = cli(['db', 'check'], config)
+
+    assert (result.exit_code, result.stdout) == (
+        0, 'No problems: the scripts form one line per branch, the models '
+           'match them, and the database is at every head.\n')
+
+
+def test_show_without_revision_shows_every_head(databases):
+    config = config_text(databases.new())
+    result = cli(['db', 'show'], config)
+    assert [line for line in result.stdout.splitlines()
+            if line.startswith('Rev: ')] == [
+        'Rev: 6a8c19565060 (head)', 'Rev: b5b31d19257d (head)',
+        'Rev: df8d9f423f2b (head)']
+
+
+def test_upgrade_prints_one_line_per_revision_to_stderr(databases):
+    result = cli(['db', 'upgrade'], config_text(databases.new()))
+    lines = result.stderr.splitlines()
+    assert (result.exit_code, result.stdout) == (0, '')
+    assert [line.split(' in ')[0] for line in lines] == [
+        'upgraded haas to 6a8c19565060 (HaaS 0.2 baseline of core: adopt a '
+        'pre-versioning database, or create.)',
+        'upgraded haas.ext.obm.mock to df8d9f423f2b (HaaS 0.2 baseline of '
+        'the mock OBM: adopt `mockobm`, or create.)',
+        'upgraded haas.ext.switches.mock to b5b31d19257d (HaaS 0.2 baseline '
+        'of the mock switch: adopt `mockswitch`, or create.)']
+    assert all(line.endswith(' s') for line in lines)
+
+
+def test_flask_cli_runs_haas_group(tmp_path):
     flask = os.path.join(os.path.dirname(sys.executable), 'flask')
     env = {k: v for k, v in os.environ.items() if k != 'HAAS_CONFIG'}
     subprocess.run([flask, '--app', 'haas', 'db', 'upgrade', 'heads'],
                    cwd=tmp_path, env=env, check=True, capture_output=True)
-    current = run_admin(['db', 'current'], cwd=tmp_path).stdout.splitlines()
-    assert sorted(line.split()[0] for line in current) == [
-        '6a8c19565060', 'b5b31d19257d', 'df8d9f423f2b']
+    # Flask-Migrate's own group has no `status`.
+    status = subprocess.run([flask, '--app', 'haas', 'db', 'status'],
+                            cwd=tmp_path, env=env, capture_output=True,
+                            text=True)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[-1] == (
+        'Every enabled branch is at its head.')
 
 
 @pytest.mark.parametrize('args', [['db', 'create'], ['db', 'upgrade']])
@@ -208,8 +268,6 @@ def test_concurrent_schema_commands_on_postgresql_wait_for_each_other(
                for run in runs]
 
     assert [code for code, _, _ in results] == [0, 0, 0], results
-    rows = run_admin(['db', 'current'], config=config, cwd=tmp_path).stdout
-    assert len(rows.splitlines()) == 8
     engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         versions = connection.exec_driver_sql(
@@ -217,4 +275,4 @@ def test_concurrent_schema_commands_on_postgresql_wait_for_each_other(
         vlans = connection.exec_driver_sql(
             'SELECT count(*) FROM vlan').scalar()
     assert len(versions) == len(set(versions)) == 7
-    assert vlans == (302 if args == ['db', 'create'] else 0)
+    assert vlans == 302

@@ -66,20 +66,20 @@ def test_create_with_more_vlans_adds_only_the_new_ones(databases):
         (100, 1), (101, 2), (102, 3), (103, 4)]
 
 
-def test_current_after_create_equals_heads(databases):
+def test_status_after_create_is_every_branch_at_its_head(databases):
     app = make_app(databases.new(), LEGACY_EXTENSIONS)
     create(app)
-    with app.app_context(), db.engine.connect() as connection:
-        stamped = migrations.database_heads(connection)
-        heads = migrations.branch_heads()
-    assert stamped == heads
-    assert len(heads) == 8 and None not in heads.values()
     with app.app_context():
-        assert migrations.schema_problem() is None
+        status = migrations.status()
+    assert [(b.branch, b.verdict, b.pending) for b in status.branches] == [
+        (branch, 'up to date', 0) for branch in ['haas'] + LEGACY_EXTENSIONS]
+    assert all(b.revision == b.head for b in status.branches)
+    assert (status.current, status.advice(), status.foreign_tables) == (
+        True, None, [])
 
 
 @pytest.mark.parametrize('extensions', EXTENSION_SETS)
-def test_upgrade_heads_from_empty_builds_the_schema_create_builds(
+def test_upgrade_heads_from_empty_builds_what_create_builds(
         databases, extensions):
     created, upgraded = (make_app(databases.new(), EXTENSION_SETS[extensions])
                          for _ in range(2))
@@ -88,6 +88,8 @@ def test_upgrade_heads_from_empty_builds_the_schema_create_builds(
     upgrade(upgraded)
 
     assert snapshot(upgraded) == snapshot(created)
+    # Rows too: the VLAN pool is filled either way.
+    assert table_rows(upgraded) == table_rows(created)
 
 
 def test_upgrade_heads_twice_changes_nothing(databases):
@@ -111,24 +113,58 @@ def test_downgrade_extension_to_base_drops_only_its_table(databases):
 
     assert set(before['tables']) - set(after['tables']) == {'nexus'}
     with app.app_context():
-        assert migrations.schema_problem() == (
+        assert migrations.status().advice().message == (
             'the tables of branch haas.ext.switches.nexus are missing: run '
             '`haas-admin db create`')
     upgrade(app)
     assert snapshot(app) == before
 
 
-def test_create_refuses_unstamped_tables(databases):
+def test_create_adopts_a_hand_made_table_that_matches_the_baseline(databases):
     uri = databases.new()
     app = make_app(uri)
     with app.app_context(), db.engine.begin() as connection:
         connection.exec_driver_sql('CREATE TABLE project (id INTEGER PRIMARY '
                                    'KEY, label VARCHAR NOT NULL)')
-    with pytest.raises(MigrationError, match=r'tables project exist but their '
-                       r'branch is not stamped .* upgrade heads'):
-        create(app)
+        connection.exec_driver_sql("INSERT INTO project VALUES (7, 'kept')")
+    fresh = make_app(databases.new())
+    create(fresh)
+
+    assert create(app) == ['haas', 'haas.ext.switches.mock',
+                           'haas.ext.obm.mock']
+
+    # The hand-made table keeps its own constraint names and defaults.
+    tables, expected = snapshot(app)['tables'], snapshot(fresh)['tables']
+    assert set(tables) == set(expected)
+    assert {t: v for t, v in tables.items() if t != 'project'} == {
+        t: v for t, v in expected.items() if t != 'project'}
+    assert table_rows(app)['project'] == [{'id': 7, 'label': 'kept'}]
+
+
+def test_create_refuses_a_foreign_table_and_changes_nothing(databases):
+    app = make_app(databases.new())
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql('CREATE TABLE node (id INTEGER PRIMARY '
+                                   'KEY, label TEXT)')
+    before = snapshot_of_tables(app)
+
+    for verb in (create, upgrade):
+        with pytest.raises(MigrationError) as refused:
+            verb(app)
+        assert str(refused.value) == (
+            'the tables of branch haas match none of its revisions (closest '
+            'is revision 6a8c19565060: node lacks columns project_id, '
+            'obm_id; node.label is String nullable, not String NOT NULL; '
+            'node has foreign keys none, not (obm_id) -> obm(id), '
+            '(project_id) -> project(id)): they are not HaaS\'s, or were '
+            'changed by hand; rename or drop them, or check [database] uri')
+
+    assert snapshot_of_tables(app) == before
+
+
+def snapshot_of_tables(app):
     with app.app_context(), db.engine.connect() as connection:
-        assert sa.inspect(connection).get_table_names() == ['project']
+        return migrations.schema_snapshot(connection)
 
 
 def test_create_is_atomic(databases):

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from haas import migrations
-from haas.errors import MigrationError
 from haas.ext.obm.mock import MockObm
 from haas.model import Node, db
 
@@ -83,7 +82,7 @@ def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
     rows = table_rows(legacy_app, MASK)
     assert rows == table_rows(fresh_app, MASK)
     assert {t: len(r) for t, r in rows.items()} == {
-        **DUMP_ROWS, 'alembic_version': 7}
+        **DUMP_ROWS, 'alembic_version': 7, 'haas_schema_branch': 8}
     assert sequences(legacy_app) == sequences(fresh_app)
 
 
@@ -103,22 +102,32 @@ def test_after_upgrade_create_changes_nothing_and_server_may_start(legacy_app):
 
     with legacy_app.app_context():
         assert migrations.create() == []
-        assert migrations.schema_problem() is None
+        assert migrations.status().advice() is None
 
     assert (snapshot(legacy_app), table_rows(legacy_app)) == before
 
 
-def test_create_on_legacy_database_refuses_and_changes_nothing(legacy_app):
-    before = snapshot_without_version(legacy_app), table_rows(legacy_app)
+def test_create_on_legacy_database_adopts_it_as_upgrade_does(legacy_app,
+                                                             pg_databases,
+                                                             dump):
+    upgraded = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    load_dump(upgraded.config['SQLALCHEMY_DATABASE_URI'], dump)
+    with upgraded.app_context():
+        migrations.upgrade('heads')
 
-    with legacy_app.app_context(), pytest.raises(
-            MigrationError, match='upgrade heads'):
-        migrations.create()
+    with legacy_app.app_context():
+        assert migrations.create() == ['haas'] + LEGACY_EXTENSIONS
 
-    assert (snapshot_without_version(legacy_app),
-            table_rows(legacy_app)) == before
+    assert snapshot(legacy_app) == snapshot(upgraded)
+    assert table_rows(legacy_app, MASK) == table_rows(upgraded, MASK)
 
 
-def snapshot_without_version(app):
-    with app.app_context(), db.engine.connect() as connection:
-        return migrations.schema_snapshot(connection)
+def test_legacy_database_reads_as_adoptable_everywhere(legacy_app):
+    with legacy_app.app_context():
+        status = migrations.status()
+    assert [(b.branch, b.verdict, b.adopt_at) for b in status.branches] == [
+        (branch, 'adoptable', None) for branch in ['haas'] + LEGACY_EXTENSIONS]
+    assert status.foreign_tables == []
+    assert status.advice().message == (
+        'branch haas has tables but no version row (its first script adopts '
+        'them): run `haas-admin db upgrade heads` to adopt them')

@@ -34,7 +34,7 @@ def _schema():
 
 
 def _branches(config=None):
-    from haas.migrations.branches import Branches
+    from haas.migrations.scripts import Branches
     if config is None:
         from flask import current_app
         config = current_app.extensions['haas'].config

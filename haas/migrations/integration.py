@@ -20,7 +20,7 @@ def init_app(app):
 def _configure(config):
     from flask import current_app
 
-    from haas.migrations.branches import Branches
+    from haas.migrations.scripts import Branches
     branches = Branches(current_app.extensions['haas'].config.extensions)
     for option in ('path_separator', 'version_locations'):
         config.set_main_option(option,

@@ -21,7 +21,7 @@ from alembic.util import CommandError
 from haas.errors import DatabaseError, MigrationError
 from haas.migrations import bookkeeping, lock, state
 from haas.migrations.adopt import Probe
-from haas.migrations.branches import Branches
+from haas.migrations.scripts import Branches
 from haas.migrations.runner import Runner, Settings, describe
 from haas.migrations.tables import branch_tables, tables_of
 from haas.model import db
@@ -488,8 +488,8 @@ class Schema:
         if label is not None:
             names = label.tables
         elif orphan.branch is not None and orphan.installed:
-            from haas.app import load_extensions
-            load_extensions([orphan.branch])
+            from haas import extensions
+            extensions.load(orphan.branch)
             names = tables_of(orphan.branch)
         else:
             names = ()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from haas.migrations import CORE, bookkeeping, lock
 from haas.migrations.adopt import LEGACY_TABLES, Probe
-from haas.migrations.branches import installed_branch_of
+from haas.migrations.scripts import installed_branch_of
 
 UP_TO_DATE = 'up to date'
 BEHIND = 'behind'

@@ -18,6 +18,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from alembic.script.revision import MultipleHeads, RevisionError
 
+from haas import extensions
 from haas.errors import ExtensionError, MigrationError
 from haas.migrations import CORE, MIGRATIONS_DIR, paths
 
@@ -65,22 +66,11 @@ def enabled_folders(extensions):
             if folder is not None:
                 folders[extension] = paths.get(extension, folder)
                 continue
-            _import(extension)
+            extensions.load(extension)
         for branch, folder in paths.items():
             if branch != CORE and _owns(extension, branch):
                 folders[branch] = folder
     return folders
-
-
-def _import(extension):
-    try:
-        importlib.import_module(extension)
-    except ModuleNotFoundError as e:
-        if e.name and (extension == e.name
-                       or extension.startswith(e.name + '.')):
-            raise ExtensionError(f'extension {extension} in [extensions] is '
-                                 f'not installed ({e})') from None
-        raise
 
 
 def extension_of(branch, extensions):

@@ -1,0 +1,45 @@
+"""Loading the modules named in [extensions].
+
+An extension is a module that fills one of HaaS's registries when it is
+imported: a migration folder (`haas.migrations.paths`), models, an auth
+backend or a network allocator.  Loading one imports nothing else.
+"""
+
+import importlib
+import sys
+
+from haas.errors import ExtensionError
+
+
+def load(name):
+    """Import extension `name`; ExtensionError if it is missing or is no
+    HaaS extension."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and (name == e.name or name.startswith(e.name + '.')):
+            raise ExtensionError(f'extension {name} in [extensions] is not '
+                                 f'installed ({e})') from None
+        raise
+    if not registers_something(name):
+        raise ExtensionError(
+            f'{name} in [extensions] is not a HaaS extension: importing it '
+            f'registered no migration folder, model, auth backend or '
+            f'network allocator')
+    return module
+
+
+def load_all(names):
+    """Import every module named in [extensions], in order."""
+    return [load(name) for name in names]
+
+
+def registers_something(name):
+    """Whether module `name` filled one of HaaS's registries."""
+    from haas import auth, migrations, network_allocator
+    if name in migrations.paths or name in auth.backends \
+            or name in network_allocator.allocators:
+        return True
+    # Models need haas.model, which an extension with models has imported.
+    model = sys.modules.get('haas.model')
+    return model is not None and name in model.table_owners().values()
