@@ -7,8 +7,11 @@ makes that a failure.  Each test database gets a unique name and is dropped
 afterwards; no other database is touched.
 """
 
+import atexit
 import contextlib
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import uuid
@@ -85,7 +88,17 @@ def _postgres_admin():
 
 
 class Databases:
-    """Makes uniquely named empty databases on one backend; drops them."""
+    """Makes uniquely named empty databases on one backend; frees them.
+
+    PostgreSQL's CREATE DATABASE takes half a second, so the databases a
+    process has made are reused: once a test is done with them they go to
+    `_free`, and a later "new" database is one of them with its schema
+    dropped and made again, which takes milliseconds.  They are dropped
+    when the process ends.
+    """
+
+    _free = []
+    _made = []
 
     def __init__(self, backend, tmp_dir):
         self.backend = backend
@@ -98,19 +111,52 @@ class Databases:
         name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
         if self.backend == 'sqlite':
             return f'sqlite:///{self.tmp / (name + ".db")}'
-        with self.admin.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE {name}')
+        if self._free:
+            name = self._free.pop()
+            self._empty(name)
+        else:
+            with self.admin.connect() as c:
+                c.exec_driver_sql(f'CREATE DATABASE {name}')
+            if not self._made:
+                atexit.register(_drop_databases, self.admin.url)
+            self._made.append(name)
         self.created.append(name)
+        return self._uri(name)
+
+    def _uri(self, name):
         return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(
             hide_password=False)
 
+    def _empty(self, name):
+        with self.admin.connect() as c:
+            # Whatever a test left connected (a server, a killed command).
+            c.execute(sa.text(
+                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+                'WHERE datname = :name AND pid <> pg_backend_pid()'),
+                {'name': name})
+        engine = sa.create_engine(self._uri(name), poolclass=sa.pool.NullPool,
+                                  isolation_level='AUTOCOMMIT')
+        with engine.connect() as c:
+            c.exec_driver_sql('DROP SCHEMA public CASCADE')
+            c.exec_driver_sql('CREATE SCHEMA public')
+        engine.dispose()
+
     def drop_all(self):
+        """Give this object's databases back for reuse."""
         if self.admin is None:
             return
-        with self.admin.connect() as c:
-            for name in self.created:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        self._free.extend(self.created)
+        self.created = []
         self.admin.dispose()
+
+
+def _drop_databases(url):
+    engine = sa.create_engine(url, isolation_level='AUTOCOMMIT',
+                              poolclass=sa.pool.NullPool)
+    with engine.connect() as c:
+        for name in Databases._made:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+    engine.dispose()
 
 
 def _databases(backend, tmp_path_factory):
@@ -198,6 +244,88 @@ def error_line(result):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith('Error: '), result.stderr
     return lines[0][len('Error: '):]
+
+
+SCRIPT = '''"""{message}
+
+Revision ID: {revision}
+Revises: {down}
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = {labels!r}
+depends_on = {depends!r}
+{attributes}
+
+def upgrade():
+    {upgrade}
+
+
+def downgrade():
+    {downgrade}
+'''
+
+
+def write_script(folder, revision, down=None, labels=(), depends=None,
+                 upgrade='pass', downgrade='pass', message=None,
+                 attributes=''):
+    """A migration script written by hand into `folder`: `upgrade` and
+    `downgrade` are the bodies of its functions, `attributes` module-level
+    lines (``transactional = False``)."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f'{revision}_test.py').write_text(SCRIPT.format(
+        message=message or f'revision {revision}', revision=revision,
+        down=down, labels=labels or None, depends=depends,
+        attributes=attributes, upgrade=upgrade, downgrade=downgrade))
+
+
+def table_names(uri):
+    """The tables of the database at `uri`, sorted."""
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return sorted(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), 'extensions',
+                       'haas_example_ext')
+EXAMPLE_MODULE = 'haas_example_ext'
+
+
+@pytest.fixture(scope='session')
+def example_module(tmp_path_factory):
+    """The example third-party extension, imported in this process once.
+
+    Its model joins the metadata for the rest of the run, harmlessly:
+    every command filters tables by enabled branch.  A test points its
+    branch at a folder of its own with `example_scripts`.
+    """
+    if EXAMPLE_MODULE not in sys.modules:
+        site = tmp_path_factory.mktemp('site')
+        shutil.copytree(EXAMPLE, site / EXAMPLE_MODULE,
+                        ignore=shutil.ignore_patterns('__pycache__',
+                                                      'migrations'))
+        sys.path.insert(0, str(site))
+        try:
+            __import__(EXAMPLE_MODULE)
+        finally:
+            sys.path.remove(str(site))
+    return sys.modules[EXAMPLE_MODULE]
+
+
+@pytest.fixture
+def example_scripts(example_module, tmp_path, monkeypatch):
+    """An empty folder that is the example branch's, for this test only."""
+    folder = tmp_path / 'example-migrations'
+    folder.mkdir()
+    monkeypatch.setitem(migrations.paths, EXAMPLE_MODULE, str(folder))
+    return folder
 
 
 def snapshot(app):

@@ -91,3 +91,36 @@ def test_bad_vlan_lists_are_refused(vlans):
     from haas.ext.network_allocators.vlan_pool import parse_vlans
     with pytest.raises(ConfigError):
         parse_vlans(vlans)
+
+
+def test_haas_config_naming_a_directory_says_so(here, monkeypatch):
+    monkeypatch.setenv('HAAS_CONFIG', str(here))
+    with pytest.raises(ConfigError) as error:
+        config.load()
+    assert str(error.value) == (f'HAAS_CONFIG names {here}, which is a '
+                                f'directory: name the configuration file in '
+                                f'it')
+
+
+def test_a_file_that_is_not_utf8_names_the_byte_and_line(here):
+    (here / 'haas.cfg').write_bytes(b'[database]\n# caf\xe9\nuri = x\n')
+    with pytest.raises(ConfigError) as error:
+        config.load()
+    assert str(error.value) == 'haas.cfg is not UTF-8 text: byte 0xe9 on line 2'
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('', (10, 60)),
+    ('[database]\nconnect_timeout = 2.5\nbusy_timeout = 0\n', (2.5, 0)),
+])
+def test_database_timeouts(text, expected):
+    cfg = config.Config.from_string(text)
+    assert (cfg.connect_timeout, cfg.busy_timeout) == expected
+
+
+@pytest.mark.parametrize('value', ['-1', 'soon', 'inf', 'nan'])
+def test_bad_timeouts_are_refused(value):
+    cfg = config.Config.from_string(f'[migrations]\nlock_wait = {value}\n')
+    with pytest.raises(ConfigError, match=r'^\[migrations\] lock_wait must '
+                       r'be a number of seconds \(0 or more\), not '):
+        cfg.seconds('migrations', 'lock_wait', 600)

@@ -10,13 +10,6 @@ from haas.model import db
 from conftest import (DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, make_app,
                       snapshot, table_rows)
 
-EXTENSION_SETS = {
-    'default': DEFAULT_EXTENSIONS,
-    'legacy': LEGACY_EXTENSIONS,
-    'core-only': ['haas.ext.auth.null', 'haas.ext.network_allocators.null'],
-}
-
-
 def create(app):
     with app.app_context():
         return migrations.create()
@@ -76,20 +69,6 @@ def test_status_after_create_is_every_branch_at_its_head(databases):
     assert all(b.revision == b.head for b in status.branches)
     assert (status.current, status.advice(), status.foreign_tables) == (
         True, None, [])
-
-
-@pytest.mark.parametrize('extensions', EXTENSION_SETS)
-def test_upgrade_heads_from_empty_builds_what_create_builds(
-        databases, extensions):
-    created, upgraded = (make_app(databases.new(), EXTENSION_SETS[extensions])
-                         for _ in range(2))
-    create(created)
-
-    upgrade(upgraded)
-
-    assert snapshot(upgraded) == snapshot(created)
-    # Rows too: the VLAN pool is filled either way.
-    assert table_rows(upgraded) == table_rows(created)
 
 
 def test_upgrade_heads_twice_changes_nothing(databases):

@@ -1,15 +1,18 @@
-"""An extension from another package starts and grows its own branch."""
+"""An extension from another package starts and grows its own branch.
 
-import os
+One test runs it as an operator would, from its own import path in real
+processes; the others import it in this process (conftest.example_module)
+and give its branch a scratch folder.
+"""
+
 import pathlib
 import shutil
 
-import sqlalchemy as sa
-
-from conftest import DEFAULT_EXTENSIONS, config_text, run_admin
+from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE, cli, config_text,
+                      error_line, run_admin, table_names)
 
 EXAMPLE = pathlib.Path(__file__).parent / 'extensions' / 'haas_example_ext'
-MODULE = 'haas_example_ext'
+MODULE = EXAMPLE_MODULE
 
 
 def install_example(tmp_path):
@@ -20,14 +23,20 @@ def install_example(tmp_path):
     return target
 
 
+def _created_tables(text):
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith('op.create_table('):
+            yield line.split("'")[1]
+
+
 def test_new_branch_from_another_package(databases, tmp_path):
     uri = databases.new()
     package = install_example(tmp_path)
     folder = package / 'migrations'
     env = {'PYTHONPATH': str(package.parent)}
-    without = config_text(uri, DEFAULT_EXTENSIONS)
     with_ext = config_text(uri, DEFAULT_EXTENSIONS + [MODULE])
-    run_admin(['db', 'create'], config=without, cwd=tmp_path)
+    cli(['db', 'create'], config_text(uri, DEFAULT_EXTENSIONS))
 
     run_admin(['db', 'migrate', '--head', 'base', '--branch-label', MODULE,
                '--version-path', str(folder), '-m', 'add example_widget'],
@@ -39,92 +48,82 @@ def test_new_branch_from_another_package(databases, tmp_path):
     assert "branch_labels = ('haas_example_ext',)" in text
     assert "depends_on = '6a8c19565060'" in text
     assert "down_revision = None" in text
-    tables = sorted(set(_created_tables(text)))
-    assert tables == ['example_widget'], text
-    assert 'drop_table' in text and text.count('drop_table') == 1
+    assert sorted(set(_created_tables(text))) == ['example_widget'], text
+    assert text.count('drop_table') == 1
 
-    run_admin(['db', 'upgrade', 'heads'], config=with_ext, cwd=tmp_path,
-              env=env)
-
-    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        assert 'example_widget' in sa.inspect(connection).get_table_names()
+    upgraded = run_admin(['db', 'upgrade', 'heads'], config=with_ext,
+                         cwd=tmp_path, env=env)
     revision = scripts[0].split('_')[0]
-    current = run_admin(['db', 'current'], config=with_ext, cwd=tmp_path,
+    assert upgraded.stderr.startswith(f'upgraded {MODULE} to {revision} '
+                                      f'(add example_widget) in ')
+    assert 'example_widget' in table_names(uri)
+
+    # Its scripts are found at the conventional folder, and match the model.
+    checked = run_admin(['db', 'check'], config=with_ext, cwd=tmp_path,
                         env=env)
-    assert revision in current.stdout
-    run_admin(['db', 'check'], config=with_ext, cwd=tmp_path, env=env)
-
-    again = run_admin(['db', 'migrate', '--head', f'{MODULE}@head', '-m',
-                       'nothing'], config=with_ext, cwd=tmp_path, env=env)
-    assert 'No schema change detected for branch haas_example_ext' in (
-        again.stdout)
-    assert len(list(folder.glob('*.py'))) == 1
+    assert checked.stdout.startswith('No problems')
 
 
-def test_new_branch_defaults_to_registered_folder(databases, tmp_path):
-    uri = databases.new()
-    package = install_example(tmp_path)
-    env = {'PYTHONPATH': str(package.parent)}
-    with_ext = config_text(uri, DEFAULT_EXTENSIONS + [MODULE])
-    run_admin(['db', 'upgrade'], config=with_ext, cwd=tmp_path, env=env)
+def test_new_branch_defaults_to_registered_folder(databases, example_scripts):
+    config = config_text(databases.new(), DEFAULT_EXTENSIONS + [MODULE])
+    cli(['db', 'upgrade'], config)
 
-    run_admin(['db', 'migrate', '--branch-label', MODULE, '-m', 'first'],
-              config=with_ext, cwd=tmp_path, env=env)
+    result = cli(['db', 'migrate', '--branch-label', MODULE, '-m', 'first'],
+                 config)
 
+    assert result.exit_code == 0, result.output
     assert [p.name.split('_', 1)[1] for p in
-            (package / 'migrations').glob('*.py')] == ['first.py']
+            example_scripts.glob('*.py')] == ['first.py']
+    cli(['db', 'upgrade'], config)
+    again = cli(['db', 'migrate', '--head', f'{MODULE}@head', '-m',
+                 'nothing'], config)
+    assert again.stdout.endswith('No schema change detected for branch '
+                                 'haas_example_ext; no script written.\n')
+    assert len(list(example_scripts.glob('*.py'))) == 1
 
 
-def test_create_leaves_tables_of_a_branch_without_scripts(databases, tmp_path):
+def test_create_leaves_tables_of_a_branch_without_scripts(databases,
+                                                          example_scripts):
     uri = databases.new()
-    package = install_example(tmp_path)
-    env = {'PYTHONPATH': str(package.parent)}
 
-    result = run_admin(['db', 'create'], cwd=tmp_path, env=env,
-                       config=config_text(uri, DEFAULT_EXTENSIONS + [MODULE]))
+    result = cli(['db', 'create'], config_text(uri, DEFAULT_EXTENSIONS +
+                                               [MODULE]))
 
-    assert 'branch haas_example_ext has no migration script yet' in result.stderr
-    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        tables = sa.inspect(connection).get_table_names()
-    assert 'project' in tables and 'example_widget' not in tables
-
-
-def _created_tables(text):
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith('op.create_table('):
-            yield line.split("'")[1]
+    assert result.stderr.splitlines()[0] == (
+        f'Warning: branch {MODULE} has no migration script yet, so its tables '
+        f'are not created: write its first migration (MIGRATIONS.md)')
+    assert 'project' in table_names(uri) and 'example_widget' not in table_names(uri)
 
 
 def test_branch_behind_its_head_stops_servers_and_create(databases,
-                                                        tmp_path):
-    uri = databases.new()
-    package = install_example(tmp_path)
-    env = {'PYTHONPATH': str(package.parent)}
-    config = config_text(uri, DEFAULT_EXTENSIONS + [MODULE])
-    run_admin(['db', 'upgrade'], config=config, cwd=tmp_path, env=env)
-    run_admin(['db', 'migrate', '--branch-label', MODULE, '-m', 'first',
-               '--rev-id', 'aaaaaaaaaaaa'], config=config, cwd=tmp_path,
-              env=env)
-    run_admin(['db', 'revision', '--head', f'{MODULE}@head', '-m', 'second',
-               '--rev-id', 'bbbbbbbbbbbb'], config=config, cwd=tmp_path,
-              env=env)
-    run_admin(['db', 'upgrade', f'{MODULE}@aaaaaaaaaaaa'], config=config,
-              cwd=tmp_path, env=env)
+                                                        example_scripts):
+    config = config_text(databases.new(), DEFAULT_EXTENSIONS + [MODULE])
+    cli(['db', 'upgrade'], config)
+    cli(['db', 'migrate', '--branch-label', MODULE, '-m', 'first',
+         '--rev-id', 'aaaaaaaaaaaa'], config)
+    cli(['db', 'revision', '--head', f'{MODULE}@head', '-m', 'second',
+         '--rev-id', 'bbbbbbbbbbbb'], config)
+    cli(['db', 'upgrade', f'{MODULE}@aaaaaaaaaaaa'], config)
 
     # One computation decides; every command gives the same advice.
     message = (f'branch {MODULE} is at aaaaaaaaaaaa, behind its head '
                f'bbbbbbbbbbbb (1 revision to run): run `haas-admin db upgrade '
                f'heads`')
-    for args in (['serve'], ['db', 'create']):
-        result = run_admin(args, config=config, cwd=tmp_path, env=env,
-                           check=False)
-        assert result.returncode == 1 and 'Traceback' not in result.stderr
-        assert result.stderr.splitlines()[-1] == f'Error: {message}'
+    for args in (['serve'], ['db', 'create'], ['serve-networks']):
+        assert (args, error_line(cli(args, config))) == (args, message)
 
-    run_admin(['db', 'upgrade'], config=config, cwd=tmp_path, env=env)
-    assert run_admin(['db', 'create'], config=config, cwd=tmp_path,
-                     env=env).stdout == (
+    cli(['db', 'upgrade'], config)
+    assert cli(['db', 'create'], config).stdout == (
         'Every enabled branch already exists; nothing created.\n')
+
+
+def test_draft_needs_a_database_at_every_head(databases, example_scripts):
+    config = config_text(databases.new(), DEFAULT_EXTENSIONS + [MODULE])
+
+    result = cli(['db', 'migrate', '--branch-label', MODULE, '-m', 'first'],
+                 config)
+
+    assert error_line(result) == (
+        'a draft is compared with a database at every head, and the database '
+        'is not initialised: run `haas-admin db create`')
+    assert list(example_scripts.glob('*.py')) == []

@@ -14,16 +14,17 @@ from haas.commands import (HaasGroup, app_context, haas_config, help_of,
                            with_app, with_config)
 
 
-def _verb(name, function, needs='app'):
+def _verb(name, function, needs='app', **settings):
     """A command that calls `function`, documented by its docstring.
 
     `needs` is what the command runs with: 'app' (inside the application's
     context), 'config' (given as `config`) or None (it says itself).
+    `settings` go to Click's command.
     """
     wrap = {'app': with_app, 'config': with_config, None: lambda f: f}[needs]
 
     def decorate(f):
-        return db.command(name, help=help_of(function))(wrap(f))
+        return db.command(name, help=help_of(function), **settings)(wrap(f))
     return decorate
 
 
@@ -150,7 +151,10 @@ def upgrade(extension, plan, sql, as_json, lock_wait, revision):
         _print_plan(result, as_json)
 
 
-@_verb('downgrade', migrations.downgrade)
+# `downgrade --extension haas.ext.obm.mock -1`: Click would take the
+# relative revision for an option; Alembic's command line takes it as one.
+@_verb('downgrade', migrations.downgrade,
+       context_settings={'ignore_unknown_options': True})
 @_extension
 @_plan
 @_sql
@@ -158,8 +162,9 @@ def upgrade(extension, plan, sql, as_json, lock_wait, revision):
 @click.option('--cascade', is_flag=True,
               help='Also downgrade the branches that depend on it, first.')
 @_lock_wait
-@click.argument('revision')
+@click.argument('revision', nargs=-1, required=True)
 def downgrade(extension, plan, sql, as_json, cascade, lock_wait, revision):
+    revision = _one_revision(revision)
     if sql:
         migrations.downgrade_sql(revision, extension)
         return
@@ -167,6 +172,18 @@ def downgrade(extension, plan, sql, as_json, cascade, lock_wait, revision):
                                   lock_wait)
     if plan:
         _print_plan(result, as_json)
+
+
+def _one_revision(words):
+    """The one REVISION among what Click let through: a relative revision
+    such as -1 may look like an option, a misspelt option may not."""
+    options = [w for w in words if w.startswith('-') and not w[1:].isdigit()]
+    if options:
+        raise click.NoSuchOption(options[0])
+    if len(words) != 1:
+        raise click.UsageError(f'give one REVISION, not {len(words)}: '
+                               f'{" ".join(words)}')
+    return words[0]
 
 
 @_verb('forget', migrations.forget)

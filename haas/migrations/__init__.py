@@ -126,13 +126,15 @@ def downgrade(revision, extension=None, plan=False, cascade=False,
     --cascade downgrades them first, and says so.  --extension MODULE makes
     REVISION relative to that branch (`--extension haas.ext.obm.mock
     base`).  With --plan nothing runs: the scripts that would run are
-    listed, in order.
+    listed, in order; --sql prints their statements (for a START:END range
+    without reading the database).
     """
     return _schema().downgrade(revision, extension, plan, cascade, lock_wait)
 
 
 def downgrade_sql(revision, extension=None, output=None):
-    """Write the SQL of a downgrade, from the database's revisions."""
+    """Write the SQL of a downgrade: of a START:END range without the
+    database, else from the revisions the database is at."""
     return _schema().downgrade_sql(revision, extension, output)
 
 
@@ -204,7 +206,8 @@ def check():
     inside a branch, no `depends_on` that is missing or circular, branch
     labels where they belong, and no difference between the models and
     what the scripts build (a model change without its script).  On the
-    database side: every enabled branch is at its head.  Returns the
+    database side: every enabled branch is at its head, and no version row
+    is left by an extension that is no longer enabled.  Returns the
     problems, one line each; none means all is well.
     """
     from haas.migrations import checks

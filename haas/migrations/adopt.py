@@ -20,31 +20,42 @@ from haas.migrations.runner import Runner
 LEGACY_TABLES = 'legacy_tables'
 
 
-def shape(inspector, table):
-    """A table's schema in a form SQLite and PostgreSQL share."""
-    primary_key = tuple(sorted(
-        inspector.get_pk_constraint(table)['constrained_columns']))
-    # SQLite reports a primary key column declared without NOT NULL as
-    # nullable; it is not.
-    columns = {c['name']: (c['type']._type_affinity.__name__,
-                           c['nullable'] and c['name'] not in primary_key)
-               for c in inspector.get_columns(table)}
-    indexes = inspector.get_indexes(table)
-    return {
-        'columns': columns,
-        'primary_key': primary_key,
-        'foreign_keys': sorted(
-            (tuple(fk['constrained_columns']), fk['referred_table'],
-             tuple(fk['referred_columns']))
-            for fk in inspector.get_foreign_keys(table)),
-        'unique': sorted(
-            {tuple(sorted(u['column_names']))
-             for u in inspector.get_unique_constraints(table)}
-            | {tuple(sorted(i['column_names'])) for i in indexes
-               if i['unique']}),
-        'indexes': sorted(tuple(i['column_names']) for i in indexes
-                          if not i['unique']),
-    }
+def shapes(inspector, tables):
+    """{table: its schema in a form SQLite and PostgreSQL share}, for
+    `tables`, reflected a kind of object at a time."""
+    if not tables:
+        return {}
+    names = dict(filter_names=sorted(tables))
+    columns = inspector.get_multi_columns(**names)
+    keys = inspector.get_multi_pk_constraint(**names)
+    foreign = inspector.get_multi_foreign_keys(**names)
+    uniques = inspector.get_multi_unique_constraints(**names)
+    indexes = inspector.get_multi_indexes(**names)
+    found = {}
+    for table in sorted(tables):
+        key = (None, table)
+        primary_key = tuple(sorted(keys[key]['constrained_columns']))
+        index = indexes.get(key, [])
+        found[table] = {
+            # SQLite reports a primary key column declared without NOT
+            # NULL as nullable; it is not.
+            'columns': {c['name']: (c['type']._type_affinity.__name__,
+                                    c['nullable']
+                                    and c['name'] not in primary_key)
+                        for c in columns[key]},
+            'primary_key': primary_key,
+            'foreign_keys': sorted(
+                (tuple(fk['constrained_columns']), fk['referred_table'],
+                 tuple(fk['referred_columns'])) for fk in foreign.get(key, [])),
+            'unique': sorted(
+                {tuple(sorted(u['column_names']))
+                 for u in uniques.get(key, [])}
+                | {tuple(sorted(i['column_names'])) for i in index
+                   if i['unique']}),
+            'indexes': sorted(tuple(i['column_names']) for i in index
+                              if not i['unique']),
+        }
+    return found
 
 
 def _nullable(flag):
@@ -124,7 +135,7 @@ class Probe:
         owner = {}
         tables = set()
 
-        def after(connection, step):
+        def after(connection, step, heads):
             nonlocal tables
             inspector = sa.inspect(connection)
             now = set(inspector.get_table_names()) - {'alembic_version'}
@@ -134,8 +145,8 @@ class Probe:
             for name in tables - now:
                 owner.pop(name, None)
             tables = now
-            own = {name: shape(inspector, name) for name in sorted(now)
-                   if owner.get(name) == branch}
+            own = shapes(inspector, [name for name in now
+                                     if owner.get(name) == branch])
             schemas[branch].append((step.revision, own))
 
         steps = self.branches.script._upgrade_revs('heads', ())
@@ -161,18 +172,16 @@ class Probe:
                 renamed.update(getattr(script.module, LEGACY_TABLES, {}))
         return renamed
 
-    def judge(self, branch, connection):
+    def judge(self, branch, connection, inspector=None):
         """The Verdict on `branch`'s tables in `connection`'s database."""
-        inspector = sa.inspect(connection)
+        inspector = inspector or sa.inspect(connection)
         present = set(inspector.get_table_names()) & self.names(branch)
         renamed = self.legacy_names()
-        actual = {}
-        for name in sorted(present):
-            found = shape(inspector, name)
+        actual = shapes(inspector, present)
+        for found in actual.values():
             found['foreign_keys'] = sorted(
                 (cols, renamed.get(target, target), refs)
                 for cols, target, refs in found['foreign_keys'])
-            actual[name] = found
         best = None
         for index, (script, expected) in enumerate(self.schemas[branch]):
             legacy = getattr(script.module, LEGACY_TABLES, None)

@@ -57,19 +57,29 @@ def labels(connection):
             for row in connection.execute(sa.select(branch_table))}
 
 
-def record(connection, branches, tables_of):
+def record(connection, branches, tables_of, rows=None):
     """Write the labels of every enabled branch for the current rows.
 
-    `tables_of(branch)` names the tables of a branch.  Rows of branches
-    that are not enabled are kept as they are: they name the version rows
-    of disabled or uninstalled extensions.
+    `rows` are the version rows if the caller knows them (Alembic does,
+    after each revision); `tables_of(branch)` names the tables of a branch.
+    Rows of branches that are not enabled are kept as they are: they name
+    the version rows of disabled or uninstalled extensions.
     """
+    if rows is None:
+        rows = version_rows(connection)
     branch_table.create(connection, checkfirst=True)
-    rows = [r for r in version_rows(connection) if r in branches.revisions]
-    current = branches.effective(rows)
-    enabled = list(branches.folders)
+    current = branches.effective([r for r in rows if r in branches.revisions])
+    # An enabled branch stamped at a revision its scripts lack (a newer
+    # release's, hidden from Alembic) keeps its label while that row is
+    # there: only the label names it.
+    kept = [branch for branch, revision in connection.execute(
+                sa.select(branch_table.c.branch, branch_table.c.revision))
+            if branch in branches.folders and branch not in current
+            and revision not in branches.revisions
+            and revision in version_rows(connection)]
     connection.execute(branch_table.delete().where(
-        branch_table.c.branch.in_(enabled)))
+        branch_table.c.branch.in_([b for b in branches.folders
+                                   if b not in kept])))
     values = [{'branch': b, 'revision': rev,
                'requires': ' '.join(sorted(branches.requires(rev).values())),
                'tables': ' '.join(sorted(tables_of(b)))}

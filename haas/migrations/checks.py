@@ -25,10 +25,15 @@ def check(schema):
     try:
         status = schema.status()
     except HaasError as e:
-        return problems + [f'database: {e}']
+        # A history that cannot be read stops the database side too: its
+        # error is the graph problem already listed.
+        return problems or [f'database: {e}']
     advice = status.advice()
     if advice is not None:
         problems.append(f'database: {advice.message}')
+    # An orphaned branch is a head the code does not have; a branch
+    # without scripts has tables that nothing creates.
+    problems += [f'database: {line}' for line in status.warnings()]
     return problems
 
 
@@ -43,9 +48,11 @@ def graph_problems(branches):
         scripts = branches.by_branch[name]
         if not scripts:
             continue
+        forked = False
         try:
             branches.script.revision_map.get_revisions(f'{name}@head')
         except MultipleHeads as e:
+            forked = True
             problems.append(f'branch {name} has {len(e.heads)} heads '
                             f'({", ".join(sorted(e.heads))})')
         ids = {s.revision for s in scripts}
@@ -55,7 +62,7 @@ def graph_problems(branches):
                 problems.append(f'branch {name}: {script.revision} merges '
                                 f'{", ".join(down)}; a branch is one line')
             children = [r for r in script.nextrev if r in ids]
-            if len(children) > 1:
+            if len(children) > 1 and not forked:
                 problems.append(f'branch {name} forks at {script.revision} '
                                 f'into {", ".join(sorted(children))}')
             labels = set(script.module.branch_labels or ())

@@ -194,43 +194,48 @@ def _postgresql_lock(connection, command):
         'SELECT current_setting(\'application_name\')')).scalar()
     connection.commit()
 
+    # Named before the first try, so that a waiter never sees the lock
+    # held by a session that has not said who it is yet.
+    connection.execute(sa.text(
+        'SELECT set_config(\'application_name\', :n, false)'), {'n': name})
+    connection.commit()
+
     def try_lock():
         nonlocal held
         held = connection.execute(sa.text('SELECT pg_try_advisory_lock(:k)'),
                                   {'k': KEY}).scalar()
-        if held:
-            connection.execute(sa.text(
-                'SELECT set_config(\'application_name\', :n, false)'),
-                {'n': name})
         connection.commit()
         return held
 
     try:
         yield try_lock
     finally:
+        connection.rollback()
         if held:
-            connection.rollback()
             connection.execute(sa.text('SELECT pg_advisory_unlock(:k)'),
                                {'k': KEY})
-            connection.execute(sa.text(
-                'SELECT set_config(\'application_name\', :n, false)'),
-                {'n': original})
-            connection.commit()
+        connection.execute(sa.text(
+            'SELECT set_config(\'application_name\', :n, false)'),
+            {'n': original})
+        connection.commit()
 
 
 @contextlib.contextmanager
 def _file_lock(path, command):
-    with open(path, 'a+') as f:
+    # Read-write without append, so that the facts overwrite the last ones.
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), 'r+') as f:
         def try_lock():
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
+            # Written over the last holder's facts, then cut to length, so
+            # that a waiter never reads an empty file.
             f.seek(0)
-            f.truncate()
             json.dump({'command': command, 'pid': os.getpid(),
                        'host': socket.gethostname(),
                        'since': int(time.time())}, f)
+            f.truncate()
             f.flush()
             return True
 

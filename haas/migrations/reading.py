@@ -3,7 +3,7 @@
 from alembic import command
 
 from haas.migrations import state
-from haas.migrations.schema import revision_errors
+from haas.migrations.scripts import revision_errors
 
 
 def show(branches, revisions):

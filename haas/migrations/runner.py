@@ -245,6 +245,10 @@ class Runner:
             'JOIN pg_class c ON c.oid = i.indexrelid '
             'JOIN pg_namespace n ON n.oid = c.relnamespace '
             'WHERE NOT i.indisvalid AND n.nspname = current_schema() '
+            # An index another session is building right now is invalid
+            # too, until it is done; it is not a leftover.
+            'AND i.indexrelid NOT IN (SELECT index_relid '
+            '                         FROM pg_stat_progress_create_index) '
             'ORDER BY 1')).scalars().all()
         for name in invalid:
             self._tell(f'dropping invalid index {name}, left by an earlier '
@@ -256,7 +260,7 @@ class Runner:
         if ctx.as_sql:
             return
         for callback in self.after_step:
-            callback(ctx.connection, self._current)
+            callback(ctx.connection, self._current, heads)
         elapsed = time.monotonic() - (self._started or time.monotonic())
         self._started = None
         if step.is_stamp:

@@ -13,16 +13,12 @@ import re
 import sys
 
 import sqlalchemy as sa
-from alembic.runtime.migration import RevisionStep
-from alembic.script.revision import (MultipleHeads, RangeNotAncestorError,
-                                     ResolutionError, RevisionError)
-from alembic.util import CommandError
 
 from haas.errors import DatabaseError, MigrationError
 from haas.migrations import bookkeeping, lock, state
 from haas.migrations.adopt import Probe
-from haas.migrations.scripts import Branches
 from haas.migrations.runner import Runner, Settings, describe
+from haas.migrations.scripts import Branches, revision_errors
 from haas.migrations.tables import branch_tables, tables_of
 from haas.model import db
 
@@ -59,9 +55,9 @@ class Step:
                 'message': doc[0] if doc else '',
                 'transactional': self.transactional}
 
-    def __str__(self):
-        return f'{self.action:<9} {self.branch}  {describe(self.script)}' + (
-            '' if self.transactional else '  [not transactional]')
+    def cells(self):
+        return (self.action, self.branch, describe(self.script) + (
+            '' if self.transactional else ' [not transactional]'))
 
 
 class Plan:
@@ -88,7 +84,10 @@ class Plan:
     def __str__(self):
         if not self.steps:
             return 'Nothing to do: every branch asked for is there already.'
-        return '\n'.join(str(s) for s in self.steps)
+        rows = [s.cells() for s in self.steps]
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        return '\n'.join(f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c}'
+                         for a, b, c in rows)
 
 
 class Schema:
@@ -103,6 +102,8 @@ class Schema:
         self.branches = Branches(self.config.extensions)
         self.branches.config.attributes['haas_branches'] = self.branches
         self.settings = Settings.from_config(self.config)
+        # Builds the revisions' schemas only if a branch needs adopting.
+        self.probe = Probe(self.branches)
 
     @classmethod
     def current(cls):
@@ -117,8 +118,8 @@ class Schema:
         return Runner(self.branches, self.settings, self.report,
                       target_metadata=db.metadata, after_step=[self._record])
 
-    def _record(self, connection, step=None):
-        bookkeeping.record(connection, self.branches, tables_of)
+    def _record(self, connection, step=None, heads=None):
+        bookkeeping.record(connection, self.branches, tables_of, heads)
 
     # --- connections --------------------------------------------------------
 
@@ -156,7 +157,7 @@ class Schema:
 
     def inspect(self, connection):
         return state.inspect(connection, self.branches, tables_of,
-                             Probe(self.branches))
+                             self.probe)
 
     def status(self):
         with self.reading() as connection:
@@ -194,6 +195,19 @@ class Schema:
                 bookkeeping.delete_rows(connection, redundant)
         return view.unknown
 
+    def _at_heads(self, connection):
+        """Whether every enabled branch with scripts is at its head."""
+        rows, _ = self._visible(connection)
+        current = self.branches.effective(rows)
+        return all(current.get(b) == head
+                   for b, head in self.branches.heads.items() if head)
+
+    def _resolve(self, name):
+        """The revision ids `name` stands for (an id, '<branch>@head'...)."""
+        with revision_errors(self.branches, name):
+            return tuple(s.revision for s in
+                         self.branches.script.get_revisions(name))
+
     def _minimal(self, rows):
         redundant = self.branches.redundant(list(rows))
         return tuple(r for r in rows if r not in redundant)
@@ -222,6 +236,7 @@ class Schema:
         with self.writing() as connection:
             status = self.inspect(connection)
             self._refuse(status, behind=True)
+            self._warn(status)
             hidden = self._prepare(connection)
             adoptable = status.enabled(state.ADOPTABLE)
             if adoptable:
@@ -232,19 +247,24 @@ class Schema:
                 created += names
                 status = self.inspect(connection)
             new = [b.branch for b in status.enabled(state.NOT_CREATED)]
-            runner = self.runner()
             with begin(connection):
-                db.metadata.create_all(connection, tables=branch_tables(new))
-                # One branch at a time, core first, as `upgrade heads`
-                # stamps them: both leave the same rows in alembic_version.
-                for branch in new:
+                # Their verdict says none of these tables exists.
+                db.metadata.create_all(connection, tables=branch_tables(new),
+                                       checkfirst=False)
+                if new:
+                    # All heads at once: Alembic then leaves the rows that
+                    # stamping them one by one, or `upgrade heads`, leaves.
                     heads, _ = self._visible(connection)
+                    runner = self.runner()
+                    runner.report = None  # it would name only some branches
                     runner.run(connection, self.branches.script._stamp_revs(
-                        self.branches.heads[branch], heads), hidden,
-                        in_transaction=True)
+                        self._minimal([self.branches.heads[b] for b in new]),
+                        heads), hidden, in_transaction=True)
                 self.allocator.populate(connection)
                 self._record(connection)
-            self._warn(status)
+            for branch in new:  # once committed
+                self.report(f'stamped {branch} at '
+                            f'{self.branches.heads[branch]}')
         return created + new
 
     def _adopt_and_upgrade(self, connection, status, target, involved,
@@ -302,7 +322,7 @@ class Schema:
             hidden = self._prepare(connection)
             self._adopt_and_upgrade(connection, status, target, involved,
                                     hidden)
-            if self.inspect(connection).current:
+            if self._at_heads(connection):
                 # As `create` does: an upgrade from nothing fills the pool.
                 with begin(connection):
                     self.allocator.populate(connection)
@@ -326,7 +346,7 @@ class Schema:
         else:
             if ':' in target:
                 first, target = target.split(':', 1)
-                start = (first,)
+                start = self._resolve(first)
             with revision_errors(self.branches, target):
                 steps = self.branches.script._upgrade_revs(target, start)
         self.runner().sql(self.engine.dialect.name, steps, start, output)
@@ -339,7 +359,12 @@ class Schema:
                                  "'<branch>@-1' or '<branch>@base'")
         if extension is not None:
             branch = self._branch(extension)
-            if not revision.startswith(branch + '@'):
+            named = revision.split('@', 1)[0] if '@' in revision else None
+            if named not in (None, branch):
+                raise MigrationError(
+                    f'{revision} is a revision of branch {named}, not of '
+                    f'--extension {branch}')
+            if named is None:
                 revision = f'{branch}@{revision}'
         return revision
 
@@ -418,13 +443,21 @@ class Schema:
         return None
 
     def downgrade_sql(self, revision, extension=None, output=None):
-        """The SQL of a downgrade from the database's current rows."""
+        """The SQL of a downgrade: from START to END for a ``START:END``
+        range, without the database; else from the database's revisions."""
         target = self.downgrade_target(revision, extension)
-        with self.reading() as connection:
-            the_plan = self._downgrade_plan(connection, target, True)[0]
-            start, _ = self._visible(connection)
-        self.runner().sql(self.engine.dialect.name, the_plan.alembic_steps,
-                          start, output or sys.stdout)
+        if ':' in target:
+            first, target = target.split(':', 1)
+            start = self._resolve(first)
+            with revision_errors(self.branches, target):
+                steps = self.branches.script._downgrade_revs(target, start)
+        else:
+            with self.reading() as connection:
+                steps = self._downgrade_plan(connection, target,
+                                             True)[0].alembic_steps
+                start, _ = self._visible(connection)
+        self.runner().sql(self.engine.dialect.name, steps, start,
+                          output or sys.stdout)
 
     # --- stamp, forget ------------------------------------------------------
 
@@ -509,31 +542,3 @@ class Schema:
                         f'table {other} refers to {fk["referred_table"]} of '
                         f'{orphan.branch}: remove what uses it first, or '
                         f'forget it without --drop-tables')
-
-
-@contextlib.contextmanager
-def revision_errors(branches, argument):
-    """Alembic's revision errors as one line that names the fix."""
-    names = ', '.join(sorted(branches.names))
-    try:
-        yield
-    except (CommandError, RevisionError) as e:
-        cause = e.__cause__ if isinstance(e, CommandError) and isinstance(
-            e.__cause__, RevisionError) else e
-        if isinstance(cause, MultipleHeads):
-            raise MigrationError(
-                f"'{argument}' stands for several heads "
-                f"({', '.join(sorted(cause.heads))}): HaaS keeps one branch "
-                f"per extension; use 'heads' for all of them or "
-                f"'<branch>@head' for one (branches: {names})") from None
-        if isinstance(cause, ResolutionError):
-            raise MigrationError(
-                f"unknown revision '{cause.argument}': see `haas-admin db "
-                f"heads` and `haas-admin db history`; use 'heads' for every "
-                f"branch or '<branch>@head' (branches: {names})") from None
-        if isinstance(cause, RangeNotAncestorError):
-            raise MigrationError(
-                f"'{argument}': {cause.lower} is not below {cause.upper} in "
-                f"any branch") from None
-        raise MigrationError(f"'{argument}': "
-                             f"{' '.join(str(cause).split())}") from None

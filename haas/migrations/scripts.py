@@ -8,17 +8,21 @@ elsewhere is imported to read its `haas.migrations.paths` entry.
 """
 
 import argparse
+import contextlib
 import functools
 import importlib
 import importlib.util
 import os
 import sys
+import warnings
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from alembic.script.revision import MultipleHeads, RevisionError
+from alembic.script.revision import (MultipleHeads, RangeNotAncestorError,
+                                     ResolutionError, RevisionError)
+from alembic.util import CommandError, to_tuple
 
-from haas import extensions
+from haas.extensions import load as load_extension
 from haas.errors import ExtensionError, MigrationError
 from haas.migrations import CORE, MIGRATIONS_DIR, paths
 
@@ -66,7 +70,7 @@ def enabled_folders(extensions):
             if folder is not None:
                 folders[extension] = paths.get(extension, folder)
                 continue
-            extensions.load(extension)
+            load_extension(extension)
         for branch, folder in paths.items():
             if branch != CORE and _owns(extension, branch):
                 folders[branch] = folder
@@ -83,7 +87,10 @@ def extension_of(branch, extensions):
 
 def alembic_config(folders, autogenerate=False, x_arg=()):
     """An Alembic configuration for HaaS's environment and `folders`."""
-    config = AlembicConfig(os.path.join(MIGRATIONS_DIR, 'alembic.ini'))
+    # Alembic's default stdout is the one at its import; a command must
+    # print to the stdout of its own run (Click's runner replaces it).
+    config = AlembicConfig(os.path.join(MIGRATIONS_DIR, 'alembic.ini'),
+                           stdout=sys.stdout)
     config.set_main_option('script_location', MIGRATIONS_DIR)
     config.set_main_option('path_separator', 'os')
     # ConfigParser interpolates '%'; a folder name may contain one.
@@ -134,10 +141,31 @@ class Branches:
         cycle, a `down_revision` or `depends_on` that does not exist).
         """
         try:
-            return {s.revision: s for s in self.script.walk_revisions()}
-        except RevisionError as e:
+            with warnings.catch_warnings():
+                # Alembic warns about a missing down_revision, then fails:
+                # the failure below says it once.
+                warnings.simplefilter('ignore')
+                return {s.revision: s for s in self.script.walk_revisions()}
+        except (CommandError, RevisionError) as e:
+            # walk_revisions re-raises a RevisionError as a CommandError.
+            cause = e.__cause__ if isinstance(e, CommandError) else e
+            if not isinstance(cause, RevisionError):
+                raise
             raise MigrationError(f'the migration scripts do not form a '
-                                 f'history: {_one_line(e)}') from None
+                                 f'history: {_one_line(cause)}') from None
+        except KeyError as e:
+            # Alembic looks up every id a script names in its map: one that
+            # no script has surfaces as a bare KeyError.
+            missing = e.args[0]
+            referrers = sorted(
+                s.revision for s in self.script._load_revisions()
+                if missing in to_tuple(s.down_revision, ())
+                + to_tuple(s.dependencies, ()))
+            raise MigrationError(
+                f'the migration scripts do not form a history: revision '
+                f'{", ".join(referrers) or "?"} names {missing} as its '
+                f'down_revision or depends_on, and no script has it'
+            ) from None
 
     def branch_of(self, revision):
         """The enabled branch that `revision` (an id) belongs to, or None."""
@@ -199,6 +227,10 @@ class Branches:
         on it is stamped.
         """
         found = {}
+        # Read through `revisions` first, even for no rows: a history that
+        # cannot be read then fails in words, not in Alembic's KeyError.
+        if not self.revisions:
+            return found
         for script in self.script.get_all_current(tuple(rows)):
             branch = self.branch_of(script.revision)
             if branch is None:
@@ -260,5 +292,46 @@ def installed_branch_of():
     return found
 
 
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _one_line(error):
     return ' '.join(str(error).split())
+
+
+@contextlib.contextmanager
+def revision_errors(branches, argument):
+    """Alembic's revision errors as one line that names the fix."""
+    names = ', '.join(sorted(branches.names))
+    try:
+        yield
+    except (CommandError, RevisionError) as e:
+        cause = e.__cause__ if isinstance(e, CommandError) and isinstance(
+            e.__cause__, RevisionError) else e
+        if isinstance(cause, MultipleHeads):
+            raise MigrationError(
+                f"'{argument}' stands for several heads "
+                f"({', '.join(sorted(cause.heads))}): HaaS keeps one branch "
+                f"per extension; use 'heads' for all of them or "
+                f"'<branch>@head' for one (branches: {names})") from None
+        if isinstance(cause, ResolutionError) and cause.argument not in \
+                branches.folders and _importable(cause.argument):
+            raise MigrationError(
+                f"'{argument}' names branch {cause.argument}, whose extension "
+                f"is not enabled: add it to [extensions] first (branches: "
+                f"{names})") from None
+        if isinstance(cause, ResolutionError):
+            raise MigrationError(
+                f"unknown revision '{cause.argument}': see `haas-admin db "
+                f"heads` and `haas-admin db history`; use 'heads' for every "
+                f"branch or '<branch>@head' (branches: {names})") from None
+        if isinstance(cause, RangeNotAncestorError):
+            raise MigrationError(
+                f"'{argument}': {cause.lower} is not below {cause.upper} in "
+                f"any branch") from None
+        raise MigrationError(f"'{argument}': "
+                             f"{' '.join(str(cause).split())}") from None

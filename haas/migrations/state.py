@@ -7,6 +7,7 @@ the servers all say it in the same words.
 """
 
 import dataclasses
+import importlib.machinery
 import importlib.util
 
 import sqlalchemy as sa
@@ -51,11 +52,9 @@ class Branch:
 
 @dataclasses.dataclass
 class Advice:
-    """The one thing to do next, and why."""
+    """The one thing to do next, and why, in words that name the command."""
 
     message: str
-    #: the command that fixes it, or None when no command does
-    command: str | None
 
 
 @dataclasses.dataclass
@@ -74,9 +73,14 @@ class Status:
 
     @property
     def current(self):
-        """Whether every enabled branch is at its head."""
-        return all(b.verdict in (UP_TO_DATE, NO_SCRIPTS)
-                   for b in self.enabled())
+        """Whether every enabled branch is at its head.
+
+        A version row that no installed branch provides may be a newer
+        revision of any of them, so it makes the database not current (the
+        servers refuse it too).
+        """
+        return self.blocked is None and all(
+            b.verdict in (UP_TO_DATE, NO_SCRIPTS) for b in self.enabled())
 
     @property
     def blocked(self):
@@ -87,10 +91,10 @@ class Status:
                     f'the tables of branch {branch.branch} match none of '
                     f'its revisions ({branch.detail}): they are not HaaS\'s, '
                     f'or were changed by hand; rename or drop them, or check '
-                    f'[database] uri', None)
+                    f'[database] uri')
             if branch.verdict == UNKNOWN and (branch.enabled
                                               or branch.branch is None):
-                return Advice(_unknown(branch), None)
+                return Advice(_unknown(branch))
         return None
 
     def advice(self):
@@ -103,25 +107,20 @@ class Status:
             b = behind[0]
             return Advice(f'branch {b.branch} is at {b.revision}, behind its '
                           f'head {b.head} ({_count(b.pending)}): run '
-                          f'{UPGRADE}', UPGRADE)
+                          f'{UPGRADE}')
         adoptable = self.enabled(ADOPTABLE)
         if adoptable:
             b = adoptable[0]
             return Advice(f'branch {b.branch} has tables but no version row '
-                          f'({b.detail}): run {UPGRADE} to adopt them',
-                          UPGRADE)
+                          f'({b.detail}): run {UPGRADE} to adopt them')
         missing = self.enabled(NOT_CREATED)
-        if missing and len(missing) == len(self.enabled(NOT_CREATED,
-                                                        NO_SCRIPTS)) \
-                and not self.orphans and all(
-                    b.verdict in (NOT_CREATED, NO_SCRIPTS)
-                    for b in self.enabled()):
-            return Advice(f'the database is not initialised: run {CREATE}',
-                          CREATE)
+        if missing and not self.orphans and all(
+                b.verdict in (NOT_CREATED, NO_SCRIPTS) for b in self.enabled()):
+            return Advice(f'the database is not initialised: run {CREATE}')
         if missing:
             names = ', '.join(b.branch for b in missing)
             return Advice(f'the tables of {_plural(missing, "branch")} '
-                          f'{names} are missing: run {CREATE}', CREATE)
+                          f'{names} are missing: run {CREATE}')
         return None
 
     def warnings(self):
@@ -177,8 +176,18 @@ def _unknown(branch):
 
 
 def installed(module):
+    """Whether a new process could import `module`: it is on sys.path now
+    (a module imported earlier, whose files are gone, is not installed)."""
+    parent, _, _ = module.rpartition('.')
     try:
-        return importlib.util.find_spec(module) is not None
+        path = None
+        if parent:
+            spec = importlib.util.find_spec(parent)
+            if spec is None:
+                return False
+            path = spec.submodule_search_locations
+        return importlib.machinery.PathFinder.find_spec(module,
+                                                        path) is not None
     except (ImportError, ValueError):
         return False
 
@@ -224,7 +233,8 @@ def inspect(connection, branches, tables_of, probe=None):
     version row.
     """
     view = read_view(connection, branches)
-    present = set(sa.inspect(connection).get_table_names())
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
     probe = probe or Probe(branches)
     result = []
     accounted = set(bookkeeping.TABLES)
@@ -253,7 +263,7 @@ def inspect(connection, branches, tables_of, probe=None):
             entry.pending = branches.pending(name, None)
         else:
             accounted |= probe.names(name)
-            verdict = probe.judge(name, connection)
+            verdict = probe.judge(name, connection, inspector)
             if verdict.adoptable:
                 entry.verdict = ADOPTABLE
                 entry.adopt_at = verdict.revision

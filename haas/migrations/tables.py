@@ -5,7 +5,6 @@ a plain ``db.Table`` names its module in ``info['module']``.
 """
 
 from haas.migrations import CORE, paths
-from haas.model import db, table_owners
 
 
 def branch_of_module(module):
@@ -22,6 +21,8 @@ def branch_of_module(module):
 
 def branch_tables(branches):
     """Tables of the models, in creation order, owned by `branches`."""
+    # Imported here so that reading the scripts never loads the models.
+    from haas.model import db, table_owners
     owners = table_owners()
     return [t for t in db.metadata.sorted_tables
             if branch_of_module(owners.get(t.name, '')) in branches]
@@ -33,4 +34,5 @@ def tables_of(branch):
 
 
 def branch_of_table(name):
+    from haas.model import table_owners
     return branch_of_module(table_owners().get(name, ''))

@@ -7,11 +7,12 @@ from alembic import command
 
 from haas.errors import MigrationError
 from haas.migrations import paths
-from haas.migrations.schema import Schema, revision_errors
+from haas.migrations.schema import Schema
+from haas.migrations.scripts import revision_errors
 
 
-def _branches(autogenerate=False, x_arg=None):
-    branches = Schema.current().branches
+def _branches(schema=None, autogenerate=False, x_arg=None):
+    branches = (schema or Schema.current()).branches
     branches.config.cmd_opts.autogenerate = autogenerate
     branches.config.cmd_opts.x = list(x_arg or ())
     return branches
@@ -21,7 +22,15 @@ def revision(message=None, autogenerate=False, sql=False, head=None,
              splice=False, branch_label=None, version_path=None, rev_id=None,
              x_arg=None):
     head, version_path = _target(head, branch_label, version_path)
-    branches = _branches(autogenerate, x_arg)
+    schema = Schema.current()
+    if autogenerate:
+        # Autogenerate compares the models with the database, which must
+        # have every other branch's tables as their scripts made them.
+        advice = schema.status().advice()
+        if advice is not None:
+            raise MigrationError(f'a draft is compared with a database at '
+                                 f'every head, and {advice.message}')
+    branches = _branches(schema, autogenerate, x_arg)
     with revision_errors(branches, head):
         return command.revision(
             branches.config, message, autogenerate=autogenerate, sql=sql,

@@ -1,0 +1,142 @@
+"""Start-up cost: what `haas-admin` imports before it does any work, read from
+the sys.modules of a fresh interpreter (this process has imported it all)."""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+
+from haas.commands import admin
+
+from conftest import LEGACY_EXTENSIONS, config_text
+
+#: Run in a fresh interpreter: each command of argv[1] (a JSON list of
+#: argument lists), then print, per run, its exit status, its output and
+#: the modules it imported; the first entry is the import of the CLI.
+DRIVER = r'''
+import contextlib, io, json, sys
+
+runs = []
+before = set(sys.modules)
+from haas.commands import admin
+runs.append({'args': None, 'imported': sorted(set(sys.modules) - before)})
+for args in json.loads(sys.argv[1]):
+    before = set(sys.modules)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            admin.main(args, prog_name='haas-admin', terminal_width=80)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+    runs.append({'args': args, 'exit': code, 'stdout': out.getvalue(),
+                 'stderr': err.getvalue(),
+                 'imported': sorted(set(sys.modules) - before)})
+json.dump(runs, sys.stdout)
+'''
+
+#: What no --help may import: the database stack, Flask, the application
+#: and the extensions.
+HELP_FORBIDDEN = ('sqlalchemy', 'flask_sqlalchemy', 'flask_migrate', 'alembic',
+                  'flask', 'haas.model', 'haas.app', 'haas.ext')
+
+#: What reading the scripts may not import: the models, the application,
+#: or a database driver (which an engine would load).
+READING_FORBIDDEN = ('flask_sqlalchemy', 'haas.model', 'haas.app',
+                     'psycopg2', 'sqlite3', '_sqlite3')
+
+#: Every verb of `haas-admin db` the issue names; the walk must find them.
+DB_VERBS = {'status', 'create', 'upgrade', 'downgrade', 'forget', 'stamp',
+            'check', 'current', 'heads', 'branches', 'show', 'history',
+            'revision', 'migrate', 'edit', 'merge'}
+
+HEADS = ['6a8c19565060 (haas) (effective head)',
+         '570e90107adc (haas.ext.auth.database) (head)',
+         '652c395af394 (haas.ext.network_allocators.vlan_pool) (head)',
+         'b5b31d19257d (haas.ext.switches.mock) (head)',
+         'bf72d2ab7e56 (haas.ext.switches.nexus) (head)',
+         '099b939261c1 (haas.ext.switches.dell) (head)',
+         'df8d9f423f2b (haas.ext.obm.mock) (head)',
+         '4b9e9d637c6b (haas.ext.obm.ipmi) (head)']
+
+
+def command_paths(group, prefix=()):
+    """The argument prefix of every group and command under `group`."""
+    yield list(prefix)
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from command_paths(command, prefix + (name,))
+        else:
+            yield list(prefix + (name,))
+
+
+def drive(commands, env=None):
+    """Run DRIVER over `commands` in a fresh interpreter; its runs."""
+    environ = {k: v for k, v in os.environ.items() if k != 'HAAS_CONFIG'}
+    environ.update(env or {})
+    result = subprocess.run(
+        [sys.executable, '-c', DRIVER, json.dumps(commands)],
+        capture_output=True, text=True, env=environ, timeout=120, check=True)
+    return json.loads(result.stdout)
+
+
+def forbidden(modules, prefixes):
+    """Those of `modules` that are, or are inside, one of `prefixes`."""
+    return [m for m in modules
+            if any(m == p or m.startswith(p + '.') for p in prefixes)]
+
+
+def help_here(args):
+    """The help text of `args`, rendered in this process."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = admin.main([*args, '--help'], prog_name='haas-admin',
+                          terminal_width=80, standalone_mode=False)
+    assert code == 0
+    return out.getvalue()
+
+
+def test_help_of_every_command_imports_no_database_flask_or_extension():
+    paths = list(command_paths(admin.main))
+    assert DB_VERBS <= {p[1] for p in paths if len(p) == 2 and p[0] == 'db'}
+    commands = [[*path, '--help'] for path in paths]
+    runs = drive(commands)
+    assert {' '.join(run['args'] or ['(import)']):
+            forbidden(run['imported'], HELP_FORBIDDEN) for run in runs} == {
+        ' '.join(args): [] for args in [['(import)'], *commands]}
+    # Each run printed its command's own help, and nothing else.
+    assert [(run['exit'], run['stdout'], run['stderr']) for run in runs[1:]] \
+        == [(0, help_here(path), '') for path in paths]
+
+
+@pytest.mark.parametrize('uri', [
+    'postgresql://postgres@127.0.0.1:1/haas',
+    'sqlite:///{tmp}/missing/haas.db',
+], ids=['postgresql-unreachable', 'sqlite-missing-directory'])
+def test_reading_the_scripts_loads_no_models_and_opens_no_database(
+        uri, tmp_path):
+    """An unusable URI: any attempt to connect would fail the command."""
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(uri.format(tmp=tmp_path), LEGACY_EXTENSIONS))
+    verbs = ['heads', 'branches', 'history', 'show']
+    runs = drive([['db', verb] for verb in verbs],
+                 env={'HAAS_CONFIG': str(path)})
+    assert {run['args'][1]: (run['exit'], run['stderr'],
+                             forbidden(run['imported'], READING_FORBIDDEN))
+            for run in runs[1:]} == {verb: (0, '', []) for verb in verbs}
+    by_verb = {run['args'][1]: run['stdout'] for run in runs[1:]}
+    assert by_verb['heads'].splitlines() == HEADS
+    # No branch forks: `branches` has nothing to say.
+    assert by_verb['branches'] == ''
+    assert [line.partition(' -> ')[2].split()[0]
+            for line in by_verb['history'].splitlines()] == [
+        '570e90107adc', 'b5b31d19257d', '652c395af394', 'bf72d2ab7e56',
+        '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b', '6a8c19565060']
+    assert [line for line in by_verb['show'].splitlines()
+            if line.startswith('Rev: ')] == [
+        f'Rev: {line.split()[0]} (head)' for line in HEADS]
