@@ -9,6 +9,7 @@ database.
 import functools
 import inspect
 import sys
+import textwrap
 
 import click
 
@@ -72,8 +73,11 @@ def with_config(f):
 
 
 def help_of(function):
-    """A command's help from its function's docstring."""
-    return inspect.cleandoc(function.__doc__ or '').replace('``', '`')
+    """A command's help from its function's docstring, without the
+    paragraphs that start with "Returns", which are for callers in code."""
+    text = inspect.cleandoc(function.__doc__ or '').replace('``', '`')
+    return '\n\n'.join(p for p in text.split('\n\n')
+                       if not p.startswith('Returns '))
 
 
 def summary(text):
@@ -81,12 +85,36 @@ def summary(text):
     return ' '.join(inspect.cleandoc(text or '').split('\n\n', 1)[0].split())
 
 
+def _wrap(text, width, indent):
+    """Click's paragraph wrapping, but never inside `--an-option`: Click
+    breaks lines at hyphens.  A paragraph that starts with \\b stays as it
+    is written."""
+    paragraphs = []
+    for paragraph in text.split('\n\n'):
+        if paragraph.startswith('\b\n'):
+            paragraphs.append('\n'.join(indent + line for line in
+                                        paragraph[2:].splitlines()))
+        else:
+            paragraphs.append(textwrap.fill(
+                ' '.join(paragraph.split()), width, initial_indent=indent,
+                subsequent_indent=indent, break_on_hyphens=False,
+                break_long_words=False))
+    return '\n\n'.join(paragraphs)
+
+
 class HaasCommand(click.Command):
     """A command whose summary in its group's list is the first paragraph
-    of its help, whole (Click cuts it at 45 characters)."""
+    of its help, whole (Click cuts it at 45 characters), and whose help
+    keeps option names whole."""
 
     def get_short_help_str(self, limit=45):
         return self.short_help or summary(self.help)
+
+    def format_help_text(self, ctx, formatter):
+        if self.help:
+            formatter.write_paragraph()
+            formatter.write(_wrap(inspect.cleandoc(self.help),
+                                  max(formatter.width - 2, 20), '  ') + '\n')
 
 
 def _one_line(text):
@@ -121,6 +149,7 @@ class HaasGroup(click.Group):
     command_class = HaasCommand
     group_class = type
     get_short_help_str = HaasCommand.get_short_help_str
+    format_help_text = HaasCommand.format_help_text
 
     def invoke(self, ctx):
         try:

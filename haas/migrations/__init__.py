@@ -66,7 +66,9 @@ def status():
 
     It also shows who holds the schema lock, if anyone, and the tables
     that belong to no branch.  Exits 0 only when every enabled branch is
-    at its head.  Returns a haas.migrations.state.Status.
+    at its head.
+
+    Returns a haas.migrations.state.Status.
     """
     return _schema().status()
 
@@ -82,7 +84,9 @@ def create():
     changes nothing but adding allocator entries that the configuration
     gained; after an extension is enabled it creates only that extension's
     tables.  It refuses while a branch is behind its head (`upgrade
-    heads` comes first).  Returns the branches it created or adopted.
+    heads` comes first).
+
+    Returns the branches it created or adopted.
     """
     return _schema().create()
 
@@ -144,7 +148,9 @@ def forget(name, drop_tables=False):
     NAME is the branch (the extension's module name) or the revision that
     `status` shows as orphaned; its extension must not be enabled.  With
     --drop-tables its tables are dropped too, but only when no other table
-    refers to them.  Returns the tables dropped.
+    refers to them.
+
+    Returns the tables dropped.
     """
     return _schema().forget(name, drop_tables)
 
@@ -207,8 +213,9 @@ def check():
     labels where they belong, and no difference between the models and
     what the scripts build (a model change without its script).  On the
     database side: every enabled branch is at its head, and no version row
-    is left by an extension that is no longer enabled.  Returns the
-    problems, one line each; none means all is well.
+    is left by an extension that is no longer enabled.
+
+    Returns the problems, one line each; none means all is well.
     """
     from haas.migrations import checks
     return checks.check(_schema())
