@@ -58,10 +58,16 @@ class RevisionFailed(MigrationError):
                        None) == '55P03'
 
 
+def message_of(script):
+    """The first line of a revision's message."""
+    doc = (script.doc or '').strip().splitlines()
+    return doc[0] if doc else ''
+
+
 def describe(script):
     """``<revision> (<first line of its message>)``."""
-    doc = (script.doc or '').strip().splitlines()
-    return f'{script.revision} ({doc[0]})' if doc else script.revision
+    message = message_of(script)
+    return f'{script.revision} ({message})' if message else script.revision
 
 
 def _error_line(error):

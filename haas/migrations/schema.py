@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from haas.errors import DatabaseError, MigrationError
 from haas.migrations import bookkeeping, lock, state
 from haas.migrations.adopt import Probe
-from haas.migrations.runner import Runner, Settings, describe
+from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
 from haas.migrations.tables import branch_tables, tables_of
 from haas.model import db
@@ -49,10 +49,9 @@ class Step:
         self.transactional = transactional
 
     def as_dict(self):
-        doc = (self.script.doc or '').strip().splitlines()
         return {'action': self.action, 'branch': self.branch,
                 'revision': self.script.revision,
-                'message': doc[0] if doc else '',
+                'message': message_of(self.script),
                 'transactional': self.transactional}
 
     def cells(self):
@@ -95,7 +94,6 @@ class Schema:
 
     def __init__(self, app, report=report):
         haas = app.extensions['haas']
-        self.app = app
         self.config = haas.config
         self.allocator = haas.allocator
         self.report = report
@@ -283,20 +281,23 @@ class Schema:
     # --- upgrade ----------------------------------------------------------
 
     def upgrade_target(self, revision, extension):
-        if extension is not None:
-            branch = self._branch(extension)
-            if revision in (None, 'heads', 'head'):
-                return f'{branch}@head', [branch]
-            if not revision.startswith(branch + '@') and \
-                    _RELATIVE.match(revision) is None:
-                revision = f'{branch}@{revision}'
-            elif _RELATIVE.match(revision):
-                revision = f'{branch}@{revision.split("@")[-1]}'
-            return revision, [branch]
         if not revision:
             raise MigrationError("no revision given: name one, 'heads' for "
                                  "every branch or '<branch>@head'")
-        return revision, self.branches.names
+        if extension is None:
+            return revision, self.branches.names
+        branch = self._branch(extension)
+        if revision in ('heads', 'head'):
+            return f'{branch}@head', [branch]
+        return self._on_branch(revision, branch), [branch]
+
+    def _on_branch(self, revision, branch):
+        """`revision` (an id, relative, or `<branch>@...`) on `branch`."""
+        named = revision.split('@', 1)[0] if '@' in revision else None
+        if named not in (None, branch):
+            raise MigrationError(f'{revision} is a revision of branch '
+                                 f'{named}, not of --extension {branch}')
+        return revision if named else f'{branch}@{revision}'
 
     def _branch(self, extension):
         if extension not in self.branches.folders:
@@ -334,7 +335,7 @@ class Schema:
         """The SQL of an upgrade: from nothing (or from the start of a
         ``start:end`` range), or, with `plan`, from the database's rows."""
         output = output or sys.stdout
-        target, involved = self.upgrade_target(revision, extension)
+        target, _ = self.upgrade_target(revision, extension)
         start = ()
         if plan:
             the_plan = self.upgrade(revision, extension, plan=True)
@@ -358,14 +359,7 @@ class Schema:
             raise MigrationError("no revision given: name one, such as "
                                  "'<branch>@-1' or '<branch>@base'")
         if extension is not None:
-            branch = self._branch(extension)
-            named = revision.split('@', 1)[0] if '@' in revision else None
-            if named not in (None, branch):
-                raise MigrationError(
-                    f'{revision} is a revision of branch {named}, not of '
-                    f'--extension {branch}')
-            if named is None:
-                revision = f'{branch}@{revision}'
+            return self._on_branch(revision, self._branch(extension))
         return revision
 
     def _downgrade_plan(self, connection, target, cascade):

@@ -12,7 +12,7 @@ import importlib.util
 
 import sqlalchemy as sa
 
-from haas.migrations import CORE, bookkeeping, lock
+from haas.migrations import bookkeeping, lock
 from haas.migrations.adopt import LEGACY_TABLES, Probe
 from haas.migrations.scripts import installed_branch_of
 
@@ -309,6 +309,3 @@ def _legacy(branches, name):
         return set()
     return set(getattr(scripts[0].module, LEGACY_TABLES, {}))
 
-
-def core_first(names):
-    return sorted(names, key=lambda n: (n != CORE,))

@@ -8,7 +8,6 @@ import os
 
 import argon2
 from flask import g, request
-from passlib.hash import sha512_crypt
 
 from haas import auth, migrations
 from haas.errors import HaasError
@@ -43,6 +42,8 @@ class User(db.Model):
     def verify_password(self, password):
         hashed = self.hashed_password or ''
         if hashed.startswith('$6$'):
+            # Only HaaS 0.2's hashes need passlib; load it for them alone.
+            from passlib.hash import sha512_crypt
             return sha512_crypt.verify(password, hashed)
         try:
             return _hasher.verify(hashed, password)
