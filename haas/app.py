@@ -10,11 +10,11 @@ import math
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy import event
 
 from haas import config as haas_config
 from haas import extensions
 from haas.errors import ConfigError
+from haas.model import db, sqlite_like_postgresql
 
 
 @dataclasses.dataclass
@@ -41,7 +41,6 @@ def create_app(config=None):
 
     from haas import auth, migrations, network_allocator, rest
     from haas.commands.db import db as db_commands
-    from haas.model import db
 
     app = Flask('haas')
     app.config['SQLALCHEMY_DATABASE_URI'] = config.database_uri
@@ -90,25 +89,3 @@ def _the_one(registry, modules, what):
         raise ConfigError(f'[extensions] must enable exactly one {what}, '
                           f'not {len(names)}{listed}')
     return registry[names[0]]
-
-
-def sqlite_like_postgresql(engine):
-    """Transactional DDL and enforced foreign keys on SQLite.
-
-    pysqlite starts transactions itself, only before DML; HaaS lets
-    SQLAlchemy emit BEGIN instead, so that `db create` and each migration
-    are atomic as on PostgreSQL, and savepoints work.  A connection with
-    the execution option ``haas_begin='IMMEDIATE'`` takes SQLite's write
-    lock as its transaction begins: a schema writer then waits (up to the
-    busy timeout) for other writers instead of failing with "database is
-    locked" when it first writes.
-    """
-    @event.listens_for(engine, 'connect')
-    def _on_connect(dbapi_connection, record):
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute('PRAGMA foreign_keys=ON')
-
-    @event.listens_for(engine, 'begin')
-    def _on_begin(connection):
-        mode = connection.get_execution_options().get('haas_begin')
-        connection.exec_driver_sql(f'BEGIN {mode}' if mode else 'BEGIN')

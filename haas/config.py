@@ -7,7 +7,7 @@ option names, every option line with ``=``.  See haas.cfg.example.
 import configparser
 import os
 
-from haas.errors import ConfigError
+from haas.errors import ConfigError, squashed
 
 DEFAULT_EXTENSIONS = (
     'haas.ext.auth.null',
@@ -34,7 +34,7 @@ class Config:
         try:
             parser.read_string(text)
         except configparser.Error as e:
-            raise ConfigError(f'bad configuration: {_one_line(e)}') from None
+            raise ConfigError(f'bad configuration: {squashed(e)}') from None
         return cls(parser, cwd=cwd)
 
     def get(self, section, option, default=None):
@@ -138,10 +138,6 @@ def _new_parser():
     return parser
 
 
-def _one_line(error):
-    return ' '.join(str(error).split())
-
-
 def _absolute_sqlite_uri(uri, cwd):
     prefix = 'sqlite:///'
     if not uri.startswith(prefix):
@@ -187,5 +183,5 @@ def load(path=None):
     try:
         parser.read_string(text, source=path)
     except configparser.Error as e:
-        raise ConfigError(f'bad configuration in {path}: {_one_line(e)}') from None
+        raise ConfigError(f'bad configuration in {path}: {squashed(e)}') from None
     return Config(parser, path=os.path.abspath(path))

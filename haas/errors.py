@@ -7,6 +7,18 @@ into ``{"type": ..., "msg": ...}`` and the class's status by one handler.
 """
 
 
+def squashed(text):
+    """`text` (or an error's message) on one line."""
+    return ' '.join(str(text).split())
+
+
+def first_line(text):
+    """The first line of `text` that is not blank: what a database driver's
+    message says before its DETAIL and HINT lines."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else type(text).__name__
+
+
 class HaasError(Exception):
     """A problem an operator can fix; its message says how."""
 

@@ -8,6 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
 
 # PostgreSQL's own default names, so that a database built by `db create`, by
 # `db upgrade heads` from nothing and by adopting a HaaS 0.2 database all
@@ -172,3 +173,25 @@ def table_owners():
         if 'module' in table.info:
             owners[table.name] = table.info['module']
     return owners
+
+
+def sqlite_like_postgresql(engine):
+    """Transactional DDL and enforced foreign keys on SQLite.
+
+    pysqlite starts transactions itself, only before DML; HaaS lets
+    SQLAlchemy emit BEGIN instead, so that `db create` and each migration
+    are atomic as on PostgreSQL, and savepoints work.  A connection with
+    the execution option ``haas_begin='IMMEDIATE'`` takes SQLite's write
+    lock as its transaction begins: a schema writer then waits (up to the
+    busy timeout) for other writers instead of failing with "database is
+    locked" when it first writes.
+    """
+    @event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute('PRAGMA foreign_keys=ON')
+
+    @event.listens_for(engine, 'begin')
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get('haas_begin')
+        connection.exec_driver_sql(f'BEGIN {mode}' if mode else 'BEGIN')

@@ -8,6 +8,7 @@ import fcntl
 import json
 import re
 import shutil
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,8 @@ from haas import migrations
 from haas.errors import DatabaseError
 from haas.migrations import lock
 from haas.migrations.lock import Holder
+from haas.migrations import schema as schema_module
+from haas.migrations.schema import Schema
 from haas.migrations.state import Branch
 from haas.model import db
 
@@ -590,23 +593,33 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
 
 class Polls(list):
     """The Status of each poll `db status` made, in order; `then`, if set,
-    runs once, right after the first."""
+    runs once, between the first poll and the second."""
 
     then = None
+    busy = False
 
 
 @pytest.fixture
 def polls(monkeypatch):
     seen = Polls()
-    real = migrations.status
+    inspect, sleep = Schema.inspect, time.sleep
 
-    def status():
-        seen.append(real())
-        if len(seen) == 1 and seen.then is not None:
-            seen.then()
-        return seen[-1]
+    def polled(self, connection):
+        status = inspect(self, connection)
+        if not seen.busy:
+            seen.append(status)
+        return status
 
-    monkeypatch.setattr(migrations, 'status', status)
+    def pause(seconds):
+        if seen.then is not None:
+            then, seen.then = seen.then, None
+            seen.busy = True
+            then()
+            seen.busy = False
+        sleep(seconds)
+
+    monkeypatch.setattr(Schema, 'inspect', polled)
+    monkeypatch.setattr(schema_module.time, 'sleep', pause)
     return seen
 
 

@@ -117,25 +117,20 @@ class HaasCommand(click.Command):
                                   max(formatter.width - 2, 20), '  ') + '\n')
 
 
-def _one_line(text):
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else type(text).__name__
-
-
 def explain(error):
     """The one line an operator gets for `error`, or None for a bug."""
-    from haas.errors import HaasError
+    from haas.errors import HaasError, first_line
     if isinstance(error, HaasError):
         return str(error)
     exc = sys.modules.get('sqlalchemy.exc')
     if exc is None:
         return None
     if isinstance(error, exc.OperationalError):
-        return f'cannot use the database: {_one_line(error.orig)}'
+        return f'cannot use the database: {first_line(error.orig)}'
     if isinstance(error, exc.DBAPIError):
-        return f'the database refused: {_one_line(error.orig)}'
+        return f'the database refused: {first_line(error.orig)}'
     if isinstance(error, exc.ArgumentError):
-        return f'bad [database] uri: {_one_line(error)}'
+        return f'bad [database] uri: {first_line(error)}'
     return None
 
 

@@ -5,7 +5,6 @@ haas.migrations, whose docstring is the command's help.
 """
 
 import json
-import time
 
 import click
 
@@ -82,11 +81,7 @@ _rev_id = click.option('--rev-id', default=None,
                    'most this long.')
 @click.pass_context
 def status(ctx, as_json, wait):
-    result = migrations.status()
-    deadline = time.monotonic() + (wait or 0)
-    while not result.current and time.monotonic() < deadline:
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        result = migrations.status()
+    result = migrations.status(wait)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -289,12 +284,9 @@ def revision(message, autogenerate, sql, head, splice, branch_label,
 @_branch_label
 @_version_path
 @_rev_id
-@click.option('-x', '--x-arg', multiple=True,
-              help='Additional arguments consumed by env.py.')
-def migrate(message, sql, head, splice, branch_label, version_path, rev_id,
-            x_arg):
+def migrate(message, sql, head, splice, branch_label, version_path, rev_id):
     migrations.migrate(message, sql, head, splice, branch_label,
-                       version_path, rev_id, x_arg)
+                       version_path, rev_id)
 
 
 @_verb('edit', migrations.edit)

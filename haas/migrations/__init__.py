@@ -43,7 +43,7 @@ def _branches(config=None):
 
 # --- for operators ------------------------------------------------------
 
-def status():
+def status(wait=None):
     """Show, per branch, where the database is and what it needs.
 
     One row per branch: its label, the extension that owns it, whether that
@@ -66,11 +66,12 @@ def status():
 
     It also shows who holds the schema lock, if anyone, and the tables
     that belong to no branch.  Exits 0 only when every enabled branch is
-    at its head.
+    at its head; --wait SECONDS checks again every second until it is, for
+    at most that long (for a deploy script that starts servers).
 
     Returns a haas.migrations.state.Status.
     """
-    return _schema().status()
+    return _schema().status(wait)
 
 
 def create():
@@ -174,15 +175,22 @@ def require_current_schema():
 def heads(config=None, verbose=False, resolve_dependencies=False):
     """Show the head of each enabled branch, as the code has them."""
     from alembic import command
+
+    from haas.migrations.scripts import revision_errors
     branches = _branches(config)
-    command.heads(branches.config, verbose=verbose,
-                  resolve_dependencies=resolve_dependencies)
+    with revision_errors(branches, 'heads'):
+        command.heads(branches.config, verbose=verbose,
+                      resolve_dependencies=resolve_dependencies)
 
 
 def branches(config=None, verbose=False):
     """Show revisions where a branch's history forks (normally none)."""
     from alembic import command
-    command.branches(_branches(config).config, verbose=verbose)
+
+    from haas.migrations.scripts import revision_errors
+    branches = _branches(config)
+    with revision_errors(branches, 'branches'):
+        command.branches(branches.config, verbose=verbose)
 
 
 def show(revisions=(), config=None):
@@ -238,7 +246,7 @@ def revision(message=None, autogenerate=False, sql=False, head=None,
 
 
 def migrate(message=None, sql=False, head=None, splice=False,
-            branch_label=None, version_path=None, rev_id=None, x_arg=None):
+            branch_label=None, version_path=None, rev_id=None):
     """Write a draft migration script for one branch from the models.
 
     The script holds only the changes to the tables of that branch and is a
@@ -247,7 +255,7 @@ def migrate(message=None, sql=False, head=None, splice=False,
     """
     from haas.migrations import writing
     return writing.revision(message, True, sql, head, splice, branch_label,
-                            version_path, rev_id, x_arg)
+                            version_path, rev_id)
 
 
 def edit(revision):

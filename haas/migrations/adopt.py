@@ -10,14 +10,16 @@ nullability, keys, unique sets, indexes).  Constraint names and sequences
 are not compared: the baselines rename those themselves.
 """
 
+import contextlib
 import functools
 
 import sqlalchemy as sa
 from haas.migrations.runner import Runner
+from haas.model import sqlite_like_postgresql
 
-#: Script attribute of a branch's first revision that adopts the tables it
-#: finds: legacy table name -> today's name ({} when no name changed).
-LEGACY_TABLES = 'legacy_tables'
+# A branch's first script may adopt the tables it finds: it then declares
+# `legacy_tables`, {legacy table name: today's name} ({} when no name
+# changed); Branches.legacy_tables reads it.
 
 
 def shapes(inspector, tables):
@@ -106,17 +108,33 @@ def _words(value):
 class Verdict:
     """What to do with a branch's unversioned tables."""
 
-    def __init__(self, revision=None, base=False, problems=(), closest=None):
-        #: the revision to stamp before upgrading (None: run from base)
+    def __init__(self, revision=None, problems=(), closest=None):
+        #: the revision to stamp before upgrading (None: the branch's first
+        #: script adopts the tables itself)
         self.revision = revision
-        #: True when the branch's first script adopts the tables itself
-        self.base = base
         self.problems = list(problems)
         self.closest = closest
 
     @property
     def adoptable(self):
         return not self.problems
+
+
+@contextlib.contextmanager
+def scratch(branches, after_step=()):
+    """A connection to an in-memory SQLite database on which every
+    enabled branch's scripts have run, up to its head; `after_step`
+    callbacks see each revision as it is applied."""
+    engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
+    sqlite_like_postgresql(engine)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+            Runner(branches, after_step=after_step).run(
+                connection, branches.script._upgrade_revs('heads', ()))
+            yield connection
+    finally:
+        engine.dispose()
 
 
 class Probe:
@@ -128,9 +146,6 @@ class Probe:
     @functools.cached_property
     def schemas(self):
         """Branch -> [(revision Script, {table: shape})], first to last."""
-        from haas.app import sqlite_like_postgresql
-        engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
-        sqlite_like_postgresql(engine)
         schemas = {b: [] for b in self.branches.names}
         owner = {}
         tables = set()
@@ -149,12 +164,8 @@ class Probe:
                                      if owner.get(name) == branch])
             schemas[branch].append((step.revision, own))
 
-        steps = self.branches.script._upgrade_revs('heads', ())
-        runner = Runner(self.branches, after_step=[after])
-        with engine.connect() as connection:
-            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
-            runner.run(connection, steps)
-        engine.dispose()
+        with scratch(self.branches, [after]):
+            pass
         return schemas
 
     def names(self, branch):
@@ -162,19 +173,17 @@ class Probe:
         found = set()
         for script, tables in self.schemas[branch]:
             found.update(tables)
-            found.update(getattr(script.module, LEGACY_TABLES, {}))
+        found.update(self.branches.legacy_tables(branch) or ())
         return found
 
     def legacy_names(self):
         renamed = {}
         for branch in self.schemas:
-            for script, _ in self.schemas[branch][:1]:
-                renamed.update(getattr(script.module, LEGACY_TABLES, {}))
+            renamed.update(self.branches.legacy_tables(branch) or {})
         return renamed
 
-    def judge(self, branch, connection, inspector=None):
-        """The Verdict on `branch`'s tables in `connection`'s database."""
-        inspector = inspector or sa.inspect(connection)
+    def judge(self, branch, inspector):
+        """The Verdict on `branch`'s tables in `inspector`'s database."""
         present = set(inspector.get_table_names()) & self.names(branch)
         renamed = self.legacy_names()
         actual = shapes(inspector, present)
@@ -183,14 +192,12 @@ class Probe:
                 (cols, renamed.get(target, target), refs)
                 for cols, target, refs in found['foreign_keys'])
         best = None
+        legacy = self.branches.legacy_tables(branch)
         for index, (script, expected) in enumerate(self.schemas[branch]):
-            legacy = getattr(script.module, LEGACY_TABLES, None)
             partial = index == 0 and legacy is not None
             problems = _compare(expected, actual, legacy or {}, partial)
             if not problems:
-                if partial:
-                    return Verdict(base=True)
-                return Verdict(revision=script.revision)
+                return Verdict(revision=None if partial else script.revision)
             if best is None or len(problems) < len(best[1]):
                 best = (script, problems)
         script, problems = best

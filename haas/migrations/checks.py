@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script.revision import MultipleHeads
 
 from haas.errors import HaasError
-from haas.migrations.runner import Runner
+from haas.migrations.adopt import scratch
 from haas.migrations.tables import branch_of_table
 from haas.model import db
 
@@ -95,29 +95,16 @@ def _inside(path, folder):
 
 def drift(branches):
     """Model changes that no script makes, per branch, in words."""
-    from haas.app import sqlite_like_postgresql
-    engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
-    sqlite_like_postgresql(engine)
     enabled = set(branches.names)
 
     def include(obj, name, type_, reflected, compare_to):
-        if type_ != 'table':
-            return True
-        if name in ('alembic_version',):
-            return False
-        return branch_of_table(name) in enabled
+        return type_ != 'table' or branch_of_table(name) in enabled
 
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
-            Runner(branches).run(
-                connection, branches.script._upgrade_revs('heads', ()))
-            context = MigrationContext.configure(connection, opts={
-                'compare_type': True, 'include_object': include,
-                'render_as_batch': True})
-            diffs = compare_metadata(context, db.metadata)
-    finally:
-        engine.dispose()
+    with scratch(branches) as connection:
+        context = MigrationContext.configure(connection, opts={
+            'compare_type': True, 'include_object': include,
+            'render_as_batch': True})
+        diffs = compare_metadata(context, db.metadata)
     lines = []
     for diff in diffs:
         for item in (diff if isinstance(diff, list) else [diff]):

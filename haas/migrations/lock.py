@@ -119,12 +119,15 @@ def holder(connection):
     path = lock_file(connection)
     if path is None or not os.path.exists(path):
         return None
-    with open(path, 'a+') as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_holder(path)
-        fcntl.flock(f, fcntl.LOCK_UN)
+    try:
+        with open(path) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_holder(path)
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return None  # unreadable: whoever holds it, this cannot tell
     return None
 
 
@@ -147,7 +150,7 @@ def _read_holder(path):
 
 
 @contextlib.contextmanager
-def schema_lock(connection, wait=600.0, report=None, command=None):
+def schema_lock(connection, wait, report=None, command=None):
     """Hold HaaS's schema lock on `connection` while writing the schema.
 
     Waits at most `wait` seconds; `report` is told once who holds the lock
@@ -171,8 +174,15 @@ def schema_lock(connection, wait=600.0, report=None, command=None):
 def _wait_for(try_lock, who, wait, report):
     deadline = time.monotonic() + wait
     told = None
+    blank = 0
     while not try_lock():
         current = who()
+        if current is None and blank < 3:
+            # Released in between, or (SQLite) another command only looked
+            # at the lock file: try again now, whatever the wait.
+            blank += 1
+            continue
+        blank = 0
         if time.monotonic() >= deadline:
             held_by = current or 'another session'
             raise MigrationError(
@@ -223,7 +233,12 @@ def _postgresql_lock(connection, command):
 @contextlib.contextmanager
 def _file_lock(path, command):
     # Read-write without append, so that the facts overwrite the last ones.
-    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), 'r+') as f:
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise MigrationError(f'cannot open the schema lock file {path}: '
+                             f'{e.strerror}') from None
+    with os.fdopen(descriptor, 'r+') as f:
         def try_lock():
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,7 +2,6 @@
 
 from alembic import command
 
-from haas.migrations import state
 from haas.migrations.scripts import revision_errors
 
 
@@ -21,24 +20,23 @@ def history(branches, rev_range, extension, verbose, indicate_current):
         from haas.migrations.schema import Schema
         schema = Schema.current()
         with schema.reading() as connection:
-            rows, _ = schema._visible(connection)
+            rows, _ = schema.visible_rows(connection)
         currents = {s.revision for s in branches.script.get_all_current(rows)}
     if extension is None and not indicate_current:
         with revision_errors(branches, rev_range):
             command.history(branches.config, rev_range, verbose=verbose)
         return
+    base, _, head = (rev_range or ':').partition(':')
     if extension is not None:
-        if extension not in branches.folders:
-            from haas.errors import MigrationError
-            raise MigrationError(
-                f'{extension} is not the branch of an enabled extension '
-                f'(branches: {", ".join(branches.names)})')
-        scripts = list(reversed(branches.by_branch[extension]))
-    else:
-        base, _, head = (rev_range or ':').partition(':')
-        with revision_errors(branches, rev_range):
-            scripts = list(branches.script.walk_revisions(
-                base=base or 'base', head=head or 'heads'))
+        # The range is of that branch: `-r -2:` or `-r <rev>:head`.
+        branches.require(extension)
+        base, head = (f'{extension}@{end}' if end and '@' not in end else end
+                      for end in (base, head))
+        base, head = base or f'{extension}@base', head or f'{extension}@head'
+    with revision_errors(branches, rev_range):
+        scripts = [s for s in branches.script.walk_revisions(
+            base=base or 'base', head=head or 'heads')
+            if extension is None or branches.branch_of(s.revision) == extension]
     for script in scripts:
         if indicate_current:
             script._db_current_indicator = script.revision in currents
@@ -47,6 +45,7 @@ def history(branches, rev_range, extension, verbose, indicate_current):
 
 
 def current(schema, extension, verbose):
+    from haas.migrations import state
     status = schema.status()
     for branch in status.branches:
         if extension is not None and branch.branch != extension:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 
-from haas.errors import MigrationError
+from haas.errors import MigrationError, first_line, squashed
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,8 @@ def describe(script):
 def _error_line(error):
     orig = getattr(error, 'orig', None)
     if orig is not None:
-        lines = [line.strip() for line in str(orig).splitlines()
-                 if line.strip()]
-        return lines[0] if lines else type(orig).__name__
-    return f'{type(error).__name__}: {" ".join(str(error).split())}'
+        return first_line(orig)
+    return f'{type(error).__name__}: {squashed(error)}'
 
 
 def _milliseconds(seconds):
@@ -133,6 +131,8 @@ class Runner:
                                hidden, done)
                 return
             except RevisionFailed as e:
+                if in_transaction:
+                    raise  # the caller's transaction: not this to retry
                 connection.rollback()
                 if not e.lock_timeout or attempt >= self.settings.lock_retries:
                     raise
@@ -246,21 +246,23 @@ class Runner:
         step.migration_fn = migration_fn
 
     def _drop_invalid_indexes(self, connection):
+        """Drop what a failed CREATE INDEX CONCURRENTLY leaves behind: the
+        invalid indexes of the schema that no session is building now (an
+        index being built is invalid until it is done)."""
         invalid = connection.execute(sa.text(
             'SELECT c.relname FROM pg_index i '
             'JOIN pg_class c ON c.oid = i.indexrelid '
             'JOIN pg_namespace n ON n.oid = c.relnamespace '
             'WHERE NOT i.indisvalid AND n.nspname = current_schema() '
-            # An index another session is building right now is invalid
-            # too, until it is done; it is not a leftover.
             'AND i.indexrelid NOT IN (SELECT index_relid '
             '                         FROM pg_stat_progress_create_index) '
             'ORDER BY 1')).scalars().all()
+        quote = connection.dialect.identifier_preparer.quote
         for name in invalid:
             self._tell(f'dropping invalid index {name}, left by an earlier '
                        f'failed attempt')
             connection.exec_driver_sql(
-                f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+                f'DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}')
 
     def _applied(self, ctx, step, heads, run_args):
         if ctx.as_sql:

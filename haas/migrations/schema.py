@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import sys
+import time
 
 import sqlalchemy as sa
 
@@ -35,6 +36,9 @@ def begin(connection):
         connection.rollback()
     return connection.begin()
 
+
+NO_REVISION = ("no revision given: name one, 'heads' for every branch or "
+               "'<branch>@head'")
 
 _RELATIVE = re.compile(r'^(?:(?P<branch>.+)@)?(?P<n>[-+]\d+)$')
 
@@ -62,9 +66,11 @@ class Step:
 class Plan:
     """What a command would do, in order: stamps to adopt, then steps."""
 
-    def __init__(self, stamps, steps, branches):
+    def __init__(self, stamps, steps, branches, start=()):
         self.stamps = stamps
         self.alembic_steps = steps
+        #: the version rows the steps start from, once stamped
+        self.start = start
         self.steps = []
         for branch, revision in stamps:
             self.steps.append(Step('stamp', branch,
@@ -124,10 +130,7 @@ class Schema:
     @contextlib.contextmanager
     def reading(self):
         with self.engine.connect() as connection:
-            try:
-                yield connection
-            finally:
-                connection.rollback()
+            yield connection
 
     @contextlib.contextmanager
     def writing(self, lock_wait=None):
@@ -157,9 +160,15 @@ class Schema:
         return state.inspect(connection, self.branches, tables_of,
                              self.probe)
 
-    def status(self):
+    def status(self, wait=None):
         with self.reading() as connection:
-            return self.inspect(connection)
+            status = self.inspect(connection)
+        deadline = time.monotonic() + (wait or 0)
+        while not status.current and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            with self.reading() as connection:
+                status = self.inspect(connection)
+        return status
 
     def require_current(self):
         """DatabaseError unless the servers may run on this database."""
@@ -175,12 +184,12 @@ class Schema:
 
     # --- plans ------------------------------------------------------------
 
-    def _visible(self, connection):
-        """The version rows Alembic is shown, and those hidden from it."""
+    def visible_rows(self, connection):
+        """The version rows Alembic is shown, and those hidden from it:
+        the rows of enabled branches (with those that hidden rows stood
+        for), and the rows of branches that are not enabled."""
         view = state.read_view(connection, self.branches)
-        rows = view.known + view.implied
-        redundant = self.branches.redundant(rows)
-        return tuple(r for r in rows if r not in redundant), view.unknown
+        return self._minimal(view.known + view.implied), view.unknown
 
     def _prepare(self, connection):
         """Write out the rows that hidden rows stood for; drop redundant
@@ -193,13 +202,6 @@ class Schema:
                 bookkeeping.delete_rows(connection, redundant)
         return view.unknown
 
-    def _at_heads(self, connection):
-        """Whether every enabled branch with scripts is at its head."""
-        rows, _ = self._visible(connection)
-        current = self.branches.effective(rows)
-        return all(current.get(b) == head
-                   for b, head in self.branches.heads.items() if head)
-
     def _resolve(self, name):
         """The revision ids `name` stands for (an id, '<branch>@head'...)."""
         with revision_errors(self.branches, name):
@@ -211,13 +213,26 @@ class Schema:
         return tuple(r for r in rows if r not in redundant)
 
     def _upgrade_plan(self, connection, status, target, involved):
-        heads, _ = self._visible(connection)
-        stamps = [(b.branch, b.adopt_at) for b in status.enabled(state.ADOPTABLE)
-                  if b.adopt_at and b.branch in involved]
-        heads = self._minimal(list(heads) + [r for _, r in stamps])
+        """The stamps that adopt tables, then the steps, for `target`.
+
+        Every adoptable branch is stamped at the revision its tables match
+        before the steps are planned; a stamp is kept if its branch is one
+        asked for or one the steps run, which a branch asked for needs.
+        """
+        rows, _ = self.visible_rows(connection)
+        adopt = [(b.branch, b.adopt_at) for b in status.enabled(state.ADOPTABLE)
+                 if b.adopt_at]
+        start = self._minimal(list(rows) + [r for _, r in adopt])
         with revision_errors(self.branches, target):
-            steps = self.branches.script._upgrade_revs(target, heads)
-        return Plan(stamps, steps, self.branches)
+            steps = self.branches.script._upgrade_revs(target, start)
+        touched = {self.branches.branch_of(s.revision.revision)
+                   for s in steps} | set(involved)
+        stamps = [(b, r) for b, r in adopt if b in touched]
+        if len(stamps) != len(adopt):
+            start = self._minimal(list(rows) + [r for _, r in stamps])
+            with revision_errors(self.branches, target):
+                steps = self.branches.script._upgrade_revs(target, start)
+        return Plan(stamps, steps, self.branches, start)
 
     def _refuse(self, status, behind=False):
         blocked = status.blocked
@@ -252,7 +267,7 @@ class Schema:
                 if new:
                     # All heads at once: Alembic then leaves the rows that
                     # stamping them one by one, or `upgrade heads`, leaves.
-                    heads, _ = self._visible(connection)
+                    heads, _ = self.visible_rows(connection)
                     runner = self.runner()
                     runner.report = None  # it would name only some branches
                     runner.run(connection, self.branches.script._stamp_revs(
@@ -270,20 +285,16 @@ class Schema:
         plan = self._upgrade_plan(connection, status, target, involved)
         runner = self.runner()
         for branch, revision in plan.stamps:
-            heads, _ = self._visible(connection)
+            heads, _ = self.visible_rows(connection)
             runner.run(connection, self.branches.script._stamp_revs(
                 revision, heads), hidden)
-        heads, _ = self._visible(connection)
-        with revision_errors(self.branches, target):
-            steps = self.branches.script._upgrade_revs(target, heads)
-        runner.run(connection, steps, hidden)
+        runner.run(connection, plan.alembic_steps, hidden)
 
     # --- upgrade ----------------------------------------------------------
 
     def upgrade_target(self, revision, extension):
         if not revision:
-            raise MigrationError("no revision given: name one, 'heads' for "
-                                 "every branch or '<branch>@head'")
+            raise MigrationError(NO_REVISION)
         if extension is None:
             return revision, self.branches.names
         branch = self._branch(extension)
@@ -300,11 +311,7 @@ class Schema:
         return revision if named else f'{branch}@{revision}'
 
     def _branch(self, extension):
-        if extension not in self.branches.folders:
-            raise MigrationError(
-                f'{extension} is not the branch of an enabled extension '
-                f'(branches: {", ".join(self.branches.names)})')
-        return extension
+        return self.branches.require(extension)
 
     def upgrade(self, revision='heads', extension=None, plan=False,
                 lock_wait=None):
@@ -323,7 +330,7 @@ class Schema:
             hidden = self._prepare(connection)
             self._adopt_and_upgrade(connection, status, target, involved,
                                     hidden)
-            if self._at_heads(connection):
+            if self.inspect(connection).current:
                 # As `create` does: an upgrade from nothing fills the pool.
                 with begin(connection):
                     self.allocator.populate(connection)
@@ -339,11 +346,7 @@ class Schema:
         start = ()
         if plan:
             the_plan = self.upgrade(revision, extension, plan=True)
-            with self.reading() as connection:
-                start, _ = self._visible(connection)
-            start = self._minimal(list(start) + [r for _, r in
-                                                 the_plan.stamps])
-            steps = the_plan.alembic_steps
+            start, steps = the_plan.start, the_plan.alembic_steps
         else:
             if ':' in target:
                 first, target = target.split(':', 1)
@@ -363,7 +366,7 @@ class Schema:
         return revision
 
     def _downgrade_plan(self, connection, target, cascade):
-        heads, hidden = self._visible(connection)
+        heads, hidden = self.visible_rows(connection)
         self._check_relative(connection, target)
         with revision_errors(self.branches, target):
             steps = self.branches.script._downgrade_revs(target, heads)
@@ -407,7 +410,7 @@ class Schema:
         branch = match.group('branch')
         if branch is None or branch not in self.branches.folders:
             return
-        heads, _ = self._visible(connection)
+        heads, _ = self.visible_rows(connection)
         current = self.branches.effective(heads).get(branch)
         applied = self.branches.position(branch, current)
         wanted = -int(match.group('n'))
@@ -449,7 +452,7 @@ class Schema:
             with self.reading() as connection:
                 steps = self._downgrade_plan(connection, target,
                                              True)[0].alembic_steps
-                start, _ = self._visible(connection)
+                start, _ = self.visible_rows(connection)
         self.runner().sql(self.engine.dialect.name, steps, start,
                           output or sys.stdout)
 
@@ -457,8 +460,7 @@ class Schema:
 
     def stamp(self, revision, purge=False, sql=False, output=None):
         if not revision:
-            raise MigrationError("no revision given: name one, 'heads' for "
-                                 "every branch or '<branch>@head'")
+            raise MigrationError(NO_REVISION)
         if sql:
             with revision_errors(self.branches, revision):
                 steps = self.branches.script._stamp_revs(revision, ())
@@ -466,16 +468,17 @@ class Schema:
                               output or sys.stdout)
             return
         with self.writing() as connection:
-            if purge:
-                with begin(connection):
+            hidden = self._prepare(connection)
+            heads, _ = self.visible_rows(connection)
+            with revision_errors(self.branches, revision):
+                steps = self.branches.script._stamp_revs(
+                    revision, () if purge else heads)
+            with begin(connection):
+                if purge:
                     bookkeeping.delete_rows(
                         connection, bookkeeping.version_rows(connection))
-            hidden = self._prepare(connection)
-            heads, _ = self._visible(connection)
-            with revision_errors(self.branches, revision):
-                steps = self.branches.script._stamp_revs(revision, heads)
-            self.runner().run(connection, steps, hidden)
-            with begin(connection):
+                self.runner().run(connection, steps, hidden,
+                                  in_transaction=True)
                 self._record(connection)
 
     def forget(self, name, drop_tables=False):

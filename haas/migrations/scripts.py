@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -23,7 +24,7 @@ from alembic.script.revision import (MultipleHeads, RangeNotAncestorError,
 from alembic.util import CommandError, to_tuple
 
 from haas.extensions import load as load_extension
-from haas.errors import ExtensionError, MigrationError
+from haas.errors import ExtensionError, MigrationError, squashed
 from haas.migrations import CORE, MIGRATIONS_DIR, paths
 
 
@@ -58,6 +59,30 @@ def _owns(extension, branch):
     return branch == extension or branch.startswith(extension + '.')
 
 
+def owner(name, candidates):
+    """The longest of `candidates` that is `name` or a package of it, or
+    None: the module `haas.ext.obm.mock` belongs to `haas.ext.obm.mock`."""
+    owners = [c for c in candidates if _owns(c, name)]
+    return max(owners, key=len) if owners else None
+
+
+def installed(module):
+    """Whether a new process could import `module`: it is on sys.path now
+    (a module imported earlier, whose files are gone, is not installed)."""
+    parent, _, _ = module.rpartition('.')
+    try:
+        path = None
+        if parent:
+            spec = importlib.util.find_spec(parent)
+            if spec is None:
+                return False
+            path = spec.submodule_search_locations
+        return importlib.machinery.PathFinder.find_spec(module,
+                                                        path) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def enabled_folders(extensions):
     """Map core and each enabled branch to the folder of its scripts.
 
@@ -68,7 +93,7 @@ def enabled_folders(extensions):
         if extension not in sys.modules:
             folder = conventional_folder(extension)
             if folder is not None:
-                folders[extension] = paths.get(extension, folder)
+                folders[extension] = folder
                 continue
             load_extension(extension)
         for branch, folder in paths.items():
@@ -81,11 +106,10 @@ def extension_of(branch, extensions):
     """The enabled extension that owns `branch` (core owns ``haas``)."""
     if branch == CORE:
         return CORE
-    owners = [e for e in extensions if _owns(e, branch)]
-    return max(owners, key=len) if owners else branch
+    return owner(branch, extensions) or branch
 
 
-def alembic_config(folders, autogenerate=False, x_arg=()):
+def alembic_config(folders):
     """An Alembic configuration for HaaS's environment and `folders`."""
     # Alembic's default stdout is the one at its import; a command must
     # print to the stdout of its own run (Click's runner replaces it).
@@ -96,8 +120,8 @@ def alembic_config(folders, autogenerate=False, x_arg=()):
     # ConfigParser interpolates '%'; a folder name may contain one.
     config.set_main_option('version_locations', os.pathsep.join(
         folders.values()).replace('%', '%%'))
-    config.cmd_opts = argparse.Namespace(autogenerate=autogenerate,
-                                         x=list(x_arg))
+    # What Flask-Migrate's commands give env.py; `revision` sets it.
+    config.cmd_opts = argparse.Namespace(autogenerate=False, x=[])
     return config
 
 
@@ -120,6 +144,21 @@ class Branches:
 
     def extension_of(self, branch):
         return extension_of(branch, self.extensions)
+
+    def require(self, branch):
+        """`branch`, if it is enabled; else MigrationError."""
+        if branch not in self.folders:
+            raise MigrationError(
+                f'{branch} is not the branch of an enabled extension '
+                f'(branches: {", ".join(self.names)})')
+        return branch
+
+    def legacy_tables(self, branch):
+        """The tables the branch's first script adopts: {legacy: today's
+        name}, or None when it adopts none (see adopt.LEGACY_TABLES)."""
+        scripts = self.by_branch[branch]
+        return getattr(scripts[0].module, 'legacy_tables', None) \
+            if scripts else None
 
     def redundant(self, rows):
         """The rows among `rows` (all known) that others already imply."""
@@ -152,7 +191,7 @@ class Branches:
             if not isinstance(cause, RevisionError):
                 raise
             raise MigrationError(f'the migration scripts do not form a '
-                                 f'history: {_one_line(cause)}') from None
+                                 f'history: {squashed(cause)}') from None
         except KeyError as e:
             # Alembic looks up every id a script names in its map: one that
             # no script has surfaces as a bare KeyError.
@@ -172,9 +211,7 @@ class Branches:
         script = self.revisions.get(revision)
         if script is None:
             return None
-        labels = script.branch_labels
-        owners = [b for b in self.folders if b in labels]
-        return max(owners, key=len) if owners else None
+        return _labelled(script, self.folders)
 
     @functools.cached_property
     def by_branch(self):
@@ -286,27 +323,24 @@ def installed_branch_of():
     script = ScriptDirectory.from_config(alembic_config(folders))
     found = {}
     for revision in script.walk_revisions():
-        owners = [b for b in folders if b in revision.branch_labels]
-        if owners:
-            found[revision.revision] = max(owners, key=len)
+        branch = _labelled(revision, folders)
+        if branch is not None:
+            found[revision.revision] = branch
     return found
 
 
-def _importable(name):
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _one_line(error):
-    return ' '.join(str(error).split())
+def _labelled(script, branches):
+    """The branch among `branches` whose label `script` carries (Alembic
+    gives a revision the labels of the revisions before it), or None."""
+    labels = [b for b in branches if b in script.branch_labels]
+    return max(labels, key=len) if labels else None
 
 
 @contextlib.contextmanager
 def revision_errors(branches, argument):
     """Alembic's revision errors as one line that names the fix."""
     names = ', '.join(sorted(branches.names))
+    branches.revisions  # a broken history is said first, and in one line
     try:
         yield
     except (CommandError, RevisionError) as e:
@@ -319,7 +353,7 @@ def revision_errors(branches, argument):
                 f"per extension; use 'heads' for all of them or "
                 f"'<branch>@head' for one (branches: {names})") from None
         if isinstance(cause, ResolutionError) and cause.argument not in \
-                branches.folders and _importable(cause.argument):
+                branches.folders and installed(cause.argument):
             raise MigrationError(
                 f"'{argument}' names branch {cause.argument}, whose extension "
                 f"is not enabled: add it to [extensions] first (branches: "
@@ -334,4 +368,4 @@ def revision_errors(branches, argument):
                 f"'{argument}': {cause.lower} is not below {cause.upper} in "
                 f"any branch") from None
         raise MigrationError(f"'{argument}': "
-                             f"{' '.join(str(cause).split())}") from None
+                             f"{squashed(cause)}") from None

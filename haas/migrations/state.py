@@ -7,14 +7,12 @@ the servers all say it in the same words.
 """
 
 import dataclasses
-import importlib.machinery
-import importlib.util
 
 import sqlalchemy as sa
 
 from haas.migrations import bookkeeping, lock
-from haas.migrations.adopt import LEGACY_TABLES, Probe
-from haas.migrations.scripts import installed_branch_of
+from haas.migrations.adopt import Probe
+from haas.migrations.scripts import installed, installed_branch_of
 
 UP_TO_DATE = 'up to date'
 BEHIND = 'behind'
@@ -73,14 +71,10 @@ class Status:
 
     @property
     def current(self):
-        """Whether every enabled branch is at its head.
-
-        A version row that no installed branch provides may be a newer
-        revision of any of them, so it makes the database not current (the
-        servers refuse it too).
-        """
-        return self.blocked is None and all(
-            b.verdict in (UP_TO_DATE, NO_SCRIPTS) for b in self.enabled())
+        """Whether the servers may run: every enabled branch is at its head
+        and nothing blocks (a version row that no installed branch provides
+        may be a newer revision of any of them)."""
+        return self.advice() is None
 
     @property
     def blocked(self):
@@ -175,23 +169,6 @@ def _unknown(branch):
             f'the backup taken before that upgrade')
 
 
-def installed(module):
-    """Whether a new process could import `module`: it is on sys.path now
-    (a module imported earlier, whose files are gone, is not installed)."""
-    parent, _, _ = module.rpartition('.')
-    try:
-        path = None
-        if parent:
-            spec = importlib.util.find_spec(parent)
-            if spec is None:
-                return False
-            path = spec.submodule_search_locations
-        return importlib.machinery.PathFinder.find_spec(module,
-                                                        path) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 class View:
     """The version rows of a database, seen through the enabled branches."""
 
@@ -205,15 +182,13 @@ class View:
         #: revision without the rows of branches it cannot place
         self.implied = []
         for row in self.unknown:
-            for label in labels.values():
-                if label.revision != row:
+            label = self.label_of(row)
+            for revision in label.requires if label else ():
+                branch = branches.branch_of(revision)
+                if branch is None or branch in self.current:
                     continue
-                for revision in label.requires:
-                    branch = branches.branch_of(revision)
-                    if branch is None or branch in self.current:
-                        continue
-                    self.current[branch] = revision
-                    self.implied.append(revision)
+                self.current[branch] = revision
+                self.implied.append(revision)
 
     def label_of(self, row):
         return next((label for label in self.labels.values()
@@ -258,12 +233,12 @@ def inspect(connection, branches, tables_of, probe=None):
             entry.verdict = UNKNOWN
         elif head is None:
             entry.verdict = NO_SCRIPTS
-        elif not (own | _legacy(branches, name)) & present:
+        elif not (own | set(branches.legacy_tables(name) or ())) & present:
             entry.verdict = NOT_CREATED
             entry.pending = branches.pending(name, None)
         else:
             accounted |= probe.names(name)
-            verdict = probe.judge(name, connection, inspector)
+            verdict = probe.judge(name, inspector)
             if verdict.adoptable:
                 entry.verdict = ADOPTABLE
                 entry.adopt_at = verdict.revision
@@ -301,11 +276,3 @@ def inspect(connection, branches, tables_of, probe=None):
     holder = lock.holder(connection)
     return Status(branches=result, lock=holder,
                   foreign_tables=sorted(present - accounted))
-
-
-def _legacy(branches, name):
-    scripts = branches.by_branch[name]
-    if not scripts:
-        return set()
-    return set(getattr(scripts[0].module, LEGACY_TABLES, {}))
-

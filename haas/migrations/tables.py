@@ -5,15 +5,14 @@ a plain ``db.Table`` names its module in ``info['module']``.
 """
 
 from haas.migrations import CORE, paths
+from haas.migrations.scripts import owner
 
 
 def branch_of_module(module):
     """The branch that owns the tables defined in `module`, or None."""
-    if module in paths:
-        return module
-    owners = [b for b in paths if b != CORE and module.startswith(b + '.')]
-    if owners:
-        return max(owners, key=len)
+    branch = owner(module, [b for b in paths if b != CORE])
+    if branch is not None:
+        return branch
     if module.startswith(CORE + '.') and not module.startswith('haas.ext.'):
         return CORE
     return None

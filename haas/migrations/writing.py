@@ -11,16 +11,15 @@ from haas.migrations.schema import Schema
 from haas.migrations.scripts import revision_errors
 
 
-def _branches(schema=None, autogenerate=False, x_arg=None):
+def _branches(schema=None, autogenerate=False):
     branches = (schema or Schema.current()).branches
+    # The hooks read it, as Flask-Migrate's commands set it.
     branches.config.cmd_opts.autogenerate = autogenerate
-    branches.config.cmd_opts.x = list(x_arg or ())
     return branches
 
 
 def revision(message=None, autogenerate=False, sql=False, head=None,
-             splice=False, branch_label=None, version_path=None, rev_id=None,
-             x_arg=None):
+             splice=False, branch_label=None, version_path=None, rev_id=None):
     head, version_path = _target(head, branch_label, version_path)
     schema = Schema.current()
     if autogenerate:
@@ -30,7 +29,7 @@ def revision(message=None, autogenerate=False, sql=False, head=None,
         if advice is not None:
             raise MigrationError(f'a draft is compared with a database at '
                                  f'every head, and {advice.message}')
-    branches = _branches(schema, autogenerate, x_arg)
+    branches = _branches(schema, autogenerate)
     with revision_errors(branches, head):
         return command.revision(
             branches.config, message, autogenerate=autogenerate, sql=sql,
