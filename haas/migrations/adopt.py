@@ -182,15 +182,16 @@ class Probe:
             renamed.update(self.branches.legacy_tables(branch) or {})
         return renamed
 
-    def judge(self, branch, inspector):
-        """The Verdict on `branch`'s tables in `inspector`'s database."""
-        present = set(inspector.get_table_names()) & self.names(branch)
+    def judge(self, branch, found):
+        """The Verdict on `branch`'s tables, given `found`, the shapes of
+        the database's tables (of at least every name the branch has had
+        that the database has)."""
         renamed = self.legacy_names()
-        actual = shapes(inspector, present)
-        for found in actual.values():
-            found['foreign_keys'] = sorted(
+        actual = {}
+        for name in self.names(branch) & set(found):
+            actual[name] = dict(found[name], foreign_keys=sorted(
                 (cols, renamed.get(target, target), refs)
-                for cols, target, refs in found['foreign_keys'])
+                for cols, target, refs in found[name]['foreign_keys']))
         best = None
         legacy = self.branches.legacy_tables(branch)
         for index, (script, expected) in enumerate(self.schemas[branch]):

@@ -11,7 +11,7 @@ import dataclasses
 import sqlalchemy as sa
 
 from haas.migrations import bookkeeping, lock
-from haas.migrations.adopt import Probe
+from haas.migrations.adopt import Probe, shapes
 from haas.migrations.scripts import installed, installed_branch_of
 
 UP_TO_DATE = 'up to date'
@@ -211,6 +211,7 @@ def inspect(connection, branches, tables_of, probe=None):
     inspector = sa.inspect(connection)
     present = set(inspector.get_table_names())
     probe = probe or Probe(branches)
+    found = None  # the shapes of the tables to judge, reflected at once
     result = []
     accounted = set(bookkeeping.TABLES)
     claimed = set()
@@ -238,7 +239,10 @@ def inspect(connection, branches, tables_of, probe=None):
             entry.pending = branches.pending(name, None)
         else:
             accounted |= probe.names(name)
-            verdict = probe.judge(name, inspector)
+            if found is None:
+                found = shapes(inspector, present & set().union(
+                    *(probe.names(b) for b in branches.names)))
+            verdict = probe.judge(name, found)
             if verdict.adoptable:
                 entry.verdict = ADOPTABLE
                 entry.adopt_at = verdict.revision
