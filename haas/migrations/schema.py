@@ -108,6 +108,7 @@ class Schema:
         self.settings = Settings.from_config(self.config)
         # Builds the revisions' schemas only if a branch needs adopting.
         self.probe = Probe(self.branches)
+        self._tables = {}
 
     @classmethod
     def current(cls):
@@ -122,8 +123,16 @@ class Schema:
         return Runner(self.branches, self.settings, self.report,
                       target_metadata=db.metadata, after_step=[self._record])
 
+    def tables_of(self, branch):
+        """The names of `branch`'s tables in the models, which do not
+        change while the application runs: read once per branch, not at
+        every revision's bookkeeping."""
+        if branch not in self._tables:
+            self._tables[branch] = tables_of(branch)
+        return self._tables[branch]
+
     def _record(self, connection, step=None, heads=None):
-        bookkeeping.record(connection, self.branches, tables_of, heads)
+        bookkeeping.record(connection, self.branches, self.tables_of, heads)
 
     # --- connections --------------------------------------------------------
 
@@ -157,7 +166,7 @@ class Schema:
     # --- reading --------------------------------------------------------
 
     def inspect(self, connection):
-        return state.inspect(connection, self.branches, tables_of,
+        return state.inspect(connection, self.branches, self.tables_of,
                              self.probe)
 
     def status(self, wait=None):
