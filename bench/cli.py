@@ -18,7 +18,7 @@ from conftest import (LEGACY_EXTENSIONS, Databases,  # noqa: E402
                       config_text)
 from test_legacy import DUMP, load_dump  # noqa: E402
 
-REPEAT = 7
+REPEAT = 11
 BIN = os.path.dirname(sys.executable)
 HAAS_ADMIN = os.path.join(BIN, 'haas-admin')
 FLASK = os.path.join(BIN, 'flask')
@@ -86,8 +86,13 @@ def medians(*runs):
 
 
 def environment(**extra):
+    """The calling environment, without what would change the programs'
+    behaviour: their own settings, and PYTHONDONTWRITEBYTECODE, which would
+    make both compile their own modules on every run (an installed wheel
+    has its bytecode)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ('HAAS_CONFIG', 'FLASK_APP', 'BARE_DATABASE_URI')}
+           if k not in ('HAAS_CONFIG', 'FLASK_APP', 'BARE_DATABASE_URI',
+                        'PYTHONDONTWRITEBYTECODE')}
     return {**env, **extra}
 
 

@@ -140,3 +140,34 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert [line for line in by_verb['show'].splitlines()
             if line.startswith('Rev: ')] == [
         f'Rev: {line.split()[0]} (head)' for line in HEADS]
+
+
+#: Build the application as `haas-admin` does (process=True) and as an
+#: in-process caller does; print what the garbage collector was left with.
+GC_DRIVER = r'''
+import gc, json, sys
+from haas.commands import Script
+seen = []
+for process in (False, True):
+    frozen = gc.get_freeze_count()
+    Script(sys.argv[1], process=process).load_app()
+    seen.append([gc.isenabled(), gc.get_freeze_count() > frozen])
+json.dump(seen, sys.stdout)
+'''
+
+
+def test_the_executable_freezes_what_it_builds_and_leaves_the_collector_on(
+        tmp_path):
+    config = config_text(f'sqlite:///{tmp_path}/haas.db', LEGACY_EXTENSIONS)
+    result = subprocess.run([sys.executable, '-c', GC_DRIVER, config],
+                            capture_output=True, text=True, timeout=120,
+                            check=True)
+    # A caller in its own process (a test, a script) keeps its collector as
+    # it was; the executable freezes its start-up graph and collects on.
+    assert json.loads(result.stdout) == [[True, False], [True, True]]
+
+
+def test_the_executable_is_the_process_entry_point():
+    from importlib.metadata import entry_points
+    (script,) = entry_points(group='console_scripts', name='haas-admin')
+    assert script.value == 'haas.commands:run'

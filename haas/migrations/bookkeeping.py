@@ -40,17 +40,26 @@ class Label:
         self.tables = tuple(tables.split())
 
 
-def version_rows(connection):
-    """The revision ids in alembic_version (empty without the table)."""
-    if not sa.inspect(connection).has_table(VERSION_TABLE):
+def _has(connection, table, present):
+    if present is not None:
+        return table in present
+    return sa.inspect(connection).has_table(table)
+
+
+def version_rows(connection, present=None):
+    """The revision ids in alembic_version (empty without the table).
+
+    `present`, if given, names the database's tables, read already.
+    """
+    if not _has(connection, VERSION_TABLE, present):
         return []
     return sorted(connection.execute(
         sa.select(version_table.c.version_num)).scalars())
 
 
-def labels(connection):
+def labels(connection, present=None):
     """Branch -> Label, as haas_schema_branch records them."""
-    if not sa.inspect(connection).has_table(BRANCH_TABLE):
+    if not _has(connection, BRANCH_TABLE, present):
         return {}
     return {row.branch: Label(row.branch, row.revision, row.requires,
                               row.tables)

@@ -24,6 +24,7 @@ from haas.errors import MigrationError
 #: PostgreSQL advisory lock key held by every command that writes the schema.
 KEY = 0x48414153  # "HAAS"
 _PREFIX = 'haas-lock'
+_HELD = 'haas_schema_lock'  # connection.info key, while it holds the lock
 _POLL = 0.2
 
 
@@ -96,6 +97,9 @@ def _parse_application_name(name, backend):
 
 def holder(connection):
     """Who holds the schema lock of `connection`'s database, or None."""
+    mine = connection.info.get(_HELD)
+    if mine is not None:
+        return mine  # this very connection: no need to ask the database
     if connection.dialect.name == 'postgresql':
         began = not connection.in_transaction()
         row = connection.execute(sa.text(
@@ -168,7 +172,13 @@ def schema_lock(connection, wait, report=None, command=None):
         return
     with manager as try_lock:
         _wait_for(try_lock, lambda: holder(connection), wait, report)
-        yield
+        connection.info[_HELD] = Holder(
+            command=command, pid=os.getpid(), host=socket.gethostname(),
+            since=int(time.time()))
+        try:
+            yield
+        finally:
+            del connection.info[_HELD]
 
 
 def _wait_for(try_lock, who, wait, report):

@@ -204,10 +204,11 @@ class Runner:
 
         def timeouts(scope):
             if postgresql:
-                context.execute(f'SET {scope} lock_timeout = '
-                                f'{_milliseconds(lock_timeout)}')
-                context.execute(f'SET {scope} statement_timeout = '
-                                f'{_milliseconds(statement_timeout)}')
+                _settings(context, (
+                    f'SET {scope} lock_timeout = '
+                    f'{_milliseconds(lock_timeout)}',
+                    f'SET {scope} statement_timeout = '
+                    f'{_milliseconds(statement_timeout)}'))
 
         def migration_fn(**kw):
             self._started = time.monotonic()
@@ -228,8 +229,8 @@ class Runner:
                         original(**kw)
                     finally:
                         if postgresql:
-                            context.execute('RESET lock_timeout')
-                            context.execute('RESET statement_timeout')
+                            _settings(context, ('RESET lock_timeout',
+                                                'RESET statement_timeout'))
             except RevisionFailed:
                 raise
             except Exception as e:
@@ -289,6 +290,16 @@ class Runner:
     def _tell(self, line):
         if self.report is not None:
             self.report(line)
+
+
+def _settings(context, statements):
+    """Run SET statements: in one round trip, or one per line in a script
+    for a DBA to read."""
+    if context.as_sql:
+        for statement in statements:
+            context.execute(statement)
+    else:
+        context.execute('; '.join(statements))
 
 
 def run_environment(context):

@@ -279,6 +279,8 @@ class Schema:
                     heads, _ = self.visible_rows(connection)
                     runner = self.runner()
                     runner.report = None  # it would name only some branches
+                    # One transaction: the labels are written once, below.
+                    runner.after_step = []
                     runner.run(connection, self.branches.script._stamp_revs(
                         self._minimal([self.branches.heads[b] for b in new]),
                         heads), hidden, in_transaction=True)

@@ -195,9 +195,13 @@ class View:
                      if label.revision == row), None)
 
 
-def read_view(connection, branches):
-    return View(branches, bookkeeping.version_rows(connection),
-                bookkeeping.labels(connection))
+def read_view(connection, branches, present=None):
+    """The View of `connection`'s version rows; `present`, if given, names
+    the database's tables."""
+    if present is None:
+        present = set(sa.inspect(connection).get_table_names())
+    return View(branches, bookkeeping.version_rows(connection, present),
+                bookkeeping.labels(connection, present))
 
 
 def inspect(connection, branches, tables_of, probe=None):
@@ -207,9 +211,9 @@ def inspect(connection, branches, tables_of, probe=None):
     (an adopt.Probe) is built when a branch's tables exist without its
     version row.
     """
-    view = read_view(connection, branches)
     inspector = sa.inspect(connection)
     present = set(inspector.get_table_names())
+    view = read_view(connection, branches, present)
     probe = probe or Probe(branches)
     found = None  # the shapes of the tables to judge, reflected at once
     result = []
