@@ -10,7 +10,9 @@ nullability, keys, unique sets, indexes).  Constraint names and sequences
 are not compared: the baselines rename those themselves.
 """
 
+import concurrent.futures
 import contextlib
+import contextvars
 import functools
 
 import sqlalchemy as sa
@@ -142,10 +144,35 @@ class Probe:
 
     def __init__(self, branches):
         self.branches = branches
+        self._building = None
+
+    def start(self):
+        """Build the schemas in a thread of their own, so that the caller
+        can read the database meanwhile; `schemas` waits for them."""
+        if 'schemas' in self.__dict__ or self._building is not None:
+            return
+        # The revision map is built here, not by two threads at once.
+        self.branches.script.get_revisions('heads')
+        executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix='haas-probe')
+        # In the caller's context: a script may use the application's.
+        self._building = executor.submit(contextvars.copy_context().run,
+                                         self._build)
+        executor.shutdown(wait=False)  # the thread ends with its one task
+
+    def wait(self):
+        """Wait for a build that `start` began, whatever its outcome."""
+        if self._building is not None:
+            concurrent.futures.wait([self._building])
 
     @functools.cached_property
     def schemas(self):
         """Branch -> [(revision Script, {table: shape})], first to last."""
+        if self._building is not None:
+            return self._building.result()
+        return self._build()
+
+    def _build(self):
         schemas = {b: [] for b in self.branches.names}
         owner = {}
         tables = set()

@@ -204,6 +204,37 @@ def read_view(connection, branches, present=None):
                 bookkeeping.labels(connection, present))
 
 
+def _judged_shapes(inspector, present, view, branches, tables_of, probe):
+    """The shapes of the tables that branches without a version row may
+    own, for Probe.judge; None when no branch needs judging.
+
+    The probe builds its scratch database in a thread of its own while the
+    tables are reflected here: the names the models and the first scripts
+    give are known at once, and those only older revisions had are
+    reflected once the probe has them.
+    """
+    def unversioned(name):  # as inspect's verdicts tell them apart
+        label = view.labels.get(name)
+        return (name not in view.current and branches.heads[name] is not None
+                and not (label is not None and label.revision in view.unknown))
+
+    known = {name: set(tables_of(name))
+             | set(branches.legacy_tables(name) or ())
+             for name in branches.names if unversioned(name)}
+    if not any(tables & present for tables in known.values()):
+        return None
+    probe.start()
+    wanted = present & set().union(*known.values())
+    try:
+        found = shapes(inspector, wanted)
+    except BaseException:
+        probe.wait()  # no thread left running scripts behind an error
+        raise
+    every = present & set().union(*(probe.names(b) for b in branches.names))
+    found.update(shapes(inspector, every - wanted))
+    return found
+
+
 def inspect(connection, branches, tables_of, probe=None):
     """The Status of `connection`'s database for `branches`.
 
@@ -215,7 +246,8 @@ def inspect(connection, branches, tables_of, probe=None):
     present = set(inspector.get_table_names())
     view = read_view(connection, branches, present)
     probe = probe or Probe(branches)
-    found = None  # the shapes of the tables to judge, reflected at once
+    found = _judged_shapes(inspector, present, view, branches, tables_of,
+                           probe)
     result = []
     accounted = set(bookkeeping.TABLES)
     claimed = set()
@@ -243,9 +275,6 @@ def inspect(connection, branches, tables_of, probe=None):
             entry.pending = branches.pending(name, None)
         else:
             accounted |= probe.names(name)
-            if found is None:
-                found = shapes(inspector, present & set().union(
-                    *(probe.names(b) for b in branches.names)))
             verdict = probe.judge(name, found)
             if verdict.adoptable:
                 entry.verdict = ADOPTABLE
