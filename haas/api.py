@@ -1,29 +1,533 @@
-"""The REST calls: each looks up its objects, checks authorization, acts."""
+"""Core's REST calls: each looks up its objects, checks access, then acts.
 
-from haas import auth
-from haas.errors import DuplicateError
-from haas.model import Project, db
-from haas.rest import rest_call
+The checks come in the order rest-api.md gives them, so that a caller
+gets the same error as from HaaS 0.2 where HaaS 0.2 was right.
+"""
+
+import typing
+
+import pydantic
+from flask import current_app
+from sqlalchemy.orm import joinedload, selectinload
+
+from haas import auth, drivers
+from haas.errors import (AllocationError, BadArgumentError, BlockedError,
+                         DuplicateError, NotFoundError, OBMError,
+                         ProjectMismatchError)
+from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
+                        Node, Obm, Port, Project, Switch, db)
+from haas.rest import Body, Name, Text, rest_call
+
+Labels = list[str]
+
+
+def _haas():
+    return current_app.extensions['haas']
+
+
+def kind(cls):
+    """What the API calls objects of `cls`: its base model's name (a
+    MockSwitch is a Switch)."""
+    return cls.__mapper__.base_mapper.class_.__name__
+
+
+# --- lookups and checks, written once -------------------------------------
+
+def must_find(cls, label, *options):
+    """The `cls` labelled `label`; NotFoundError if there is none."""
+    found = db.session.execute(db.select(cls).filter_by(label=label)
+                               .options(*options).limit(1)).scalar()
+    if found is None:
+        raise NotFoundError(f'{kind(cls)} {label} does not exist.')
+    return found
+
+
+def must_find_n(owner, cls, label):
+    """The `cls` labelled `label` that `owner` owns; NotFoundError else."""
+    found = db.session.execute(db.select(cls).filter_by(
+        owner_id=owner.id, label=label).limit(1)).scalar()
+    if found is None:
+        raise NotFoundError(f'{kind(cls)} {label} on {kind(type(owner))} '
+                            f'{owner.label} does not exist.')
+    return found
 
 
 def assert_absent(cls, label):
     """DuplicateError if a `cls` labelled `label` exists."""
-    exists = db.session.execute(
-        db.select(cls.id).filter_by(label=label)).first()
-    if exists is not None:
-        raise DuplicateError(f'{cls.__name__} {label} already exists.')
+    if db.session.execute(db.select(cls.id).filter_by(label=label)
+                          .limit(1)).first() is not None:
+        raise DuplicateError(f'{kind(cls)} {label} already exists.')
 
 
-@rest_call('GET', '/projects')
+def assert_absent_n(owner, cls, label):
+    """DuplicateError if `owner` already has a `cls` labelled `label`."""
+    if db.session.execute(db.select(cls.id).filter_by(
+            owner_id=owner.id, label=label).limit(1)).first() is not None:
+        raise DuplicateError(f'{kind(cls)} {label} on {kind(type(owner))} '
+                             f'{owner.label} already exists.')
+
+
+def require_node_access(node):
+    """A free node is the administrator's; an allocated one its project's."""
+    if node.project is None:
+        auth.require_admin()
+    else:
+        auth.require_project_access(node.project)
+
+
+def assert_no_pending_action(nic):
+    if nic.current_action is not None:
+        raise BlockedError('A networking operation is already active on the '
+                           'nic.')
+
+
+def _labels(query):
+    return sorted(db.session.execute(query).scalars())
+
+
+# --- projects -------------------------------------------------------------
+
+@rest_call('GET', '/projects', returns=Labels)
 def list_projects():
+    """List the labels of every project."""
     auth.require_admin()
-    labels = db.session.execute(
-        db.select(Project.label).order_by(Project.label)).scalars()
-    return list(labels)
+    return _labels(db.select(Project.label))
 
 
-@rest_call('PUT', '/project/<project>')
+@rest_call('PUT', '/project/<project>', errors=[DuplicateError])
 def project_create(project):
+    """Create a project."""
     auth.require_admin()
     assert_absent(Project, project)
     db.session.add(Project(label=project))
+
+
+@rest_call('DELETE', '/project/<project>',
+           errors=[NotFoundError, BlockedError])
+def project_delete(project):
+    """Delete a project that owns nothing any more."""
+    auth.require_admin()
+    project = must_find(Project, project)
+    if project.nodes:
+        raise BlockedError('Project has nodes still')
+    if project.networks_created:
+        raise BlockedError('Project still has networks')
+    if project.networks_access:
+        raise BlockedError('Project can still access networks')
+    if project.headnodes:
+        raise BlockedError('Project still has a headnode')
+    db.session.delete(project)
+
+
+class NodeField(Body):
+    node: Name
+
+
+@rest_call('POST', '/project/<project>/connect_node', body=NodeField,
+           errors=[NotFoundError, BlockedError])
+def project_connect_node(project, node):
+    """Give a free node to a project."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    node = must_find(Node, node)
+    if node.project is not None:
+        raise BlockedError('Node is already owned by a project.')
+    node.project = project
+
+
+@rest_call('POST', '/project/<project>/detach_node', body=NodeField,
+           errors=[NotFoundError, BlockedError, OBMError])
+def project_detach_node(project, node):
+    """Take a node back from a project; it must be off every network."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    node = must_find(Node, node)
+    if node.project is not project:
+        raise NotFoundError(f'Node {node.label} is not in project '
+                            f'{project.label}.')
+    for nic in node.nics:
+        if nic.attachments:
+            raise BlockedError('Node attached to a network')
+    for nic in node.nics:
+        assert_no_pending_action(nic)
+    node.obm.stop_console()
+    node.obm.delete_console()
+    node.project = None
+
+
+@rest_call('GET', '/project/<project>/nodes', returns=Labels,
+           errors=[NotFoundError])
+def list_project_nodes(project):
+    """List the labels of a project's nodes."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    return _labels(db.select(Node.label).filter_by(project_id=project.id))
+
+
+@rest_call('GET', '/project/<project>/networks', returns=Labels,
+           errors=[NotFoundError])
+def list_project_networks(project):
+    """List the labels of the networks a project has access to (public
+    networks are not listed)."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    return _labels(db.select(Network.label).filter_by(access_id=project.id))
+
+
+# --- nodes ----------------------------------------------------------------
+
+class ObmSpec(pydantic.BaseModel):
+    """An OBM: its `type`, and the fields that type takes."""
+
+    model_config = pydantic.ConfigDict(extra='allow', strict=True)
+    type: Name
+
+
+class NodeRegistration(Body):
+    obm: ObmSpec
+
+
+@rest_call('PUT', '/node/<node>', body=NodeRegistration,
+           errors=[DuplicateError, BadArgumentError])
+def node_register(node, obm):
+    """Register a node and its out-of-band management."""
+    auth.require_admin()
+    assert_absent(Node, node)
+    fields = obm.model_extra or {}
+    db.session.add(Node(label=node, obm=drivers.build(Obm, 'OBM', obm.type,
+                                                      fields)))
+
+
+@rest_call('DELETE', '/node/<node>',
+           errors=[NotFoundError, BlockedError, OBMError])
+def node_delete(node):
+    """Delete a node that has no nics left; its OBM goes with it."""
+    auth.require_admin()
+    node = must_find(Node, node)
+    if node.nics:
+        raise BlockedError('Node still has nics; delete them first.')
+    node.obm.stop_console()
+    node.obm.delete_console()
+    db.session.delete(node)
+
+
+class MacAddress(Body):
+    macaddr: Name
+
+
+@rest_call('PUT', '/node/<node>/nic/<nic>', body=MacAddress,
+           errors=[NotFoundError, DuplicateError])
+def node_register_nic(node, nic, macaddr):
+    """Add a nic to a node."""
+    auth.require_admin()
+    node = must_find(Node, node)
+    assert_absent_n(node, Nic, nic)
+    db.session.add(Nic(owner=node, label=nic, mac_addr=macaddr))
+
+
+@rest_call('DELETE', '/node/<node>/nic/<nic>',
+           errors=[NotFoundError, BlockedError])
+def node_delete_nic(node, nic):
+    """Remove a nic from a node; it must be on no network."""
+    auth.require_admin()
+    node = must_find(Node, node)
+    nic = must_find_n(node, Nic, nic)
+    if nic.attachments:
+        raise BlockedError('The nic is attached to a network; detach it '
+                           'first.')
+    assert_no_pending_action(nic)
+    db.session.delete(nic)
+
+
+@rest_call('POST', '/node/<node>/power_cycle',
+           errors=[NotFoundError, OBMError])
+def node_power_cycle(node):
+    """Power-cycle a node (it boots from the network)."""
+    node = must_find(Node, node)
+    require_node_access(node)
+    node.obm.power_cycle()
+
+
+@rest_call('POST', '/node/<node>/power_off',
+           errors=[NotFoundError, OBMError])
+def node_power_off(node):
+    """Power a node off."""
+    node = must_find(Node, node)
+    require_node_access(node)
+    node.obm.power_off()
+
+
+class ConnectNetwork(Body):
+    network: Name
+    channel: typing.Optional[Name] = None
+
+
+@rest_call('POST', '/node/<node>/nic/<nic>/connect_network',
+           body=ConnectNetwork, status=202,
+           errors=[NotFoundError, ProjectMismatchError, BlockedError,
+                   BadArgumentError])
+def node_connect_network(node, nic, network, channel):
+    """Queue connecting a nic to a network, on a channel (by default the
+    allocator's, such as vlan/native); the networking daemon applies it."""
+    node = must_find(Node, node)
+    nic = must_find_n(node, Nic, nic)
+    network = must_find(Network, network)
+    if node.project is None:
+        raise ProjectMismatchError('Node not in project')
+    auth.require_project_access(node.project)
+    assert_no_pending_action(nic)
+    if network.access is not None and network.access is not node.project:
+        raise ProjectMismatchError("Project does not have access to given "
+                                   "network.")
+    allocator = _haas().allocator
+    if channel is None:
+        channel = allocator.get_default_channel()
+    if any(a.network is network for a in nic.attachments):
+        raise BlockedError('The network is already attached to the nic.')
+    if any(a.channel == channel for a in nic.attachments):
+        raise BlockedError('The channel is already in use on the nic.')
+    if not allocator.is_legal_channel_for(channel, network.network_id):
+        raise BadArgumentError(f'Channel {channel} is not legal for this '
+                               f'network.')
+    db.session.add(NetworkingAction(nic=nic, new_network=network,
+                                    channel=channel))
+
+
+class NetworkField(Body):
+    network: Name
+
+
+@rest_call('POST', '/node/<node>/nic/<nic>/detach_network', body=NetworkField,
+           status=202,
+           errors=[NotFoundError, ProjectMismatchError, BlockedError,
+                   BadArgumentError])
+def node_detach_network(node, nic, network):
+    """Queue detaching a nic from a network; the daemon applies it."""
+    node = must_find(Node, node)
+    network = must_find(Network, network)
+    nic = must_find_n(node, Nic, nic)
+    if node.project is None:
+        raise ProjectMismatchError('Node not in project')
+    auth.require_project_access(node.project)
+    assert_no_pending_action(nic)
+    attachment = next((a for a in nic.attachments if a.network is network),
+                      None)
+    if attachment is None:
+        raise BadArgumentError('The network is not attached to the nic.')
+    db.session.add(NetworkingAction(nic=nic, new_network=None,
+                                    channel=attachment.channel))
+
+
+@rest_call('GET', '/free_nodes', returns=Labels)
+def list_free_nodes():
+    """List the labels of the nodes no project owns."""
+    return _labels(db.select(Node.label).filter_by(project_id=None))
+
+
+class NicShape(pydantic.BaseModel):
+    label: str
+    macaddr: typing.Optional[str]
+    networks: dict[str, str]
+
+
+class NodeShape(pydantic.BaseModel):
+    name: str
+    project: typing.Optional[str]
+    nics: list[NicShape]
+
+
+@rest_call('GET', '/node/<nodename>', returns=NodeShape,
+           errors=[NotFoundError])
+def show_node(nodename):
+    """Show a node: its project and its nics with their networks."""
+    node = must_find(
+        Node, nodename, joinedload(Node.project),
+        selectinload(Node.nics).selectinload(Nic.attachments)
+        .joinedload(NetworkAttachment.network))
+    if node.project is not None:
+        auth.require_project_access(node.project)
+    return {
+        'name': node.label,
+        'project': node.project.label if node.project else None,
+        'nics': [{'label': nic.label, 'macaddr': nic.mac_addr,
+                  'networks': {a.channel: a.network.label
+                               for a in nic.attachments}}
+                 for nic in sorted(node.nics, key=lambda n: n.id)],
+    }
+
+
+# --- networks -------------------------------------------------------------
+
+class NetworkCreation(Body):
+    creator: Name
+    access: Text
+    net_id: Text
+
+
+@rest_call('PUT', '/network/<network>', body=NetworkCreation,
+           errors=[DuplicateError, NotFoundError, BadArgumentError,
+                   AllocationError])
+def network_create(network, creator, access, net_id):
+    """Create a network.
+
+    `creator` is a project, or "admin"; `access` the project that may use
+    it, or "" for everyone; `net_id` an id for the allocator's network, or
+    "" to take one from the pool.  A project can only create networks for
+    itself, from the pool.
+    """
+    assert_absent(Network, network)
+    if creator == 'admin':
+        auth.require_admin()
+        creator = None
+        access = must_find(Project, access) if access else None
+    else:
+        creator = must_find(Project, creator)
+        auth.require_project_access(creator)
+        if access != creator.label:
+            raise BadArgumentError('Projects cannot create networks for '
+                                   'other projects, nor public ones.')
+        if net_id:
+            raise BadArgumentError('Projects cannot choose network ids.')
+        access = creator
+    allocated = not net_id
+    if allocated:
+        net_id = _haas().allocator.get_new_network_id()
+        if net_id is None:
+            raise AllocationError('No more networks')
+    db.session.add(Network(label=network, creator=creator, access=access,
+                           allocated=allocated, network_id=net_id))
+
+
+@rest_call('DELETE', '/network/<network>',
+           errors=[NotFoundError, BlockedError])
+def network_delete(network):
+    """Delete a network that no nic and no headnode uses."""
+    network = must_find(Network, network)
+    if network.creator is None:
+        auth.require_admin()
+    else:
+        auth.require_project_access(network.creator)
+    if network.attachments:
+        raise BlockedError('Network still connected to nodes')
+    if network.hnics:
+        raise BlockedError('Network still connected to headnodes')
+    if network.scheduled_nics:
+        raise BlockedError('Network scheduled to become connected to nodes.')
+    if network.allocated:
+        _haas().allocator.free_network_id(network.network_id)
+    db.session.delete(network)
+
+
+class NetworkShape(pydantic.BaseModel):
+    name: str
+    creator: str
+    access: typing.Optional[str] = None
+    channels: list[str]
+
+
+@rest_call('GET', '/network/<network>', returns=NetworkShape,
+           errors=[NotFoundError])
+def show_network(network):
+    """Show a network: who created it, who may use it, its channels."""
+    network = must_find(Network, network, joinedload(Network.creator),
+                        joinedload(Network.access))
+    if network.access is not None:
+        auth.require_project_access(network.access)
+    shown = {
+        'name': network.label,
+        'creator': network.creator.label if network.creator else 'admin',
+        'channels': _haas().allocator.legal_channels_for(network.network_id),
+    }
+    if network.access is not None:
+        shown['access'] = network.access.label
+    return shown
+
+
+# --- switches and ports ---------------------------------------------------
+
+class SwitchSpec(pydantic.BaseModel):
+    """A switch: its `type`, and the fields that type takes."""
+
+    model_config = pydantic.ConfigDict(extra='allow', strict=True)
+    type: Name
+
+
+@rest_call('PUT', '/switch/<switch>', body=SwitchSpec,
+           errors=[DuplicateError, BadArgumentError])
+def switch_register(switch, type, **fields):
+    """Register a switch of a driver's type, with that driver's fields."""
+    auth.require_admin()
+    assert_absent(Switch, switch)
+    new = drivers.build(Switch, 'switch', type, fields)
+    new.label = switch
+    db.session.add(new)
+
+
+@rest_call('DELETE', '/switch/<switch>',
+           errors=[NotFoundError, BlockedError])
+def switch_delete(switch):
+    """Delete a switch that has no ports left."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    if switch.ports:
+        raise BlockedError('Switch has ports; delete them first.')
+    db.session.delete(switch)
+
+
+@rest_call('PUT', '/switch/<switch>/port/<path:port>',
+           errors=[NotFoundError, DuplicateError])
+def switch_register_port(switch, port):
+    """Add a port to a switch (labels are the switch's own: gi1/0/5)."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    assert_absent_n(switch, Port, port)
+    db.session.add(Port(owner=switch, label=port))
+
+
+@rest_call('DELETE', '/switch/<switch>/port/<path:port>',
+           errors=[NotFoundError, BlockedError])
+def switch_delete_port(switch, port):
+    """Remove a port that no nic is connected to."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    port = must_find_n(switch, Port, port)
+    if port.nic is not None:
+        raise BlockedError('Port is attached to a nic; detach it first.')
+    db.session.delete(port)
+
+
+class PortConnection(Body):
+    node: Name
+    nic: Name
+
+
+@rest_call('POST', '/switch/<switch>/port/<path:port>/connect_nic',
+           body=PortConnection, errors=[NotFoundError, DuplicateError])
+def port_connect_nic(switch, port, node, nic):
+    """Record that a node's nic is cabled to a switch port."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    port = must_find_n(switch, Port, port)
+    node = must_find(Node, node)
+    nic = must_find_n(node, Nic, nic)
+    if nic.port is not None:
+        raise DuplicateError(nic.label)
+    if port.nic is not None:
+        raise DuplicateError(port.label)
+    nic.port = port
+
+
+@rest_call('POST', '/switch/<switch>/port/<path:port>/detach_nic',
+           errors=[NotFoundError, BlockedError])
+def port_detach_nic(switch, port):
+    """Forget the nic cabled to a port; its node must be free."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    port = must_find_n(switch, Port, port)
+    if port.nic is None:
+        raise NotFoundError(f'{port.label} not attached')
+    if port.nic.owner.project is not None:
+        raise BlockedError("The nic's node belongs to a project; detach it "
+                           "from the project first.")
+    port.nic = None
+

@@ -4,7 +4,7 @@ An auth extension registers its backend class in `backends` under its
 module name when imported; the application uses the one that is enabled.
 """
 
-from haas.errors import AuthorizationError
+from haas.errors import AuthorizationError, HaasError
 
 #: Module name -> backend class (called with the Config).
 backends = {}
@@ -25,6 +25,15 @@ class AuthBackend:
 
     def have_project_access(self, project):
         raise NotImplementedError
+
+    #: Whether the backend keeps users that create_admin_user can add to.
+    keeps_users = False
+
+    def create_admin_user(self, label, password):
+        """Add an administrator (`haas-admin create-admin-user`)."""
+        raise HaasError(f'the auth backend {type(self).__module__} keeps no '
+                        f'users: enable haas.ext.auth.database to create '
+                        f'them')
 
 
 def _haas():

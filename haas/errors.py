@@ -90,9 +90,17 @@ class IllegalStateError(APIError):
     status_code = 409
 
 
+class MethodNotAllowedError(APIError):
+    """The path exists, but not with this HTTP method."""
+
+    status_code = 405
+
+
 class ServerError(APIError):
+    """The server failed; its log says why."""
+
     status_code = 500
 
 
 class OBMError(ServerError):
-    pass
+    """A node's out-of-band management failed."""

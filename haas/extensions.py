@@ -11,6 +11,11 @@ import sys
 from haas.errors import ExtensionError
 
 
+#: Every module imported as an extension, by any application of this
+#: process: what it declares is served only where it is enabled.
+loaded = set()
+
+
 def load(name):
     """Import extension `name`; ExtensionError if it is missing or is no
     HaaS extension."""
@@ -26,6 +31,7 @@ def load(name):
             f'{name} in [extensions] is not a HaaS extension: importing it '
             f'registered no migration folder, model, auth backend or '
             f'network allocator')
+    loaded.add(name)
     return module
 
 

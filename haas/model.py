@@ -40,6 +40,26 @@ class Obm(db.Model):
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type}
 
+    # What a driver does to its node (see haas.drivers for dry_run).
+    def power_cycle(self):
+        raise NotImplementedError
+
+    def power_off(self):
+        raise NotImplementedError
+
+    def start_console(self):
+        raise NotImplementedError
+
+    def stop_console(self):
+        raise NotImplementedError
+
+    def delete_console(self):
+        raise NotImplementedError
+
+    def get_console(self):
+        """The console log as text, or None when there is none."""
+        raise NotImplementedError
+
 
 class Node(db.Model):
     """A physical machine; free while project_id is NULL."""

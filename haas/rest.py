@@ -1,56 +1,313 @@
-"""Routing of REST calls and the translation of errors into JSON responses.
+"""REST calls as data, and the one place that turns them into routes.
 
-A call is a plain function registered with `rest_call`; it gets its path
-parameters as arguments, runs after authentication, and returns None (an
-empty 200), a JSON-serialisable value, or a (value, status) pair.
+A call is declared once, with `rest_call`: method, path, the pydantic model
+of its body, its success status and the errors it may answer.  Every
+application builds its own routes from `calls` (core's and its enabled
+extensions'), and the same declarations give the OpenAPI document.
 """
 
-import functools
+import dataclasses
+import inspect
 import json
+import logging
+import re
+import typing
 
-from flask import Blueprint, Response, jsonify
+import pydantic
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from haas import auth
-from haas.errors import APIError
+from haas import auth, errors
 from haas.model import db
 
-blueprint = Blueprint('haas', __name__)
+log = logging.getLogger(__name__)
+
+#: The longest label (of a project, node, nic, ...) the API accepts.
+MAX_NAME = 255
 
 
-def rest_call(method, path):
-    """Register the decorated function as the handler of `method path`."""
-    def register(f):
-        @functools.wraps(f)
-        def handler(**kwargs):
-            auth.authenticate()
-            result = f(**kwargs)
-            db.session.commit()
-            status = 200
-            if isinstance(result, tuple):
-                result, status = result
-            if result is None:
-                return '', status
-            return Response(json.dumps(result, sort_keys=True), status,
-                            mimetype='application/json')
-        blueprint.add_url_rule(path, f.__name__, handler, methods=[method])
+def _text(value):
+    # JSON may spell a lone surrogate (\ud800), which no database stores,
+    # and a NUL, which PostgreSQL refuses in text.
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        raise ValueError('is not valid Unicode text') from None
+    if '\x00' in value:
+        raise ValueError('contains a NUL character')
+    return value
+
+
+#: A label: a non-empty string of at most MAX_NAME characters.
+Name = typing.Annotated[str, pydantic.StringConstraints(
+    strict=True, min_length=1, max_length=MAX_NAME),
+    pydantic.AfterValidator(_text)]
+#: A string that may be empty (`""` means "public" or "allocate").
+Text = typing.Annotated[str, pydantic.StringConstraints(
+    strict=True, max_length=MAX_NAME), pydantic.AfterValidator(_text)]
+#: A password or other secret: not empty, not absurdly long.
+Secret = typing.Annotated[str, pydantic.StringConstraints(
+    strict=True, min_length=1, max_length=1024),
+    pydantic.AfterValidator(_text)]
+
+
+class Body(pydantic.BaseModel):
+    """A request body: exactly these fields, of exactly these types."""
+
+    model_config = pydantic.ConfigDict(extra='forbid', strict=True,
+                                       frozen=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    name: str
+    method: str
+    path: str
+    handler: typing.Callable
+    body: type[Body] | None
+    status: int
+    returns: object  # a type for pydantic (list[str], dict), or None
+    errors: tuple
+    module: str
+
+    @property
+    def parameters(self):
+        """The path parameters, in order."""
+        return re.findall(r'<(?:[^:<>]+:)?([^<>]+)>', self.path)
+
+    @property
+    def summary(self):
+        return inspect.cleandoc(self.handler.__doc__ or self.name) \
+            .split('\n\n')[0].replace('\n', ' ')
+
+
+#: Name -> Call, in declaration order.
+calls = {}
+
+
+def rest_call(method, path, body=None, status=200, returns=None, errors=()):
+    """Declare the decorated function as the REST call `method path`.
+
+    The function gets the path parameters, then the body's fields, as
+    keyword arguments, after validation and authentication; it returns None
+    (an empty answer), or a value that `returns` describes.  `errors` are
+    the APIError classes it may raise, for the OpenAPI document.
+    """
+    def declare(f):
+        calls[f.__name__] = Call(
+            name=f.__name__, method=method, path=path, handler=f, body=body,
+            status=status, returns=returns, errors=tuple(errors),
+            module=f.__module__)
         return f
-    return register
+    return declare
+
+
+def served(extensions):
+    """The calls an application with `extensions` enabled serves: those of
+    its extensions (and their submodules), and every call that no
+    extension declares."""
+    from haas.extensions import loaded
+
+    def owner(module):
+        return next((name for name in loaded
+                     if module == name or module.startswith(name + '.')),
+                    None)
+    return [call for call in calls.values()
+            if owner(call.module) in (None, *extensions)]
+
+
+# --- validation -----------------------------------------------------------
+
+_PATH = pydantic.TypeAdapter(Name)
+
+
+def _problems(error):
+    """A pydantic ValidationError in words: `field: what`, for each."""
+    found = []
+    for problem in error.errors(include_url=False):
+        where = '.'.join(str(part) for part in problem['loc']) or 'body'
+        found.append(f'{where}: {problem["msg"]}')
+    return '; '.join(found)
+
+
+def _arguments(call, parameters):
+    """The handler's arguments: the path parameters, then the body's fields.
+
+    A body is read only when the call takes one; any problem with it (not
+    UTF-8, not JSON, not an object, a field missing, unknown or of the
+    wrong type) is a ValidationError, raised before authentication.
+    """
+    for name, value in parameters.items():
+        try:
+            _PATH.validate_python(value)
+        except pydantic.ValidationError as e:
+            raise errors.ValidationError(
+                f'The {name} in the path is not valid: '
+                f'{_problems(e).partition(": ")[2]}') from None
+    if call.body is None:
+        return dict(parameters)
+    raw = request.get_data(cache=False)
+    try:
+        document = json.loads(raw.decode('utf-8'))
+    except UnicodeDecodeError:
+        raise errors.ValidationError('The request body is not UTF-8.') \
+            from None
+    except ValueError:
+        raise errors.ValidationError('The request body is not JSON.') \
+            from None
+    if not isinstance(document, dict):
+        raise errors.ValidationError('The request body is not a JSON object.')
+    clash = sorted(set(document) & set(parameters))
+    if clash:
+        raise errors.ValidationError(
+            f'The request body repeats the path parameter {clash[0]}.')
+    try:
+        fields = call.body.model_validate(document)
+    except pydantic.ValidationError as e:
+        raise errors.ValidationError(
+            f'The request body is not valid for this request: '
+            f'{_problems(e)}') from None
+    # Fields beyond the declared ones, where the model allows them (a
+    # driver's), follow as keyword arguments too.
+    return {**parameters, **{name: getattr(fields, name)
+                             for name in type(fields).model_fields},
+            **(fields.model_extra or {})}
+
+
+# --- responses ------------------------------------------------------------
+
+def _json(value, status):
+    return Response(json.dumps(value, sort_keys=True), status,
+                    mimetype='application/json')
+
+
+def _empty(status):
+    return Response(b'', status, mimetype='application/json')
+
+
+def _view(call):
+    def view(**parameters):
+        arguments = _arguments(call, parameters)
+        auth.authenticate()
+        result = call.handler(**arguments)
+        db.session.commit()
+        return _empty(call.status) if result is None \
+            else _json(result, call.status)
+    view.__name__ = call.name
+    return view
 
 
 def _api_error(error):
     db.session.rollback()
-    return jsonify(error.to_dict()), error.status_code
+    return _json(error.to_dict(), error.status_code)
+
+
+#: werkzeug's errors, named as the API's own classes are.
+_HTTP_TYPES = {400: 'ValidationError', 401: 'AuthorizationError',
+               404: 'NotFoundError', 405: 'MethodNotAllowedError'}
 
 
 def _http_error(error):
-    # Unknown paths and methods get the same JSON body as API errors.
-    body = {'type': type(error).__name__, 'msg': error.description}
-    return jsonify(body), error.code
+    db.session.rollback()
+    kind = _HTTP_TYPES.get(error.code, type(error).__name__)
+    response = _json({'type': kind, 'msg': error.description}, error.code)
+    for name, value in error.get_headers():
+        if name.lower() not in ('content-type', 'content-length'):
+            response.headers[name] = value
+    return response
+
+
+def _server_error(error):
+    db.session.rollback()
+    log.exception('%s %s failed', request.method, request.path)
+    return _json({'type': 'ServerError',
+                  'msg': 'The server failed to handle the request; its log '
+                         'says why.'}, 500)
 
 
 def init_app(app):
-    from haas import api  # noqa: F401  (registers the calls)
-    app.register_blueprint(blueprint)
-    app.register_error_handler(APIError, _api_error)
+    """Route every call that `app` serves, and answer every error in JSON."""
+    import haas.api  # noqa: F401  (declares core's calls)
+    extensions = app.extensions['haas'].config.extensions
+    for call in served(extensions):
+        app.add_url_rule(call.path, call.name, _view(call),
+                         methods=[call.method])
+    app.add_url_rule('/openapi.json', 'openapi', _openapi, methods=['GET'])
+    app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)
+
+
+# --- OpenAPI --------------------------------------------------------------
+
+_ERROR_SCHEMA = {
+    'type': 'object', 'required': ['type', 'msg'],
+    'properties': {'type': {'type': 'string'}, 'msg': {'type': 'string'}},
+}
+
+
+def _openapi():
+    return _json(openapi(app=current_app), 200)
+
+
+def _template(path):
+    return re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', path)
+
+
+def openapi(app):
+    """The OpenAPI 3.1 document of `app`'s calls."""
+    from haas import __version__
+    calls_ = served(app.extensions['haas'].config.extensions)
+    bodies = [(call.body, 'validation') for call in calls_ if call.body]
+    schemas = {}
+    if bodies:
+        refs, definitions = pydantic.json_schema.models_json_schema(
+            bodies, ref_template='#/components/schemas/{model}')
+        schemas.update(definitions.get('$defs', {}))
+    schemas['Error'] = _ERROR_SCHEMA
+    name_schema = _PATH.json_schema()
+    paths = {}
+    for call in calls_:
+        responses = {}
+        success = {'description': 'Done.'}
+        if call.returns is not None:
+            schema = pydantic.TypeAdapter(call.returns).json_schema(
+                ref_template='#/components/schemas/{model}')
+            schemas.update(schema.pop('$defs', {}))
+            success['content'] = {'application/json': {'schema': schema}}
+        responses[str(call.status)] = success
+        statuses = {errors.ValidationError.status_code,
+                    errors.AuthorizationError.status_code}
+        statuses |= {error.status_code for error in call.errors}
+        for status in sorted(statuses):
+            responses[str(status)] = {
+                'description': ', '.join(sorted(
+                    {e.__name__ for e in (errors.ValidationError,
+                                          errors.AuthorizationError,
+                                          *call.errors)
+                     if e.status_code == status})),
+                'content': {'application/json': {
+                    'schema': {'$ref': '#/components/schemas/Error'}}}}
+        operation = {
+            'operationId': call.name, 'summary': call.summary,
+            'parameters': [{'name': name, 'in': 'path', 'required': True,
+                            'schema': name_schema}
+                           for name in call.parameters],
+            'responses': responses,
+        }
+        if call.body is not None:
+            operation['requestBody'] = {'required': True, 'content': {
+                'application/json': {'schema': {
+                    '$ref': f'#/components/schemas/{call.body.__name__}'}}}}
+        paths.setdefault(_template(call.path), {})[call.method.lower()] = \
+            operation
+    return {
+        'openapi': '3.1.0',
+        'info': {'title': 'HaaS', 'version': __version__},
+        'paths': paths,
+        'components': {
+            'schemas': schemas,
+            'securitySchemes': {'basic': {'type': 'http', 'scheme': 'basic'}},
+        },
+        'security': [{'basic': []}, {}],
+    }

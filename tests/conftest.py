@@ -219,16 +219,17 @@ def run_admin(args, config=None, cwd=None, env=None, check=True):
     return result
 
 
-def cli(args, config=None):
+def cli(args, config=None, input=None):
     """Run `haas-admin ARGS` in this process, with the haas.cfg text
-    `config` (None: the defaults); returns Click's Result.
+    `config` (None: the defaults) and `input` on stdin; returns Click's
+    Result.
 
     Output and errors are checked here without a subprocess; a bug (an
     exception the command line does not turn into one line) fails the
     test with its traceback.
     """
     script = Script(None if config is None else Config.from_string(config))
-    result = CliRunner().invoke(admin.main, args, obj=script)
+    result = CliRunner().invoke(admin.main, args, obj=script, input=input)
     if script._app is not None:
         with script._app.app_context():
             db.engine.dispose()
@@ -341,7 +342,12 @@ def table_rows(app, mask=None):
     """Every row of every table, ordered, with `mask` {table: columns} hidden."""
     mask = mask or {}
     rows = {}
-    with app.app_context(), db.engine.connect() as connection:
+    with app.app_context():
+        bind = db.engines[None]
+        # Inside `rolled_back`, the test's own connection: what it sees.
+        opened = contextlib.nullcontext(bind) \
+            if isinstance(bind, sa.engine.Connection) else bind.connect()
+    with app.app_context(), opened as connection:
         metadata = sa.MetaData()
         metadata.reflect(connection)
         for name, table in sorted(metadata.tables.items()):
@@ -359,17 +365,47 @@ API_EXTENSIONS = ['haas.ext.auth.database',
                   'haas.ext.switches.mock', 'haas.ext.obm.mock']
 
 
-@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
-def api_app(request, tmp_path_factory):
-    """An application whose schema is built once per database per run."""
-    dbs = Databases(request.param, tmp_path_factory.mktemp('db'))
-    app = haas.create_app(config_text(dbs.new(), API_EXTENSIONS))
+#: Argon2 at its lowest cost: a login costs a fraction of a millisecond
+#: instead of a tenth of a second.
+CHEAP_HASHES = ('[haas.ext.auth.database]\nhash_time_cost = 1\n'
+                'hash_memory_cost = 8\nhash_parallelism = 1\n')
+
+#: The same without authentication: everyone is an administrator.
+NULL_AUTH_EXTENSIONS = ['haas.ext.auth.null',
+                        'haas.ext.network_allocators.null',
+                        'haas.ext.switches.mock', 'haas.ext.obm.mock']
+
+
+@contextlib.contextmanager
+def built_app(kind, tmp_path, extensions, extra=''):
+    """An application on a new `kind` database, its schema created."""
+    dbs = Databases(kind, tmp_path)
+    app = haas.create_app(config_text(dbs.new(), extensions, extra=extra))
     with app.app_context():
         migrations.create()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    dbs.drop_all()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        dbs.drop_all()
+
+
+@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
+def api_app(request, tmp_path_factory):
+    """An application whose schema is built once per database per run:
+    database auth, the VLAN pool (100-200, 300-500), mock drivers."""
+    with built_app(request.param, tmp_path_factory.mktemp('db'),
+                   API_EXTENSIONS, extra=CHEAP_HASHES) as app:
+        yield app
+
+
+@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
+def null_api_app(request, tmp_path_factory):
+    """As api_app, with null auth and the null allocator."""
+    with built_app(request.param, tmp_path_factory.mktemp('db'),
+                   NULL_AUTH_EXTENSIONS) as app:
+        yield app
 
 
 @contextlib.contextmanager
@@ -406,3 +442,39 @@ def api(api_app):
 @pytest.fixture
 def client(api):
     return api.test_client()
+
+
+@pytest.fixture
+def null_client(null_api_app):
+    """A client of the null-auth application, rolled back after the test."""
+    with rolled_back(null_api_app) as app:
+        yield app.test_client()
+
+
+def basic(user, password):
+    """The Authorization header of HTTP basic auth."""
+    import base64
+    token = base64.b64encode(f'{user}:{password}'.encode()).decode()
+    return {'Authorization': f'Basic {token}'}
+
+
+@pytest.fixture
+def users(api):
+    """Callers under database auth, as request headers: `admin` (an
+    administrator), `runway` (a member of project runway), `other` (a
+    member of project manhattan) and `anonymous` (no credentials).  The
+    two projects exist."""
+    from haas.ext.auth.database import User
+    from haas.model import Project
+    runway, manhattan = Project(label='runway'), Project(label='manhattan')
+    people = {'admin': (True, []), 'runway': (False, [runway]),
+              'other': (False, [manhattan])}
+    for label, (is_admin, projects) in people.items():
+        user = User(label=label, is_admin=is_admin, projects=projects)
+        user.set_password(f'{label}-pw')
+        db.session.add(user)
+    db.session.add_all([runway, manhattan])
+    db.session.commit()
+    headers = {label: basic(label, f'{label}-pw') for label in people}
+    headers['anonymous'] = {}
+    return headers

@@ -1,97 +1,314 @@
-"""The REST calls of the foundation, with database auth, on both databases."""
+"""The REST layer: calls declared as data, bodies validated, errors in JSON,
+the OpenAPI document, and the project calls, on both databases."""
 
-import base64
+import json
 
 import pytest
-from passlib.hash import sha512_crypt
 
+import haas
+from haas import rest
 from haas.ext.auth.database import User
-from haas.model import Project, db
+
+from conftest import (NULL_AUTH_EXTENSIONS, basic, built_app, table_rows)
+
+UNAUTHENTICATED = {
+    'type': 'AuthorizationError',
+    'msg': 'Authentication failed. Authentication is required to use this '
+           'service.'}
+ADMIN_ONLY = {'type': 'AuthorizationError',
+              'msg': 'This operation is administrator-only.'}
 
 
-def basic(user, password):
-    token = base64.b64encode(f'{user}:{password}'.encode()).decode()
-    return {'Authorization': f'Basic {token}'}
+def answer(response):
+    """Status, content type and JSON body (None when empty) at once."""
+    body = response.get_data()
+    return (response.status_code, response.mimetype,
+            json.loads(body) if body else None)
 
 
-@pytest.fixture
-def users(api):
-    """An admin `admin`/`secret` and a plain user `bob`/`builder`."""
-    admin = User(label='admin', is_admin=True)
-    admin.set_password('secret')
-    bob = User(label='bob', is_admin=False)
-    bob.set_password('builder')
-    db.session.add_all([admin, bob])
-    db.session.commit()
-    return {'admin': basic('admin', 'secret'), 'bob': basic('bob', 'builder')}
-
+# --- projects ---------------------------------------------------------------
 
 def test_admin_creates_projects_and_lists_them_sorted(client, users):
-    for name in ('runway', 'manhattan'):
-        response = client.put(f'/project/{name}', headers=users['admin'])
-        assert (response.status_code, response.data) == (200, b'')
+    created = client.put('/project/empty', headers=users['admin'])
 
-    response = client.get('/projects', headers=users['admin'])
+    listed = client.get('/projects', headers=users['admin'])
 
-    assert (response.status_code, response.json) == (200, ['manhattan',
-                                                           'runway'])
+    assert answer(created) == (200, 'application/json', None)
+    assert answer(listed) == (200, 'application/json',
+                              ['empty', 'manhattan', 'runway'])
 
 
-def test_project_create_duplicate_is_409(client, users):
-    client.put('/project/runway', headers=users['admin'])
+def test_project_create_duplicate_is_409_and_writes_nothing(client, users,
+                                                            api):
+    before = table_rows(api)
 
     response = client.put('/project/runway', headers=users['admin'])
 
-    assert (response.status_code, response.json) == (409, {
+    assert answer(response) == (409, 'application/json', {
         'type': 'DuplicateError', 'msg': 'Project runway already exists.'})
-    assert db.session.execute(db.select(db.func.count(Project.id))).scalar() == 1
+    assert table_rows(api) == before
 
+
+@pytest.mark.parametrize('caller', ['runway', 'other', 'anonymous'])
+def test_only_an_admin_creates_projects(client, users, caller):
+    response = client.put('/project/new', headers=users[caller])
+
+    assert answer(response)[::2] == (
+        401, UNAUTHENTICATED if caller == 'anonymous' else ADMIN_ONLY)
+    assert 'new' not in client.get('/projects', headers=users['admin']).json
+
+
+def test_project_delete_of_an_unknown_project_is_404(client, users):
+    response = client.delete('/project/nowhere', headers=users['admin'])
+
+    assert answer(response)[::2] == (404, {
+        'type': 'NotFoundError', 'msg': 'Project nowhere does not exist.'})
+
+
+def test_project_delete_is_blocked_while_a_node_is_in_it(client, users):
+    client.put('/node/n1', headers=users['admin'], json={'obm': {
+        'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
+        'host': 'h', 'user': 'u', 'password': 'p'}})
+    client.post('/project/runway/connect_node', headers=users['admin'],
+                json={'node': 'n1'})
+
+    blocked = client.delete('/project/runway', headers=users['admin'])
+    emptied = client.delete('/project/manhattan', headers=users['admin'])
+
+    assert answer(blocked)[::2] == (409, {'type': 'BlockedError',
+                                          'msg': 'Project has nodes still'})
+    assert answer(emptied)[::2] == (200, None)
+    assert client.get('/projects', headers=users['admin']).json == ['runway']
+
+
+# --- authentication -----------------------------------------------------------
 
 @pytest.mark.parametrize('who', ['anonymous', 'unknown user',
                                  'wrong password', 'no password'])
-def test_unauthenticated_callers_get_401(client, users, who):
-    headers = {'anonymous': {}, 'unknown user': basic('mallory', 'secret'),
+def test_unauthenticated_callers_get_the_same_401(client, users, who):
+    headers = {'anonymous': {}, 'unknown user': basic('mallory', 'admin-pw'),
                'wrong password': basic('admin', 'guess'),
                'no password': basic('admin', '')}[who]
 
     response = client.get('/projects', headers=headers)
 
-    assert (response.status_code, response.json) == (401, {
-        'type': 'AuthorizationError',
-        'msg': 'Authentication failed. Authentication is required to use '
-               'this service.'})
+    assert answer(response) == (401, 'application/json', UNAUTHENTICATED)
 
 
-def test_non_admin_cannot_create_projects(client, users):
-    response = client.put('/project/runway', headers=users['bob'])
-
-    assert (response.status_code, response.json) == (401, {
-        'type': 'AuthorizationError',
-        'msg': 'This operation is administrator-only.'})
-    assert client.get('/projects', headers=users['admin']).json == []
-
-
-def test_legacy_sha512_crypt_password_still_verifies(client):
-    db.session.add(User(label='old', is_admin=True,
-                        hashed_password=sha512_crypt.hash('from-2016')))
-    db.session.commit()
-
-    response = client.get('/projects', headers=basic('old', 'from-2016'))
-
-    assert (response.status_code, response.json) == (200, [])
+def test_require_authentication_false_lets_anonymous_reach_the_checks(
+        tmp_path):
+    with built_app('sqlite', tmp_path, ['haas.ext.auth.database',
+                                        'haas.ext.network_allocators.null'],
+                   extra='[auth]\nrequire_authentication = False\n') as app:
+        client = app.test_client()
+        # Past authentication, the admin check still refuses.
+        assert answer(client.get('/projects'))[::2] == (401, ADMIN_ONLY)
+        assert answer(client.get('/free_nodes'))[::2] == (200, [])
 
 
 def test_new_passwords_are_argon2_hashes(api):
     user = User(label='carol')
     user.set_password('pw')
+
     assert user.hashed_password.startswith('$argon2id$')
     assert user.verify_password('pw') and not user.verify_password('PW')
 
 
-def test_unknown_path_and_wrong_method_answer_json(client, users):
+def test_null_auth_makes_everyone_an_admin(null_client):
+    assert answer(null_client.put('/project/p'))[::2] == (200, None)
+    assert answer(null_client.get('/projects'))[::2] == (200, ['p'])
+
+
+# --- errors and bodies --------------------------------------------------------
+
+def test_unknown_path_and_wrong_method_answer_json_of_the_api_classes(
+        client, users):
     missing = client.get('/no/such/call', headers=users['admin'])
     wrong = client.post('/projects', headers=users['admin'])
 
-    assert (missing.status_code, missing.json['type']) == (404, 'NotFound')
-    assert (wrong.status_code, wrong.json['type']) == (405,
-                                                       'MethodNotAllowed')
+    assert answer(missing)[:2] == (404, 'application/json')
+    assert missing.json['type'] == 'NotFoundError'
+    assert answer(wrong)[:2] == (405, 'application/json')
+    assert wrong.json['type'] == 'MethodNotAllowedError'
+    assert set(wrong.headers['Allow'].split(', ')) == {'GET', 'HEAD',
+                                                       'OPTIONS'}
+
+
+BODY = 'The request body is not valid for this request: '
+
+
+@pytest.mark.parametrize('data, message', [
+    (b'{"node": ', 'The request body is not JSON.'),
+    (b'', 'The request body is not JSON.'),
+    (b'["n1"]', 'The request body is not a JSON object.'),
+    (b'"n1"', 'The request body is not a JSON object.'),
+    (b'{"node": "\xff"}', 'The request body is not UTF-8.'),
+    (b'{}', BODY + 'node: Field required'),
+    (b'{"node": 7}', BODY + 'node: Input should be a valid string'),
+    (b'{"node": null}', BODY + 'node: Input should be a valid string'),
+    (b'{"node": ""}', BODY + 'node: String should have at least 1 character'),
+    (('{"node": "%s"}' % ('n' * 256)).encode(),
+     BODY + 'node: String should have at most 255 characters'),
+    (b'{"node": "n\\u0000"}',
+     BODY + 'node: Value error, contains a NUL character'),
+    (b'{"node": "\\ud800"}',
+     BODY + 'node: Input should be a valid string, unable to parse raw '
+            'data as a unicode string'),
+    (b'{"node": "n1", "extra": 1}', BODY + 'extra: Extra inputs are not '
+                                           'permitted'),
+    (b'{"node": "n1", "project": "runway"}',
+     'The request body repeats the path parameter project.'),
+], ids=['truncated', 'empty', 'list', 'string', 'not-utf-8', 'missing',
+        'number', 'null', 'empty-name', 'long-name', 'nul', 'surrogate',
+        'unknown-field', 'path-parameter'])
+def test_a_malformed_body_is_400_and_changes_nothing(client, users, api, data,
+                                                     message):
+    before = table_rows(api)
+
+    response = client.post('/project/runway/connect_node', data=data,
+                           headers={**users['admin'],
+                                    'Content-Type': 'application/json'})
+
+    assert answer(response) == (400, 'application/json', {
+        'type': 'ValidationError', 'msg': message})
+    assert table_rows(api) == before
+
+
+def test_a_bad_body_is_refused_before_authentication(client, users):
+    response = client.post('/project/runway/connect_node', data=b'[]',
+                           headers=users['anonymous'])
+
+    assert answer(response)[::2] == (400, {
+        'type': 'ValidationError',
+        'msg': 'The request body is not a JSON object.'})
+
+
+def test_an_over_long_name_in_the_path_is_400(client, users):
+    response = client.put('/project/' + 'p' * 256, headers=users['admin'])
+
+    assert answer(response)[::2] == (400, {
+        'type': 'ValidationError',
+        'msg': 'The project in the path is not valid: String should have at '
+               'most 255 characters'})
+
+
+def test_a_call_without_body_fields_ignores_any_body(client, users):
+    response = client.put('/project/new', data=b'not json',
+                          headers=users['admin'])
+
+    assert answer(response)[::2] == (200, None)
+
+
+# --- calls as data ------------------------------------------------------------
+
+def test_a_call_declared_after_an_app_exists_is_served_by_apps_built_later(
+        tmp_path):
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    with built_app('sqlite', tmp_path / 'a', NULL_AUTH_EXTENSIONS) as first:
+        @rest.rest_call('GET', '/late/<thing>', returns=str)
+        def late_call(thing):
+            """Answer with the thing."""
+            return thing
+
+        try:
+            with built_app('sqlite', tmp_path / 'b',
+                           NULL_AUTH_EXTENSIONS) as second:
+                late = second.test_client().get('/late/x')
+                earlier = first.test_client().get('/late/x')
+        finally:
+            del rest.calls['late_call']
+
+    assert answer(late) == (200, 'application/json', 'x')
+    assert earlier.status_code == 404
+
+
+def test_an_extensions_calls_are_served_only_where_it_is_enabled(
+        null_client, client, users):
+    # haas.ext.auth.database is imported in this process (for `client`).
+    absent = null_client.put('/auth/basic/user/u', json={'password': 'pw'})
+    present = client.put('/auth/basic/user/u', json={'password': 'pw'},
+                         headers=users['admin'])
+
+    assert (absent.status_code, present.status_code) == (404, 200)
+
+
+def test_a_bug_in_a_call_is_a_json_500_without_details(tmp_path):
+    @rest.rest_call('GET', '/broken')
+    def broken_call():
+        """Fail."""
+        raise RuntimeError('secret detail')
+
+    try:
+        with built_app('sqlite', tmp_path, NULL_AUTH_EXTENSIONS) as app:
+            response = app.test_client().get('/broken')
+    finally:
+        del rest.calls['broken_call']
+
+    assert answer(response) == (500, 'application/json', {
+        'type': 'ServerError',
+        'msg': 'The server failed to handle the request; its log says why.'})
+
+
+def test_core_builds_no_app_and_imports_no_cli_or_extension():
+    import subprocess
+    import sys
+    code = ('import sys, haas, haas.api, haas.rest, haas.model; '
+            'print(sorted(m for m in sys.modules if m.startswith('
+            '("haas.ext", "haas.commands", "haas.app", "flask_migrate"))))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout == '[]\n'
+    assert callable(haas.create_app)
+
+
+# --- OpenAPI --------------------------------------------------------------------
+
+def resolve(document, ref):
+    node = document
+    for part in ref.removeprefix('#/').split('/'):
+        node = node[part]
+    return node
+
+
+def refs(value):
+    if isinstance(value, dict):
+        if '$ref' in value:
+            yield value['$ref']
+        for item in value.values():
+            yield from refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from refs(item)
+
+
+def test_openapi_document_lists_every_served_call_with_its_body(client,
+                                                                 api):
+    response = client.get('/openapi.json')
+    document = response.json
+
+    assert answer(response)[:2] == (200, 'application/json')
+    assert document['openapi'] == '3.1.0'
+    operations = {(path, method): op for path, methods in
+                  document['paths'].items() for method, op in methods.items()}
+    served = rest.served(api.extensions['haas'].config.extensions)
+    assert sorted(op['operationId'] for op in operations.values()) == sorted(
+        call.name for call in served)
+    assert operations[('/project/{project}/connect_node', 'post')][
+        'requestBody']['content']['application/json']['schema'] == {
+        '$ref': '#/components/schemas/NodeField'}
+    assert resolve(document, '#/components/schemas/NodeField')[
+        'required'] == ['node']
+    assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
+        'responses'].keys() == {'202', '400', '401', '404', '409'}
+    for ref in refs(document):
+        resolve(document, ref)  # every reference leads somewhere
+
+
+def test_the_users_calls_appear_in_the_document_only_with_their_extension(
+        client, null_client):
+    with_database = client.get('/openapi.json').json['paths']
+    with_null = null_client.get('/openapi.json').json['paths']
+
+    assert '/auth/basic/user/{user}' in with_database
+    assert '/auth/basic/user/{user}' not in with_null

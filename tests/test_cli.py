@@ -13,6 +13,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+import haas
+from haas.model import db
+
 from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS, cli,
                       config_text, error_line, run_admin)
 
@@ -146,8 +149,9 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
     (['db', 'forget', 'haas.ext.obm.ipmi'],
      'the database has no orphaned branch or revision haas.ext.obm.ipmi '
      '(`haas-admin db status` lists them)'),
-    (['create-admin-user', 'alice', 'secret'],
-     'create-admin-user needs haas.ext.auth.database in [extensions]'),
+    (['create-admin-user', 'alice'],
+     'the auth backend haas.ext.auth.null keeps no users: enable '
+     'haas.ext.auth.database to create them'),
     (['serve-networks'],
      'serve-networks is not available yet: the networking journal arrives '
      'with the REST API'),
@@ -187,11 +191,38 @@ def test_create_admin_user_then_it_exists(databases):
     config = config_text(databases.new(), ['haas.ext.auth.database',
                                            'haas.ext.network_allocators.null'])
     cli(['db', 'create'], config)
-    assert cli(['create-admin-user', 'alice', 'secret'], config).exit_code == 0
+    created = cli(['create-admin-user', 'alice', '--password-stdin'], config,
+                  input='secret\n')
+    asked = cli(['create-admin-user', 'bob'], config, input='pw\npw\n')
 
-    again = cli(['create-admin-user', 'alice', 'other'], config)
+    again = cli(['create-admin-user', 'alice', '--password-stdin'], config,
+                input='other\n')
 
+    assert (created.exit_code, created.output) == (0, '')
+    assert asked.exit_code == 0 and 'Password' in asked.output
     assert error_line(again) == 'user alice already exists'
+    app = haas.create_app(config)
+    with app.app_context():
+        from haas.ext.auth.database import User
+        users = {u.label: u for u in db.session.execute(
+            db.select(User)).scalars()}
+        assert sorted(users) == ['alice', 'bob']
+        assert all(u.is_admin for u in users.values())
+        assert users['alice'].verify_password('secret')
+        assert users['bob'].verify_password('pw')
+        assert users['alice'].hashed_password.startswith('$argon2id$')
+        db.engine.dispose()
+
+
+def test_create_admin_user_refuses_an_empty_password(databases):
+    config = config_text(databases.new(), ['haas.ext.auth.database',
+                                           'haas.ext.network_allocators.null'])
+    cli(['db', 'create'], config)
+
+    result = cli(['create-admin-user', 'alice', '--password-stdin'], config,
+                 input='\n')
+
+    assert error_line(result) == 'the password is empty'
 
 
 def test_read_only_verbs_print_only_their_answer(databases):

@@ -28,22 +28,34 @@ main.add_command(db)
 
 @main.command('create-admin-user')
 @click.argument('username')
-@click.argument('password')
+@click.option('--password-stdin', is_flag=True,
+              help='Read the password from the first line of standard input '
+                   'instead of asking for it.')
 @with_app
-def create_admin_user(username, password):
-    """Add an administrator (database auth only)."""
+def create_admin_user(username, password_stdin):
+    """Add an administrator to the auth backend's users.
+
+    The password is asked for (twice), or read from standard input with
+    --password-stdin, so that it stays out of the shell's history.  Only an
+    auth backend that keeps users (haas.ext.auth.database) can do this.
+    """
     from flask import current_app
 
     from haas import migrations
     from haas.errors import HaasError
-    extensions = current_app.extensions['haas'].config.extensions
-    if 'haas.ext.auth.database' not in extensions:
-        raise HaasError('create-admin-user needs haas.ext.auth.database in '
-                        '[extensions]')
-    # Enabled, so imported by now; only the function is looked up here.
-    from haas.ext.auth import database
+    backend = current_app.extensions['haas'].auth_backend
+    if not backend.keeps_users:
+        backend.create_admin_user(username, None)  # says why it cannot
+    if password_stdin:
+        import sys
+        password = sys.stdin.readline().rstrip('\r\n')
+    else:
+        password = click.prompt('Password', hide_input=True,
+                                confirmation_prompt=True)
+    if not password:
+        raise HaasError('the password is empty')
     migrations.require_current_schema()
-    database.create_admin_user(username, password)
+    backend.create_admin_user(username, password)
 
 
 @main.command()

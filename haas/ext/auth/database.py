@@ -1,22 +1,25 @@
 """Auth backend keeping users and passwords in the database (HTTP Basic).
 
-New passwords are hashed with Argon2; hashes written by HaaS 0.2
-(sha512_crypt) are still accepted.
+Passwords are stored as Argon2 hashes, with the cost its config section
+sets (argon2-cffi's defaults otherwise).  Hashes written by HaaS 0.2
+(sha512_crypt), and hashes of an older cost, still verify and are replaced
+at the next successful login.
 """
 
 import os
+import typing
 
 import argon2
-from flask import g, request
+from flask import current_app, g, request
 
 from haas import auth, migrations
-from haas.errors import HaasError
-from haas.model import db
+from haas.api import assert_absent, must_find
+from haas.errors import DuplicateError, HaasError, NotFoundError
+from haas.model import Project, db
+from haas.rest import Body, Name, Secret, rest_call
 
 migrations.paths[__name__] = os.path.join(
     os.path.dirname(__file__), 'migrations', 'database')
-
-_hasher = argon2.PasswordHasher()
 
 user_projects = db.Table(
     'user_projects',
@@ -24,6 +27,10 @@ user_projects = db.Table(
     db.Column('project_id', db.ForeignKey('project.id')),
     info={'module': __name__},
 )
+
+
+def _hasher():
+    return current_app.extensions['haas'].auth_backend.hasher
 
 
 class User(db.Model):
@@ -37,28 +44,49 @@ class User(db.Model):
                                backref='users')
 
     def set_password(self, password):
-        self.hashed_password = _hasher.hash(password)
+        self.hashed_password = _hasher().hash(password)
 
     def verify_password(self, password):
+        """Whether `password` is this user's; a hash of an old scheme or
+        cost is replaced by a current one when it is."""
         hashed = self.hashed_password or ''
         if hashed.startswith('$6$'):
             # Only HaaS 0.2's hashes need passlib; load it for them alone.
             from passlib.hash import sha512_crypt
-            return sha512_crypt.verify(password, hashed)
-        try:
-            return _hasher.verify(hashed, password)
-        except (argon2.exceptions.VerificationError,
-                argon2.exceptions.InvalidHashError):
-            return False
+            ok = sha512_crypt.verify(password, hashed)
+            stale = True
+        else:
+            try:
+                ok = _hasher().verify(hashed, password)
+            except (argon2.exceptions.VerificationError,
+                    argon2.exceptions.InvalidHashError):
+                return False
+            stale = _hasher().check_needs_rehash(hashed)
+        if ok and stale:
+            self.set_password(password)
+        return ok
 
 
 class DatabaseAuthBackend(auth.AuthBackend):
+    keeps_users = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        defaults = argon2.PasswordHasher()
+        self.hasher = argon2.PasswordHasher(
+            time_cost=config.count(__name__, 'hash_time_cost',
+                                   defaults.time_cost),
+            memory_cost=config.count(__name__, 'hash_memory_cost',
+                                     defaults.memory_cost),
+            parallelism=config.count(__name__, 'hash_parallelism',
+                                     defaults.parallelism))
+
     def authenticate(self):
         credentials = request.authorization
         if credentials is None or not credentials.password:
             return False
         user = db.session.execute(db.select(User).filter_by(
-            label=credentials.username)).scalar_one_or_none()
+            label=credentials.username).limit(1)).scalar()
         # An unknown user and a wrong password look alike to the caller.
         if user is None or not user.verify_password(credentials.password):
             return False
@@ -76,17 +104,73 @@ class DatabaseAuthBackend(auth.AuthBackend):
         user = self._user()
         return user is not None and project in user.projects
 
-
-def create_admin_user(label, password):
-    """Add an administrator; the first step after `db create`."""
-    exists = db.session.execute(
-        db.select(User.id).filter_by(label=label)).first()
-    if exists is not None:
-        raise HaasError(f'user {label} already exists')
-    user = User(label=label, is_admin=True)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
+    def create_admin_user(self, label, password):
+        """Add an administrator; the first step after `db create`."""
+        exists = db.session.execute(
+            db.select(User.id).filter_by(label=label).limit(1)).first()
+        if exists is not None:
+            raise HaasError(f'user {label} already exists')
+        user = User(label=label, is_admin=True)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
 
 
 auth.backends[__name__] = DatabaseAuthBackend
+
+
+# --- REST calls -----------------------------------------------------------
+
+class UserCreation(Body):
+    password: Secret
+    is_admin: typing.Optional[bool] = False
+
+
+@rest_call('PUT', '/auth/basic/user/<user>', body=UserCreation,
+           errors=[DuplicateError])
+def user_create(user, password, is_admin):
+    """Create a user, an administrator with is_admin."""
+    auth.require_admin()
+    assert_absent(User, user)
+    new = User(label=user, is_admin=bool(is_admin))
+    new.set_password(password)
+    db.session.add(new)
+
+
+@rest_call('DELETE', '/auth/basic/user/<user>', errors=[NotFoundError])
+def user_delete(user):
+    """Delete a user (and their project memberships)."""
+    auth.require_admin()
+    user = must_find(User, user)
+    user.projects = []
+    db.session.delete(user)
+
+
+class ProjectField(Body):
+    project: Name
+
+
+@rest_call('POST', '/auth/basic/user/<user>/add_project', body=ProjectField,
+           errors=[NotFoundError, DuplicateError])
+def user_add_project(user, project):
+    """Make a user a member of a project."""
+    auth.require_admin()
+    user = must_find(User, user)
+    project = must_find(Project, project)
+    if project in user.projects:
+        raise DuplicateError(f'User {user.label} is already in project '
+                             f'{project.label}')
+    user.projects.append(project)
+
+
+@rest_call('POST', '/auth/basic/user/<user>/remove_project',
+           body=ProjectField, errors=[NotFoundError])
+def user_remove_project(user, project):
+    """End a user's membership of a project."""
+    auth.require_admin()
+    user = must_find(User, user)
+    project = must_find(Project, project)
+    if project not in user.projects:
+        raise NotFoundError(f'User {user.label} is not in project '
+                            f'{project.label}')
+    user.projects.remove(project)

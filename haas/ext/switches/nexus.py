@@ -1,9 +1,30 @@
 """Driver for Cisco Nexus switches (telnet console)."""
 
 import os
+import typing
+
+import pydantic
 
 from haas import migrations
 from haas.model import Switch, db
+from haas.rest import Body, Name, Secret
+
+
+def _vlan_number(value):
+    # Anything int() takes, in 0..4096, as HaaS 0.2 accepted it; kept as text.
+    if isinstance(value, bool):
+        raise ValueError('must be a VLAN number')
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError('must be a VLAN number') from None
+    if not 0 <= number <= 4096:
+        raise ValueError('must be between 0 and 4096')
+    return str(number)
+
+
+DummyVlan = typing.Annotated[typing.Union[int, Name],
+                             pydantic.AfterValidator(_vlan_number)]
 
 migrations.paths[__name__] = os.path.join(
     os.path.dirname(__file__), 'migrations', 'nexus')
@@ -13,6 +34,12 @@ class Nexus(Switch):
     api_name = 'http://schema.massopencloud.org/haas/v0/switches/nexus'
     __tablename__ = 'nexus'
     __mapper_args__ = {'polymorphic_identity': api_name}
+
+    class Fields(Body):
+        hostname: Name
+        username: Name
+        password: Secret
+        dummy_vlan: DummyVlan
 
     id = db.Column(db.ForeignKey('switch.id'), primary_key=True)
     hostname = db.Column(db.String, nullable=False)

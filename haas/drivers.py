@@ -1,0 +1,70 @@
+"""Switch and OBM drivers: their registry, and `[devel] dry_run`.
+
+A driver is a subclass of `haas.model.Switch` or `haas.model.Obm` with an
+`api_name` (the type URI clients give) and `Fields`, the pydantic model of
+what registering one takes.  An application knows the drivers of the
+extensions it enables.
+"""
+
+import functools
+import logging
+
+import pydantic
+
+from haas import errors
+
+log = logging.getLogger(__name__)
+
+
+def _subclasses(base):
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _subclasses(cls)
+
+
+def types(base, extensions):
+    """api_name -> driver class, for the drivers of `extensions`."""
+    return {cls.api_name: cls for cls in _subclasses(base)
+            if getattr(cls, 'api_name', None)
+            and cls.__module__ in extensions}
+
+
+def build(base, kind, type_name, fields):
+    """A new driver object of `type_name` from `fields` (a dict).
+
+    BadArgumentError for a type no enabled extension provides; a
+    ValidationError naming the fields that do not fit the driver.
+    """
+    from flask import current_app
+    extensions = current_app.extensions['haas'].config.extensions
+    cls = types(base, extensions).get(type_name)
+    if cls is None:
+        raise errors.BadArgumentError(f'{type_name!r} is not a valid {kind} '
+                                      f'type.')
+    try:
+        valid = cls.Fields.model_validate(fields)
+    except pydantic.ValidationError as e:
+        problems = '; '.join(
+            f'{".".join(str(p) for p in problem["loc"]) or "fields"}: '
+            f'{problem["msg"]}' for problem in e.errors(include_url=False))
+        raise errors.ValidationError(
+            f'The fields are not valid for {kind} type {type_name}: '
+            f'{problems}') from None
+    return cls(**valid.model_dump())
+
+
+def dry_run():
+    from flask import current_app
+    return current_app.extensions['haas'].config.dry_run
+
+
+def no_dry_run(f):
+    """Skip `f`, and log it, under `[devel] dry_run`: it touches hardware."""
+    @functools.wraps(f)
+    def run(self, *args, **kwargs):
+        if dry_run():
+            log.info('dry run: skipped %s.%s for %s', type(self).__name__,
+                     f.__name__, getattr(self, 'label', None) or self.id)
+            return None
+        return f(self, *args, **kwargs)
+    return run

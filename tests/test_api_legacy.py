@@ -1,0 +1,103 @@
+"""A HaaS 0.2 database, upgraded in place, is served by the API with its
+data; a user as HaaS 0.2 stored it logs in and gets a current hash."""
+
+import pytest
+import sqlalchemy as sa
+from passlib.hash import sha512_crypt
+
+import haas
+from haas.model import db
+
+from conftest import (CHEAP_HASHES, LEGACY_EXTENSIONS, Databases, basic, cli,
+                      config_text)
+from test_legacy import load_dump, read_dump
+
+
+@pytest.fixture(scope='module')
+def legacy(tmp_path_factory):
+    """(app, headers of a HaaS 0.2 admin) on the upgraded dump."""
+    sql = read_dump()
+    dbs = Databases('postgresql', tmp_path_factory.mktemp('legacy'))
+    uri = dbs.new()
+    load_dump(uri, sql)
+    config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+    app = haas.create_app(config)
+    with app.app_context():
+        # As HaaS 0.2 wrote a user: a sha512_crypt hash.
+        db.session.execute(sa.text(
+            'INSERT INTO "user" (label, is_admin, hashed_password) '
+            "VALUES ('old-admin', true, :hash)"),
+            {'hash': sha512_crypt.hash('from-2016')})
+        db.session.commit()
+    yield app, basic('old-admin', 'from-2016')
+    with app.app_context():
+        db.engine.dispose()
+    dbs.drop_all()
+
+
+def get(legacy, path):
+    app, headers = legacy
+    response = app.test_client().get(path, headers=headers)
+    return response.status_code, response.json
+
+
+def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
+    app, _ = legacy
+
+    assert get(legacy, '/projects')[0] == 200
+
+    with app.app_context():
+        stored = db.session.execute(sa.text(
+            "SELECT hashed_password FROM \"user\" WHERE label = 'old-admin'"
+        )).scalar()
+    assert stored.startswith('$argon2id$')
+    assert get(legacy, '/projects')[0] == 200  # and the new hash verifies
+
+
+@pytest.mark.parametrize('path, body', [
+    ('/projects', ['empty-project', 'manhattan', 'runway']),
+    ('/free_nodes', ['free_node_0', 'free_node_1', 'no_nic_node']),
+    ('/project/runway/nodes', ['runway_node_0', 'runway_node_1']),
+    ('/project/manhattan/nodes', ['manhattan_node_0', 'manhattan_node_1']),
+    ('/project/runway/networks', ['runway_provider', 'runway_pxe']),
+    ('/node/runway_node_0', {
+        'name': 'runway_node_0', 'project': 'runway',
+        'nics': [{'label': 'boot-nic', 'macaddr': 'Unknown', 'networks': {}},
+                 {'label': 'nic-with-port', 'macaddr': 'Unknown',
+                  'networks': {}}]}),
+    ('/node/no_nic_node', {'name': 'no_nic_node', 'project': None,
+                           'nics': []}),
+    ('/network/runway_pxe', {'name': 'runway_pxe', 'creator': 'runway',
+                             'access': 'runway',
+                             'channels': ['vlan/native', 'vlan/102']}),
+    ('/network/stock_ext_pub', {'name': 'stock_ext_pub', 'creator': 'admin',
+                                'channels': ['vlan/native',
+                                             'vlan/ext_pub_chan']}),
+    ('/network/manhattan_provider', {
+        'name': 'manhattan_provider', 'creator': 'admin',
+        'access': 'manhattan',
+        'channels': ['vlan/native', 'vlan/manhattan_provider_chan']}),
+])
+def test_the_upgraded_dump_is_served_with_its_data(legacy, path, body):
+    assert get(legacy, path) == (200, body)
+
+
+def test_the_upgraded_dumps_objects_take_new_calls(legacy):
+    app, headers = legacy
+    client = app.test_client()
+    # A node of the dump goes to a project, a network comes from the pool,
+    # and the OBM driver of the renamed mock_obm table works.
+    steps = [
+        client.post('/project/empty-project/connect_node', headers=headers,
+                    json={'node': 'free_node_0'}),
+        client.put('/network/fresh', headers=headers, json={
+            'creator': 'empty-project', 'access': 'empty-project',
+            'net_id': ''}),
+        client.post('/node/free_node_0/power_cycle', headers=headers),
+    ]
+
+    assert [r.status_code for r in steps] == [200, 200, 200]
+    assert get(legacy, '/network/fresh') == (200, {
+        'name': 'fresh', 'creator': 'empty-project',
+        'access': 'empty-project', 'channels': ['vlan/native', 'vlan/104']})
