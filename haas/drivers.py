@@ -59,12 +59,22 @@ def dry_run():
 
 
 def no_dry_run(f):
-    """Skip `f`, and log it, under `[devel] dry_run`: it touches hardware."""
+    """Skip `f`, and log it, under `[devel] dry_run`: it touches hardware
+    or libvirt.  It then returns None."""
     @functools.wraps(f)
-    def run(self, *args, **kwargs):
+    def run(*args, **kwargs):
         if dry_run():
-            log.info('dry run: skipped %s.%s for %s', type(self).__name__,
-                     f.__name__, getattr(self, 'label', None) or self.id)
+            log.info('dry run: skipped %s(%s)', f.__qualname__,
+                     ', '.join(_described(a) for a in args))
             return None
-        return f(self, *args, **kwargs)
+        return f(*args, **kwargs)
     return run
+
+
+def _described(value):
+    # What names an argument in the log, never a password.
+    for attribute in ('label', 'host', 'hostname'):
+        if getattr(value, attribute, None):
+            return f'{type(value).__name__} {getattr(value, attribute)}'
+    return repr(value) if isinstance(value, (str, int)) else \
+        type(value).__name__

@@ -230,8 +230,11 @@ def init_app(app):
     import haas.api  # noqa: F401  (declares core's calls)
     extensions = app.extensions['haas'].config.extensions
     for call in served(extensions):
+        # A path declared with a trailing slash (HaaS 0.2's
+        # /headnode_images/) also answers without it, with no redirect.
         app.add_url_rule(call.path, call.name, _view(call),
-                         methods=[call.method])
+                         methods=[call.method],
+                         strict_slashes=not call.path.endswith('/'))
     app.add_url_rule('/openapi.json', 'openapi', _openapi, methods=['GET'])
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -400,6 +400,21 @@ def api_app(request, tmp_path_factory):
         yield app
 
 
+#: Headnode images, libvirt's test driver, and dry_run: no VM is touched.
+HEADNODE_CONFIG = ('[headnode]\nbase_imgs = base-headnode, img1 ,img2\n'
+                   'libvirt_endpoint = test:///default\n'
+                   '[devel]\ndry_run =\n')
+
+
+@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
+def dry_api_app(request, tmp_path_factory):
+    """As api_app, with [headnode] images and [devel] dry_run."""
+    with built_app(request.param, tmp_path_factory.mktemp('db'),
+                   API_EXTENSIONS, extra=CHEAP_HASHES + HEADNODE_CONFIG) \
+            as app:
+        yield app
+
+
 @pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
 def null_api_app(request, tmp_path_factory):
     """As api_app, with null auth and the null allocator."""
@@ -451,6 +466,24 @@ def null_client(null_api_app):
         yield app.test_client()
 
 
+@pytest.fixture
+def dry_api(dry_api_app):
+    """The dry-run app, rolled back after the test."""
+    with rolled_back(dry_api_app) as app:
+        yield app
+
+
+@pytest.fixture
+def dry_client(dry_api):
+    return dry_api.test_client()
+
+
+@pytest.fixture
+def dry_users(dry_api):
+    """As `users`, for dry_client."""
+    return _make_users()
+
+
 def basic(user, password):
     """The Authorization header of HTTP basic auth."""
     import base64
@@ -464,6 +497,10 @@ def users(api):
     administrator), `runway` (a member of project runway), `other` (a
     member of project manhattan) and `anonymous` (no credentials).  The
     two projects exist."""
+    return _make_users()
+
+
+def _make_users():
     from haas.ext.auth.database import User
     from haas.model import Project
     runway, manhattan = Project(label='runway'), Project(label='manhattan')

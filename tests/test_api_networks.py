@@ -1,0 +1,1046 @@
+"""The network calls (rest-api.md 1.5, 1.6, section 2): creating, deleting
+and showing networks, and queueing nics onto and off them."""
+
+import contextlib
+
+import pytest
+import sqlalchemy as sa
+
+from haas.ext.network_allocators.vlan_pool import Vlan
+from haas.model import (Headnode, Hnic, Network, NetworkAttachment,
+                        NetworkingAction, Nic, Node, Project, db)
+
+MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
+#: The VLANs of the `client` fixture's pool.
+POOL = set(range(100, 201)) | set(range(300, 501))
+#: An id an administrator gives, outside the pool.
+EXTERNAL_ID = '3000'
+
+AUTH_FAILED = {'type': 'AuthorizationError',
+               'msg': 'Authentication failed. Authentication is required to '
+                      'use this service.'}
+ADMIN_ONLY = {'type': 'AuthorizationError',
+              'msg': 'This operation is administrator-only.'}
+NO_ACCESS = {'type': 'AuthorizationError',
+             'msg': 'You do not have access to the required project.'}
+PENDING = {'type': 'BlockedError',
+           'msg': 'A networking operation is already active on the nic.'}
+
+
+# --- set-up and observation -----------------------------------------------
+
+def answer(response):
+    """Status and body: the JSON, or the raw bytes of an empty answer."""
+    return response.status_code, (response.json if response.data
+                                  else response.data)
+
+
+class Admin:
+    """Sets things up through the API as an administrator."""
+
+    def __init__(self, client, headers):
+        self.client, self.headers = client, headers
+
+    def _ok(self, response):
+        assert answer(response) == (200, b''), response.data
+
+    def node(self, name='node-1', project='runway', nics=('eth0',)):
+        self._ok(self.client.put(f'/node/{name}', headers=self.headers, json={
+            'obm': {'type': MOCK_OBM, 'host': 'h', 'user': 'u',
+                    'password': 'p'}}))
+        for i, nic in enumerate(nics):
+            mac = f'de:ad:be:ef:00:{i:02x}'
+            self._ok(self.client.put(f'/node/{name}/nic/{nic}',
+                                     headers=self.headers,
+                                     json={'macaddr': mac}))
+        if project is not None:
+            self._ok(self.client.post(f'/project/{project}/connect_node',
+                                      headers=self.headers,
+                                      json={'node': name}))
+
+    def network(self, name, creator='admin', access='', net_id=''):
+        self._ok(create(self.client, self.headers, name, creator, access,
+                        net_id))
+        return find(Network, name).network_id
+
+
+@pytest.fixture
+def admin(client, users):
+    return Admin(client, users['admin'])
+
+
+def create(client, headers, name, creator, access, net_id):
+    return client.put(f'/network/{name}', headers=headers, json={
+        'creator': creator, 'access': access, 'net_id': net_id})
+
+
+def find(cls, label):
+    return db.session.execute(
+        db.select(cls).filter_by(label=label)).scalar_one()
+
+
+def find_nic(node, nic):
+    return db.session.execute(db.select(Nic).join(Node).where(
+        Node.label == node, Nic.label == nic)).scalar_one()
+
+
+def attach(network, channel='vlan/native', node='node-1', nic='eth0'):
+    """An applied attachment, as the networking daemon leaves it."""
+    db.session.add(NetworkAttachment(nic=find_nic(node, nic),
+                                     network=find(Network, network),
+                                     channel=channel))
+    db.session.commit()
+
+
+def queue(network, channel='vlan/native', node='node-1', nic='eth0'):
+    """A pending action (`network` None: a detach)."""
+    db.session.add(NetworkingAction(
+        nic=find_nic(node, nic), channel=channel,
+        new_network=None if network is None else find(Network, network)))
+    db.session.commit()
+
+
+def _label(obj):
+    return None if obj is None else obj.label
+
+
+def networks():
+    """Every network row, its projects by label."""
+    return [{'label': n.label, 'creator': _label(n.creator),
+             'access': _label(n.access), 'allocated': n.allocated,
+             'network_id': n.network_id}
+            for n in db.session.execute(
+                db.select(Network).order_by(Network.id)).scalars()]
+
+
+def actions():
+    """Every queued networking action, by labels."""
+    return [{'node': a.nic.owner.label, 'nic': a.nic.label,
+             'new_network': _label(a.new_network), 'channel': a.channel}
+            for a in db.session.execute(db.select(NetworkingAction)
+                                        .order_by(NetworkingAction.id))
+            .scalars()]
+
+
+def attachments():
+    return [{'nic': a.nic.label, 'network': a.network.label,
+             'channel': a.channel}
+            for a in db.session.execute(db.select(NetworkAttachment)
+                                        .order_by(NetworkAttachment.id))
+            .scalars()]
+
+
+def taken_vlans():
+    """The VLANs the pool has handed out."""
+    return sorted(db.session.execute(
+        db.select(Vlan.vlan_no).filter_by(available=False)).scalars())
+
+
+_tables = {}
+
+
+def all_rows():
+    """Every row of every table, in the test's transaction.
+
+    conftest's table_rows opens its own connection from `db.engine`, which
+    inside the `api` fixture is already the test's connection.
+    """
+    connection = db.session.connection()
+    key = str(connection.engine.url)
+    if key not in _tables:
+        metadata = sa.MetaData()
+        metadata.reflect(connection)
+        _tables[key] = metadata
+    return {name: [dict(row) for row in connection.execute(
+                sa.select(table).order_by(*table.columns)).mappings()]
+            for name, table in sorted(_tables[key].tables.items())}
+
+
+@contextlib.contextmanager
+def no_change():
+    """Assert that the block's calls leave every table as it was."""
+    before = all_rows()
+    yield
+    assert all_rows() == before
+
+
+# --- network_create -------------------------------------------------------
+
+#: The legal rows of rest-api.md 1.5 that only an administrator may use
+#: (creator "admin"): their (access, net_id).
+ADMIN_KINDS = {
+    'public internal': ('', ''),
+    'public external': ('', EXTERNAL_ID),
+    'provider network': ('runway', ''),
+    'project network with a given id': ('runway', EXTERNAL_ID),
+}
+
+
+@pytest.mark.parametrize('kind', ADMIN_KINDS)
+def test_network_create_by_admin_makes_each_admin_kind(client, users, kind):
+    access, net_id = ADMIN_KINDS[kind]
+
+    response = create(client, users['admin'], 'net', 'admin', access, net_id)
+
+    assert answer(response) == (200, b'')
+    [row] = networks()
+    assert row == {'label': 'net', 'creator': None, 'access': access or None,
+                   'allocated': not net_id,
+                   'network_id': net_id or row['network_id']}
+    expected_vlans = [] if net_id else [int(row['network_id'])]
+    assert taken_vlans() == expected_vlans
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_network_create_project_network_by_admin_or_member(client, users,
+                                                           who):
+    response = create(client, users[who], 'net', 'runway', 'runway', '')
+
+    assert answer(response) == (200, b'')
+    [row] = networks()
+    assert row == {'label': 'net', 'creator': 'runway', 'access': 'runway',
+                   'allocated': True, 'network_id': row['network_id']}
+    assert taken_vlans() == [int(row['network_id'])]
+
+
+def test_network_create_allocates_a_vlan_of_the_pool(client, users):
+    response = create(client, users['admin'], 'net', 'admin', '', '')
+
+    assert answer(response) == (200, b'')
+    vlan = int(find(Network, 'net').network_id)
+    assert vlan in POOL
+    assert taken_vlans() == [vlan]
+
+
+def test_network_create_allocates_a_different_vlan_each_time(admin):
+    ids = {admin.network('one'), admin.network('two', 'runway', 'runway')}
+
+    assert len(ids) == 2
+    assert taken_vlans() == sorted(int(i) for i in ids)
+
+
+@pytest.mark.parametrize('kind', ADMIN_KINDS)
+@pytest.mark.parametrize('who, error', [('runway', ADMIN_ONLY),
+                                        ('other', ADMIN_ONLY),
+                                        ('anonymous', AUTH_FAILED)])
+def test_network_create_admin_kinds_are_refused_to_others(client, users, kind,
+                                                          who, error):
+    access, net_id = ADMIN_KINDS[kind]
+
+    with no_change():
+        response = create(client, users[who], 'net', 'admin', access, net_id)
+
+    assert answer(response) == (401, error)
+
+
+@pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_network_create_project_network_is_refused_to_non_members(
+        client, users, who, error):
+    with no_change():
+        response = create(client, users[who], 'net', 'runway', 'runway', '')
+
+    assert answer(response) == (401, error)
+
+
+CROSS_PROJECT = ('Projects cannot create networks for other projects, nor '
+                 'public ones.')
+GIVEN_ID = 'Projects cannot choose network ids.'
+
+
+@pytest.mark.parametrize('access, net_id, msg', [
+    ('runway', EXTERNAL_ID, GIVEN_ID),
+    ('manhattan', '', CROSS_PROJECT),
+    ('', '', CROSS_PROJECT),
+    ('manhattan', EXTERNAL_ID, CROSS_PROJECT),
+    ('', EXTERNAL_ID, CROSS_PROJECT),
+])
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_network_create_illegal_project_combinations_are_bad_arguments(
+        client, users, access, net_id, msg, who):
+    with no_change():
+        response = create(client, users[who], 'net', 'runway', access, net_id)
+
+    assert answer(response) == (400, {'type': 'BadArgumentError',
+                                      'msg': msg})
+
+
+def test_network_create_checks_project_access_before_the_combination(
+        client, users):
+    with no_change():
+        response = create(client, users['other'], 'net', 'runway', '',
+                          EXTERNAL_ID)
+
+    assert answer(response) == (401, NO_ACCESS)
+
+
+@pytest.mark.parametrize('creator, access', [('admin', ''),
+                                             ('runway', 'runway')])
+@pytest.mark.parametrize('who', ['admin', 'runway', 'other'])
+def test_network_create_duplicate_is_409_before_authorization(
+        client, users, admin, creator, access, who):
+    admin.network('net', creator, access)
+
+    with no_change():
+        response = create(client, users[who], 'net', creator, access, '')
+
+    assert answer(response) == (409, {'type': 'DuplicateError',
+                                      'msg': 'Network net already exists.'})
+
+
+def test_network_create_duplicate_still_needs_authentication(client, users,
+                                                             admin):
+    admin.network('net')
+
+    with no_change():
+        response = create(client, users['anonymous'], 'net', 'admin', '', '')
+
+    assert answer(response) == (401, AUTH_FAILED)
+
+
+def test_network_create_unknown_creator_is_404_before_authorization(
+        client, users):
+    with no_change():
+        response = create(client, users['other'], 'net', 'nowhere',
+                          'nowhere', '')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Project nowhere does not exist.'})
+
+
+def test_network_create_unknown_access_project_is_404(client, users):
+    with no_change():
+        response = create(client, users['admin'], 'net', 'admin', 'nowhere',
+                          '')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Project nowhere does not exist.'})
+
+
+def test_network_create_by_admin_checks_admin_before_the_access_project(
+        client, users):
+    with no_change():
+        response = create(client, users['runway'], 'net', 'admin', 'nowhere',
+                          '')
+
+    assert answer(response) == (401, ADMIN_ONLY)
+
+
+@pytest.fixture
+def empty_pool(api):
+    db.session.execute(db.update(Vlan).values(available=False))
+    db.session.commit()
+
+
+@pytest.mark.parametrize('who, creator, access', [
+    ('admin', 'admin', ''), ('admin', 'admin', 'runway'),
+    ('runway', 'runway', 'runway')])
+def test_network_create_from_an_empty_pool_is_an_allocation_error(
+        client, users, empty_pool, who, creator, access):
+    with no_change():
+        response = create(client, users[who], 'net', creator, access, '')
+
+    assert answer(response) == (400, {'type': 'AllocationError',
+                                      'msg': 'No more networks'})
+
+
+def test_network_create_with_a_given_id_needs_no_pool(client, users,
+                                                      empty_pool):
+    response = create(client, users['admin'], 'net', 'admin', '', EXTERNAL_ID)
+
+    assert answer(response) == (200, b'')
+    assert networks() == [{'label': 'net', 'creator': None, 'access': None,
+                           'allocated': False, 'network_id': EXTERNAL_ID}]
+
+
+# --- network_delete -------------------------------------------------------
+
+def delete(client, headers, name='net'):
+    return client.delete(f'/network/{name}', headers=headers)
+
+
+def test_network_delete_unknown_is_404_before_authorization(client, users):
+    response = delete(client, users['other'], 'nowhere')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Network nowhere does not exist.'})
+
+
+@pytest.mark.parametrize('creator, access, who', [
+    ('admin', '', 'admin'), ('admin', 'runway', 'admin'),
+    ('runway', 'runway', 'admin'), ('runway', 'runway', 'runway')])
+def test_network_delete_by_creator_or_admin_removes_it(client, users, admin,
+                                                       creator, access, who):
+    admin.network('net', creator, access)
+    admin.network('kept')
+
+    response = delete(client, users[who])
+
+    assert answer(response) == (200, b'')
+    assert [n['label'] for n in networks()] == ['kept']
+
+
+@pytest.mark.parametrize('creator, access, who, error', [
+    ('admin', '', 'runway', ADMIN_ONLY),
+    ('admin', '', 'other', ADMIN_ONLY),
+    ('admin', 'runway', 'runway', ADMIN_ONLY),
+    ('admin', '', 'anonymous', AUTH_FAILED),
+    ('runway', 'runway', 'other', NO_ACCESS),
+    ('runway', 'runway', 'anonymous', AUTH_FAILED)])
+def test_network_delete_is_refused_to_others_than_the_creator(
+        client, users, admin, creator, access, who, error):
+    admin.network('net', creator, access)
+
+    with no_change():
+        response = delete(client, users[who])
+
+    assert answer(response) == (401, error)
+
+
+def hnic(network, label='hnic0'):
+    """A headnode of runway with an hnic on `network`."""
+    network, project = find(Network, network), find(Project, 'runway')
+    db.session.add(Hnic(label=label, network=network, owner=Headnode(
+        label=f'head-{label}', project=project, base_img='img')))
+    db.session.commit()
+
+
+#: What blocks network_delete, in the order it is checked, and its message.
+BLOCKERS = {
+    'attachment': 'Network still connected to nodes',
+    'hnic': 'Network still connected to headnodes',
+    'queued action': 'Network scheduled to become connected to nodes.',
+}
+
+
+def block(network, *blockers):
+    """Make `network` used as `blockers` says (nics eth0/eth1 of node-1)."""
+    if 'attachment' in blockers:
+        attach(network, nic='eth0')
+    if 'hnic' in blockers:
+        hnic(network)
+    if 'queued action' in blockers:
+        queue(network, nic='eth1')
+
+
+@pytest.mark.parametrize('blocker', BLOCKERS)
+def test_network_delete_is_blocked_by_what_uses_it_in_order(
+        client, users, admin, blocker):
+    """Each blocker, with every blocker checked after it present too."""
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    later = list(BLOCKERS)[list(BLOCKERS).index(blocker):]
+    block('net', *later)
+
+    with no_change():
+        response = delete(client, users['runway'])
+
+    assert answer(response) == (409, {'type': 'BlockedError',
+                                      'msg': BLOCKERS[blocker]})
+
+
+@pytest.mark.parametrize('blocker', BLOCKERS)
+def test_network_delete_is_blocked_by_each_use_alone(client, users, admin,
+                                                     blocker):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    block('net', blocker)
+
+    with no_change():
+        response = delete(client, users['admin'])
+
+    assert answer(response) == (409, {'type': 'BlockedError',
+                                      'msg': BLOCKERS[blocker]})
+
+
+def test_network_delete_checks_authorization_before_what_uses_it(
+        client, users, admin):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    block('net', *BLOCKERS)
+
+    with no_change():
+        response = delete(client, users['other'])
+
+    assert answer(response) == (401, NO_ACCESS)
+
+
+def test_network_delete_gives_an_allocated_vlan_back_to_the_pool(
+        client, users, admin):
+    admin.network('net')
+
+    response = delete(client, users['admin'])
+
+    assert answer(response) == (200, b'')
+    assert (networks(), taken_vlans()) == ([], [])
+
+
+def test_network_delete_of_a_given_pool_id_leaves_the_pool_alone(
+        client, users, admin):
+    vlan = admin.network('allocated')
+    admin.network('net', net_id=vlan)
+
+    response = delete(client, users['admin'])
+
+    assert answer(response) == (200, b'')
+    assert taken_vlans() == [int(vlan)]
+
+
+def test_network_delete_of_an_external_id_leaves_the_pool_alone(
+        client, users, admin):
+    admin.network('net', net_id=EXTERNAL_ID)
+    before = all_rows()['vlan']
+
+    response = delete(client, users['admin'])
+
+    assert answer(response) == (200, b'')
+    assert (networks(), all_rows()['vlan']) == ([], before)
+
+
+# --- show_network ---------------------------------------------------------
+
+def show(client, headers, name='net'):
+    return client.get(f'/network/{name}', headers=headers)
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway', 'other'])
+def test_show_network_public_needs_no_project_access(client, users, admin,
+                                                     who):
+    vlan = admin.network('net')
+
+    response = show(client, users[who])
+
+    assert answer(response) == (200, {
+        'name': 'net', 'creator': 'admin',
+        'channels': ['vlan/native', f'vlan/{vlan}']})
+
+
+def test_show_network_public_external_lists_its_given_vlan(client, users,
+                                                           admin):
+    admin.network('net', net_id=EXTERNAL_ID)
+
+    response = show(client, users['runway'])
+
+    assert answer(response) == (200, {
+        'name': 'net', 'creator': 'admin',
+        'channels': ['vlan/native', f'vlan/{EXTERNAL_ID}']})
+
+
+@pytest.mark.parametrize('creator', ['admin', 'runway'])
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_show_network_of_a_project_names_creator_and_access(
+        client, users, admin, creator, who):
+    vlan = admin.network('net', creator, 'runway')
+
+    response = show(client, users[who])
+
+    assert answer(response) == (200, {
+        'name': 'net', 'creator': creator, 'access': 'runway',
+        'channels': ['vlan/native', f'vlan/{vlan}']})
+
+
+@pytest.mark.parametrize('creator', ['admin', 'runway'])
+@pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_show_network_of_a_project_is_refused_to_others(
+        client, users, admin, creator, who, error):
+    admin.network('net', creator, 'runway')
+
+    response = show(client, users[who])
+
+    assert answer(response) == (401, error)
+
+
+def test_show_network_public_still_needs_authentication(client, users,
+                                                        admin):
+    admin.network('net')
+
+    response = show(client, users['anonymous'])
+
+    assert answer(response) == (401, AUTH_FAILED)
+
+
+def test_show_network_unknown_is_404(client, users):
+    response = show(client, users['admin'], 'nowhere')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Network nowhere does not exist.'})
+
+
+def test_show_network_under_the_null_allocator_has_the_null_channel(
+        null_client):
+    Admin(null_client, {}).network('net')
+
+    response = show(null_client, {})
+
+    assert answer(response) == (200, {'name': 'net', 'creator': 'admin',
+                                      'channels': ['null']})
+
+
+# --- list_project_networks ------------------------------------------------
+
+@pytest.fixture
+def some_networks(admin):
+    """One network of each kind: runway may use `mine` and `provided`."""
+    admin.network('mine', 'runway', 'runway')
+    admin.network('provided', 'admin', 'runway')
+    admin.network('public')
+    admin.network('public-external', net_id=EXTERNAL_ID)
+    admin.network('theirs', 'manhattan', 'manhattan')
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_list_project_networks_lists_those_the_project_may_use(
+        client, users, some_networks, who):
+    response = client.get('/project/runway/networks', headers=users[who])
+
+    assert answer(response) == (200, ['mine', 'provided'])
+
+
+def test_list_project_networks_of_a_project_without_any_is_empty(
+        client, users, admin):
+    admin.network('mine', 'runway', 'runway')
+    admin.network('public')
+
+    response = client.get('/project/manhattan/networks',
+                          headers=users['other'])
+
+    assert answer(response) == (200, [])
+
+
+@pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_list_project_networks_needs_project_access(client, users,
+                                                    some_networks, who,
+                                                    error):
+    response = client.get('/project/runway/networks', headers=users[who])
+
+    assert answer(response) == (401, error)
+
+
+def test_list_project_networks_of_unknown_project_is_404(client, users):
+    response = client.get('/project/nowhere/networks',
+                          headers=users['other'])
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Project nowhere does not exist.'})
+
+
+# --- node_connect_network -------------------------------------------------
+
+def connect(client, headers, network='net', channel=None, node='node-1',
+            nic='eth0'):
+    body = {'network': network}
+    if channel is not None:
+        body['channel'] = channel
+    return client.post(f'/node/{node}/nic/{nic}/connect_network',
+                       headers=headers, json=body)
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_node_connect_network_queues_the_default_channel(client, users,
+                                                         admin, who):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+
+    response = connect(client, users[who])
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': 'net', 'channel': 'vlan/native'}]
+    assert attachments() == []
+
+
+def test_node_connect_network_queues_a_tagged_channel(client, users, admin):
+    admin.node()
+    vlan = admin.network('net', 'runway', 'runway')
+
+    response = connect(client, users['runway'], channel=f'vlan/{vlan}')
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': 'net', 'channel': f'vlan/{vlan}'}]
+
+
+@pytest.mark.parametrize('creator, access', [(None, None), (None, 'runway'),
+                                             ('runway', 'runway'),
+                                             ('manhattan', 'runway')])
+def test_node_connect_network_creator_is_irrelevant_to_access(
+        client, users, admin, creator, access):
+    """A public network or one runway may use, whoever made it (a row
+    written directly: the API lets no project create one for another)."""
+    admin.node()
+    db.session.add(Network(
+        label='net', allocated=False, network_id=EXTERNAL_ID,
+        creator=creator and find(Project, creator),
+        access=access and find(Project, access)))
+    db.session.commit()
+
+    response = connect(client, users['runway'])
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': 'net', 'channel': 'vlan/native'}]
+
+
+def test_node_connect_network_under_the_null_allocator_uses_null(
+        null_client):
+    setup = Admin(null_client, {})
+    setup._ok(null_client.put('/project/runway'))
+    setup.node()
+    setup.network('net')
+
+    response = connect(null_client, {})
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': 'net', 'channel': 'null'}]
+
+
+@pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_node_connect_network_is_refused_to_non_members(client, users, admin,
+                                                        who, error):
+    admin.node()
+    admin.network('net')
+
+    with no_change():
+        response = connect(client, users[who])
+
+    assert answer(response) == (401, error)
+
+
+def test_node_connect_network_unknown_node_is_404_first(client, users,
+                                                        admin):
+    admin.node()
+
+    with no_change():
+        response = connect(client, users['other'], network='nowhere',
+                           node='nowhere', nic='eth9')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Node nowhere does not exist.'})
+
+
+def test_node_connect_network_unknown_nic_is_404_before_the_network(
+        client, users, admin):
+    admin.node()
+
+    with no_change():
+        response = connect(client, users['other'], network='nowhere',
+                           nic='eth9')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError',
+        'msg': 'Nic eth9 on Node node-1 does not exist.'})
+
+
+def test_node_connect_network_unknown_network_is_404_before_authorization(
+        client, users, admin):
+    admin.node(project=None)
+
+    with no_change():
+        response = connect(client, users['other'], network='nowhere')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Network nowhere does not exist.'})
+
+
+@pytest.mark.parametrize('who', ['admin', 'other'])
+def test_node_connect_network_free_node_is_a_project_mismatch(client, users,
+                                                              admin, who):
+    admin.node(project=None)
+    admin.network('net')
+
+    with no_change():
+        response = connect(client, users[who])
+
+    assert answer(response) == (409, {'type': 'ProjectMismatchError',
+                                      'msg': 'Node not in project'})
+
+
+def test_node_connect_network_checks_authorization_before_pending_action(
+        client, users, admin):
+    admin.node()
+    admin.network('net')
+    queue('net')
+
+    with no_change():
+        response = connect(client, users['other'])
+
+    assert answer(response) == (401, NO_ACCESS)
+
+
+def test_node_connect_network_pending_action_blocks_before_network_access(
+        client, users, admin):
+    admin.node()
+    admin.network('mine', 'runway', 'runway')
+    admin.network('theirs', 'manhattan', 'manhattan')
+    queue('mine')
+
+    with no_change():
+        response = connect(client, users['runway'], network='theirs')
+
+    assert answer(response) == (409, PENDING)
+
+
+def test_node_connect_network_pending_detach_blocks_too(client, users, admin):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    admin.network('other-net', 'runway', 'runway')
+    attach('other-net')
+    queue(None)
+
+    with no_change():
+        response = connect(client, users['runway'], channel='vlan/native')
+
+    assert answer(response) == (409, PENDING)
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_node_connect_network_of_another_project_is_a_project_mismatch(
+        client, users, admin, who):
+    admin.node()
+    admin.network('theirs', 'manhattan', 'manhattan')
+    # Even an attachment that should not exist does not hide the mismatch.
+    attach('theirs')
+
+    with no_change():
+        response = connect(client, users[who], network='theirs')
+
+    assert answer(response) == (409, {
+        'type': 'ProjectMismatchError',
+        'msg': 'Project does not have access to given network.'})
+
+
+@pytest.mark.parametrize('channel', [
+    'vlan/native',  # the channel is in use too
+    'vlan/4000',    # the channel is illegal too
+])
+def test_node_connect_network_already_attached_is_blocked_first(
+        client, users, admin, channel):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    attach('net', channel='vlan/native')
+
+    with no_change():
+        response = connect(client, users['runway'], channel=channel)
+
+    assert answer(response) == (409, {
+        'type': 'BlockedError',
+        'msg': 'The network is already attached to the nic.'})
+
+
+def test_node_connect_network_channel_in_use_is_blocked(client, users, admin):
+    admin.node()
+    used = admin.network('used', 'runway', 'runway')
+    admin.network('net', 'runway', 'runway')
+    attach('used', channel=f'vlan/{used}')
+
+    # vlan/<used> is also illegal for `net`: in use is checked first.
+    with no_change():
+        response = connect(client, users['runway'], channel=f'vlan/{used}')
+
+    assert answer(response) == (409, {
+        'type': 'BlockedError',
+        'msg': 'The channel is already in use on the nic.'})
+
+
+def test_node_connect_network_default_channel_in_use_is_blocked(
+        client, users, admin):
+    admin.node()
+    admin.network('used', 'runway', 'runway')
+    admin.network('net', 'runway', 'runway')
+    attach('used', channel='vlan/native')
+
+    with no_change():
+        response = connect(client, users['runway'])
+
+    assert answer(response) == (409, {
+        'type': 'BlockedError',
+        'msg': 'The channel is already in use on the nic.'})
+
+
+@pytest.mark.parametrize('channel', ['vlan/4000', 'null', 'vlan/*', 'native'])
+def test_node_connect_network_illegal_channel_is_a_bad_argument(
+        client, users, admin, channel):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+
+    with no_change():
+        response = connect(client, users['runway'], channel=channel)
+
+    assert answer(response) == (400, {
+        'type': 'BadArgumentError',
+        'msg': f'Channel {channel} is not legal for this network.'})
+
+
+def test_node_connect_network_body_not_an_object_is_a_validation_error(
+        client, users, admin):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+
+    with no_change():
+        response = client.post('/node/node-1/nic/eth0/connect_network',
+                               headers=users['runway'], json=['net'])
+
+    assert answer(response) == (400, {
+        'type': 'ValidationError',
+        'msg': 'The request body is not a JSON object.'})
+
+
+# --- node_detach_network --------------------------------------------------
+
+def detach(client, headers, network='net', node='node-1', nic='eth0'):
+    return client.post(f'/node/{node}/nic/{nic}/detach_network',
+                       headers=headers, json={'network': network})
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_node_detach_network_queues_a_detach_on_the_attachment_channel(
+        client, users, admin, who):
+    admin.node()
+    vlan = admin.network('net', 'runway', 'runway')
+    attach('net', channel=f'vlan/{vlan}')
+
+    response = detach(client, users[who])
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': None, 'channel': f'vlan/{vlan}'}]
+    # Applying it is the networking daemon's job.
+    assert attachments() == [{'nic': 'eth0', 'network': 'net',
+                              'channel': f'vlan/{vlan}'}]
+
+
+def test_node_detach_network_picks_the_channel_of_that_network(client, users,
+                                                               admin):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    tagged = admin.network('net', 'runway', 'runway')
+    attach('native', channel='vlan/native')
+    attach('net', channel=f'vlan/{tagged}')
+
+    response = detach(client, users['runway'])
+
+    assert answer(response) == (202, b'')
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': None, 'channel': f'vlan/{tagged}'}]
+
+
+@pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_node_detach_network_is_refused_to_non_members(client, users, admin,
+                                                       who, error):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    attach('net')
+
+    with no_change():
+        response = detach(client, users[who])
+
+    assert answer(response) == (401, error)
+
+
+def test_node_detach_network_unknown_node_is_404_first(client, users, admin):
+    admin.node()
+
+    with no_change():
+        response = detach(client, users['other'], network='nowhere',
+                          node='nowhere', nic='eth9')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Node nowhere does not exist.'})
+
+
+def test_node_detach_network_unknown_network_is_404_before_the_nic(
+        client, users, admin):
+    admin.node()
+
+    with no_change():
+        response = detach(client, users['other'], network='nowhere',
+                          nic='eth9')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError', 'msg': 'Network nowhere does not exist.'})
+
+
+def test_node_detach_network_unknown_nic_is_404_before_authorization(
+        client, users, admin):
+    admin.node()
+    admin.network('net')
+
+    with no_change():
+        response = detach(client, users['other'], nic='eth9')
+
+    assert answer(response) == (404, {
+        'type': 'NotFoundError',
+        'msg': 'Nic eth9 on Node node-1 does not exist.'})
+
+
+@pytest.mark.parametrize('who', ['admin', 'other'])
+def test_node_detach_network_free_node_is_a_project_mismatch(client, users,
+                                                             admin, who):
+    admin.node(project=None)
+    admin.network('net')
+    attach('net')
+
+    with no_change():
+        response = detach(client, users[who])
+
+    assert answer(response) == (409, {'type': 'ProjectMismatchError',
+                                      'msg': 'Node not in project'})
+
+
+def test_node_detach_network_pending_action_blocks_before_attachment_check(
+        client, users, admin):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    queue('net')
+
+    with no_change():
+        response = detach(client, users['runway'])
+
+    assert answer(response) == (409, PENDING)
+
+
+def test_node_detach_network_not_attached_is_a_bad_argument(client, users,
+                                                            admin):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    attach('net', nic='eth1')
+
+    with no_change():
+        response = detach(client, users['runway'])
+
+    assert answer(response) == (400, {
+        'type': 'BadArgumentError',
+        'msg': 'The network is not attached to the nic.'})
+
+
+# --- other calls a pending action blocks ----------------------------------
+
+def test_project_detach_node_is_blocked_by_a_pending_action(client, users,
+                                                            admin):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    queue('net', nic='eth1')
+
+    with no_change():
+        response = client.post('/project/runway/detach_node',
+                               headers=users['runway'],
+                               json={'node': 'node-1'})
+
+    assert answer(response) == (409, PENDING)
+
+
+def test_project_detach_node_without_pending_action_succeeds(client, users,
+                                                             admin):
+    """The counterpart of the test above: only the action blocked it."""
+    admin.node(nics=('eth0', 'eth1'))
+
+    response = client.post('/project/runway/detach_node',
+                           headers=users['runway'], json={'node': 'node-1'})
+
+    assert answer(response) == (200, b'')
+    assert find(Node, 'node-1').project is None
