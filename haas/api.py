@@ -700,8 +700,8 @@ def list_headnode_images():
 
 # --- consoles -----------------------------------------------------------------
 
-@rest_call('GET', '/node/<nodename>/console', returns=None,
-           errors=[NotFoundError, OBMError])
+@rest_call('GET', '/node/<nodename>/console', returns=str,
+           media_type='text/plain', errors=[NotFoundError, OBMError])
 def show_console(nodename):
     """A node's console log, as plain text (what is not ASCII dropped)."""
     node = must_find(Node, nodename)

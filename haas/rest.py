@@ -69,6 +69,7 @@ class Call:
     returns: object  # a type for pydantic (list[str], dict), or None
     errors: tuple
     module: str
+    media_type: str = 'application/json'
 
     @property
     def parameters(self):
@@ -85,19 +86,22 @@ class Call:
 calls = {}
 
 
-def rest_call(method, path, body=None, status=200, returns=None, errors=()):
+def rest_call(method, path, body=None, status=200, returns=None, errors=(),
+              media_type='application/json'):
     """Declare the decorated function as the REST call `method path`.
 
     The function gets the path parameters, then the body's fields, as
     keyword arguments, after validation and authentication; it returns None
     (an empty answer), or a value that `returns` describes.  `errors` are
-    the APIError classes it may raise, for the OpenAPI document.
+    the APIError classes it may raise, for the OpenAPI document.  A call
+    that answers other than JSON (a console log) names its `media_type`
+    and returns a Flask Response.
     """
     def declare(f):
         calls[f.__name__] = Call(
             name=f.__name__, method=method, path=path, handler=f, body=body,
             status=status, returns=returns, errors=tuple(errors),
-            module=f.__module__)
+            module=f.__module__, media_type=media_type)
         return f
     return declare
 
@@ -191,8 +195,11 @@ def _view(call):
         auth.authenticate()
         result = call.handler(**arguments)
         db.session.commit()
-        return _empty(call.status) if result is None \
-            else _json(result, call.status)
+        if result is None:
+            return _empty(call.status)
+        if isinstance(result, Response):
+            return result
+        return _json(result, call.status)
     view.__name__ = call.name
     return view
 
@@ -277,7 +284,7 @@ def openapi(app):
             schema = pydantic.TypeAdapter(call.returns).json_schema(
                 ref_template='#/components/schemas/{model}')
             schemas.update(schema.pop('$defs', {}))
-            success['content'] = {'application/json': {'schema': schema}}
+            success['content'] = {call.media_type: {'schema': schema}}
         responses[str(call.status)] = success
         statuses = {errors.ValidationError.status_code,
                     errors.AuthorizationError.status_code}

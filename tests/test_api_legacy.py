@@ -8,8 +8,8 @@ from passlib.hash import sha512_crypt
 import haas
 from haas.model import db
 
-from conftest import (CHEAP_HASHES, LEGACY_EXTENSIONS, Databases, basic, cli,
-                      config_text)
+from conftest import (CHEAP_HASHES, HEADNODE_CONFIG, LEGACY_EXTENSIONS,
+                      Databases, basic, cli, config_text)
 from test_legacy import load_dump, read_dump
 
 
@@ -20,7 +20,8 @@ def legacy(tmp_path_factory):
     dbs = Databases('postgresql', tmp_path_factory.mktemp('legacy'))
     uri = dbs.new()
     load_dump(uri, sql)
-    config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
+    config = config_text(uri, LEGACY_EXTENSIONS,
+                         extra=CHEAP_HASHES + HEADNODE_CONFIG)
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
     app = haas.create_app(config)
     with app.app_context():
@@ -74,6 +75,10 @@ def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
     ('/network/stock_ext_pub', {'name': 'stock_ext_pub', 'creator': 'admin',
                                 'channels': ['vlan/native',
                                              'vlan/ext_pub_chan']}),
+    ('/project/runway/headnodes', ['runway_headnode_off',
+                                   'runway_headnode_on']),
+    ('/project/manhattan/headnodes', ['runway_manhattan_off',
+                                      'runway_manhattan_on']),
     ('/network/manhattan_provider', {
         'name': 'manhattan_provider', 'creator': 'admin',
         'access': 'manhattan',
@@ -101,3 +106,17 @@ def test_the_upgraded_dumps_objects_take_new_calls(legacy):
     assert get(legacy, '/network/fresh') == (200, {
         'name': 'fresh', 'creator': 'empty-project',
         'access': 'empty-project', 'channels': ['vlan/native', 'vlan/104']})
+
+
+def test_a_headnode_of_the_dump_is_shown_with_its_uuid(legacy):
+    app, _ = legacy
+    with app.app_context():
+        uuid = db.session.execute(sa.text(
+            "SELECT uuid FROM headnode WHERE label = 'runway_headnode_on'"
+        )).scalar()
+
+    # Under dry_run, a started headnode's VNC port is not asked for.
+    assert get(legacy, '/headnode/runway_headnode_on') == (200, {
+        'name': 'runway_headnode_on', 'project': 'runway',
+        'base_img': 'base-headnode', 'hnics': ['public', 'pxe'],
+        'vncport': None, 'uuid': uuid})

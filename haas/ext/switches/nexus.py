@@ -23,8 +23,12 @@ def _vlan_number(value):
     return str(number)
 
 
-DummyVlan = typing.Annotated[typing.Union[int, Name],
-                             pydantic.AfterValidator(_vlan_number)]
+DummyVlan = typing.Annotated[typing.Union[int, str],
+                             pydantic.WithJsonSchema({
+                                 'anyOf': [{'type': 'integer', 'minimum': 0,
+                                            'maximum': 4096},
+                                           {'type': 'string'}]}),
+                             pydantic.PlainValidator(_vlan_number)]
 
 migrations.paths[__name__] = os.path.join(
     os.path.dirname(__file__), 'migrations', 'nexus')

@@ -1,0 +1,212 @@
+"""The REST API served by `haas-admin serve`, spoken to over real HTTP:
+a whole life cycle of a node on a network, on SQLite and PostgreSQL."""
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.exceptions import NotFound
+
+from conftest import API_EXTENSIONS, CHEAP_HASHES, HAAS_ADMIN, config_text
+from haas.model import NetworkingAction
+
+MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
+MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'
+ADMIN = ('admin', 'admin-pw')
+EMPTY = (200, b'')
+#: conftest's config_text pool, 100-200, 300-500.
+POOL = [*range(100, 201), *range(300, 501)]
+PENDING = (409, {'type': 'BlockedError',
+                 'msg': 'A networking operation is already active on the '
+                        'nic.'})
+#: What the scenario leaves behind in the tables it touches: nothing.
+NO_ROWS = {name: [] for name in (
+    'project', 'node', 'obm', 'mock_obm', 'nic', 'switch', 'mock_switch',
+    'port', 'network', 'networking_action', 'network_attachment')}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `haas-admin serve` process and an HTTP client of it."""
+
+    def __init__(self, base, uri):
+        self.base, self.uri = base, uri
+
+    def call(self, method, path, body=None, credentials=ADMIN):
+        """(status, JSON body, or the raw bytes of an empty answer)."""
+        status, headers, data = self.raw(method, path, body, credentials)
+        return status, json.loads(data) if data else data
+
+    def raw(self, method, path, body=None, credentials=ADMIN):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data,
+                                         method=method)
+        if credentials is not None:
+            token = base64.b64encode(':'.join(credentials).encode()).decode()
+            request.add_header('Authorization', f'Basic {token}')
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, e.headers, e.read()
+
+    def rows(self, tables):
+        """Every row of each of `tables`, ordered."""
+        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                metadata = sa.MetaData()
+                metadata.reflect(connection, only=tables)
+                return {name: [tuple(row) for row in connection.execute(
+                            sa.select(table).order_by(*table.columns))]
+                        for name, table in metadata.tables.items()}
+        finally:
+            engine.dispose()
+
+    def forget_pending_actions(self):
+        """Drop the queued networking actions, as the networking daemon
+        (which does not exist yet) would once it had applied them; returns
+        how many there were."""
+        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                return connection.execute(
+                    sa.delete(NetworkingAction.__table__)).rowcount
+        finally:
+            engine.dispose()
+
+
+def _admin(args, env, input=None):
+    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True,
+                            text=True, env=env, input=input, timeout=120)
+    assert result.returncode == 0, (args, result.stderr)
+
+
+@contextlib.contextmanager
+def serving(uri, tmp_path):
+    """A server on a new schema of `uri`, with one administrator, ADMIN."""
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(uri, API_EXTENSIONS, extra=CHEAP_HASHES))
+    env = {**os.environ, 'HAAS_CONFIG': str(path)}
+    _admin(['db', 'create'], env)
+    _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,
+           input=ADMIN[1] + '\n')
+    port = free_port()
+    server = Server(f'http://127.0.0.1:{port}', uri)
+    log_path = tmp_path / 'server.log'
+    with open(log_path, 'wb') as log:
+        process = subprocess.Popen(
+            [HAAS_ADMIN, 'serve', '--host', '127.0.0.1', '--port', str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.raw('GET', '/projects', credentials=None)
+                break
+            except urllib.error.URLError:
+                if process.poll() is not None:
+                    pytest.fail(f'the server exited ({process.returncode}):\n'
+                                f'{log_path.read_text()}')
+                if time.monotonic() > deadline:
+                    pytest.fail(f'the server did not answer within 30 s:\n'
+                                f'{log_path.read_text()}')
+                time.sleep(0.05)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(databases, tmp_path):
+    with serving(databases.new(), tmp_path) as server:
+        yield server
+
+
+def test_node_goes_onto_a_network_and_everything_is_deleted_again(server):
+    call = server.call
+    assert call('PUT', '/project/runway') == EMPTY
+    assert call('PUT', '/node/node-1', {'obm': {
+        'type': MOCK_OBM, 'host': 'h', 'user': 'u', 'password': 'p'}}) == EMPTY
+    assert call('PUT', '/node/node-1/nic/eth0',
+                {'macaddr': 'de:ad:be:ef:00:01'}) == EMPTY
+    assert call('PUT', '/switch/sw0', {
+        'type': MOCK_SWITCH, 'hostname': 'h', 'username': 'u',
+        'password': 'p'}) == EMPTY
+    assert call('PUT', '/switch/sw0/port/gi1/0/5') == EMPTY
+    assert call('POST', '/switch/sw0/port/gi1/0/5/connect_nic',
+                {'node': 'node-1', 'nic': 'eth0'}) == EMPTY
+    assert call('POST', '/project/runway/connect_node',
+                {'node': 'node-1'}) == EMPTY
+    assert call('PUT', '/network/net-1', {
+        'creator': 'runway', 'access': 'runway', 'net_id': ''}) == EMPTY
+    assert call('GET', '/network/net-1') == (200, {
+        'name': 'net-1', 'creator': 'runway', 'access': 'runway',
+        'channels': ['vlan/native', 'vlan/100']})
+
+    assert call('POST', '/node/node-1/nic/eth0/connect_network',
+                {'network': 'net-1'}) == (202, b'')
+    assert call('POST', '/node/node-1/nic/eth0/connect_network',
+                {'network': 'net-1'}) == PENDING
+    assert call('POST', '/project/runway/detach_node',
+                {'node': 'node-1'}) == PENDING
+    assert call('DELETE', '/network/net-1') == (409, {
+        'type': 'BlockedError',
+        'msg': 'Network scheduled to become connected to nodes.'})
+    # Queued, not applied: the node shows no network yet.
+    assert call('GET', '/node/node-1') == (200, {
+        'name': 'node-1', 'project': 'runway',
+        'nics': [{'label': 'eth0', 'macaddr': 'de:ad:be:ef:00:01',
+                  'networks': {}}]})
+
+    assert server.forget_pending_actions() == 1
+    assert call('DELETE', '/network/net-1') == EMPTY
+    assert call('POST', '/project/runway/detach_node',
+                {'node': 'node-1'}) == EMPTY
+    assert call('POST', '/switch/sw0/port/gi1/0/5/detach_nic') == EMPTY
+    assert call('DELETE', '/switch/sw0/port/gi1/0/5') == EMPTY
+    assert call('DELETE', '/switch/sw0') == EMPTY
+    assert call('DELETE', '/node/node-1/nic/eth0') == EMPTY
+    assert call('DELETE', '/node/node-1') == EMPTY
+    assert call('DELETE', '/project/runway') == EMPTY
+
+    assert call('GET', '/projects') == (200, [])
+    assert call('GET', '/free_nodes') == (200, [])
+    assert server.rows(list(NO_ROWS)) == NO_ROWS
+    # The network's VLAN is back in the pool: every VLAN is available.
+    assert sorted(row[1:] for row in server.rows(['vlan'])['vlan']) == [
+        (vlan, True) for vlan in POOL]
+
+
+def test_unknown_path_answers_a_json_not_found_error(server):
+    status, headers, data = server.raw('GET', '/no/such/call')
+
+    assert (status, headers.get_content_type(), json.loads(data)) == (
+        404, 'application/json',
+        {'type': 'NotFoundError', 'msg': NotFound.description})
+
+
+def test_request_without_credentials_is_refused_with_401(server):
+    assert server.call('GET', '/projects', credentials=None) == (401, {
+        'type': 'AuthorizationError',
+        'msg': 'Authentication failed. Authentication is required to use '
+               'this service.'})
