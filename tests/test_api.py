@@ -312,3 +312,34 @@ def test_the_users_calls_appear_in_the_document_only_with_their_extension(
 
     assert '/auth/basic/user/{user}' in with_database
     assert '/auth/basic/user/{user}' not in with_null
+
+
+def body_calls():
+    """Every call that takes a body, with its path filled in."""
+    import haas.api  # noqa: F401  (declares core's calls)
+    import haas.ext.auth.database  # noqa: F401
+    return [(call.name, call.method,
+             rest._template(call.path).format(
+                 **{name: f'{name}-x' for name in call.parameters}))
+            for call in rest.calls.values() if call.body is not None]
+
+
+MALFORMED = [b'[]', b'"text"', b'{"x": ', b'\xff\xfe', b'{"zzz": 1}']
+
+
+@pytest.mark.parametrize('name, method, path', body_calls(),
+                         ids=[c[0] for c in body_calls()])
+def test_every_call_with_a_body_refuses_malformed_ones_and_writes_nothing(
+        client, users, api, name, method, path):
+    before = table_rows(api)
+
+    answers = [answer(client.open(path, method=method, data=data,
+                                  headers=users['admin']))
+               for data in MALFORMED]
+
+    assert [(status, mimetype, body['type'])
+            for status, mimetype, body in answers] == [
+        (400, 'application/json', 'ValidationError')] * len(MALFORMED)
+    assert all(body['msg'].startswith('The request body ')
+               for _, _, body in answers)
+    assert table_rows(api) == before
