@@ -339,15 +339,15 @@ class NodeShape(pydantic.BaseModel):
     nics: list[NicShape]
 
 
-@rest_call('GET', '/node/<nodename>', returns=NodeShape,
+@rest_call('GET', '/node/<node>', returns=NodeShape,
            errors=[NotFoundError])
-def show_node(nodename):
+def show_node(node):
     """Show a node: its project and its nics with their networks."""
     node = must_find(
         # The nics in one query, their attachments joined to it: a fixed
         # number of statements however many nics (selectinload would cut
         # the attachments' IN list into chunks of 500).
-        Node, nodename, joinedload(Node.project),
+        Node, node, joinedload(Node.project),
         selectinload(Node.nics).joinedload(Nic.attachments)
         .joinedload(NetworkAttachment.network))
     if node.project is not None:
@@ -599,7 +599,11 @@ def headnode_start(headnode):
     if headnode.dirty:
         libvirt.create(headnode, [f'br-vlan{hnic.network.network_id}'
                                   for hnic in headnode.hnics if hnic.network])
+        # The VM exists from here on, whatever `start` does: recorded now,
+        # so that a failed start is retried without cloning again and a
+        # delete removes the VM.
         headnode.dirty = False
+        db.session.commit()
     libvirt.start(headnode)
 
 
@@ -678,11 +682,11 @@ class HeadnodeShape(pydantic.BaseModel):
     vncport: typing.Optional[str]
 
 
-@rest_call('GET', '/headnode/<nodename>', returns=HeadnodeShape,
+@rest_call('GET', '/headnode/<headnode>', returns=HeadnodeShape,
            errors=[NotFoundError, ServerError])
-def show_headnode(nodename):
+def show_headnode(headnode):
     """Show a headnode; its VNC port once its VM exists."""
-    headnode = headnode_of(nodename)
+    headnode = headnode_of(headnode)
     return {
         'name': headnode.label, 'project': headnode.project.label,
         'base_img': headnode.base_img, 'uuid': headnode.uuid,
@@ -700,11 +704,11 @@ def list_headnode_images():
 
 # --- consoles -----------------------------------------------------------------
 
-@rest_call('GET', '/node/<nodename>/console', returns=str,
+@rest_call('GET', '/node/<node>/console', returns=str,
            media_type='text/plain', errors=[NotFoundError, OBMError])
-def show_console(nodename):
+def show_console(node):
     """A node's console log, as plain text (what is not ASCII dropped)."""
-    node = must_find(Node, nodename)
+    node = must_find(Node, node)
     require_node_access(node)
     log = node.obm.get_console()
     if log is None:
@@ -714,19 +718,19 @@ def show_console(nodename):
                     mimetype='text/plain')
 
 
-@rest_call('PUT', '/node/<nodename>/console', errors=[NotFoundError, OBMError])
-def start_console(nodename):
+@rest_call('PUT', '/node/<node>/console', errors=[NotFoundError, OBMError])
+def start_console(node):
     """Start logging a node's console."""
-    node = must_find(Node, nodename)
+    node = must_find(Node, node)
     require_node_access(node)
     node.obm.start_console()
 
 
-@rest_call('DELETE', '/node/<nodename>/console',
+@rest_call('DELETE', '/node/<node>/console',
            errors=[NotFoundError, OBMError])
-def stop_console(nodename):
+def stop_console(node):
     """Stop logging a node's console, and delete the log."""
-    node = must_find(Node, nodename)
+    node = must_find(Node, node)
     require_node_access(node)
     node.obm.stop_console()
     node.obm.delete_console()

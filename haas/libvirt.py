@@ -35,7 +35,9 @@ def _run(program, *args):
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ServerError(f'{program} failed: {e}') from None
     if result.returncode != 0:
-        raise ServerError(f'{program} {args[0]} failed: '
+        # virsh's first argument is its command; virt-clone has none.
+        what = program if program == 'virt-clone' else f'{program} {args[0]}'
+        raise ServerError(f'{what} failed: '
                           f'{result.stderr.strip() or result.returncode}')
     return result.stdout
 
@@ -46,9 +48,17 @@ def create(headnode, bridges):
     each of `bridges` (br-vlan<N>)."""
     name = vm_name(headnode)
     _run('virt-clone', '-o', headnode.base_img, '-n', name, '--auto-clone')
-    for bridge in bridges:
-        _run('virsh', 'attach-interface', '--domain', name, '--type',
-             'bridge', '--source', bridge, '--config')
+    try:
+        for bridge in bridges:
+            _run('virsh', 'attach-interface', '--domain', name, '--type',
+                 'bridge', '--source', bridge, '--config')
+    except ServerError:
+        # Half made: remove the clone, so that the next start makes it anew.
+        try:
+            _run('virsh', 'undefine', name, '--remove-all-storage')
+        except ServerError:
+            pass  # the first error is the one to report
+        raise
 
 
 @no_dry_run

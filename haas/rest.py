@@ -264,6 +264,15 @@ def _template(path):
     return re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', path)
 
 
+def _parameter(call, name, schema):
+    parameter = {'name': name, 'in': 'path', 'required': True,
+                 'schema': schema}
+    if f'<path:{name}>' in call.path:
+        parameter['description'] = ('May contain slashes (a port label such '
+                                    'as gi1/0/5), sent as they are.')
+    return parameter
+
+
 def openapi(app):
     """The OpenAPI 3.1 document of `app`'s calls."""
     from haas import __version__
@@ -300,8 +309,7 @@ def openapi(app):
                     'schema': {'$ref': '#/components/schemas/Error'}}}}
         operation = {
             'operationId': call.name, 'summary': call.summary,
-            'parameters': [{'name': name, 'in': 'path', 'required': True,
-                            'schema': name_schema}
+            'parameters': [_parameter(call, name, name_schema)
                            for name in call.parameters],
             'responses': responses,
         }

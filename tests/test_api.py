@@ -2,6 +2,7 @@
 the OpenAPI document, and the project calls, on both databases."""
 
 import json
+import re
 
 import pytest
 
@@ -303,6 +304,9 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
         'responses'].keys() == {'202', '400', '401', '404', '409'}
     for ref in refs(document):
         resolve(document, ref)  # every reference leads somewhere
+    # OpenAPI forbids paths that differ only in their parameters' names.
+    shapes = [re.sub(r'{[^}]+}', '{}', path) for path in document['paths']]
+    assert len(shapes) == len(set(shapes))
 
 
 def test_the_users_calls_appear_in_the_document_only_with_their_extension(
@@ -317,7 +321,7 @@ def test_the_users_calls_appear_in_the_document_only_with_their_extension(
 def body_calls():
     """Every call that takes a body, with its path filled in."""
     import haas.api  # noqa: F401  (declares core's calls)
-    import haas.ext.auth.database  # noqa: F401
+    import haas.ext.auth.database  # noqa: F401  (and the users')
     return [(call.name, call.method,
              rest._template(call.path).format(
                  **{name: f'{name}-x' for name in call.parameters}))
