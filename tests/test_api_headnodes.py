@@ -9,22 +9,16 @@ import uuid
 
 import pytest
 
+from haas.model import Headnode, Hnic, Network, Project, db
+
+from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, error,
+                     not_found, server_error)
 from conftest import (API_EXTENSIONS, CHEAP_HASHES, basic, built_app,
                       rolled_back, table_rows)
-from haas.model import Headnode, Hnic, Network, Project, db
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 IMAGES = ['base-headnode', 'img1', 'img2']
 
-DONE = (200, b'')
-AUTH_REQUIRED = (401, {
-    'type': 'AuthorizationError',
-    'msg': 'Authentication failed. Authentication is required to use this '
-           'service.'})
-ADMIN_ONLY = (401, {'type': 'AuthorizationError',
-                    'msg': 'This operation is administrator-only.'})
-NO_ACCESS = (401, {'type': 'AuthorizationError',
-                   'msg': 'You do not have access to the required project.'})
 FROZEN = (409, {'type': 'IllegalStateError',
                 'msg': 'Headnode has been started: its hnics can no longer '
                        'change.'})
@@ -33,18 +27,6 @@ NOT_ALLOCATED = (400, {'type': 'BadArgumentError',
                               'allocated by the project.'})
 MISMATCH = (409, {'type': 'ProjectMismatchError',
                   'msg': 'Project does not have access to given network.'})
-
-
-def error(status, kind, msg):
-    return status, {'type': kind, 'msg': msg}
-
-
-def not_found(msg):
-    return error(404, 'NotFoundError', msg)
-
-
-def server_error(msg):
-    return error(500, 'ServerError', msg)
 
 
 # --- set-up and observation -----------------------------------------------

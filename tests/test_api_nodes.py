@@ -6,38 +6,15 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import table_rows
 from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
                         Node, Port, Project, Switch, db)
 
+from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, blocked,
+                     duplicate, error, not_found)
+from conftest import table_rows
+
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 SWITCH_TYPE = 'http://schema.massopencloud.org/haas/v0/switches/mock'
-
-DONE = (200, b'')
-AUTH_REQUIRED = (401, {
-    'type': 'AuthorizationError',
-    'msg': 'Authentication failed. Authentication is required to use this '
-           'service.'})
-ADMIN_ONLY = (401, {'type': 'AuthorizationError',
-                    'msg': 'This operation is administrator-only.'})
-NO_ACCESS = (401, {'type': 'AuthorizationError',
-                   'msg': 'You do not have access to the required project.'})
-
-
-def error(status, kind, msg):
-    return status, {'type': kind, 'msg': msg}
-
-
-def not_found(msg):
-    return error(404, 'NotFoundError', msg)
-
-
-def blocked(msg):
-    return error(409, 'BlockedError', msg)
-
-
-def duplicate(msg):
-    return error(409, 'DuplicateError', msg)
 
 
 def invalid(msg):
