@@ -6,7 +6,6 @@ gets the same error as from HaaS 0.2 where HaaS 0.2 was right.
 
 import typing
 
-import pydantic
 from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -179,10 +178,10 @@ def list_project_networks(project):
 
 # --- nodes ----------------------------------------------------------------
 
-class ObmSpec(pydantic.BaseModel):
+class ObmSpec(Body):
     """An OBM: its `type`, and the fields that type takes."""
 
-    model_config = pydantic.ConfigDict(extra='allow', strict=True)
+    extra = True
     type: Name
 
 
@@ -327,13 +326,13 @@ def list_free_nodes():
     return _labels(db.select(Node.label).filter_by(project_id=None))
 
 
-class NicShape(pydantic.BaseModel):
+class NicShape(Body):
     label: str
     macaddr: typing.Optional[str]
     networks: dict[str, str]
 
 
-class NodeShape(pydantic.BaseModel):
+class NodeShape(Body):
     name: str
     project: typing.Optional[str]
     nics: list[NicShape]
@@ -424,7 +423,7 @@ def network_delete(network):
     db.session.delete(network)
 
 
-class NetworkShape(pydantic.BaseModel):
+class NetworkShape(Body):
     name: str
     creator: str
     access: typing.Optional[str] = None
@@ -451,10 +450,10 @@ def show_network(network):
 
 # --- switches and ports ---------------------------------------------------
 
-class SwitchSpec(pydantic.BaseModel):
+class SwitchSpec(Body):
     """A switch: its `type`, and the fields that type takes."""
 
-    model_config = pydantic.ConfigDict(extra='allow', strict=True)
+    extra = True
     type: Name
 
 
@@ -673,7 +672,7 @@ def list_project_headnodes(project):
     return _labels(db.select(Headnode.label).filter_by(project_id=project.id))
 
 
-class HeadnodeShape(pydantic.BaseModel):
+class HeadnodeShape(Body):
     name: str
     project: str
     base_img: str

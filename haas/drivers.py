@@ -1,15 +1,13 @@
 """Switch and OBM drivers: their registry, and `[devel] dry_run`.
 
 A driver is a subclass of `haas.model.Switch` or `haas.model.Obm` with an
-`api_name` (the type URI clients give) and `Fields`, the pydantic model of
+`api_name` (the type URI clients give) and `Fields`, the haas.rest.Body of
 what registering one takes.  An application knows the drivers of the
 extensions it enables.
 """
 
 import functools
 import logging
-
-import pydantic
 
 from haas import errors
 
@@ -41,15 +39,15 @@ def build(base, kind, type_name, fields):
     if cls is None:
         raise errors.BadArgumentError(f'{type_name!r} is not a valid {kind} '
                                       f'type.')
+    import pydantic
+
+    from haas import rest
     try:
-        valid = cls.Fields.model_validate(fields)
+        valid = rest.model_of(cls.Fields).model_validate(fields)
     except pydantic.ValidationError as e:
-        problems = '; '.join(
-            f'{".".join(str(p) for p in problem["loc"]) or "fields"}: '
-            f'{problem["msg"]}' for problem in e.errors(include_url=False))
         raise errors.ValidationError(
             f'The fields are not valid for {kind} type {type_name}: '
-            f'{problems}') from None
+            f'{rest.problems(e)}') from None
     return cls(**valid.model_dump())
 
 

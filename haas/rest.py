@@ -7,13 +7,13 @@ extensions'), and the same declarations give the OpenAPI document.
 """
 
 import dataclasses
+import functools
 import inspect
 import json
 import logging
 import re
 import typing
 
-import pydantic
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 
 #: The longest label (of a project, node, nic, ...) the API accepts.
 MAX_NAME = 255
+
+# Declarations stay plain Python: pydantic, which checks them, is loaded
+# with the first request (or `prepare`), not by every command that builds
+# the application to work on its database.
+
+
+class Kind:
+    """The kind of a field: its `pydantic()` type is built when needed."""
+
+    @classmethod
+    def pydantic(cls):
+        raise NotImplementedError
 
 
 def _text(value):
@@ -38,24 +50,75 @@ def _text(value):
     return value
 
 
-#: A label: a non-empty string of at most MAX_NAME characters.
-Name = typing.Annotated[str, pydantic.StringConstraints(
-    strict=True, min_length=1, max_length=MAX_NAME),
-    pydantic.AfterValidator(_text)]
-#: A string that may be empty (`""` means "public" or "allocate").
-Text = typing.Annotated[str, pydantic.StringConstraints(
-    strict=True, max_length=MAX_NAME), pydantic.AfterValidator(_text)]
-#: A password or other secret: not empty, not absurdly long.
-Secret = typing.Annotated[str, pydantic.StringConstraints(
-    strict=True, min_length=1, max_length=1024),
-    pydantic.AfterValidator(_text)]
+def _string(min_length, max_length):
+    import pydantic
+    return typing.Annotated[str, pydantic.StringConstraints(
+        strict=True, min_length=min_length, max_length=max_length),
+        pydantic.AfterValidator(_text)]
 
 
-class Body(pydantic.BaseModel):
-    """A request body: exactly these fields, of exactly these types."""
+class Name(Kind):
+    """A label: a non-empty string of at most MAX_NAME characters."""
 
-    model_config = pydantic.ConfigDict(extra='forbid', strict=True,
-                                       frozen=True)
+    @classmethod
+    def pydantic(cls):
+        return _string(1, MAX_NAME)
+
+
+class Text(Kind):
+    """A string that may be empty (`""` means "public" or "allocate")."""
+
+    @classmethod
+    def pydantic(cls):
+        return _string(0, MAX_NAME)
+
+
+class Secret(Kind):
+    """A password: not empty, not absurdly long."""
+
+    @classmethod
+    def pydantic(cls):
+        return _string(1, 1024)
+
+
+class Body:
+    """A request body, or an answer's shape: its fields are its class's
+    annotations (with their defaults).  A body has exactly these fields,
+    of exactly these types, unless `extra` lets it carry others (a
+    driver's)."""
+
+    extra = False
+
+
+@functools.cache
+def model_of(body):
+    """The pydantic model of a Body class."""
+    import pydantic
+    fields = {}
+    for name, kind in typing.get_type_hints(body).items():
+        if name == 'extra':
+            continue
+        fields[name] = (_pydantic_type(kind), getattr(body, name, ...))
+    config = pydantic.ConfigDict(extra='allow' if body.extra else 'forbid',
+                                 strict=True, frozen=True)
+    return pydantic.create_model(body.__name__, __config__=config,
+                                 __doc__=body.__doc__, **fields)
+
+
+def _pydantic_type(kind):
+    """`kind` with its Kinds and Bodies replaced by pydantic's types."""
+    if inspect.isclass(kind) and issubclass(kind, Kind):
+        return kind.pydantic()
+    if inspect.isclass(kind) and issubclass(kind, Body):
+        return model_of(kind)
+    arguments = typing.get_args(kind)
+    if not arguments:
+        return kind
+    converted = tuple(_pydantic_type(a) for a in arguments)
+    origin = typing.get_origin(kind)
+    if origin is typing.Union:
+        return typing.Union[converted]
+    return origin[converted]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,10 +185,13 @@ def served(extensions):
 
 # --- validation -----------------------------------------------------------
 
-_PATH = pydantic.TypeAdapter(Name)
+@functools.cache
+def _path_adapter():
+    import pydantic
+    return pydantic.TypeAdapter(Name.pydantic())
 
 
-def _problems(error):
+def problems(error):
     """A pydantic ValidationError in words: `field: what`, for each."""
     found = []
     for problem in error.errors(include_url=False):
@@ -141,13 +207,14 @@ def _arguments(call, parameters):
     UTF-8, not JSON, not an object, a field missing, unknown or of the
     wrong type) is a ValidationError, raised before authentication.
     """
+    import pydantic
     for name, value in parameters.items():
         try:
-            _PATH.validate_python(value)
+            _path_adapter().validate_python(value)
         except pydantic.ValidationError as e:
             raise errors.ValidationError(
                 f'The {name} in the path is not valid: '
-                f'{_problems(e).partition(": ")[2]}') from None
+                f'{problems(e).partition(": ")[2]}') from None
     if call.body is None:
         return dict(parameters)
     raw = request.get_data(cache=False)
@@ -166,11 +233,11 @@ def _arguments(call, parameters):
         raise errors.ValidationError(
             f'The request body repeats the path parameter {clash[0]}.')
     try:
-        fields = call.body.model_validate(document)
+        fields = model_of(call.body).model_validate(document)
     except pydantic.ValidationError as e:
         raise errors.ValidationError(
             f'The request body is not valid for this request: '
-            f'{_problems(e)}') from None
+            f'{problems(e)}') from None
     # Fields beyond the declared ones, where the model allows them (a
     # driver's), follow as keyword arguments too.
     return {**parameters, **{name: getattr(fields, name)
@@ -232,6 +299,15 @@ def _server_error(error):
                          'says why.'}, 500)
 
 
+def prepare(app):
+    """Build now what the first request would: the models of every body
+    `app` takes (a server calls it before it takes requests)."""
+    for call in served(app.extensions['haas'].config.extensions):
+        if call.body is not None:
+            model_of(call.body)
+    _path_adapter()
+
+
 def init_app(app):
     """Route every call that `app` serves, and answer every error in JSON."""
     import haas.api  # noqa: F401  (declares core's calls)
@@ -275,22 +351,27 @@ def _parameter(call, name, schema):
 
 def openapi(app):
     """The OpenAPI 3.1 document of `app`'s calls."""
+    import pydantic
+    import pydantic.json_schema
+
     from haas import __version__
     calls_ = served(app.extensions['haas'].config.extensions)
-    bodies = [(call.body, 'validation') for call in calls_ if call.body]
+    bodies = [(model_of(call.body), 'validation')
+              for call in calls_ if call.body]
     schemas = {}
     if bodies:
         refs, definitions = pydantic.json_schema.models_json_schema(
             bodies, ref_template='#/components/schemas/{model}')
         schemas.update(definitions.get('$defs', {}))
     schemas['Error'] = _ERROR_SCHEMA
-    name_schema = _PATH.json_schema()
+    name_schema = _path_adapter().json_schema()
     paths = {}
     for call in calls_:
         responses = {}
         success = {'description': 'Done.'}
         if call.returns is not None:
-            schema = pydantic.TypeAdapter(call.returns).json_schema(
+            schema = pydantic.TypeAdapter(
+                _pydantic_type(call.returns)).json_schema(
                 ref_template='#/components/schemas/{model}')
             schemas.update(schema.pop('$defs', {}))
             success['content'] = {call.media_type: {'schema': schema}}

@@ -171,3 +171,18 @@ def test_the_executable_is_the_process_entry_point():
     from importlib.metadata import entry_points
     (script,) = entry_points(group='console_scripts', name='haas-admin')
     assert script.value == 'haas.commands:run'
+
+
+def test_schema_commands_build_the_app_without_loading_the_api_validation(
+        tmp_path):
+    """pydantic checks requests; a command on the schema never needs it."""
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(f'sqlite:///{tmp_path}/haas.db',
+                                LEGACY_EXTENSIONS))
+    runs = drive([['db', 'create'], ['db', 'status']],
+                 env={'HAAS_CONFIG': str(path)})
+    assert [(run['exit'], forbidden(run['imported'], ('pydantic',)))
+            for run in runs[1:]] == [(0, []), (0, [])]
+    # ...and they did build the application, with the extensions.
+    assert 'haas.app' in runs[1]['imported']
+    assert 'haas.ext.switches.nexus' in runs[1]['imported']

@@ -72,8 +72,9 @@ def serve(host, port):
     """
     from flask import current_app
 
-    from haas import migrations
+    from haas import migrations, rest
     migrations.require_current_schema()
+    rest.prepare(current_app)
     debug = current_app.extensions['haas'].config.getboolean('devel', 'debug')
     current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
 

@@ -3,11 +3,9 @@
 import os
 import typing
 
-import pydantic
-
 from haas import migrations
 from haas.model import Switch, db
-from haas.rest import Body, Name, Secret
+from haas.rest import Body, Kind, Name, Secret
 
 
 def _vlan_number(value):
@@ -23,12 +21,19 @@ def _vlan_number(value):
     return str(number)
 
 
-DummyVlan = typing.Annotated[typing.Union[int, str],
-                             pydantic.WithJsonSchema({
-                                 'anyOf': [{'type': 'integer', 'minimum': 0,
-                                            'maximum': 4096},
-                                           {'type': 'string'}]}),
-                             pydantic.PlainValidator(_vlan_number)]
+class DummyVlan(Kind):
+    """A VLAN number, given as a JSON number or as text."""
+
+    @classmethod
+    def pydantic(cls):
+        import pydantic
+        return typing.Annotated[
+            typing.Union[int, str],
+            pydantic.WithJsonSchema({'anyOf': [
+                {'type': 'integer', 'minimum': 0, 'maximum': 4096},
+                {'type': 'string'}]}),
+            pydantic.PlainValidator(_vlan_number)]
+
 
 migrations.paths[__name__] = os.path.join(
     os.path.dirname(__file__), 'migrations', 'nexus')
