@@ -182,7 +182,7 @@ class ObmSpec(Body):
     """An OBM: its `type`, and the fields that type takes."""
 
     extra = True
-    type: Name
+    type: drivers.type_kind(Obm)
 
 
 class NodeRegistration(Body):
@@ -454,7 +454,7 @@ class SwitchSpec(Body):
     """A switch: its `type`, and the fields that type takes."""
 
     extra = True
-    type: Name
+    type: drivers.type_kind(Switch)
 
 
 @rest_call('PUT', '/switch/<switch>', body=SwitchSpec,

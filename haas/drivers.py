@@ -8,6 +8,7 @@ extensions it enables.
 
 import functools
 import logging
+import typing
 
 from haas import errors
 
@@ -49,6 +50,26 @@ def build(base, kind, type_name, fields):
             f'The fields are not valid for {kind} type {type_name}: '
             f'{rest.problems(e)}') from None
     return cls(**valid.model_dump())
+
+
+def type_kind(base):
+    """The field Kind of a driver type of `base` (Switch or Obm): a name,
+    documented as one of the types the application's extensions have."""
+    from haas import rest
+
+    def documented(schema):
+        from flask import current_app
+        extensions = current_app.extensions['haas'].config.extensions
+        schema['enum'] = sorted(types(base, extensions))
+
+    class DriverType(rest.Kind):
+        @classmethod
+        def pydantic(cls):
+            import pydantic
+            return typing.Annotated[rest.Name.pydantic(), pydantic.Field(
+                json_schema_extra=documented)]
+    DriverType.__name__ = f'{base.__name__}Type'
+    return DriverType
 
 
 def dry_run():

@@ -300,6 +300,12 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
         '$ref': '#/components/schemas/NodeField'}
     assert resolve(document, '#/components/schemas/NodeField')[
         'required'] == ['node']
+    # A driver's type is one of those the application's extensions have.
+    assert resolve(document, '#/components/schemas/ObmSpec')['properties'][
+        'type']['enum'] == ['http://schema.massopencloud.org/haas/v0/obm/mock']
+    assert resolve(document, '#/components/schemas/SwitchSpec')[
+        'properties']['type']['enum'] == [
+        'http://schema.massopencloud.org/haas/v0/switches/mock']
     assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
         'responses'].keys() == {'202', '400', '401', '404', '409'}
     for ref in refs(document):
