@@ -44,10 +44,16 @@ def must_find(cls, label, *options):
     return found
 
 
-def must_find_n(owner, cls, label):
-    """The `cls` labelled `label` that `owner` owns; NotFoundError else."""
-    found = db.session.execute(db.select(cls).filter_by(
-        owner_id=owner.id, label=label).limit(1)).scalar()
+def must_find_n(owner, cls, label, lock=False):
+    """The `cls` labelled `label` that `owner` owns; NotFoundError else.
+
+    With `lock`, the row is locked until the transaction ends (PostgreSQL),
+    so that two servers checking, then changing it, take turns.
+    """
+    query = db.select(cls).filter_by(owner_id=owner.id, label=label).limit(1)
+    if lock:
+        query = query.with_for_update()
+    found = db.session.execute(query).scalar()
     if found is None:
         raise NotFoundError(f'{kind(cls)} {label} on {kind(type(owner))} '
                             f'{owner.label} does not exist.')
@@ -272,7 +278,8 @@ def node_connect_network(node, nic, network, channel):
     """Queue connecting a nic to a network, on a channel (by default the
     allocator's, such as vlan/native); the networking daemon applies it."""
     node = must_find(Node, node)
-    nic = must_find_n(node, Nic, nic)
+    # Locked: a second request on this nic waits, then sees this action.
+    nic = must_find_n(node, Nic, nic, lock=True)
     network = must_find(Network, network)
     if node.project is None:
         raise ProjectMismatchError('Node not in project')
@@ -307,7 +314,7 @@ def node_detach_network(node, nic, network):
     """Queue detaching a nic from a network; the daemon applies it."""
     node = must_find(Node, node)
     network = must_find(Network, network)
-    nic = must_find_n(node, Nic, nic)
+    nic = must_find_n(node, Nic, nic, lock=True)
     if node.project is None:
         raise ProjectMismatchError('Node not in project')
     auth.require_project_access(node.project)
