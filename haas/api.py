@@ -6,6 +6,7 @@ gets the same error as from HaaS 0.2 where HaaS 0.2 was right.
 
 import typing
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -35,10 +36,21 @@ def kind(cls):
 
 # --- lookups and checks, written once -------------------------------------
 
-def must_find(cls, label, *options):
-    """The `cls` labelled `label`; NotFoundError if there is none."""
-    found = db.session.execute(db.select(cls).filter_by(label=label)
-                               .options(*options).limit(1)).scalar()
+def _locked(query, lock):
+    # FOR UPDATE (lock=True) or FOR SHARE (lock='share') until the
+    # transaction ends, on PostgreSQL: two servers that check a row, then
+    # change it or what hangs on it, take turns.  SQLite has one writer.
+    if lock == 'share':
+        return query.with_for_update(read=True)
+    return query.with_for_update() if lock else query
+
+
+def must_find(cls, label, *options, lock=False):
+    """The `cls` labelled `label`; NotFoundError if there is none.  With
+    `lock`, the row is locked (see _locked)."""
+    query = db.select(cls).filter_by(label=label).options(*options)
+    found = db.session.execute(
+        _locked(query.order_by(cls.id).limit(1), lock)).scalar()
     if found is None:
         raise NotFoundError(f'{kind(cls)} {label} does not exist.')
     return found
@@ -50,18 +62,28 @@ def must_find_n(owner, cls, label, lock=False):
     With `lock`, the row is locked until the transaction ends (PostgreSQL),
     so that two servers checking, then changing it, take turns.
     """
-    query = db.select(cls).filter_by(owner_id=owner.id, label=label).limit(1)
-    if lock:
-        query = query.with_for_update()
-    found = db.session.execute(query).scalar()
+    query = db.select(cls).filter_by(owner_id=owner.id, label=label)
+    found = db.session.execute(
+        _locked(query.order_by(cls.id).limit(1), lock)).scalar()
     if found is None:
         raise NotFoundError(f'{kind(cls)} {label} on {kind(type(owner))} '
                             f'{owner.label} does not exist.')
     return found
 
 
+def _claim(cls, label):
+    """On PostgreSQL, hold a lock on `label` among `cls`'s labels until the
+    transaction ends: two servers creating the same name take turns, and
+    the second sees the first's row.  (Labels have no unique constraint
+    in HaaS 0.2's schema.)"""
+    if db.session.get_bind().dialect.name == 'postgresql':
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.func.hashtext(f'{cls.__tablename__}:{label}'))))
+
+
 def assert_absent(cls, label):
     """DuplicateError if a `cls` labelled `label` exists."""
+    _claim(cls, label)
     if db.session.execute(db.select(cls.id).filter_by(label=label)
                           .limit(1)).first() is not None:
         raise DuplicateError(f'{kind(cls)} {label} already exists.')
@@ -69,6 +91,7 @@ def assert_absent(cls, label):
 
 def assert_absent_n(owner, cls, label):
     """DuplicateError if `owner` already has a `cls` labelled `label`."""
+    _claim(cls, f'{owner.id}:{label}')
     if db.session.execute(db.select(cls.id).filter_by(
             owner_id=owner.id, label=label).limit(1)).first() is not None:
         raise DuplicateError(f'{kind(cls)} {label} on {kind(type(owner))} '
@@ -137,7 +160,7 @@ def project_connect_node(project, node):
     """Give a free node to a project."""
     project = must_find(Project, project)
     auth.require_project_access(project)
-    node = must_find(Node, node)
+    node = must_find(Node, node, lock=True)
     if node.project is not None:
         raise BlockedError('Node is already owned by a project.')
     node.project = project
@@ -149,7 +172,7 @@ def project_detach_node(project, node):
     """Take a node back from a project; it must be off every network."""
     project = must_find(Project, project)
     auth.require_project_access(project)
-    node = must_find(Node, node)
+    node = must_find(Node, node, lock=True)
     if node.project is not project:
         raise NotFoundError(f'Node {node.label} is not in project '
                             f'{project.label}.')
@@ -187,7 +210,7 @@ def list_project_networks(project):
 class ObmSpec(Body):
     """An OBM: its `type`, and the fields that type takes."""
 
-    extra = True
+    __extra__ = True
     type: drivers.type_kind(Obm)
 
 
@@ -238,8 +261,8 @@ def node_register_nic(node, nic, macaddr):
 def node_delete_nic(node, nic):
     """Remove a nic from a node; it must be on no network."""
     auth.require_admin()
-    node = must_find(Node, node)
-    nic = must_find_n(node, Nic, nic)
+    node = must_find(Node, node, lock=True)
+    nic = must_find_n(node, Nic, nic, lock=True)
     if nic.attachments:
         raise BlockedError('The nic is attached to a network; detach it '
                            'first.')
@@ -277,10 +300,11 @@ class ConnectNetwork(Body):
 def node_connect_network(node, nic, network, channel):
     """Queue connecting a nic to a network, on a channel (by default the
     allocator's, such as vlan/native); the networking daemon applies it."""
-    node = must_find(Node, node)
-    # Locked: a second request on this nic waits, then sees this action.
+    # Locked: a second request on this node waits, then sees this action;
+    # the network cannot go while an action on it is being queued.
+    node = must_find(Node, node, lock=True)
     nic = must_find_n(node, Nic, nic, lock=True)
-    network = must_find(Network, network)
+    network = must_find(Network, network, lock='share')
     if node.project is None:
         raise ProjectMismatchError('Node not in project')
     auth.require_project_access(node.project)
@@ -312,8 +336,8 @@ class NetworkField(Body):
                    BadArgumentError])
 def node_detach_network(node, nic, network):
     """Queue detaching a nic from a network; the daemon applies it."""
-    node = must_find(Node, node)
-    network = must_find(Network, network)
+    node = must_find(Node, node, lock=True)
+    network = must_find(Network, network, lock='share')
     nic = must_find_n(node, Nic, nic, lock=True)
     if node.project is None:
         raise ProjectMismatchError('Node not in project')
@@ -414,7 +438,7 @@ def network_create(network, creator, access, net_id):
            errors=[NotFoundError, BlockedError])
 def network_delete(network):
     """Delete a network that no nic and no headnode uses."""
-    network = must_find(Network, network)
+    network = must_find(Network, network, lock=True)
     if network.creator is None:
         auth.require_admin()
     else:
@@ -460,7 +484,7 @@ def show_network(network):
 class SwitchSpec(Body):
     """A switch: its `type`, and the fields that type takes."""
 
-    extra = True
+    __extra__ = True
     type: drivers.type_kind(Switch)
 
 
@@ -519,9 +543,9 @@ def port_connect_nic(switch, port, node, nic):
     """Record that a node's nic is cabled to a switch port."""
     auth.require_admin()
     switch = must_find(Switch, switch)
-    port = must_find_n(switch, Port, port)
+    port = must_find_n(switch, Port, port, lock=True)
     node = must_find(Node, node)
-    nic = must_find_n(node, Nic, nic)
+    nic = must_find_n(node, Nic, nic, lock=True)
     if nic.port is not None:
         raise DuplicateError(nic.label)
     if port.nic is not None:
@@ -649,7 +673,7 @@ def headnode_connect_network(headnode, hnic, network):
     """Put a headnode's hnic on a network from the allocator's pool."""
     headnode = headnode_of(headnode)
     hnic = must_find_n(headnode, Hnic, hnic)
-    network = must_find(Network, network)
+    network = must_find(Network, network, lock='share')
     if not network.allocated:
         raise BadArgumentError('Headnodes may only be connected to networks '
                                'allocated by the project.')

@@ -37,6 +37,8 @@ def create_app(config=None):
     elif isinstance(config, str):
         config = haas_config.Config.from_string(config)
     logging.basicConfig(level=config.log_level)
+    # Read now, so that a bad value is a start-up error, not a 500 later.
+    config.getboolean('auth', 'require_authentication', True)
     modules = extensions.load_all(config.extensions)
 
     from haas import auth, migrations, network_allocator, rest
@@ -68,17 +70,20 @@ def create_app(config=None):
 
 
 def engine_options(config):
-    """Connection settings: bounded waits for the server and for locks."""
+    """Connection settings: bounded waits for the server and for locks,
+    and errors that do not quote their statements' parameters (a failed
+    insert would otherwise log the password of an OBM or a switch)."""
     backend = sa.make_url(config.database_uri).get_backend_name()
     timeout, busy = config.connect_timeout, config.busy_timeout
+    options = {'hide_parameters': True}
     if backend == 'postgresql':
         # libpq takes whole seconds; 0 would mean "wait forever".
         connect_args = {'connect_timeout': max(1, math.ceil(timeout))} \
             if timeout else {}
-        return {'connect_args': connect_args}
+        return {**options, 'connect_args': connect_args}
     if backend == 'sqlite':
-        return {'connect_args': {'timeout': busy}}
-    return {}
+        return {**options, 'connect_args': {'timeout': busy}}
+    return options
 
 
 def _the_one(registry, modules, what):

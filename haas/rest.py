@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import re
+import types
 import typing
 
 from flask import Response, current_app, request
@@ -84,10 +85,10 @@ class Secret(Kind):
 class Body:
     """A request body, or an answer's shape: its fields are its class's
     annotations (with their defaults).  A body has exactly these fields,
-    of exactly these types, unless `extra` lets it carry others (a
+    of exactly these types, unless `__extra__` lets it carry others (a
     driver's)."""
 
-    extra = False
+    __extra__ = False
 
 
 @functools.cache
@@ -96,10 +97,8 @@ def model_of(body):
     import pydantic
     fields = {}
     for name, kind in typing.get_type_hints(body).items():
-        if name == 'extra':
-            continue
         fields[name] = (_pydantic_type(kind), getattr(body, name, ...))
-    config = pydantic.ConfigDict(extra='allow' if body.extra else 'forbid',
+    config = pydantic.ConfigDict(extra='allow' if body.__extra__ else 'forbid',
                                  strict=True, frozen=True)
     return pydantic.create_model(body.__name__, __config__=config,
                                  __doc__=body.__doc__, **fields)
@@ -116,7 +115,7 @@ def _pydantic_type(kind):
         return kind
     converted = tuple(_pydantic_type(a) for a in arguments)
     origin = typing.get_origin(kind)
-    if origin is typing.Union:
+    if origin in (typing.Union, types.UnionType):  # Optional[X], X | None
         return typing.Union[converted]
     return origin[converted]
 
@@ -161,6 +160,9 @@ def rest_call(method, path, body=None, status=200, returns=None, errors=(),
     and returns a Flask Response.
     """
     def declare(f):
+        if f.__name__ in calls:
+            raise ValueError(f'REST call {f.__name__} ({f.__module__}) is '
+                             f'already declared by {calls[f.__name__].module}')
         calls[f.__name__] = Call(
             name=f.__name__, method=method, path=path, handler=f, body=body,
             status=status, returns=returns, errors=tuple(errors),
@@ -223,6 +225,9 @@ def _arguments(call, parameters):
     except UnicodeDecodeError:
         raise errors.ValidationError('The request body is not UTF-8.') \
             from None
+    except RecursionError:
+        raise errors.ValidationError('The request body is nested too '
+                                     'deeply.') from None
     except ValueError:
         raise errors.ValidationError('The request body is not JSON.') \
             from None
@@ -302,9 +307,19 @@ def _server_error(error):
 def prepare(app):
     """Build now what the first request would: the models of every body
     `app` takes (a server calls it before it takes requests)."""
-    for call in served(app.extensions['haas'].config.extensions):
+    import pydantic
+
+    from haas import drivers
+    from haas.model import Obm, Switch
+    extensions = app.extensions['haas'].config.extensions
+    for call in served(extensions):
         if call.body is not None:
             model_of(call.body)
+        if call.returns is not None:
+            pydantic.TypeAdapter(_pydantic_type(call.returns))
+    for base in (Obm, Switch):
+        for driver in drivers.types(base, extensions).values():
+            model_of(driver.Fields)
     _path_adapter()
 
 
@@ -358,9 +373,9 @@ def openapi(app):
     calls_ = served(app.extensions['haas'].config.extensions)
     bodies = [(model_of(call.body), 'validation')
               for call in calls_ if call.body]
-    schemas = {}
+    schemas, body_refs = {}, {}
     if bodies:
-        refs, definitions = pydantic.json_schema.models_json_schema(
+        body_refs, definitions = pydantic.json_schema.models_json_schema(
             bodies, ref_template='#/components/schemas/{model}')
         schemas.update(definitions.get('$defs', {}))
     schemas['Error'] = _ERROR_SCHEMA
@@ -373,7 +388,9 @@ def openapi(app):
             schema = pydantic.TypeAdapter(
                 _pydantic_type(call.returns)).json_schema(
                 ref_template='#/components/schemas/{model}')
-            schemas.update(schema.pop('$defs', {}))
+            for name, definition in schema.pop('$defs', {}).items():
+                if schemas.setdefault(name, definition) != definition:
+                    raise ValueError(f'two schemas are named {name}')
             success['content'] = {call.media_type: {'schema': schema}}
         responses[str(call.status)] = success
         statuses = {errors.ValidationError.status_code,
@@ -396,8 +413,8 @@ def openapi(app):
         }
         if call.body is not None:
             operation['requestBody'] = {'required': True, 'content': {
-                'application/json': {'schema': {
-                    '$ref': f'#/components/schemas/{call.body.__name__}'}}}}
+                'application/json': {'schema': body_refs[
+                    (model_of(call.body), 'validation')]}}}
         paths.setdefault(_template(call.path), {})[call.method.lower()] = \
             operation
     return {

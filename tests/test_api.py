@@ -353,3 +353,84 @@ def test_every_call_with_a_body_refuses_malformed_ones_and_writes_nothing(
     assert all(body['msg'].startswith('The request body ')
                for _, _, body in answers)
     assert table_rows(api) == before
+
+
+# --- hostile input ------------------------------------------------------------
+
+def test_a_deeply_nested_body_is_400(client, users):
+    data = b'[' * 100000 + b']' * 100000
+
+    response = client.post('/project/runway/connect_node', data=data,
+                           headers=users['admin'])
+
+    assert answer(response)[::2] == (400, {
+        'type': 'ValidationError',
+        'msg': 'The request body is nested too deeply.'})
+
+
+def test_a_nul_in_a_user_name_is_an_unknown_user(client, users):
+    response = client.get('/projects', headers=basic('ad\x00min', 'admin-pw'))
+
+    assert answer(response)[::2] == (401, UNAUTHENTICATED)
+
+
+def test_a_legacy_hash_and_a_password_it_cannot_take_is_a_wrong_password(
+        client, api):
+    from passlib.hash import sha512_crypt
+    from haas.model import db
+    from haas.ext.auth.database import User
+    db.session.add(User(label='old', is_admin=True,
+                        hashed_password=sha512_crypt.using(rounds=1000).hash('pw')))
+    db.session.commit()
+
+    response = client.get('/projects', headers=basic('old', 'p\x00w'))
+
+    assert answer(response)[::2] == (401, UNAUTHENTICATED)
+
+
+def test_memberships_held_twice_by_haas_0_2_can_still_be_removed(
+        client, users, api):
+    import sqlalchemy as sa
+    from haas.model import db
+    db.session.execute(sa.text(
+        'INSERT INTO user_projects (user_id, project_id) SELECT u.id, p.id '
+        'FROM "user" u, project p WHERE u.label = :u AND p.label = :p'),
+        {'u': 'runway', 'p': 'runway'})  # a second row for one membership
+    db.session.commit()
+
+    removed = client.post('/auth/basic/user/runway/remove_project',
+                          json={'project': 'runway'}, headers=users['admin'])
+    deleted = client.delete('/auth/basic/user/runway', headers=users['admin'])
+
+    assert (answer(removed)[::2], answer(deleted)[::2]) == ((200, None),
+                                                            (200, None))
+
+
+def test_a_bad_require_authentication_is_refused_when_the_app_is_built(
+        tmp_path):
+    from haas.errors import ConfigError
+    from conftest import config_text
+    with pytest.raises(ConfigError, match='require_authentication must be a '
+                                          'boolean'):
+        haas.create_app(config_text(
+            f'sqlite:///{tmp_path}/haas.db', NULL_AUTH_EXTENSIONS,
+            extra='[auth]\nrequire_authentication = maybe\n'))
+
+
+def test_a_call_declared_twice_is_refused():
+    with pytest.raises(ValueError, match='REST call list_projects'):
+        @rest.rest_call('GET', '/other/projects')
+        def list_projects():
+            """Shadow core's."""
+
+
+def test_a_body_may_declare_an_optional_field_either_way():
+    import typing
+
+    class Either(rest.Body):
+        a: typing.Optional[rest.Name] = None
+        b: rest.Name | None = None
+
+    model = rest.model_of(Either)
+    assert model.model_validate({'b': 'x'}).model_dump() == {'a': None,
+                                                            'b': 'x'}

@@ -119,3 +119,15 @@ def test_a_driver_of_an_extension_not_enabled_is_an_unknown_type(client):
     assert answer(response) == (400, {
         'type': 'BadArgumentError',
         'msg': f"'{MOCK_OBM}' is not a valid OBM type."})
+
+
+def test_a_nexus_with_an_infinite_dummy_vlan_is_400(client):
+    body = ('{"type": "%s", "hostname": "sw", "username": "admin", '
+            '"password": "secret", "dummy_vlan": Infinity}' % NEXUS)
+
+    response = client.put('/switch/n1', data=body)
+
+    assert answer(response) == (400, {
+        'type': 'ValidationError',
+        'msg': f'The fields are not valid for switch type {NEXUS}: '
+               f'dummy_vlan: Value error, must be a VLAN number'})

@@ -68,3 +68,85 @@ def test_a_second_connect_on_a_nic_waits_for_the_first_then_is_blocked(app):
     with app.app_context():
         assert db.session.execute(
             sa.select(sa.func.count(NetworkingAction.id))).scalar() == 1
+
+
+def hold_then_release(app, engine, other, request):
+    """Send `request` (a function of a client) while `other` holds its
+    transaction; check that it waits for a lock; commit `other`; return
+    the answer."""
+    answers = []
+    thread = threading.Thread(
+        target=lambda: answers.append(request(app.test_client())))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not waiting_for_a_lock(engine):
+        assert time.monotonic() < deadline and thread.is_alive(), answers
+        time.sleep(0.05)
+    assert answers == []
+    other.commit()
+    thread.join(30)
+    (response,) = answers
+    return response.status_code, response.json
+
+
+def test_a_network_deleted_by_another_server_meanwhile_is_404_and_freed_once(
+        tmp_path):
+    from haas.model import Network
+    from haas import create_app, migrations
+    from conftest import Databases, config_text
+    dbs = Databases('postgresql', tmp_path)
+    app = create_app(config_text(dbs.new(), [
+        'haas.ext.auth.null', 'haas.ext.network_allocators.vlan_pool'],
+        vlans='7'))
+    with app.app_context():
+        migrations.create()
+    try:
+        client = app.test_client()
+        assert client.put('/network/net', json={
+            'creator': 'admin', 'access': '', 'net_id': ''}).status_code == 200
+        with app.app_context():
+            engine = db.engine
+        with engine.connect() as other:
+            other.begin()
+            # Another server deleting the network, not yet committed.
+            other.execute(sa.select(Network.id).filter_by(label='net')
+                          .with_for_update())
+            other.execute(sa.delete(Network).filter_by(label='net'))
+            other.execute(sa.text(
+                'UPDATE vlan SET available = true WHERE vlan_no = 7'))
+
+            answer = hold_then_release(app, engine, other,
+                                       lambda c: c.delete('/network/net'))
+
+        assert answer == (404, {'type': 'NotFoundError',
+                                'msg': 'Network net does not exist.'})
+        # The VLAN was given back once: one network can take it, no more.
+        first = client.put('/network/a', json={
+            'creator': 'admin', 'access': '', 'net_id': ''})
+        second = client.put('/network/b', json={
+            'creator': 'admin', 'access': '', 'net_id': ''})
+        assert (first.status_code, second.status_code) == (200, 400)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        dbs.drop_all()
+
+
+def test_a_label_created_by_another_server_meanwhile_is_a_duplicate(app):
+    with app.app_context():
+        engine = db.engine
+    with engine.connect() as other:
+        other.begin()
+        # Another server creating project q: it claimed the label first.
+        other.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.func.hashtext('project:q'))))
+        other.execute(sa.text("INSERT INTO project (label) VALUES ('q')"))
+
+        answer = hold_then_release(app, engine, other,
+                                   lambda c: c.put('/project/q'))
+
+    assert answer == (409, {'type': 'DuplicateError',
+                            'msg': 'Project q already exists.'})
+    with app.app_context():
+        assert db.session.execute(sa.text(
+            "SELECT count(*) FROM project WHERE label = 'q'")).scalar() == 1

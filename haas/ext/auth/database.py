@@ -6,6 +6,7 @@ sets (argon2-cffi's defaults otherwise).  Hashes written by HaaS 0.2
 at the next successful login.
 """
 
+import functools
 import os
 import typing
 
@@ -53,7 +54,10 @@ class User(db.Model):
         if hashed.startswith('$6$'):
             # Only HaaS 0.2's hashes need passlib; load it for them alone.
             from passlib.hash import sha512_crypt
-            ok = sha512_crypt.verify(password, hashed)
+            try:
+                ok = sha512_crypt.verify(password, hashed)
+            except ValueError:  # a NUL, or over 4096 bytes: not the one
+                return False
             stale = True
         else:
             try:
@@ -83,15 +87,31 @@ class DatabaseAuthBackend(auth.AuthBackend):
 
     def authenticate(self):
         credentials = request.authorization
-        if credentials is None or not credentials.password:
+        if credentials is None or not credentials.password \
+                or '\x00' in (credentials.username or ''):
             return False
         user = db.session.execute(db.select(User).filter_by(
-            label=credentials.username).limit(1)).scalar()
-        # An unknown user and a wrong password look alike to the caller.
-        if user is None or not user.verify_password(credentials.password):
+            label=credentials.username).order_by(User.id).limit(1)).scalar()
+        # An unknown user and a wrong password look alike to the caller,
+        # in their answer and in their time: a hash is checked either way.
+        if user is None:
+            self._check_decoy(credentials.password)
+            return False
+        if not user.verify_password(credentials.password):
             return False
         g.auth_user = user
         return True
+
+    @functools.cached_property
+    def _decoy(self):
+        return self.hasher.hash('not the password of any user')
+
+    def _check_decoy(self, password):
+        """Spend on an unknown user what a known one costs."""
+        try:
+            self.hasher.verify(self._decoy, password)
+        except argon2.exceptions.VerificationError:
+            pass
 
     def _user(self):
         return g.get('auth_user')
@@ -141,8 +161,11 @@ def user_create(user, password, is_admin):
 def user_delete(user):
     """Delete a user (and their project memberships)."""
     auth.require_admin()
-    user = must_find(User, user)
-    user.projects = []
+    user = must_find(User, user, lock=True)
+    # A statement, not the relationship: HaaS 0.2's table has no key and
+    # may hold a membership twice.
+    db.session.execute(user_projects.delete().where(
+        user_projects.c.user_id == user.id))
     db.session.delete(user)
 
 
@@ -155,7 +178,7 @@ class ProjectField(Body):
 def user_add_project(user, project):
     """Make a user a member of a project."""
     auth.require_admin()
-    user = must_find(User, user)
+    user = must_find(User, user, lock=True)
     project = must_find(Project, project)
     if project in user.projects:
         raise DuplicateError(f'User {user.label} is already in project '
@@ -168,9 +191,12 @@ def user_add_project(user, project):
 def user_remove_project(user, project):
     """End a user's membership of a project."""
     auth.require_admin()
-    user = must_find(User, user)
+    user = must_find(User, user, lock=True)
     project = must_find(Project, project)
     if project not in user.projects:
         raise NotFoundError(f'User {user.label} is not in project '
                             f'{project.label}')
-    user.projects.remove(project)
+    db.session.execute(user_projects.delete().where(
+        user_projects.c.user_id == user.id,
+        user_projects.c.project_id == project.id))
+    db.session.expire(user, ['projects'])

@@ -64,6 +64,8 @@ class VlanAllocator(network_allocator.NetworkAllocator):
         return str(vlan.vlan_no)
 
     def free_network_id(self, net_id):
+        if not str(net_id).isdigit():
+            return  # not one of the pool's (another allocator gave it)
         db.session.execute(db.update(Vlan).where(Vlan.vlan_no == int(net_id))
                            .values(available=True))
 

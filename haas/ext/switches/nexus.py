@@ -14,7 +14,7 @@ def _vlan_number(value):
         raise ValueError('must be a VLAN number')
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError('must be a VLAN number') from None
     if not 0 <= number <= 4096:
         raise ValueError('must be between 0 and 4096')
