@@ -22,9 +22,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# Serve the API on the embedded default: a SQLite file haas.db here.
+# Serve the API on the embedded default, a SQLite file haas.db here, with
+# the networking daemon beside it (stopped with the server).
 run: $(VENV)/.installed-run
 	$(BIN)/haas-admin db create
+	$(BIN)/haas-admin serve-networks & daemon=$$!; \
+	trap 'kill $$daemon 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/haas-admin serve --host $(HOST) --port $(PORT)
 
 # The whole suite, on SQLite and on PostgreSQL (skipped when unreachable,

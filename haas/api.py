@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flask import Response
 
-from haas import auth, drivers, libvirt
+from haas import auth, deferred, drivers, libvirt
 from haas.errors import (AllocationError, BadArgumentError, BlockedError,
                          DuplicateError, IllegalStateError, NotFoundError,
                          OBMError, ProjectMismatchError, ServerError)
@@ -324,6 +324,7 @@ def node_connect_network(node, nic, network, channel):
                                f'network.')
     db.session.add(NetworkingAction(nic=nic, new_network=network,
                                     channel=channel))
+    deferred.notify()
 
 
 class NetworkField(Body):
@@ -349,6 +350,7 @@ def node_detach_network(node, nic, network):
         raise BadArgumentError('The network is not attached to the nic.')
     db.session.add(NetworkingAction(nic=nic, new_network=None,
                                     channel=attachment.channel))
+    deferred.notify()
 
 
 @rest_call('GET', '/free_nodes', returns=Labels)

@@ -39,6 +39,10 @@ class DatabaseError(HaasError):
     """The database cannot be reached or is not in the state a command needs."""
 
 
+class SwitchError(Exception):
+    """A switch refused or failed to apply a networking action."""
+
+
 class APIError(Exception):
     """Base of every error a REST call reports to its caller."""
 

@@ -85,6 +85,14 @@ class Switch(db.Model):
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type, 'polymorphic_identity': 'switch'}
 
+    def session(self):
+        """A connection to the switch, for the networking daemon: an
+        object with `apply_networking(action)` and `disconnect()`.  A
+        driver whose switch cannot be driven yet raises SwitchError."""
+        from haas.errors import SwitchError
+        raise SwitchError(f'the {type(self).__name__} driver cannot '
+                          f'configure switches yet')
+
 
 class Port(db.Model):
     __tablename__ = 'port'

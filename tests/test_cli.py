@@ -152,9 +152,6 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
     (['create-admin-user', 'alice'],
      'the auth backend haas.ext.auth.null keeps no users: enable '
      'haas.ext.auth.database to create them'),
-    (['serve-networks'],
-     'serve-networks is not available yet: the networking journal arrives '
-     'with the REST API'),
 ])
 def test_bad_request_on_initialised_database(databases, args, message):
     config = config_text(databases.new())

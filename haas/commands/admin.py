@@ -82,9 +82,13 @@ def serve(host, port):
 @main.command('serve-networks')
 @with_app
 def serve_networks():
-    """Apply queued networking actions to the switches."""
-    from haas import migrations
-    from haas.errors import HaasError
+    """Apply queued networking actions to the switches, until stopped.
+
+    Any number of these daemons may share one database: each action is
+    applied once, a failing switch is retried with backoff while the others
+    go on, and SIGTERM or Ctrl-C stops the daemon once the action in hand
+    is done.  Refuses to start while the schema is not current.
+    """
+    from haas import deferred, migrations
     migrations.require_current_schema()
-    raise HaasError('serve-networks is not available yet: the networking '
-                    'journal arrives with the REST API')
+    deferred.Daemon().serve()

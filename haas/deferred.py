@@ -1,0 +1,181 @@
+"""The networking journal: queued actions, applied to the switches by any
+number of daemons (`haas-admin serve-networks`) sharing one database.
+
+Each action is taken in a transaction that locks its row (PostgreSQL's
+SKIP LOCKED: another daemon takes the next one), applied through its
+switch's session, then recorded (attachment made or removed, action
+deleted) in the same transaction.  The API queues at most one action per
+nic, so no two daemons ever hold two actions of one port.  A daemon killed
+mid-action leaves the action queued; the next one applies it again, which
+a switch driver must take as a no-op.  A failing switch keeps its action
+queued and is retried with backoff, while the other switches' actions go on.
+"""
+
+import logging
+import os
+import select
+import signal
+import time
+
+import sqlalchemy as sa
+
+from haas.errors import SwitchError
+from haas.model import NetworkAttachment, NetworkingAction, db
+
+log = logging.getLogger(__name__)
+
+#: The PostgreSQL channel on which queuing an action wakes the daemons.
+CHANNEL = 'haas_networking'
+#: Seconds between two looks at the journal when nothing wakes the daemon.
+POLL = 2.0
+#: The first and the longest wait before an action whose switch failed is
+#: tried again.
+FIRST_RETRY, LONGEST_RETRY = 1.0, 60.0
+
+
+def notify():
+    """Wake the daemons once the current transaction commits (PostgreSQL;
+    on SQLite they look every POLL seconds)."""
+    if db.session.get_bind().dialect.name == 'postgresql':
+        db.session.execute(sa.select(sa.func.pg_notify(CHANNEL, '')))
+
+
+class Daemon:
+    """Applies the journal's actions, one transaction each."""
+
+    def __init__(self, poll=POLL):
+        self.poll = poll
+        self.stopping = False
+        self._retry = {}  # action id -> (monotonic time to retry, delay)
+
+    def _deferred(self):
+        now = time.monotonic()
+        return [i for i, (at, _) in self._retry.items() if at > now]
+
+    def apply_one(self):
+        """Apply the oldest action no other daemon holds and no backoff
+        defers; False when there is none."""
+        bind = db.session.get_bind()
+        if isinstance(bind, sa.engine.Engine) and bind.dialect.name == 'sqlite':
+            # SQLite has no row locks: the transaction takes the write lock
+            # as it begins, so two daemons take turns.
+            connection = db.session.connection(
+                execution_options={'haas_begin': 'IMMEDIATE'})
+        else:
+            connection = db.session.connection()
+        query = sa.select(NetworkingAction).order_by(NetworkingAction.id)
+        deferred = self._deferred()
+        if deferred:
+            query = query.where(NetworkingAction.id.not_in(deferred))
+        if connection.dialect.name == 'postgresql':
+            query = query.with_for_update(skip_locked=True,
+                                          of=NetworkingAction)
+        action = db.session.execute(query.limit(1)).scalar()
+        if action is None:
+            db.session.rollback()
+            return False
+        try:
+            self._apply(action)
+        except Exception as e:
+            db.session.rollback()
+            self._failed(action.id, e)
+            return True
+        self._retry.pop(action.id, None)
+        return True
+
+    def _apply(self, action):
+        nic = action.nic
+        what = (f'action {action.id} ({"connect" if action.new_network else "detach"} '
+                f'nic {nic.label} of node {nic.owner.label}, channel '
+                f'{action.channel})')
+        if nic.port is None:
+            log.warning('%s: the nic is cabled to no port; recorded without '
+                        'touching a switch', what)
+        else:
+            session = nic.port.owner.session()
+            try:
+                session.apply_networking(action)
+            finally:
+                session.disconnect()
+        if action.new_network is None:
+            db.session.execute(sa.delete(NetworkAttachment).where(
+                NetworkAttachment.nic_id == nic.id,
+                NetworkAttachment.channel == action.channel))
+        else:
+            db.session.add(NetworkAttachment(
+                nic=nic, network=action.new_network, channel=action.channel))
+        db.session.delete(action)
+        db.session.commit()
+        log.info('applied %s', what)
+
+    def _failed(self, action_id, error):
+        _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
+        delay = min(delay * 2, LONGEST_RETRY)
+        self._retry[action_id] = (time.monotonic() + delay, delay)
+        kind = 'switch' if isinstance(error, SwitchError) else 'unexpected'
+        log.error('action %s failed (%s error: %s); trying again in %g s',
+                  action_id, kind, error, delay,
+                  exc_info=not isinstance(error, SwitchError))
+
+    def apply_all(self):
+        """Apply actions until none is left that can be applied now."""
+        applied = 0
+        while not self.stopping and self.apply_one():
+            applied += 1
+        return applied
+
+    # --- the daemon's loop ---------------------------------------------------
+
+    def serve(self):
+        """Apply actions until SIGTERM or SIGINT; the action in hand is
+        finished first.  Idle, it waits for a notification (PostgreSQL) or
+        the next poll, never spinning."""
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+
+        def stop(signum, frame):
+            self.stopping = True
+            try:
+                os.write(wake_write, b'x')
+            except BlockingIOError:
+                pass
+        previous = {s: signal.signal(s, stop)
+                    for s in (signal.SIGTERM, signal.SIGINT)}
+        listener = self._listen()
+        log.info('serving networks: waiting for actions')
+        try:
+            while not self.stopping:
+                self.apply_all()
+                if self.stopping:
+                    break
+                waits = [wake_read] + ([listener] if listener else [])
+                timeout = self.poll
+                if self._retry:
+                    timeout = max(0.0, min(
+                        [timeout] + [at - time.monotonic()
+                                     for at, _ in self._retry.values()]))
+                ready, _, _ = select.select(waits, [], [], timeout)
+                if listener is not None and listener in ready:
+                    listener.poll()
+                    listener.notifies.clear()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if listener is not None:
+                self._raw.invalidate()  # closed, never back in the pool
+            os.close(wake_read)
+            os.close(wake_write)
+            db.session.remove()
+        log.info('serving networks: stopped')
+
+    def _listen(self):
+        """A raw connection LISTENing on CHANNEL, or None on SQLite."""
+        engine = db.engine
+        if engine.dialect.name != 'postgresql':
+            return None
+        self._raw = engine.raw_connection()
+        connection = self._raw.driver_connection
+        connection.set_session(autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute(f'LISTEN {CHANNEL}')
+        return connection

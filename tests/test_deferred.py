@@ -1,0 +1,287 @@
+"""The networking daemon: queued actions applied to the mock switch, once
+each, by one daemon in this process or by several real ones."""
+
+import logging
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from haas import deferred
+from haas.errors import SwitchError
+from haas.ext.switches import mock
+from haas.model import NetworkAttachment, NetworkingAction, db
+
+from conftest import HAAS_ADMIN, NULL_AUTH_EXTENSIONS, Databases, config_text
+
+OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
+       'host': 'h', 'user': 'u', 'password': 'p'}
+SWITCH = {'type': 'http://schema.massopencloud.org/haas/v0/switches/mock',
+          'hostname': 'h', 'username': 'u', 'password': 'p'}
+
+
+@pytest.fixture
+def switches(monkeypatch, tmp_path):
+    """The mock switches' state, in a directory of this test's own."""
+    monkeypatch.setattr(mock, 'state_dir', lambda config: str(tmp_path))
+    return lambda label: mock.read_state(None, label)
+
+
+def calls(client, headers, *requests):
+    for method, path, body in requests:
+        response = client.open(path, method=method, json=body,
+                               headers=headers)
+        assert response.status_code in (200, 202), (path, response.json)
+
+
+def cabled_node(client, headers, node, switch, port, project='runway'):
+    """Node `node` of `project`, its nic eth0 cabled to `switch` `port`."""
+    calls(client, headers,
+          ('PUT', f'/node/{node}', {'obm': OBM}),
+          ('PUT', f'/node/{node}/nic/eth0', {'macaddr': 'm'}),
+          ('PUT', f'/switch/{switch}/port/{port}', None),
+          ('POST', f'/switch/{switch}/port/{port}/connect_nic',
+           {'node': node, 'nic': 'eth0'}),
+          ('POST', f'/project/{project}/connect_node', {'node': node}))
+
+
+@pytest.fixture
+def scene(client, users, switches):
+    """Node n1 of runway on sw0 port gi1/0/1; network net of runway."""
+    admin = users['admin']
+    calls(client, admin, ('PUT', '/switch/sw0', SWITCH))
+    cabled_node(client, admin, 'n1', 'sw0', 'gi1/0/1')
+    calls(client, admin, ('PUT', '/network/net', {
+        'creator': 'runway', 'access': 'runway', 'net_id': ''}))
+    vlan = client.get('/network/net', headers=admin).json['channels'][1]
+    return admin, vlan.split('/')[1]
+
+
+def test_a_queued_connect_is_applied_to_the_switch_and_recorded(
+        client, scene, switches):
+    admin, vlan = scene
+    client.post('/node/n1/nic/eth0/connect_network', headers=admin,
+                json={'network': 'net'})
+
+    applied = deferred.Daemon().apply_all()
+
+    assert applied == 1
+    assert client.get('/node/n1', headers=admin).json['nics'] == [
+        {'label': 'eth0', 'macaddr': 'm', 'networks': {'vlan/native': 'net'}}]
+    state = switches('sw0')
+    assert state['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
+    assert [entry[1:] for entry in state['applied']] == [
+        ['gi1/0/1', 'vlan/native', vlan]]
+    assert db.session.execute(sa.select(NetworkingAction)).first() is None
+
+
+def test_a_queued_detach_is_applied_and_the_attachment_removed(
+        client, scene, switches):
+    admin, vlan = scene
+    client.post('/node/n1/nic/eth0/connect_network', headers=admin,
+                json={'network': 'net', 'channel': f'vlan/{vlan}'})
+    deferred.Daemon().apply_all()
+    client.post('/node/n1/nic/eth0/detach_network', headers=admin,
+                json={'network': 'net'})
+
+    assert deferred.Daemon().apply_all() == 1
+
+    assert client.get('/node/n1', headers=admin).json['nics'][0][
+        'networks'] == {}
+    assert switches('sw0')['ports'] == {}
+    assert db.session.execute(sa.select(NetworkAttachment)).first() is None
+
+
+def test_a_nic_cabled_to_no_port_is_recorded_with_a_warning(
+        client, users, switches, caplog):
+    admin = users['admin']
+    calls(client, admin, ('PUT', '/node/loose', {'obm': OBM}),
+          ('PUT', '/node/loose/nic/eth0', {'macaddr': 'm'}),
+          ('POST', '/project/runway/connect_node', {'node': 'loose'}),
+          ('PUT', '/network/net', {'creator': 'runway', 'access': 'runway',
+                                   'net_id': ''}),
+          ('POST', '/node/loose/nic/eth0/connect_network',
+           {'network': 'net'}))
+
+    action = db.session.execute(sa.select(NetworkingAction.id)).scalar()
+
+    with caplog.at_level(logging.WARNING, logger='haas.deferred'):
+        assert deferred.Daemon().apply_all() == 1
+
+    assert client.get('/node/loose', headers=admin).json['nics'][0][
+        'networks'] == {'vlan/native': 'net'}
+    assert [r.getMessage() for r in caplog.records] == [
+        f'action {action} (connect nic eth0 of node loose, channel '
+        f'vlan/native): the nic is cabled to no port; recorded without '
+        f'touching a switch']
+
+
+def test_a_failing_switch_waits_for_its_retry_while_others_go_on(
+        client, users, switches, monkeypatch, caplog):
+    admin = users['admin']
+    calls(client, admin, ('PUT', '/switch/bad', SWITCH),
+          ('PUT', '/switch/good', SWITCH))
+    cabled_node(client, admin, 'n1', 'bad', 'p1')
+    cabled_node(client, admin, 'n2', 'good', 'p1')
+    calls(client, admin,
+          ('PUT', '/network/net', {'creator': 'runway', 'access': 'runway',
+                                   'net_id': ''}),
+          ('POST', '/node/n1/nic/eth0/connect_network', {'network': 'net'}),
+          ('POST', '/node/n2/nic/eth0/connect_network', {'network': 'net'}))
+    apply = mock.MockSession.apply_networking
+
+    def refusing(self, action):
+        if self.path.endswith('bad.json'):
+            raise SwitchError('port p1 is shut down')
+        return apply(self, action)
+    monkeypatch.setattr(mock.MockSession, 'apply_networking', refusing)
+    daemon = deferred.Daemon()
+
+    with caplog.at_level(logging.ERROR, logger='haas.deferred'):
+        daemon.apply_all()
+
+    assert [switches(s)['ports'] for s in ('bad', 'good')] == [
+        {}, {'p1': {'vlan/native': client.get(
+            '/network/net', headers=admin).json['channels'][1][5:]}}]
+    (failed,) = db.session.execute(sa.select(NetworkingAction)).scalars()
+    assert [r.getMessage() for r in caplog.records] == [
+        f'action {failed.id} failed (switch error: port p1 is shut down); '
+        f'trying again in 1 s']
+    # Fixed; once its retry time comes, the action is applied.
+    monkeypatch.setattr(mock.MockSession, 'apply_networking', apply)
+    assert daemon.apply_all() == 0  # not yet
+    daemon._retry = {i: (0.0, d) for i, (_, d) in daemon._retry.items()}
+    assert daemon.apply_all() == 1
+    assert switches('bad')['ports'] == switches('good')['ports']
+
+
+# --- real daemons on PostgreSQL ---------------------------------------------
+
+@pytest.fixture
+def journal(tmp_path):
+    """A PostgreSQL database with 200 nodes of project p on switch sw, each
+    with a queued connect to network net; and a daemon starter."""
+    dbs = Databases('postgresql', tmp_path)
+    uri = dbs.new()
+    state = tmp_path / 'switches'
+    config = config_text(uri, NULL_AUTH_EXTENSIONS, extra=(
+        f'[haas.ext.switches.mock]\nstate_dir = {state}\n'))
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config)
+    import haas
+    from haas import migrations
+    app = haas.create_app(config)
+    with app.app_context():
+        migrations.create()
+    client = app.test_client()
+    calls(client, {}, ('PUT', '/project/p', None), ('PUT', '/switch/sw', SWITCH),
+          ('PUT', '/network/net', {'creator': 'p', 'access': 'p',
+                                   'net_id': ''}))
+    for n in range(200):
+        cabled_node(client, {}, f'n{n}', 'sw', f'port{n}', project='p')
+        calls(client, {}, ('POST', f'/node/n{n}/nic/eth0/connect_network',
+                           {'network': 'net'}))
+    daemons = []
+
+    def start():
+        environ = {**os.environ, 'HAAS_CONFIG': str(path)}
+        daemon = subprocess.Popen([HAAS_ADMIN, 'serve-networks'],
+                                  env=environ, stderr=subprocess.PIPE,
+                                  text=True)
+        daemons.append(daemon)
+        return daemon
+
+    def remaining():
+        with app.app_context():
+            return db.session.execute(sa.select(sa.func.count(
+                NetworkingAction.id))).scalar()
+
+    def read():
+        with app.app_context():
+            return mock.read_state(app.extensions['haas'].config, 'sw')
+
+    try:
+        yield start, remaining, read, app
+    finally:
+        for daemon in daemons:
+            if daemon.poll() is None:
+                daemon.kill()
+            daemon.wait(10)
+        with app.app_context():
+            db.engine.dispose()
+        dbs.drop_all()
+
+
+def wait_until(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.05)
+
+
+def attachments(app):
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count(
+            NetworkAttachment.id))).scalar()
+
+
+def stop(daemon):
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(30)
+    return daemon.returncode
+
+
+def test_two_daemons_apply_200_actions_once_each(journal):
+    start, remaining, read, app = journal
+
+    first, second = start(), start()
+    wait_until(lambda: remaining() == 0)
+
+    assert (stop(first), stop(second)) == (0, 0)
+    state = read()
+    ids = [entry[0] for entry in state['applied']]
+    assert len(ids) == len(set(ids)) == 200
+    assert sorted(state['ports']) == sorted(f'port{n}' for n in range(200))
+    assert attachments(app) == 200
+
+
+def test_a_daemon_killed_mid_run_loses_nothing_and_doubles_nothing(journal):
+    start, remaining, read, app = journal
+    first = start()
+    wait_until(lambda: remaining() < 180)
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    second = start()
+    wait_until(lambda: remaining() == 0)
+
+    assert stop(second) == 0
+    state = read()
+    # Recorded once each; an action the killed daemon applied but had not
+    # recorded was applied again, which leaves the port as it was.
+    assert attachments(app) == 200
+    assert {entry[0] for entry in state['applied']} == set(range(1, 201))
+    assert sorted(state['ports']) == sorted(f'port{n}' for n in range(200))
+
+
+def test_an_idle_daemon_wakes_at_once_for_a_new_action_and_stops_on_sigterm(
+        journal):
+    start, remaining, read, app = journal
+    daemon = start()
+    wait_until(lambda: remaining() == 0)
+    client = app.test_client()
+    calls(client, {}, ('POST', '/node/n0/nic/eth0/detach_network',
+                       {'network': 'net'}))
+
+    queued = time.monotonic()
+    wait_until(lambda: remaining() == 0, seconds=10)
+    took = time.monotonic() - queued
+
+    assert took < deferred.POLL  # woken by NOTIFY, not by its poll
+    assert 'port0' not in read()['ports']
+    started = time.monotonic()
+    assert stop(daemon) == 0
+    assert time.monotonic() - started < 5
