@@ -97,10 +97,12 @@ def _admin(args, env, input=None):
 
 
 @contextlib.contextmanager
-def serving(uri, tmp_path):
-    """A server on a new schema of `uri`, with one administrator, ADMIN."""
+def serving(uri, tmp_path, extra=''):
+    """A server on a new schema of `uri`, with one administrator, ADMIN;
+    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg')."""
     path = tmp_path / 'haas.cfg'
-    path.write_text(config_text(uri, API_EXTENSIONS, extra=CHEAP_HASHES))
+    path.write_text(config_text(uri, API_EXTENSIONS,
+                                extra=CHEAP_HASHES + extra))
     env = {**os.environ, 'HAAS_CONFIG': str(path)}
     _admin(['db', 'create'], env)
     _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,

@@ -1,0 +1,328 @@
+"""`haas`: the command-line client of the HaaS API, one command per call.
+
+It speaks HTTP only: it imports nothing of the server, and only Click
+until a command runs (requests is loaded to send it), so that `haas --help`
+answers at once.  The endpoint is HAAS_ENDPOINT, else `[client] endpoint`
+of haas.cfg; with HAAS_USERNAME and HAAS_PASSWORD set, requests carry HTTP
+basic auth.
+"""
+
+import json
+import os
+import sys
+import urllib.parse
+
+import click
+
+SCHEMA = 'http://schema.massopencloud.org/haas/v0'
+
+
+class Call:
+    """A command: `group command ARGS...` sends `method path` with a body
+    made of `fields` (name, required) and prints the answer as `shows`."""
+
+    def __init__(self, group, command, method, path, fields=(), shows=None,
+                 doc='', driver=None):
+        self.group, self.command = group, command
+        self.method, self.path = method, path
+        self.fields = list(fields)
+        self.shows = shows
+        self.doc = doc
+        #: 'switch' or 'obm': a TYPE and FIELD=VALUE arguments follow.
+        self.driver = driver
+
+    @property
+    def parameters(self):
+        return [p.strip('{}') for p in self.path.split('/')
+                if p.startswith('{')]
+
+
+def _calls():
+    c = Call
+    return [
+        c('project', 'list', 'GET', '/projects', shows='labels',
+          doc='List every project.'),
+        c('project', 'create', 'PUT', '/project/{project}',
+          doc='Create a project.'),
+        c('project', 'delete', 'DELETE', '/project/{project}',
+          doc='Delete a project that owns nothing any more.'),
+        c('project', 'connect-node', 'POST', '/project/{project}/connect_node',
+          [('node', True)], doc='Give a free node to a project.'),
+        c('project', 'detach-node', 'POST', '/project/{project}/detach_node',
+          [('node', True)], doc='Take a node back from a project.'),
+        c('project', 'nodes', 'GET', '/project/{project}/nodes',
+          shows='labels', doc="List a project's nodes."),
+        c('project', 'networks', 'GET', '/project/{project}/networks',
+          shows='labels', doc='List the networks a project may use.'),
+        c('project', 'headnodes', 'GET', '/project/{project}/headnodes',
+          shows='labels', doc="List a project's headnodes."),
+        c('node', 'register', 'PUT', '/node/{node}', driver='obm',
+          doc='Register a node with its OBM: TYPE (such as mock or ipmi) '
+              'and the FIELD=VALUE pairs that type takes.'),
+        c('node', 'delete', 'DELETE', '/node/{node}',
+          doc='Delete a node that has no nics left.'),
+        c('node', 'show', 'GET', '/node/{node}', shows='object',
+          doc='Show a node, its nics and their networks.'),
+        c('node', 'free', 'GET', '/free_nodes', shows='labels',
+          doc='List the nodes no project owns.'),
+        c('node', 'register-nic', 'PUT', '/node/{node}/nic/{nic}',
+          [('macaddr', True)], doc='Add a nic to a node.'),
+        c('node', 'delete-nic', 'DELETE', '/node/{node}/nic/{nic}',
+          doc='Remove a nic from a node.'),
+        c('node', 'power-cycle', 'POST', '/node/{node}/power_cycle',
+          doc='Power-cycle a node.'),
+        c('node', 'power-off', 'POST', '/node/{node}/power_off',
+          doc='Power a node off.'),
+        c('node', 'connect-network', 'POST',
+          '/node/{node}/nic/{nic}/connect_network',
+          [('network', True), ('channel', False)],
+          doc='Queue connecting a nic to a network.'),
+        c('node', 'detach-network', 'POST',
+          '/node/{node}/nic/{nic}/detach_network', [('network', True)],
+          doc='Queue detaching a nic from a network.'),
+        c('node', 'console', 'GET', '/node/{node}/console', shows='text',
+          doc="Print a node's console log."),
+        c('node', 'start-console', 'PUT', '/node/{node}/console',
+          doc="Start logging a node's console."),
+        c('node', 'stop-console', 'DELETE', '/node/{node}/console',
+          doc="Stop logging a node's console and delete the log."),
+        c('network', 'create', 'PUT', '/network/{network}',
+          [('creator', True), ('access', True), ('net_id', True)],
+          doc='Create a network: CREATOR is a project or "admin", ACCESS a '
+              'project or "" (public), NET_ID an id or "" (from the pool).'),
+        c('network', 'delete', 'DELETE', '/network/{network}',
+          doc='Delete a network nothing uses.'),
+        c('network', 'show', 'GET', '/network/{network}', shows='object',
+          doc='Show a network.'),
+        c('switch', 'register', 'PUT', '/switch/{switch}', driver='switch',
+          doc='Register a switch: TYPE (such as mock, nexus or '
+              'powerconnect55xx) and the FIELD=VALUE pairs that type takes.'),
+        c('switch', 'delete', 'DELETE', '/switch/{switch}',
+          doc='Delete a switch that has no ports left.'),
+        c('port', 'register', 'PUT', '/switch/{switch}/port/{port}',
+          doc='Add a port to a switch.'),
+        c('port', 'delete', 'DELETE', '/switch/{switch}/port/{port}',
+          doc='Remove a port from a switch.'),
+        c('port', 'connect-nic', 'POST',
+          '/switch/{switch}/port/{port}/connect_nic',
+          [('node', True), ('nic', True)],
+          doc="Record that a node's nic is cabled to a port."),
+        c('port', 'detach-nic', 'POST',
+          '/switch/{switch}/port/{port}/detach_nic',
+          doc='Forget the nic cabled to a port.'),
+        c('headnode', 'create', 'PUT', '/headnode/{headnode}',
+          [('project', True), ('base_img', True)],
+          doc='Create a headnode for a project from a base image.'),
+        c('headnode', 'delete', 'DELETE', '/headnode/{headnode}',
+          doc='Delete a headnode.'),
+        c('headnode', 'show', 'GET', '/headnode/{headnode}', shows='object',
+          doc='Show a headnode.'),
+        c('headnode', 'start', 'POST', '/headnode/{headnode}/start',
+          doc='Start a headnode.'),
+        c('headnode', 'stop', 'POST', '/headnode/{headnode}/stop',
+          doc='Stop a headnode.'),
+        c('headnode', 'create-hnic', 'PUT',
+          '/headnode/{headnode}/hnic/{hnic}', doc='Add an hnic.'),
+        c('headnode', 'delete-hnic', 'DELETE',
+          '/headnode/{headnode}/hnic/{hnic}', doc='Remove an hnic.'),
+        c('headnode', 'connect-network', 'POST',
+          '/headnode/{headnode}/hnic/{hnic}/connect_network',
+          [('network', True)], doc='Put an hnic on a network.'),
+        c('headnode', 'detach-network', 'POST',
+          '/headnode/{headnode}/hnic/{hnic}/detach_network',
+          doc='Take an hnic off its network.'),
+        c('headnode', 'images', 'GET', '/headnode_images/', shows='labels',
+          doc='List the base images of headnodes.'),
+        c('user', 'create', 'PUT', '/auth/basic/user/{user}',
+          [('password', True), ('is_admin', False)],
+          doc='Create a user (database auth).'),
+        c('user', 'delete', 'DELETE', '/auth/basic/user/{user}',
+          doc='Delete a user.'),
+        c('user', 'add-project', 'POST', '/auth/basic/user/{user}/add_project',
+          [('project', True)], doc='Make a user a member of a project.'),
+        c('user', 'remove-project', 'POST',
+          '/auth/basic/user/{user}/remove_project', [('project', True)],
+          doc="End a user's membership of a project."),
+    ]
+
+
+GROUPS = {
+    'project': 'Projects: the owners of nodes, networks and headnodes.',
+    'node': 'Nodes, their nics, power and consoles.',
+    'network': 'Networks.',
+    'switch': 'Switches.',
+    'port': 'Switch ports and the nics cabled to them.',
+    'headnode': 'Headnodes: a project\'s VMs.',
+    'user': 'Users of the database auth backend.',
+}
+
+
+class ClientError(click.ClickException):
+    """One line on stderr, exit status 1."""
+
+
+def endpoint():
+    url = os.environ.get('HAAS_ENDPOINT')
+    if not url:
+        from haas import config
+        try:
+            url = config.load().get('client', 'endpoint')
+        except Exception as e:  # a bad haas.cfg: say so in one line
+            raise ClientError(str(e)) from None
+    if not url:
+        raise ClientError('no endpoint: set HAAS_ENDPOINT or [client] '
+                          'endpoint in haas.cfg')
+    return url.rstrip('/')
+
+
+def send(method, path, body=None, timeout=30):
+    """The answer of the API: (status, content type, text)."""
+    import requests
+    url = endpoint() + path
+    username = os.environ.get('HAAS_USERNAME')
+    password = os.environ.get('HAAS_PASSWORD')
+    credentials = (username, password) if username and password else None
+    try:
+        response = requests.request(
+            method, url, auth=credentials, timeout=timeout,
+            data=None if body is None else json.dumps(body),
+            headers={'Content-Type': 'application/json'})
+    except requests.exceptions.Timeout:
+        raise ClientError(f'the HaaS API at {endpoint()} did not answer '
+                          f'within {timeout} s') from None
+    except requests.exceptions.ConnectionError as e:
+        reason = 'connection refused' if 'refused' in str(e).lower() \
+            else 'cannot connect'
+        raise ClientError(f'cannot reach the HaaS API at {endpoint()}: '
+                          f'{reason}') from None
+    return response
+
+
+def _failure(response):
+    try:
+        error = response.json()
+        return f'{error["type"]}: {error["msg"]}'
+    except (ValueError, KeyError, TypeError):
+        return f'HTTP {response.status_code}: {response.text.strip()[:200]}'
+
+
+def _show(call, response, as_json):
+    if not response.content:
+        return
+    if call.shows == 'text':
+        click.echo(response.text, nl=False)
+        return
+    value = response.json()
+    if as_json:
+        click.echo(json.dumps(value, indent=2, sort_keys=True))
+    elif call.shows == 'labels':
+        for label in value:
+            click.echo(label)
+    else:
+        _print_object(value)
+
+
+def _print_object(value, indent=''):
+    for key in sorted(value):
+        item = value[key]
+        if isinstance(item, dict) and item:
+            click.echo(f'{indent}{key}:')
+            _print_object(item, indent + '  ')
+        elif isinstance(item, list) and item and isinstance(item[0], dict):
+            click.echo(f'{indent}{key}:')
+            for element in item:
+                label = element.get('label', '')
+                click.echo(f'{indent}  - {label}')
+                _print_object({k: v for k, v in element.items()
+                               if k != 'label'}, indent + '    ')
+        elif isinstance(item, list):
+            click.echo(f'{indent}{key}: {", ".join(map(str, item))}')
+        else:
+            click.echo(f'{indent}{key}: '
+                       f'{"" if item is None else item}'.rstrip())
+
+
+def _driver_type(kind, name):
+    if '://' in name:
+        return name
+    return f'{SCHEMA}/{"obm" if kind == "obm" else "switches"}/{name}'
+
+
+def _fields(pairs):
+    fields = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep or not key:
+            raise click.BadParameter(f'{pair!r} is not FIELD=VALUE')
+        fields[key] = value
+    return fields
+
+
+def _command(call):
+    def run(as_json=False, **kwargs):
+        values = {p: kwargs.pop(p) for p in call.parameters}
+        path = call.path.format(**{
+            p: urllib.parse.quote(v, safe='/' if p == 'port' else '')
+            for p, v in values.items()})
+        body = None
+        if call.driver is not None:
+            fields = _fields(kwargs.pop('fields'))
+            kind = _driver_type(call.driver, kwargs.pop('type'))
+            body = {'obm': {'type': kind, **fields}} if call.driver == 'obm' \
+                else {'type': kind, **fields}
+        elif call.fields:
+            body = {}
+            for name, required in call.fields:
+                value = kwargs.pop(name)
+                if value is not None:
+                    body[name] = (value.lower() in ('1', 'true', 'yes')
+                                  if name == 'is_admin' else value)
+        response = send(call.method, path, body)
+        if response.status_code >= 400:
+            raise ClientError(_failure(response))
+        _show(call, response, as_json)
+
+    params = [click.Argument([p]) for p in call.parameters]
+    for name, required in call.fields:
+        if required:
+            params.append(click.Argument([name]))
+        else:
+            params.append(click.Option([f'--{name.replace("_", "-")}', name],
+                                       default=None))
+    if call.driver is not None:
+        params += [click.Argument(['type']),
+                   click.Argument(['fields'], nargs=-1)]
+    if call.shows in ('labels', 'object'):
+        params.append(click.Option(['--json', 'as_json'], is_flag=True,
+                                   help='Print the answer as JSON.'))
+    return click.Command(call.command, callback=run, params=params,
+                         help=call.doc, short_help=call.doc.split('.')[0])
+
+
+def _build():
+    root = click.Group('haas', help=(
+        'Use a HaaS installation through its REST API: one command per '
+        'call.\n\nHAAS_ENDPOINT (or [client] endpoint in haas.cfg) names '
+        'the server; HAAS_USERNAME and HAAS_PASSWORD give credentials.  A '
+        'refused call prints the server\'s error type and message and '
+        'exits 1.'))
+    groups = {}
+    for call in _calls():
+        if call.group not in groups:
+            groups[call.group] = click.Group(call.group,
+                                             help=GROUPS[call.group])
+            root.add_command(groups[call.group])
+        groups[call.group].add_command(_command(call))
+    return root
+
+
+main = _build()
+
+
+def run():
+    """The `haas` executable."""
+    main(prog_name='haas')
+
+
+if __name__ == '__main__':
+    sys.exit(run())

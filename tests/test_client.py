@@ -1,0 +1,173 @@
+"""The `haas` client, as a user runs it: real processes of the client, of
+`haas-admin serve` and of `haas-admin serve-networks`."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from test_api_server import ADMIN, free_port, serving
+
+HAAS = os.path.join(os.path.dirname(sys.executable), 'haas')
+HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')
+
+
+def haas(server, *args, credentials=ADMIN, check=True):
+    """Run `haas ARGS` against `server`; (exit status, stdout, stderr)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('HAAS_CONFIG', 'HAAS_USERNAME', 'HAAS_PASSWORD')}
+    env['HAAS_ENDPOINT'] = server.base if hasattr(server, 'base') else server
+    if credentials:
+        env['HAAS_USERNAME'], env['HAAS_PASSWORD'] = credentials
+    result = subprocess.run([HAAS, *args], capture_output=True, text=True,
+                            env=env, timeout=60)
+    if check:
+        assert result.returncode == 0, (args, result.stderr)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.fixture
+def site(databases, tmp_path):
+    """A server and a networking daemon on one database; the mock
+    switches' state directory."""
+    state = tmp_path / 'switches'
+    with serving(databases.new(), tmp_path,
+                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n') \
+            as server:
+        env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
+        daemon = subprocess.Popen([HAAS_ADMIN, 'serve-networks'], env=env,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            yield server, state
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+
+
+def ports(state, switch):
+    path = state / (switch + '.json')
+    return json.loads(path.read_text())['ports'] if path.exists() else {}
+
+
+def eventually(check, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
+        site):
+    server, state = site
+    for args in [
+            ('project', 'create', 'runway'),
+            ('node', 'register', 'n1', 'mock', 'host=bmc', 'user=root',
+             'password=pw'),
+            ('node', 'register-nic', 'n1', 'eth0', 'de:ad:be:ef:00:01'),
+            ('switch', 'register', 'sw0', 'mock', 'hostname=sw0',
+             'username=admin', 'password=secret'),
+            ('port', 'register', 'sw0', 'gi1/0/5'),
+            ('port', 'connect-nic', 'sw0', 'gi1/0/5', 'n1', 'eth0'),
+            ('project', 'connect-node', 'runway', 'n1'),
+            ('network', 'create', 'pxe', 'runway', 'runway', ''),
+            ('node', 'connect-network', 'n1', 'eth0', 'pxe')]:
+        assert haas(server, *args) == (0, '', '')
+    vlan = json.loads(haas(server, 'network', 'show', 'pxe', '--json')[1])[
+        'channels'][1].split('/')[1]
+
+    shown = eventually(lambda: json.loads(haas(
+        server, 'node', 'show', 'n1', '--json')[1])['nics'][0]['networks'])
+
+    assert shown == {'vlan/native': 'pxe'}
+    assert ports(state, 'sw0') == {'gi1/0/5': {'vlan/native': vlan}}
+    assert haas(server, 'node', 'show', 'n1')[1] == (
+        'name: n1\n'
+        'nics:\n'
+        '  - eth0\n'
+        '    macaddr: de:ad:be:ef:00:01\n'
+        '    networks:\n'
+        '      vlan/native: pxe\n'
+        'project: runway\n')
+    assert haas(server, 'project', 'nodes', 'runway')[1] == 'n1\n'
+
+    haas(server, 'node', 'detach-network', 'n1', 'eth0', 'pxe')
+    assert eventually(lambda: ports(state, 'sw0') == {})
+    assert eventually(lambda: not json.loads(haas(
+        server, 'node', 'show', 'n1', '--json')[1])['nics'][0]['networks'])
+    for args in [('project', 'detach-node', 'runway', 'n1'),
+                 ('port', 'detach-nic', 'sw0', 'gi1/0/5'),
+                 ('node', 'delete-nic', 'n1', 'eth0'),
+                 ('node', 'delete', 'n1'),
+                 ('port', 'delete', 'sw0', 'gi1/0/5'),
+                 ('switch', 'delete', 'sw0'),
+                 ('network', 'delete', 'pxe'),
+                 ('project', 'delete', 'runway')]:
+        assert haas(server, *args) == (0, '', '')
+    assert haas(server, 'project', 'list') == (0, '', '')
+    assert haas(server, 'node', 'free', '--json') == (0, '[]\n', '')
+
+
+def test_a_refused_call_prints_the_servers_error_and_exits_1(site):
+    server, _ = site
+    haas(server, 'project', 'create', 'runway')
+
+    again = haas(server, 'project', 'create', 'runway', check=False)
+    wrong = haas(server, 'project', 'list', credentials=('admin', 'guess'),
+                 check=False)
+    bad_type = haas(server, 'node', 'register', 'n1', 'nosuch', 'host=h',
+                    check=False)
+
+    assert again == (1, '', 'Error: DuplicateError: Project runway already '
+                            'exists.\n')
+    assert wrong == (1, '', 'Error: AuthorizationError: Authentication '
+                            'failed. Authentication is required to use this '
+                            'service.\n')
+    assert bad_type == (1, '', "Error: BadArgumentError: "
+                               "'http://schema.massopencloud.org/haas/v0/obm/"
+                               "nosuch' is not a valid OBM type.\n")
+
+
+def test_a_list_as_json_parses_back(site):
+    server, _ = site
+    for name in ('b', 'a'):
+        haas(server, 'project', 'create', name)
+
+    status, out, err = haas(server, 'project', 'list', '--json')
+
+    assert (status, json.loads(out), err) == (0, ['a', 'b'], '')
+
+
+def test_a_refused_connection_is_one_line():
+    endpoint = f'http://127.0.0.1:{free_port()}'
+
+    result = haas(endpoint, 'project', 'list', check=False)
+
+    assert result == (1, '', f'Error: cannot reach the HaaS API at '
+                             f'{endpoint}: connection refused\n')
+
+
+def test_no_endpoint_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('HAAS_ENDPOINT', 'HAAS_CONFIG')}
+    result = subprocess.run([HAAS, 'project', 'list'], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+
+    assert (result.returncode, result.stderr) == (
+        1, 'Error: no endpoint: set HAAS_ENDPOINT or [client] endpoint in '
+           'haas.cfg\n')
+
+
+def test_the_client_imports_nothing_of_the_server():
+    code = ('import sys; from haas import cli; '
+            'print(sorted(m for m in sys.modules if m.split(".")[0] in '
+            '("sqlalchemy", "flask", "flask_sqlalchemy", "requests", '
+            '"pydantic") or m in ("haas.model", "haas.app", "haas.rest")))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True)
+
+    assert result.stdout == '[]\n'
