@@ -38,6 +38,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/create_vs_upgrade.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

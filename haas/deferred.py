@@ -18,6 +18,7 @@ import signal
 import time
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from haas.errors import SwitchError
 from haas.model import NetworkAttachment, NetworkingAction, db
@@ -63,7 +64,14 @@ class Daemon:
                 execution_options={'haas_begin': 'IMMEDIATE'})
         else:
             connection = db.session.connection()
-        query = sa.select(NetworkingAction).order_by(NetworkingAction.id)
+        # Never an action while an older one of its nic waits: a port's
+        # actions are applied in the order they were queued, even by
+        # several daemons (the API queues one per nic; rows written
+        # otherwise might hold more).
+        older = sa.orm.aliased(NetworkingAction)
+        query = sa.select(NetworkingAction).where(~sa.exists().where(
+            older.nic_id == NetworkingAction.nic_id,
+            older.id < NetworkingAction.id)).order_by(NetworkingAction.id)
         deferred = self._deferred()
         if deferred:
             query = query.where(NetworkingAction.id.not_in(deferred))

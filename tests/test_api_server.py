@@ -97,9 +97,10 @@ def _admin(args, env, input=None):
 
 
 @contextlib.contextmanager
-def serving(uri, tmp_path, extra=''):
+def serving(uri, tmp_path, extra='', gunicorn=False):
     """A server on a new schema of `uri`, with one administrator, ADMIN;
-    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg')."""
+    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg').  The server
+    is `haas-admin serve`, or with `gunicorn` two gunicorn workers."""
     path = tmp_path / 'haas.cfg'
     path.write_text(config_text(uri, API_EXTENSIONS,
                                 extra=CHEAP_HASHES + extra))
@@ -111,9 +112,14 @@ def serving(uri, tmp_path, extra=''):
     server = Server(f'http://127.0.0.1:{port}', uri)
     log_path = tmp_path / 'server.log'
     with open(log_path, 'wb') as log:
-        process = subprocess.Popen(
-            [HAAS_ADMIN, 'serve', '--host', '127.0.0.1', '--port', str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+        command = [HAAS_ADMIN, 'serve', '--host', '127.0.0.1', '--port',
+                   str(port)]
+        if gunicorn:
+            command = [os.path.join(os.path.dirname(HAAS_ADMIN), 'gunicorn'),
+                       '-w', '2', '-b', f'127.0.0.1:{port}',
+                       'haas.wsgi:application']
+        process = subprocess.Popen(command, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -1,11 +1,13 @@
 """The `haas` client, as a user runs it: real processes of the client, of
 `haas-admin serve` and of `haas-admin serve-networks`."""
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -31,10 +33,16 @@ def haas(server, *args, credentials=ADMIN, check=True):
 
 @pytest.fixture
 def site(databases, tmp_path):
-    """A server and a networking daemon on one database; the mock
-    switches' state directory."""
+    """`haas-admin serve` and a networking daemon on one database; the
+    mock switches' state directory."""
+    with running(databases.new(), tmp_path) as site:
+        yield site
+
+
+@contextlib.contextmanager
+def running(uri, tmp_path, gunicorn=False):
     state = tmp_path / 'switches'
-    with serving(databases.new(), tmp_path,
+    with serving(uri, tmp_path, gunicorn=gunicorn,
                  extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n') \
             as server:
         env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
@@ -48,8 +56,13 @@ def site(databases, tmp_path):
 
 
 def ports(state, switch):
-    path = state / (switch + '.json')
-    return json.loads(path.read_text())['ports'] if path.exists() else {}
+    """What the mock switch's ports carry, read from its files."""
+    folder = state / switch
+    if not folder.is_dir():
+        return {}
+    return {urllib.parse.unquote(path.name[:-len('.port.json')]):
+            json.loads(path.read_text())
+            for path in folder.glob('*.port.json')}
 
 
 def eventually(check, seconds=30):
@@ -110,6 +123,12 @@ def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
         assert haas(server, *args) == (0, '', '')
     assert haas(server, 'project', 'list') == (0, '', '')
     assert haas(server, 'node', 'free', '--json') == (0, '[]\n', '')
+
+
+def test_the_same_under_gunicorn_on_postgresql(pg_databases, tmp_path):
+    with running(pg_databases.new(), tmp_path, gunicorn=True) as site:
+        test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
+            site)
 
 
 def test_a_refused_call_prints_the_servers_error_and_exits_1(site):

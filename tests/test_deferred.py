@@ -134,7 +134,7 @@ def test_a_failing_switch_waits_for_its_retry_while_others_go_on(
     apply = mock.MockSession.apply_networking
 
     def refusing(self, action):
-        if self.path.endswith('bad.json'):
+        if self.folder.endswith('bad'):
             raise SwitchError('port p1 is shut down')
         return apply(self, action)
     monkeypatch.setattr(mock.MockSession, 'apply_networking', refusing)
@@ -285,3 +285,59 @@ def test_an_idle_daemon_wakes_at_once_for_a_new_action_and_stops_on_sigterm(
     started = time.monotonic()
     assert stop(daemon) == 0
     assert time.monotonic() - started < 5
+
+
+def test_two_daemons_keep_each_ports_actions_in_order(journal):
+    start, remaining, read, app = journal
+    # Each nic gets a detach queued behind its connect (rows written as
+    # an older release or an operator might have: the API queues one).
+    with app.app_context():
+        db.session.execute(sa.text(
+            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
+            "SELECT nic_id, NULL, channel FROM networking_action"))
+        db.session.commit()
+    assert remaining() == 400
+
+    first, second = start(), start()
+    wait_until(lambda: remaining() == 0)
+
+    assert (stop(first), stop(second)) == (0, 0)
+    state = read()
+    by_port = {}
+    for action, port, channel, network in state['applied']:
+        by_port.setdefault(port, []).append((action, network is None))
+    assert len(by_port) == 200
+    # Per port: the connect, then the detach, in the order queued.
+    assert all([detach for _, detach in entries] == [False, True]
+               and entries[0][0] < entries[1][0]
+               for entries in by_port.values())
+    assert state['ports'] == {}
+    assert attachments(app) == 0
+
+
+def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
+    start, remaining, read, app = journal
+    with app.app_context():
+        db.session.execute(sa.text(
+            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
+            'SELECT nic_id, NULL, channel FROM networking_action WHERE id = 1'))
+        db.session.commit()
+        engine = db.engine
+    with engine.connect() as other:
+        other.begin()
+        # Another daemon holds the nic's connect (action 1).
+        other.execute(sa.text(
+            'SELECT id FROM networking_action WHERE id = 1 FOR UPDATE'))
+        daemon = start()
+        wait_until(lambda: remaining() <= 2)
+        time.sleep(1)  # time enough to take the detach, if it would
+
+        # The detach waits behind the held connect.
+        assert remaining() == 2
+        other.rollback()
+    wait_until(lambda: remaining() == 0)
+
+    assert stop(daemon) == 0
+    port0 = [entry for entry in read()['applied'] if entry[1] == 'port0']
+    assert [(action, network is None) for action, _, _, network in port0] \
+        == [(1, False), (201, True)]

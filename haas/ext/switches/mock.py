@@ -1,12 +1,12 @@
 """A switch without hardware, for development and tests.
 
-It keeps what each port carries in a JSON file per switch, in
+It keeps what each port carries in a folder per switch, in
 `[haas.ext.switches.mock] state_dir` (by default `haas-mock-switches` in
-the system's temporary directory), so that the networking daemon that
-applies actions and a test or an operator looking from outside see the
-same state.  The file also keeps a journal of the actions applied:
-setting what a port carries is idempotent, so an action applied again
-after a daemon died before recording it changes nothing but the journal.
+the system's temporary directory): a JSON file per port, and a journal of
+the actions applied.  The networking daemon that applies actions and a
+test or an operator looking from outside see the same state.  Setting
+what a port carries is idempotent, so an action applied again after a
+daemon died before recording it changes nothing but the journal.
 """
 
 import contextlib
@@ -48,60 +48,74 @@ def state_dir(config):
         tempfile.gettempdir(), 'haas-mock-switches')
 
 
-def state_path(config, label):
-    """The state file of switch `label` (its name quoted: a label may hold
-    anything but a slash, `..` included)."""
-    return os.path.join(state_dir(config),
-                        urllib.parse.quote(label, safe='') + '.json')
+def _quoted(label):
+    # A label may hold anything but a slash, `..` included.
+    return urllib.parse.quote(label, safe='')
+
+
+def switch_dir(config, label):
+    """The folder of switch `label`: a JSON file per port that carries
+    something ({channel: network_id}) and `journal.jsonl`, one line per
+    action applied ([action id, port, channel, network_id or null])."""
+    return os.path.join(state_dir(config), _quoted(label))
 
 
 @contextlib.contextmanager
-def _state(path):
-    """The switch's state, locked against other processes, saved after."""
+def _locked(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'a+') as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0)
-        text = f.read()
-        state = json.loads(text) if text else {'ports': {}, 'applied': []}
-        yield state
-        f.seek(0)
-        f.truncate()
-        json.dump(state, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
+        yield f
 
 
 def read_state(config, label):
     """Switch `label`'s state: {'ports': {port: {channel: network_id}},
     'applied': [[action id, port, channel, network_id or None], ...]}."""
-    path = state_path(config, label)
-    if not os.path.exists(path):
+    folder = switch_dir(config, label)
+    if not os.path.isdir(folder):
         return {'ports': {}, 'applied': []}
-    with _state(path) as state:
-        return state
+    with _locked(os.path.join(folder, 'journal.jsonl')) as journal:
+        journal.seek(0)
+        applied = [json.loads(line) for line in journal if line.strip()]
+        ports = {}
+        for name in os.listdir(folder):
+            if name.endswith('.port.json'):
+                with open(os.path.join(folder, name)) as f:
+                    ports[urllib.parse.unquote(name[:-len('.port.json')])] = \
+                        json.load(f)
+    return {'ports': ports, 'applied': applied}
 
 
 class MockSession:
     def __init__(self, switch):
         from flask import current_app
-        self.path = state_path(current_app.extensions['haas'].config,
-                               switch.label)
+        self.folder = switch_dir(current_app.extensions['haas'].config,
+                                 switch.label)
 
     def apply_networking(self, action):
-        with _state(self.path) as state:
+        # The journal's lock is the switch's: one change at a time.
+        with _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
             label = action.nic.port.label
-            port = state['ports'].setdefault(label, {})
+            path = os.path.join(self.folder, _quoted(label) + '.port.json')
+            carried = {}
+            if os.path.exists(path):
+                with open(path) as f:
+                    carried = json.load(f)
             network_id = None
             if action.new_network is None:
-                port.pop(action.channel, None)
-                if not port:
-                    del state['ports'][label]
+                carried.pop(action.channel, None)
             else:
                 network_id = action.new_network.network_id
-                port[action.channel] = network_id
-            state['applied'].append([action.id, label, action.channel,
-                                     network_id])
+                carried[action.channel] = network_id
+            if carried:
+                with open(path + '.new', 'w') as f:
+                    json.dump(carried, f, sort_keys=True)
+                os.replace(path + '.new', path)
+            elif os.path.exists(path):
+                os.remove(path)
+            journal.write(json.dumps([action.id, label, action.channel,
+                                      network_id]) + '\n')
+            journal.flush()
 
     def disconnect(self):
         pass

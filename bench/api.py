@@ -1,0 +1,221 @@
+"""What the API serves per second under gunicorn, against the floor: the
+same rows read by the same SQL through psycopg2 and encoded to JSON in one
+process; and what the networking daemon applies per second, against the
+mock switch's own rate.  10,000 nodes (each with a nic; half of them in
+projects, with networks), on PostgreSQL.  Run with `make bench`.
+"""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import psycopg2
+import sqlalchemy as sa
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
+
+import haas  # noqa: E402
+from haas import migrations  # noqa: E402
+from haas.ext.obm.mock import MockObm  # noqa: E402
+from haas.ext.switches import mock  # noqa: E402
+from haas.model import (Network, NetworkingAction, Nic, Node, Obm,  # noqa
+                        Port, Project, Switch, db)
+
+from conftest import NULL_AUTH_EXTENSIONS, Databases, config_text  # noqa
+from test_api_server import free_port  # noqa: E402
+
+NODES = 10_000
+PROJECTS = 50
+SECONDS = 5  # of load per call
+CLIENTS = 8
+WORKERS = 4
+BIN = os.path.dirname(sys.executable)
+
+#: Path -> the SQL the floor runs for it (what the call reads, by hand).
+CALLS = {
+    '/free_nodes':
+        ('SELECT label FROM node WHERE project_id IS NULL ORDER BY label',
+         lambda rows: [r[0] for r in rows]),
+    '/project/project-7/nodes':
+        ('SELECT node.label FROM node JOIN project ON project.id = '
+         "node.project_id WHERE project.label = 'project-7' "
+         'ORDER BY node.label', lambda rows: [r[0] for r in rows]),
+    '/node/node-77':
+        ('SELECT node.label, project.label, nic.label, nic.mac_addr '
+         'FROM node LEFT JOIN project ON project.id = node.project_id '
+         'LEFT JOIN nic ON nic.owner_id = node.id '
+         "WHERE node.label = 'node-77' ORDER BY nic.id",
+         lambda rows: {'name': rows[0][0], 'project': rows[0][1],
+                       'nics': [{'label': r[2], 'macaddr': r[3],
+                                 'networks': {}} for r in rows if r[2]]}),
+}
+
+
+def grow(app):
+    """NODES nodes with a nic each, on a switch port each; half of them in
+    PROJECTS projects; set-based inserts."""
+    with app.app_context():
+        s = db.session
+        s.execute(sa.insert(Project), [{'label': f'project-{p}'}
+                                       for p in range(PROJECTS)])
+        ids = s.execute(sa.select(Project.id).order_by(Project.id)) \
+            .scalars().all()
+        s.execute(sa.insert(Switch.__table__), [{
+            'id': 1, 'label': 'sw', 'type': mock.MockSwitch.api_name}])
+        s.execute(sa.insert(mock.MockSwitch.__table__), [{
+            'id': 1, 'hostname': 'h', 'username': 'u', 'password': 'p'}])
+        s.execute(sa.insert(Obm.__table__), [
+            {'id': n + 1, 'type': MockObm.api_name} for n in range(NODES)])
+        s.execute(sa.insert(MockObm.__table__), [
+            {'id': n + 1, 'host': f'h{n}', 'user': 'u', 'password': 'p'}
+            for n in range(NODES)])
+        s.execute(sa.insert(Node), [
+            {'id': n + 1, 'label': f'node-{n}', 'obm_id': n + 1,
+             'project_id': ids[n % PROJECTS] if n % 2 else None}
+            for n in range(NODES)])
+        s.execute(sa.insert(Port), [
+            {'id': n + 1, 'label': f'port-{n}', 'owner_id': 1}
+            for n in range(NODES)])
+        s.execute(sa.insert(Nic), [
+            {'id': n + 1, 'label': 'eth0', 'owner_id': n + 1,
+             'mac_addr': f'mac-{n}', 'port_id': n + 1} for n in range(NODES)])
+        s.execute(sa.insert(Network), [
+            {'label': f'net-{p}', 'creator_id': i, 'access_id': i,
+             'allocated': False, 'network_id': f'id-{p}'}
+            for p, i in enumerate(ids)])
+        s.commit()
+        for table in ('project', 'node', 'nic', 'network', 'port', 'obm',
+                      'switch'):
+            s.execute(sa.text(
+                f"SELECT setval('{table}_id_seq', "
+                f"(SELECT max(id) FROM {table}))"))
+        s.commit()
+
+
+def load(url):
+    """Requests per second on `url` from CLIENTS threads for SECONDS."""
+    deadline = time.monotonic() + SECONDS
+
+    def client():
+        done = 0
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                response.read()
+            done += 1
+        return done
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        total = sum(pool.map(lambda _: client(), range(CLIENTS)))
+    return total / SECONDS
+
+
+def floor(uri, sql, shape):
+    """Per second: the same rows by the same SQL, encoded to JSON."""
+    url = sa.make_url(uri)
+    connection = psycopg2.connect(host=url.host, port=url.port,
+                                  user=url.username, dbname=url.database)
+    done, deadline = 0, time.monotonic() + SECONDS
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(sql)
+            json.dumps(shape(cursor.fetchall()), sort_keys=True)
+            done += 1
+    connection.close()
+    return done / SECONDS
+
+
+def daemon_rate(app, config_path, uri, state):
+    """Actions per second of one daemon on NODES queued connects, and the
+    mock switch's own rate for the same actions."""
+    with app.app_context():
+        network = db.session.execute(sa.select(Network.id).filter_by(
+            label='net-0')).scalar()
+        db.session.execute(sa.insert(NetworkingAction), [
+            {'nic_id': n + 1, 'new_network_id': network,
+             'channel': 'vlan/native'} for n in range(NODES)])
+        db.session.commit()
+        actions = db.session.execute(sa.select(NetworkingAction).limit(
+            1000)).scalars().all()
+        session = mock.MockSession.__new__(mock.MockSession)
+        session.folder = os.path.join(state, 'own-rate')
+        start = time.perf_counter()
+        for action in actions:
+            session.apply_networking(action)
+        switch_rate = len(actions) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    daemon = subprocess.Popen([os.path.join(BIN, 'haas-admin'),
+                               'serve-networks'],
+                              env={**os.environ, 'HAAS_CONFIG': config_path},
+                              stderr=subprocess.DEVNULL)
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    try:
+        while True:
+            with engine.connect() as c:
+                if not c.execute(sa.text(
+                        'SELECT count(*) FROM networking_action')).scalar():
+                    break
+            time.sleep(0.2)
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+        engine.dispose()
+    return NODES / (time.perf_counter() - start), switch_rate
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = Databases('postgresql', tmp)
+        uri = dbs.new()
+        state = os.path.join(tmp, 'switches')
+        text = config_text(uri, NULL_AUTH_EXTENSIONS, extra=(
+            f'[haas.ext.switches.mock]\nstate_dir = {state}\n'))
+        config_path = os.path.join(tmp, 'haas.cfg')
+        with open(config_path, 'w') as f:
+            f.write(text)
+        app = haas.create_app(text)
+        with app.app_context():
+            migrations.create()
+        grow(app)
+        port = free_port()
+        server = subprocess.Popen(
+            [os.path.join(BIN, 'gunicorn'), '-w', str(WORKERS), '-b',
+             f'127.0.0.1:{port}', '--log-level', 'warning',
+             'haas.wsgi:application'],
+            env={**os.environ, 'HAAS_CONFIG': config_path}, cwd=tmp)
+        base = f'http://127.0.0.1:{port}'
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(base + '/projects', timeout=5)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            print(f'{NODES} nodes on PostgreSQL; gunicorn -w {WORKERS}, '
+                  f'{CLIENTS} client threads, {SECONDS} s per call; '
+                  f'requests per second')
+            print(f'{"call":<28}{"haas":>10}{"floor":>10}{"ratio":>8}'
+                  f'{"target":>10}')
+            for path, (sql, shape) in CALLS.items():
+                ours = load(base + path)
+                best = floor(uri, sql, shape)
+                ratio = best / ours
+                print(f'{"GET " + path:<28}{ours:>10.0f}{best:>10.0f}'
+                      f'{ratio:>7.1f}x{"<= 3.0x":>10}  '
+                      f'{"met" if ratio <= 3 else "MISSED"}', flush=True)
+        finally:
+            server.terminate()
+            server.wait(30)
+        ours, switch = daemon_rate(app, config_path, uri, state)
+        print(f'{"serve-networks, actions/s":<28}{ours:>10.0f}{switch:>10.0f}'
+              f'{switch / ours:>7.1f}x  (mock switch alone)')
+        with app.app_context():
+            db.engine.dispose()
+        dbs.drop_all()
+
+
+if __name__ == '__main__':
+    main()
