@@ -190,3 +190,13 @@ def test_the_client_imports_nothing_of_the_server():
                             text=True, check=True)
 
     assert result.stdout == '[]\n'
+
+
+def test_help_loads_no_http_library_and_no_json():
+    code = ('import sys; from haas import cli; '
+            'print(sorted(m for m in sys.modules if m.split(".")[0] in '
+            '("requests", "urllib3", "json")))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True)
+
+    assert result.stdout == '[]\n'

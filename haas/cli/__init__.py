@@ -7,7 +7,6 @@ of haas.cfg; with HAAS_USERNAME and HAAS_PASSWORD set, requests carry HTTP
 basic auth.
 """
 
-import json
 import os
 import sys
 import urllib.parse
@@ -176,7 +175,9 @@ def endpoint():
 
 
 def send(method, path, body=None, timeout=30):
-    """The answer of the API: (status, content type, text)."""
+    """The answer of the API, a requests Response."""
+    import json
+
     import requests
     url = endpoint() + path
     username = os.environ.get('HAAS_USERNAME')
@@ -214,6 +215,7 @@ def _show(call, response, as_json):
         return
     value = response.json()
     if as_json:
+        import json
         click.echo(json.dumps(value, indent=2, sort_keys=True))
     elif call.shows == 'labels':
         for label in value:
