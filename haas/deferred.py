@@ -20,7 +20,7 @@ import time
 import sqlalchemy as sa
 import sqlalchemy.orm
 
-from haas.errors import SwitchError
+from haas.errors import SwitchError, first_line
 from haas.model import NetworkAttachment, NetworkingAction, db
 
 log = logging.getLogger(__name__)
@@ -149,13 +149,23 @@ class Daemon:
                 pass
         previous = {s: signal.signal(s, stop)
                     for s in (signal.SIGTERM, signal.SIGINT)}
-        listener = self._listen()
+        self._postgresql = db.engine.dialect.name == 'postgresql'
+        listener = self._listen_or_poll()
         log.info('serving networks: waiting for actions')
         try:
             while not self.stopping:
-                self.apply_all()
+                try:
+                    self.apply_all()
+                except sa.exc.DBAPIError as e:
+                    # The database is away (restarting, unreachable): the
+                    # actions wait for it, and so does the daemon.
+                    log.error('the database failed (%s); trying again in '
+                              '%g s', first_line(e.orig), self.poll)
+                    db.session.remove()
                 if self.stopping:
                     break
+                if listener is None and self._postgresql:
+                    listener = self._listen_or_poll(quiet=True)
                 waits = [wake_read] + ([listener] if listener else [])
                 timeout = self.poll
                 if self._retry:
@@ -164,8 +174,14 @@ class Daemon:
                                      for at, _ in self._retry.values()]))
                 ready, _, _ = select.select(waits, [], [], timeout)
                 if listener is not None and listener in ready:
-                    listener.poll()
-                    listener.notifies.clear()
+                    try:
+                        listener.poll()
+                        listener.notifies.clear()
+                    except Exception as e:  # the server closed it
+                        log.warning('lost the notification connection (%s);'
+                                    ' listening again', first_line(e))
+                        self._raw.invalidate()
+                        listener = self._listen_or_poll()
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -175,6 +191,17 @@ class Daemon:
             os.close(wake_write)
             db.session.remove()
         log.info('serving networks: stopped')
+
+    def _listen_or_poll(self, quiet=False):
+        """A listening connection; None (so: polling) while the database
+        cannot give one, as when it restarts."""
+        try:
+            return self._listen()
+        except sa.exc.DBAPIError as e:
+            if not quiet:
+                log.warning('cannot listen for notifications (%s); polling '
+                            'every %g s', first_line(e.orig), self.poll)
+            return None
 
     def _listen(self):
         """A raw connection LISTENing on CHANNEL, or None on SQLite."""

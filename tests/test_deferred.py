@@ -341,3 +341,26 @@ def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
     port0 = [entry for entry in read()['applied'] if entry[1] == 'port0']
     assert [(action, network is None) for action, _, _, network in port0] \
         == [(1, False), (201, True)]
+
+
+def test_a_daemon_outlives_its_database_connections(journal):
+    start, remaining, read, app = journal
+    daemon = start()
+    wait_until(lambda: remaining() == 0)
+    with app.app_context():
+        # As a database restart would: every other session is cut off.
+        killed = db.session.execute(sa.text(
+            'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
+            'WHERE datname = current_database() '
+            'AND pid <> pg_backend_pid()')).scalar()
+        db.session.remove()
+        db.engine.dispose()
+    assert killed >= 2  # the daemon's session and its listener
+
+    calls(app.test_client(), {}, ('POST', '/node/n0/nic/eth0/detach_network',
+                                  {'network': 'net'}))
+    wait_until(lambda: remaining() == 0, seconds=20)
+
+    assert daemon.poll() is None
+    assert 'port0' not in read()['ports']
+    assert stop(daemon) == 0
