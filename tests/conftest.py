@@ -370,6 +370,18 @@ def table_rows(app, mask=None):
     return rows
 
 
+@contextlib.contextmanager
+def no_change(app=None):
+    """Assert that the block leaves every table of `app` (by default the
+    current one) as it was."""
+    if app is None:
+        from flask import current_app
+        app = current_app._get_current_object()
+    before = table_rows(app)
+    yield
+    assert table_rows(app) == before
+
+
 API_EXTENSIONS = ['haas.ext.auth.database',
                   'haas.ext.network_allocators.vlan_pool',
                   'haas.ext.switches.mock', 'haas.ext.obm.mock']

@@ -1,14 +1,14 @@
 """The network calls (rest-api.md 1.5, 1.6, section 2): creating, deleting
 and showing networks, and queueing nics onto and off them."""
 
-import contextlib
-
 import pytest
-import sqlalchemy as sa
+from flask import current_app
 
 from haas.ext.network_allocators.vlan_pool import Vlan
 from haas.model import (Headnode, Hnic, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Project, db)
+
+from conftest import no_change, table_rows
 
 MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 #: The VLANs of the `client` fixture's pool.
@@ -136,32 +136,10 @@ def taken_vlans():
         db.select(Vlan.vlan_no).filter_by(available=False)).scalars())
 
 
-_tables = {}
-
 
 def all_rows():
-    """Every row of every table, in the test's transaction.
-
-    conftest's table_rows opens its own connection from `db.engine`, which
-    inside the `api` fixture is already the test's connection.
-    """
-    connection = db.session.connection()
-    key = str(connection.engine.url)
-    if key not in _tables:
-        metadata = sa.MetaData()
-        metadata.reflect(connection)
-        _tables[key] = metadata
-    return {name: [dict(row) for row in connection.execute(
-                sa.select(table).order_by(*table.columns)).mappings()]
-            for name, table in sorted(_tables[key].tables.items())}
-
-
-@contextlib.contextmanager
-def no_change():
-    """Assert that the block's calls leave every table as it was."""
-    before = all_rows()
-    yield
-    assert all_rows() == before
+    """Every row of every table, as the test's transaction sees them."""
+    return table_rows(current_app._get_current_object())
 
 
 # --- network_create -------------------------------------------------------

@@ -1,16 +1,16 @@
 """The user calls of haas.ext.auth.database (rest-api.md 2.1) and how its
 users log in: HTTP Basic auth against Argon2 (or HaaS 0.2's) hashes."""
 
-import contextlib
 import functools
 
 import pytest
-import sqlalchemy as sa
+from flask import current_app
 from passlib.hash import sha512_crypt
 
-from conftest import basic
 from haas.ext.auth.database import User, user_projects
 from haas.model import Project, db
+
+from conftest import basic, no_change, table_rows
 
 AUTH_FAILED = {'type': 'AuthorizationError',
                'msg': 'Authentication failed. Authentication is required to '
@@ -59,29 +59,10 @@ def logs_in(client, user, password):
     return response.status_code == 200
 
 
-_tables = {}
-
 
 def all_rows():
-    """Every row of every table, in the test's transaction (conftest's
-    table_rows cannot open a connection of its own inside `api`)."""
-    connection = db.session.connection()
-    key = str(connection.engine.url)
-    if key not in _tables:
-        metadata = sa.MetaData()
-        metadata.reflect(connection)
-        _tables[key] = metadata
-    return {name: [dict(row) for row in connection.execute(
-                sa.select(table).order_by(*table.columns)).mappings()]
-            for name, table in sorted(_tables[key].tables.items())}
-
-
-@contextlib.contextmanager
-def no_change():
-    """Assert that the block's calls leave every table as it was."""
-    before = all_rows()
-    yield
-    assert all_rows() == before
+    """Every row of every table, as the test's transaction sees them."""
+    return table_rows(current_app._get_current_object())
 
 
 @functools.cache
