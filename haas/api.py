@@ -98,12 +98,15 @@ def assert_absent_n(owner, cls, label):
                              f'{owner.label} already exists.')
 
 
-def require_node_access(node):
-    """A free node is the administrator's; an allocated one its project's."""
+def node_of(label):
+    """The node labelled `label`, once the caller may use it: a free node
+    is the administrator's, an allocated one its project's."""
+    node = must_find(Node, label)
     if node.project is None:
         auth.require_admin()
     else:
         auth.require_project_access(node.project)
+    return node
 
 
 def assert_no_pending_action(nic):
@@ -274,8 +277,7 @@ def node_delete_nic(node, nic):
            errors=[NotFoundError, OBMError])
 def node_power_cycle(node):
     """Power-cycle a node (it boots from the network)."""
-    node = must_find(Node, node)
-    require_node_access(node)
+    node = node_of(node)
     node.obm.power_cycle()
 
 
@@ -283,8 +285,7 @@ def node_power_cycle(node):
            errors=[NotFoundError, OBMError])
 def node_power_off(node):
     """Power a node off."""
-    node = must_find(Node, node)
-    require_node_access(node)
+    node = node_of(node)
     node.obm.power_off()
 
 
@@ -740,8 +741,7 @@ def list_headnode_images():
            media_type='text/plain', errors=[NotFoundError, OBMError])
 def show_console(node):
     """A node's console log, as plain text (what is not ASCII dropped)."""
-    node = must_find(Node, node)
-    require_node_access(node)
+    node = node_of(node)
     log = node.obm.get_console()
     if log is None:
         raise NotFoundError(f'The console log for {node.label} does not '
@@ -753,8 +753,7 @@ def show_console(node):
 @rest_call('PUT', '/node/<node>/console', errors=[NotFoundError, OBMError])
 def start_console(node):
     """Start logging a node's console."""
-    node = must_find(Node, node)
-    require_node_access(node)
+    node = node_of(node)
     node.obm.start_console()
 
 
@@ -762,7 +761,6 @@ def start_console(node):
            errors=[NotFoundError, OBMError])
 def stop_console(node):
     """Stop logging a node's console, and delete the log."""
-    node = must_find(Node, node)
-    require_node_access(node)
+    node = node_of(node)
     node.obm.stop_console()
     node.obm.delete_console()

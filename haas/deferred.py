@@ -93,9 +93,9 @@ class Daemon:
 
     def _apply(self, action):
         nic = action.nic
-        what = (f'action {action.id} ({"connect" if action.new_network else "detach"} '
-                f'nic {nic.label} of node {nic.owner.label}, channel '
-                f'{action.channel})')
+        verb = 'connect' if action.new_network else 'detach'
+        what = (f'action {action.id} ({verb} nic {nic.label} of node '
+                f'{nic.owner.label}, channel {action.channel})')
         if nic.port is None:
             log.warning('%s: the nic is cabled to no port; recorded without '
                         'touching a switch', what)

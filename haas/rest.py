@@ -120,6 +120,9 @@ def _pydantic_type(kind):
     return origin[converted]
 
 
+#: A path parameter of a Flask rule, `<name>` or `<converter:name>`.
+_PARAMETER = re.compile(r'<(?:[^:<>]+:)?([^<>]+)>')
+
 @dataclasses.dataclass(frozen=True)
 class Call:
     name: str
@@ -136,7 +139,7 @@ class Call:
     @property
     def parameters(self):
         """The path parameters, in order."""
-        return re.findall(r'<(?:[^:<>]+:)?([^<>]+)>', self.path)
+        return _PARAMETER.findall(self.path)
 
     @property
     def summary(self):
@@ -352,7 +355,7 @@ def _openapi():
 
 
 def _template(path):
-    return re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', path)
+    return _PARAMETER.sub(r'{\1}', path)
 
 
 def _parameter(call, name, schema):
