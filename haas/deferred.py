@@ -21,7 +21,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from haas.errors import SwitchError, first_line
-from haas.model import NetworkAttachment, NetworkingAction, db
+from haas.model import (NetworkAttachment, NetworkingAction, begin_writing,
+                        db)
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,8 @@ class Daemon:
     def apply_one(self):
         """Apply the oldest action no other daemon holds and no backoff
         defers; False when there is none."""
-        bind = db.session.get_bind()
-        if isinstance(bind, sa.engine.Engine) and bind.dialect.name == 'sqlite':
-            # SQLite has no row locks: the transaction takes the write lock
-            # as it begins, so two daemons take turns.
-            connection = db.session.connection(
-                execution_options={'haas_begin': 'IMMEDIATE'})
-        else:
-            connection = db.session.connection()
+        # SQLite has no row locks: two daemons take turns at its write lock.
+        connection = begin_writing()
         # Never an action while an older one of its nic waits: a port's
         # actions are applied in the order they were queued, even by
         # several daemons (the API queues one per nic; rows written

@@ -223,3 +223,19 @@ def sqlite_like_postgresql(engine):
     def _on_begin(connection):
         mode = connection.get_execution_options().get('haas_begin')
         connection.exec_driver_sql(f'BEGIN {mode}' if mode else 'BEGIN')
+
+
+def begin_writing():
+    """Begin the session's transaction as a writer's, on SQLite: it takes
+    the write lock as it begins, waiting (busy timeout) for another
+    writer.  A transaction that reads first and writes later is refused
+    at once ("database is locked") while another connection holds that
+    lock: SQLite does not wait where waiting could deadlock.  Returns the
+    session's connection.  A no-op elsewhere, and in a transaction already
+    begun."""
+    bind = db.session.get_bind()
+    if isinstance(bind, sa.engine.Engine) and bind.dialect.name == 'sqlite' \
+            and not db.session().in_transaction():
+        return db.session.connection(
+            execution_options={'haas_begin': 'IMMEDIATE'})
+    return db.session.connection()

@@ -19,7 +19,7 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from haas import auth, errors
-from haas.model import db
+from haas.model import begin_writing, db
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,12 @@ def _empty(status):
 
 
 def _view(call):
+    writes = call.method not in ('GET', 'HEAD', 'OPTIONS')
+
     def view(**parameters):
         arguments = _arguments(call, parameters)
+        if writes:
+            begin_writing()  # SQLite: as a writer from the first read
         auth.authenticate()
         result = call.handler(**arguments)
         db.session.commit()

@@ -150,3 +150,27 @@ def test_a_label_created_by_another_server_meanwhile_is_a_duplicate(app):
     with app.app_context():
         assert db.session.execute(sa.text(
             "SELECT count(*) FROM project WHERE label = 'q'")).scalar() == 1
+
+
+def test_on_sqlite_a_writing_call_waits_for_another_writer(tmp_path):
+    import sqlite3
+    with built_app('sqlite', tmp_path, NULL_AUTH_EXTENSIONS) as app:
+        with app.app_context():
+            path = db.engine.url.database
+        # Another writer (a daemon applying an action) holds the lock.
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute('BEGIN IMMEDIATE')
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(
+            app.test_client().put('/project/p')))
+        thread.start()
+        thread.join(1)
+        # It reads, then writes: it must wait, not fail at its first write.
+        assert thread.is_alive() and answers == []
+        other.execute('COMMIT')
+        other.close()
+        thread.join(30)
+
+        (response,) = answers
+        assert response.status_code == 200
+        assert app.test_client().get('/projects').json == ['p']
