@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import re
+import threading
 import types
 import typing
 
@@ -178,6 +179,7 @@ def served(extensions):
     """The calls an application with `extensions` enabled serves: those of
     its extensions (and their submodules), and every call that no
     extension declares."""
+    import haas.api  # noqa: F401  (declares core's calls)
     from haas.extensions import loaded
 
     def owner(module):
@@ -314,6 +316,7 @@ def _server_error(error):
 def prepare(app):
     """Build now what the first request would: the models of every body
     `app` takes (a server calls it before it takes requests)."""
+    route(app)
     import pydantic
 
     from haas import drivers
@@ -331,19 +334,47 @@ def prepare(app):
 
 
 def init_app(app):
-    """Route every call that `app` serves, and answer every error in JSON."""
-    import haas.api  # noqa: F401  (declares core's calls)
-    extensions = app.extensions['haas'].config.extensions
-    for call in served(extensions):
-        # A path declared with a trailing slash (HaaS 0.2's
-        # /headnode_images/) also answers without it, with no redirect.
-        app.add_url_rule(call.path, call.name, _view(call),
-                         methods=[call.method],
-                         strict_slashes=not call.path.endswith('/'))
-    app.add_url_rule('/openapi.json', 'openapi', _openapi, methods=['GET'])
+    """Answer every error of `app` in JSON, and route the calls it serves
+    with its first request (or `prepare`): a command that builds the app
+    and serves nothing does not pay for them."""
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
+    app.extensions['haas.rest'] = _Routing(app, app.wsgi_app)
+    app.wsgi_app = app.extensions['haas.rest']
+
+
+class _Routing:
+    """WSGI middleware that routes `app`'s calls before its first request."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.routed = False
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not self.routed:
+            route(self.app)
+        return self.wsgi_app(environ, start_response)
+
+
+def route(app):
+    """Route every call that `app` serves, once."""
+    routing = app.extensions['haas.rest']
+    with routing.lock:
+        if routing.routed:
+            return
+        extensions = app.extensions['haas'].config.extensions
+        for call in served(extensions):
+            # A path declared with a trailing slash (HaaS 0.2's
+            # /headnode_images/) also answers without it, with no redirect.
+            app.add_url_rule(call.path, call.name, _view(call),
+                             methods=[call.method],
+                             strict_slashes=not call.path.endswith('/'))
+        app.add_url_rule('/openapi.json', 'openapi', _openapi,
+                         methods=['GET'])
+        routing.routed = True
 
 
 # --- OpenAPI --------------------------------------------------------------

@@ -202,11 +202,13 @@ def test_a_call_without_body_fields_ignores_any_body(client, users):
 
 # --- calls as data ------------------------------------------------------------
 
-def test_a_call_declared_after_an_app_exists_is_served_by_apps_built_later(
+def test_a_call_declared_after_an_app_has_routed_is_served_by_apps_that_route_later(
         tmp_path):
     (tmp_path / 'a').mkdir()
     (tmp_path / 'b').mkdir()
     with built_app('sqlite', tmp_path / 'a', NULL_AUTH_EXTENSIONS) as first:
+        before = first.test_client().get('/late/x')  # routes `first`
+
         @rest.rest_call('GET', '/late/<thing>', returns=str)
         def late_call(thing):
             """Answer with the thing."""
@@ -221,7 +223,18 @@ def test_a_call_declared_after_an_app_exists_is_served_by_apps_built_later(
             del rest.calls['late_call']
 
     assert answer(late) == (200, 'application/json', 'x')
-    assert earlier.status_code == 404
+    assert (before.status_code, earlier.status_code) == (404, 404)
+
+
+def test_an_app_routes_with_its_first_request_not_when_it_is_built(
+        tmp_path):
+    with built_app('sqlite', tmp_path, NULL_AUTH_EXTENSIONS) as app:
+        built = {rule.endpoint for rule in app.url_map.iter_rules()}
+        app.test_client().get('/projects')
+        served = {rule.endpoint for rule in app.url_map.iter_rules()}
+
+    assert built <= {'static'}
+    assert {'list_projects', 'openapi'} <= served
 
 
 def test_an_extensions_calls_are_served_only_where_it_is_enabled(
