@@ -17,7 +17,8 @@ from haas.ext.obm.mock import MockObm
 from haas.model import Node, db
 
 import legacy_objects
-from conftest import LEGACY_EXTENSIONS, make_app, snapshot, table_rows
+from conftest import (LEGACY_EXTENSIONS, config_text, make_app, run_admin,
+                      snapshot, table_rows)
 
 DUMP = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
                     'fixtures', 'haas-0.2-legacy.sql')
@@ -89,6 +90,26 @@ def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
     assert {t: len(r) for t, r in rows.items()} == {
         **DUMP_ROWS, 'alembic_version': 7, 'haas_schema_branch': 8}
     assert sequences(legacy_app) == sequences(fresh_app)
+
+
+def test_the_executable_adopts_the_dump_as_this_process_does(
+        legacy_app, pg_databases, dump, tmp_path):
+    # haas-admin runs single-threaded: it builds the revisions' schemas in
+    # a child process, where a test worker uses a thread.
+    uri = legacy_app.config['SQLALCHEMY_DATABASE_URI']
+    here = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    load_dump(here.config['SQLALCHEMY_DATABASE_URI'], dump)
+    with here.app_context():
+        migrations.upgrade('heads')
+
+    upgrade = run_admin(['db', 'upgrade', 'heads'],
+                        config_text(uri, LEGACY_EXTENSIONS), cwd=tmp_path)
+
+    assert sorted(line.split(' to ')[0]
+                  for line in upgrade.stderr.splitlines()) == sorted(
+        f'upgraded {branch}' for branch in ['haas'] + LEGACY_EXTENSIONS)
+    assert snapshot(legacy_app) == snapshot(here)
+    assert table_rows(legacy_app, MASK) == table_rows(here, MASK)
 
 
 def test_after_upgrade_every_node_loads_its_obm(legacy_app):

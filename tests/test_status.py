@@ -401,7 +401,7 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
 
 
 def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
-        databases):
+        databases, tmp_path):
     uri = databases.new()
     app = created(uri)
     execute(app, 'ALTER TABLE mock_obm ADD COLUMN note VARCHAR',
@@ -411,6 +411,10 @@ def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
 
     status = status_of(app)
     refusals = [cli(['db', verb], config) for verb in ('upgrade', 'create')]
+    # haas-admin runs single-threaded: it builds the revisions' schemas in
+    # a child process, where a test worker uses a thread.
+    executable = run_admin(['db', 'upgrade'], config, cwd=tmp_path,
+                           check=False)
 
     assert status.branches[-1] == Branch(
         branch=OBM, extension=OBM, enabled=True, revision=None,
@@ -423,6 +427,8 @@ def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
                f'rename or drop them, or check [database] uri')
     assert status.advice().message == message
     assert [error_line(r) for r in refusals] == [message, message]
+    assert (executable.returncode, executable.stdout, executable.stderr) == (
+        1, '', f'Error: {message}\n')
     assert (snapshot(app), table_rows(app)) == before
 
 

@@ -14,6 +14,9 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import os
+import pickle
+import threading
 
 import sqlalchemy as sa
 from haas.migrations.runner import Runner
@@ -147,12 +150,20 @@ class Probe:
         self._building = None
 
     def start(self):
-        """Build the schemas in a thread of their own, so that the caller
-        can read the database meanwhile; `schemas` waits for them."""
+        """Build the schemas beside the caller, so that it can read the
+        database meanwhile; `schemas` waits for them.
+
+        A single-threaded process builds them in a forked child, on the
+        other core; one with threads running (a server, a test runner),
+        where forking is unsafe, in a thread of its own.
+        """
         if 'schemas' in self.__dict__ or self._building is not None:
             return
-        # The revision map is built here, not by two threads at once.
+        # The revision map is built here, once, before anything runs beside.
         self.branches.script.get_revisions('heads')
+        if hasattr(os, 'fork') and threading.active_count() == 1:
+            self._building = _Child(self._build_by_id)
+            return
         executor = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix='haas-probe')
         # In the caller's context: a script may use the application's.
@@ -162,37 +173,64 @@ class Probe:
 
     def wait(self):
         """Wait for a build that `start` began, whatever its outcome."""
-        if self._building is not None:
+        if isinstance(self._building, _Child):
+            self._building.result()
+        elif self._building is not None:
             concurrent.futures.wait([self._building])
 
     @functools.cached_property
     def schemas(self):
         """Branch -> [(revision Script, {table: shape})], first to last."""
+        if isinstance(self._building, _Child):
+            by_id = self._building.result()
+            if by_id is None:  # the child failed: fail here, with its error
+                return self._build()
+            get = self.branches.script.get_revision
+            return {branch: [(get(revision), tables)
+                             for revision, tables in steps]
+                    for branch, steps in by_id.items()}
         if self._building is not None:
             return self._building.result()
         return self._build()
+
+    def _build_by_id(self):
+        return {branch: [(script.revision, tables) for script, tables in steps]
+                for branch, steps in self._build().items()}
 
     def _build(self):
         schemas = {b: [] for b in self.branches.names}
         owner = {}
         tables = set()
+        heads = set(self.branches.heads.values())
 
-        def after(connection, step, heads):
+        def after(connection, step, _):
             nonlocal tables
             inspector = sa.inspect(connection)
             now = set(inspector.get_table_names()) - {'alembic_version'}
-            branch = self.branches.branch_of(step.revision.revision)
+            script = step.revision
+            branch = self.branches.branch_of(script.revision)
             for name in now - tables:
                 owner[name] = branch
             for name in tables - now:
                 owner.pop(name, None)
             tables = now
-            own = shapes(inspector, [name for name in now
-                                     if owner.get(name) == branch])
-            schemas[branch].append((step.revision, own))
+            # A script touches only its own branch's tables: a head's are
+            # as it left them at the end, and are read then, all at once.
+            own = None if script.revision in heads else shapes(
+                inspector, [name for name in now if owner.get(name) == branch])
+            schemas[branch].append((script, own))
 
-        with scratch(self.branches, [after]):
-            pass
+        with scratch(self.branches, [after]) as connection:
+            found = shapes(sa.inspect(connection), [
+                name for name in tables
+                if schemas[owner[name]][-1][1] is None])
+        for steps in schemas.values():
+            if steps and steps[-1][1] is None:
+                script, _ = steps[-1]
+                branch = self.branches.branch_of(script.revision)
+                steps[-1] = (script, {name: shape
+                                      for name, shape in found.items()
+                                      if owner[name] == branch})
         return schemas
 
     def names(self, branch):
@@ -250,3 +288,43 @@ def _compare(expected, actual, legacy, partial):
     for name in sorted(set(actual) - seen):
         problems.append(f'table {name} is not in this revision')
     return problems
+
+
+class _Child:
+    """`compute()` run in a forked child process, its result read back
+    through a pipe; None if it failed there.
+
+    The child shares the parent's open files, database connections among
+    them: it leaves them alone, and ends with os._exit, which closes its
+    copies without a word to the server, runs no clean-up and flushes no
+    buffer the parent also holds.
+    """
+
+    def __init__(self, compute):
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.close(read)
+                try:
+                    data = pickle.dumps(compute(), pickle.HIGHEST_PROTOCOL)
+                except BaseException:
+                    data = b''
+                with open(write, 'wb') as out:
+                    out.write(data)
+            finally:
+                os._exit(0)
+        os.close(write)
+        self._read = read
+        self._done = False
+        self._value = None
+
+    def result(self):
+        if not self._done:
+            self._done = True
+            with open(self._read, 'rb') as pipe:
+                data = pipe.read()
+            os.waitpid(self.pid, 0)
+            if data:
+                self._value = pickle.loads(data)
+        return self._value

@@ -208,7 +208,7 @@ def _judged_shapes(inspector, present, view, branches, tables_of, probe):
     """The shapes of the tables that branches without a version row may
     own, for Probe.judge; None when no branch needs judging.
 
-    The probe builds its scratch database in a thread of its own while the
+    The probe builds its scratch database (see Probe.start) while the
     tables are reflected here: the names the models and the first scripts
     give are known at once, and those only older revisions had are
     reflected once the probe has them.
