@@ -8,6 +8,8 @@ revision, the revisions of other branches that revision implies, and its
 tables.  ``alembic_version`` stays the truth; the labels only name it.
 """
 
+import functools
+
 import sqlalchemy as sa
 
 VERSION_TABLE = 'alembic_version'
@@ -66,33 +68,49 @@ def labels(connection, present=None):
             for row in connection.execute(sa.select(branch_table))}
 
 
-def record(connection, branches, tables_of, rows=None):
+def ensure(connection):
+    """Create haas_schema_branch unless it exists."""
+    branch_table.create(connection, checkfirst=True)
+
+
+def record(connection, branches, tables_of, rows=None, ensured=False):
     """Write the labels of every enabled branch for the current rows.
 
     `rows` are the version rows if the caller knows them (Alembic does,
-    after each revision); `tables_of(branch)` names the tables of a branch.
-    Rows of branches that are not enabled are kept as they are: they name
-    the version rows of disabled or uninstalled extensions.
+    after each revision); `tables_of(branch)` names the tables of a branch;
+    `ensured` says that haas_schema_branch exists.  Rows of branches that
+    are not enabled are kept as they are: they name the version rows of
+    disabled or uninstalled extensions.  Only labels that change are
+    written: after a revision, that of its branch.
     """
     if rows is None:
         rows = version_rows(connection)
-    branch_table.create(connection, checkfirst=True)
+    if not ensured:
+        ensure(connection)
     current = branches.effective([r for r in rows if r in branches.revisions])
+    written = {row.branch: row for row in connection.execute(
+        sa.select(branch_table).where(
+            branch_table.c.branch.in_(list(branches.folders))))}
+    wanted = {b: (rev, ' '.join(sorted(branches.requires(rev).values())),
+                  ' '.join(sorted(tables_of(b))))
+              for b, rev in current.items()}
     # An enabled branch stamped at a revision its scripts lack (a newer
     # release's, hidden from Alembic) keeps its label while that row is
     # there: only the label names it.
-    kept = [branch for branch, revision in connection.execute(
-                sa.select(branch_table.c.branch, branch_table.c.revision))
-            if branch in branches.folders and branch not in current
-            and revision not in branches.revisions
-            and revision in version_rows(connection)]
-    connection.execute(branch_table.delete().where(
-        branch_table.c.branch.in_([b for b in branches.folders
-                                   if b not in kept])))
-    values = [{'branch': b, 'revision': rev,
-               'requires': ' '.join(sorted(branches.requires(rev).values())),
-               'tables': ' '.join(sorted(tables_of(b)))}
-              for b, rev in current.items()]
+    in_database = functools.cache(lambda: set(version_rows(connection)))
+    kept = {branch for branch, row in written.items()
+            if branch not in current and row.revision not in branches.revisions
+            and row.revision in in_database()}
+    stale = [branch for branch, row in written.items()
+             if branch not in kept
+             and (row.revision, row.requires, row.tables) != wanted.get(branch)]
+    if stale:
+        connection.execute(branch_table.delete().where(
+            branch_table.c.branch.in_(stale)))
+    values = [{'branch': b, 'revision': rev, 'requires': requires,
+               'tables': tables}
+              for b, (rev, requires, tables) in wanted.items()
+              if b not in written or b in stale]
     if values:
         connection.execute(branch_table.insert(), values)
 

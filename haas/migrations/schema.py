@@ -109,6 +109,8 @@ class Schema:
         # Builds the revisions' schemas only if a branch needs adopting.
         self.probe = Probe(self.branches)
         self._tables = {}
+        # The connection on which haas_schema_branch is known to exist.
+        self._labelled = None
 
     @classmethod
     def current(cls):
@@ -132,7 +134,16 @@ class Schema:
         return self._tables[branch]
 
     def _record(self, connection, step=None, heads=None):
-        bookkeeping.record(connection, self.branches, self.tables_of, heads)
+        bookkeeping.record(connection, self.branches, self.tables_of, heads,
+                           ensured=self._labelled is connection)
+
+    def _ensure_labels(self, connection):
+        """Create haas_schema_branch, if need be, before the revisions run:
+        then their bookkeeping need not ask."""
+        if self._labelled is not connection:
+            with begin(connection):
+                bookkeeping.ensure(connection)
+            self._labelled = connection
 
     # --- connections --------------------------------------------------------
 
@@ -294,6 +305,8 @@ class Schema:
     def _adopt_and_upgrade(self, connection, status, target, involved,
                            hidden):
         plan = self._upgrade_plan(connection, status, target, involved)
+        if plan.stamps or plan.alembic_steps:
+            self._ensure_labels(connection)
         runner = self.runner()
         for branch, revision in plan.stamps:
             heads, _ = self.visible_rows(connection)
