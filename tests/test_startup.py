@@ -186,3 +186,40 @@ def test_schema_commands_build_the_app_without_loading_the_api_validation(
     # ...and they did build the application, with the extensions.
     assert 'haas.app' in runs[1]['imported']
     assert 'haas.ext.switches.nexus' in runs[1]['imported']
+
+
+#: The executable, with an exit function registered first (as a coverage
+#: tool or an extension would) and its standard output block-buffered.
+EXIT_DRIVER = r'''
+import atexit, io, sys
+sys.stdout = io.TextIOWrapper(sys.stdout.buffer, write_through=False)
+atexit.register(lambda: print('exit function ran', flush=True))
+sys.argv = ['haas-admin', *sys.argv[1:]]
+from haas.commands import run
+run()
+'''
+
+
+@pytest.mark.parametrize('args, code, out', [
+    (['db', 'heads'], 0, 'heads'),
+    (['db', 'upgrade', 'no-such-revision'], 1, ''),
+    (['no-such-command'], 2, ''),
+])
+def test_the_executable_exits_with_its_status_output_and_exit_functions(
+        databases, tmp_path, args, code, out):
+    uri = databases.new()
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(uri, LEGACY_EXTENSIONS))
+    env = {**os.environ, 'HAAS_CONFIG': str(path)}
+
+    result = subprocess.run([sys.executable, '-c', EXIT_DRIVER, *args],
+                            capture_output=True, text=True, timeout=120,
+                            env=env)
+
+    lines = result.stdout.splitlines()
+    assert (result.returncode, lines[-1]) == (code, 'exit function ran')
+    if out == 'heads':
+        assert lines[:-1] == HEADS
+    else:
+        assert lines[:-1] == []
+        assert result.stderr.splitlines()[-1].startswith('Error: ')
