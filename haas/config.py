@@ -89,6 +89,16 @@ class Config:
                               f'seconds (0 or more), not {value!r}')
         return seconds
 
+    def choice(self, section, option, choices, default):
+        """One of `choices`, the first of which is the default."""
+        value = self.get(section, option)
+        if value is None:
+            return default
+        if value.strip() not in choices:
+            raise ConfigError(f'[{section}] {option} must be one of '
+                              f'{", ".join(choices)}, not {value!r}')
+        return value.strip()
+
     def count(self, section, option, default):
         """A whole number, 0 or more."""
         value = self.get(section, option)

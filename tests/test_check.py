@@ -11,6 +11,7 @@ each test points its branch at a scratch folder of its own.
 import pytest
 import sqlalchemy as sa
 
+from haas.migrations import LEDGER
 from haas.model import db
 
 from conftest import (DEFAULT_EXTENSIONS, cli, config_text, error_line,
@@ -18,6 +19,7 @@ from conftest import (DEFAULT_EXTENSIONS, cli, config_text, error_line,
 
 MODULE = 'haas_example_ext'
 CORE_HEAD = '6a8c19565060'
+LEDGER_HEAD = '82a6f7041729'
 OBM = 'haas.ext.obm.mock'
 OBM_HEAD = 'df8d9f423f2b'
 DELL = 'haas.ext.switches.dell'
@@ -316,7 +318,8 @@ def test_unknown_revision_keeps_its_branch_name_through_other_writes(
 
     assert check(config) == (1, [f'database: {UNKNOWN_OF_OBM}'])
     assert cli(['db', 'current'], config).stdout == (
-        f'{CORE_HEAD} (haas) (head)\n{NEWER} ({OBM}) (unknown revision)\n')
+        f'{CORE_HEAD} (haas) (head)\n{LEDGER_HEAD} ({LEDGER}) (head)\n'
+        f'{NEWER} ({OBM}) (unknown revision)\n')
 
 
 def test_unknown_revision_of_no_branch_names_it_and_forget(databases):

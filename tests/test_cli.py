@@ -19,7 +19,8 @@ from haas.model import db
 from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS, cli,
                       config_text, error_line, run_admin)
 
-BRANCHES = 'haas, haas.ext.obm.mock, haas.ext.switches.mock'
+BRANCHES = ('haas, haas.ext.obm.mock, haas.ext.switches.mock, '
+            'haas.migrations.ledger')
 UNKNOWN = ("unknown revision 'abc123': see `haas-admin db heads` and "
            "`haas-admin db history`; use 'heads' for every branch or "
            f"'<branch>@head' (branches: {BRANCHES})")
@@ -32,8 +33,9 @@ def test_help_needs_neither_config_nor_database(tmp_path):
              result.stdout.split('Commands:\n', 1)[1].splitlines()
              if line.startswith('  ') and not line.startswith('   ')]
     assert verbs == ['branches', 'check', 'create', 'current', 'downgrade',
-                     'edit', 'forget', 'heads', 'history', 'merge', 'migrate',
-                     'revision', 'show', 'stamp', 'status', 'upgrade']
+                     'edit', 'forget', 'heads', 'history', 'log', 'merge',
+                     'migrate', 'revision', 'show', 'stamp', 'status',
+                     'upgrade', 'verify']
     assert not (tmp_path / 'haas.db').exists()
 
 
@@ -50,11 +52,12 @@ def test_help_summaries_are_whole_first_paragraphs():
 
 def test_defaults_without_config_use_haas_db_here(tmp_path):
     result = run_admin(['db', 'create'], cwd=tmp_path)
-    assert result.stdout == ('Created branches: haas, haas.ext.switches.mock, '
-                             'haas.ext.obm.mock\n')
+    assert result.stdout == ('Created branches: haas, haas.migrations.ledger, '
+                             'haas.ext.switches.mock, haas.ext.obm.mock\n')
     assert (tmp_path / 'haas.db').exists()
     current = run_admin(['db', 'current'], cwd=tmp_path).stdout
     assert current == ('6a8c19565060 (haas) (head)\n'
+                       '82a6f7041729 (haas.migrations.ledger) (head)\n'
                        'b5b31d19257d (haas.ext.switches.mock) (head)\n'
                        'df8d9f423f2b (haas.ext.obm.mock) (head)\n')
 
@@ -128,9 +131,9 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
     (['db', 'stamp', ''], "no revision given: name one, 'heads' for every "
                           "branch or '<branch>@head'"),
     (['db', 'upgrade', 'head'],
-     "'head' stands for several heads (6a8c19565060, b5b31d19257d, "
-     "df8d9f423f2b): HaaS keeps one branch per extension; use 'heads' for "
-     "all of them or '<branch>@head' for one (branches: "
+     "'head' stands for several heads (6a8c19565060, 82a6f7041729, "
+     "b5b31d19257d, df8d9f423f2b): HaaS keeps one branch per extension; use "
+     "'heads' for all of them or '<branch>@head' for one (branches: "
      f"{BRANCHES})"),
     (['db', 'downgrade', 'haas@-5'],
      'haas@-5 goes below the base of branch haas: it has 1 revision '
@@ -141,7 +144,8 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
      '--cascade'),
     (['db', 'upgrade', '--extension', 'haas.ext.switches.dell'],
      'haas.ext.switches.dell is not the branch of an enabled extension '
-     '(branches: haas, haas.ext.switches.mock, haas.ext.obm.mock)'),
+     '(branches: haas, haas.migrations.ledger, haas.ext.switches.mock, '
+     'haas.ext.obm.mock)'),
     (['db', 'forget', 'haas.ext.obm.mock'],
      'haas.ext.obm.mock is enabled: take it out of [extensions] first (to '
      'remove its tables from an enabled extension, downgrade it: '
@@ -248,8 +252,8 @@ def test_show_without_revision_shows_every_head(databases):
     result = cli(['db', 'show'], config)
     assert [line for line in result.stdout.splitlines()
             if line.startswith('Rev: ')] == [
-        'Rev: 6a8c19565060 (head)', 'Rev: b5b31d19257d (head)',
-        'Rev: df8d9f423f2b (head)']
+        'Rev: 6a8c19565060 (head)', 'Rev: 82a6f7041729 (head)',
+        'Rev: b5b31d19257d (head)', 'Rev: df8d9f423f2b (head)']
 
 
 def test_upgrade_prints_one_line_per_revision_to_stderr(databases):
@@ -257,6 +261,8 @@ def test_upgrade_prints_one_line_per_revision_to_stderr(databases):
     lines = result.stderr.splitlines()
     assert (result.exit_code, result.stdout) == (0, '')
     assert [line.split(' in ')[0] for line in lines] == [
+        'upgraded haas.migrations.ledger to 82a6f7041729 (Create the '
+        'migration ledger, `haas_schema_ledger`.)',
         'upgraded haas to 6a8c19565060 (HaaS 0.2 baseline of core: adopt a '
         'pre-versioning database, or create.)',
         'upgraded haas.ext.obm.mock to df8d9f423f2b (HaaS 0.2 baseline of '
@@ -302,5 +308,5 @@ def test_concurrent_schema_commands_on_postgresql_wait_for_each_other(
             'SELECT version_num FROM alembic_version').scalars().all()
         vlans = connection.exec_driver_sql(
             'SELECT count(*) FROM vlan').scalar()
-    assert len(versions) == len(set(versions)) == 7
+    assert len(versions) == len(set(versions)) == 8
     assert vlans == 302

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from haas import migrations
 from haas.errors import MigrationError
+from haas.migrations import LEDGER
 from haas.model import db
 
 from conftest import (DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, make_app,
@@ -23,7 +24,7 @@ def upgrade(app, revision='heads'):
 def test_create_twice_changes_nothing(databases):
     uri = databases.new()
     app = make_app(uri, LEGACY_EXTENSIONS)
-    assert sorted(create(app)) == sorted(['haas'] + LEGACY_EXTENSIONS)
+    assert sorted(create(app)) == sorted(['haas', LEDGER] + LEGACY_EXTENSIONS)
     before = snapshot(app), table_rows(app)
 
     assert create(app) == []
@@ -65,7 +66,8 @@ def test_status_after_create_is_every_branch_at_its_head(databases):
     with app.app_context():
         status = migrations.status()
     assert [(b.branch, b.verdict, b.pending) for b in status.branches] == [
-        (branch, 'up to date', 0) for branch in ['haas'] + LEGACY_EXTENSIONS]
+        (branch, 'up to date', 0)
+        for branch in ['haas', LEDGER] + LEGACY_EXTENSIONS]
     assert all(b.revision == b.head for b in status.branches)
     assert (status.current, status.advice(), status.foreign_tables) == (
         True, None, [])
@@ -109,7 +111,8 @@ def test_create_adopts_a_hand_made_table_that_matches_the_baseline(databases):
     fresh = make_app(databases.new())
     create(fresh)
 
-    assert create(app) == ['haas', 'haas.ext.switches.mock',
+    # The ledger first, so that it records the adoption.
+    assert create(app) == [LEDGER, 'haas', 'haas.ext.switches.mock',
                            'haas.ext.obm.mock']
 
     # The hand-made table keeps its own constraint names and defaults.

@@ -3,11 +3,13 @@ extensions late, and a revision undone and redone all build the same database.
 """
 
 import ast
+import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from haas import migrations
+from haas.migrations import LEDGER
 from haas.migrations.scripts import Branches
 from haas.migrations.tables import tables_of
 from haas.model import db
@@ -15,7 +17,7 @@ from haas.model import db
 import legacy_objects
 from conftest import (API_EXTENSIONS, DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS,
                       Databases, config_text, make_app, run_admin, snapshot,
-                      table_rows)
+                      state_rows)
 # `dump` is test_legacy's fixture (the HaaS 0.2 dump), used here by name.
 from test_legacy import MASK, dump, load_dump  # noqa: F401
 from test_third_party_extension import MODULE as EXAMPLE, install_example
@@ -55,7 +57,7 @@ class Built:
     def __init__(self, uri, app):
         self.uri = uri
         self.snapshot = snapshot(app)
-        self.rows = table_rows(app)
+        self.rows = state_rows(app)
 
 
 class Builds:
@@ -110,7 +112,7 @@ def test_create_after_upgrade_heads_from_empty_creates_nothing(builds, name):
     with app.app_context():
         assert migrations.create() == []
 
-    assert (snapshot(app), table_rows(app)) == (upgraded.snapshot,
+    assert (snapshot(app), state_rows(app)) == (upgraded.snapshot,
                                                 upgraded.rows)
 
 
@@ -128,10 +130,10 @@ def test_legacy_dump_upgraded_equals_create_and_upgrade_from_empty(
         with app.app_context():
             VERBS[verb]()
             legacy_objects.populate()
-        built[verb] = snapshot(app), table_rows(app, MASK)
+        built[verb] = snapshot(app), state_rows(app, MASK)
 
     assert built['upgrade heads'] == built['create']
-    assert (snapshot(legacy), table_rows(legacy, MASK)) == built['create']
+    assert (snapshot(legacy), state_rows(legacy, MASK)) == built['create']
 
 
 # --- enabling extensions ------------------------------------------------------
@@ -155,7 +157,7 @@ def test_enabling_an_extension_later_builds_what_enabling_it_first_builds(
         VERBS[verb]()
 
     assert snapshot(app) == first.snapshot
-    assert table_rows(app) == first.rows
+    assert state_rows(app) == first.rows
 
 
 @pytest.mark.parametrize('verb', VERBS)
@@ -172,7 +174,8 @@ def test_order_of_extensions_does_not_change_what_is_built(builds, verb):
 
 # One representative value per Python type of a column; a column of another
 # type fails the test until it gets one.
-VALUES = {int: 9001, bool: True}
+VALUES = {int: 9001, bool: True, float: 1.5,
+          datetime.datetime: datetime.datetime(2016, 3, 15)}
 
 
 def fill(connection):
@@ -190,7 +193,8 @@ def fill(connection):
                 row[column.name] = inserted[fk.column.table.name][
                     fk.column.name]
             elif column.type.python_type is str:
-                row[column.name] = f'{table.name}.{column.name}'
+                length = getattr(column.type, 'length', None)
+                row[column.name] = f'{table.name}.{column.name}'[:length]
             else:
                 row[column.name] = VALUES[column.type.python_type]
         connection.execute(table.insert(), [row])
@@ -201,7 +205,7 @@ def without_tables(rows, tables):
     return {name: r for name, r in rows.items() if name not in tables}
 
 
-@pytest.mark.parametrize('branch', ['haas'] + WITH_TABLES)
+@pytest.mark.parametrize('branch', ['haas', LEDGER] + WITH_TABLES)
 def test_every_revision_survives_downgrade_and_upgrade(builds, branch):
     """From the head down: each revision of `branch` is undone and redone,
     and the schema and every other branch's rows are as they were."""
@@ -214,7 +218,7 @@ def test_every_revision_survives_downgrade_and_upgrade(builds, branch):
     assert scripts, f'branch {branch} has no revisions'
 
     for script in reversed(scripts):
-        before, rows = snapshot(app), table_rows(app)
+        before, rows = snapshot(app), state_rows(app)
         target = f'{branch}@-1'
         with app.app_context():
             plan = migrations.downgrade(target, plan=True, cascade=True)
@@ -227,7 +231,7 @@ def test_every_revision_survives_downgrade_and_upgrade(builds, branch):
             touched = {t for step in plan.steps for t in tables_of(step.branch)}
 
         assert snapshot(app) == before
-        assert without_tables(table_rows(app), touched) == without_tables(
+        assert without_tables(state_rows(app), touched) == without_tables(
             rows, touched)
 
         if script is not scripts[0]:

@@ -13,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from haas import migrations
+from haas.migrations import LEDGER
 from haas.ext.obm.mock import MockObm
 from haas.model import Node, db
 
 import legacy_objects
 from conftest import (LEGACY_EXTENSIONS, config_text, make_app, run_admin,
-                      snapshot, table_rows)
+                      snapshot, state_rows, table_rows)
 
 DUMP = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
                     'fixtures', 'haas-0.2-legacy.sql')
@@ -86,9 +87,10 @@ def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
 
     assert snapshot(legacy_app) == snapshot(fresh_app)
     rows = table_rows(legacy_app, MASK)
-    assert rows == table_rows(fresh_app, MASK)
+    assert state_rows(legacy_app, MASK) == state_rows(fresh_app, MASK)
     assert {t: len(r) for t, r in rows.items()} == {
-        **DUMP_ROWS, 'alembic_version': 7, 'haas_schema_branch': 8}
+        **DUMP_ROWS, 'alembic_version': 8, 'haas_schema_branch': 9,
+        'haas_schema_ledger': 9}
     assert sequences(legacy_app) == sequences(fresh_app)
 
 
@@ -107,9 +109,9 @@ def test_the_executable_adopts_the_dump_as_this_process_does(
 
     assert sorted(line.split(' to ')[0]
                   for line in upgrade.stderr.splitlines()) == sorted(
-        f'upgraded {branch}' for branch in ['haas'] + LEGACY_EXTENSIONS)
+        f'upgraded {branch}' for branch in ['haas', LEDGER] + LEGACY_EXTENSIONS)
     assert snapshot(legacy_app) == snapshot(here)
-    assert table_rows(legacy_app, MASK) == table_rows(here, MASK)
+    assert state_rows(legacy_app, MASK) == state_rows(here, MASK)
 
 
 def test_after_upgrade_every_node_loads_its_obm(legacy_app):
@@ -142,17 +144,18 @@ def test_create_on_legacy_database_adopts_it_as_upgrade_does(legacy_app,
         migrations.upgrade('heads')
 
     with legacy_app.app_context():
-        assert migrations.create() == ['haas'] + LEGACY_EXTENSIONS
+        assert migrations.create() == [LEDGER, 'haas'] + LEGACY_EXTENSIONS
 
     assert snapshot(legacy_app) == snapshot(upgraded)
-    assert table_rows(legacy_app, MASK) == table_rows(upgraded, MASK)
+    assert state_rows(legacy_app, MASK) == state_rows(upgraded, MASK)
 
 
 def test_legacy_database_reads_as_adoptable_everywhere(legacy_app):
     with legacy_app.app_context():
         status = migrations.status()
     assert [(b.branch, b.verdict, b.adopt_at) for b in status.branches] == [
-        (branch, 'adoptable', None) for branch in ['haas'] + LEGACY_EXTENSIONS]
+        ('haas', 'adoptable', None), (LEDGER, 'not created', None)] + [
+        (branch, 'adoptable', None) for branch in LEGACY_EXTENSIONS]
     assert status.foreign_tables == []
     assert status.advice().message == (
         'branch haas has tables but no version row (its first script adopts '

@@ -21,10 +21,13 @@ import sqlalchemy as sa
 from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, Databases, cli,
                       config_text, error_line)
 from haas import migrations
+from haas.migrations import LEDGER
 
 KEY = 0x48414153
 # Core's row goes once a revision that depends on it is there.
 MOCK_HEADS = ['b5b31d19257d', 'df8d9f423f2b']
+# The built-in branch of the migration ledger keeps its own row.
+LEDGER_HEAD = '82a6f7041729'
 # Enough for an application, with no tables of their own: the branches
 # are then core's and the test's.
 NO_TABLES = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']
@@ -290,6 +293,9 @@ def upgraded(branch, revision, message):
     return f'upgraded {branch} to {revision} ({message}) in <t> s'
 
 
+# An upgrade from nothing applies the ledger's revision first.
+LEDGER_UPGRADED = upgraded(LEDGER, LEDGER_HEAD, 'Create the migration '
+                           'ledger, `haas_schema_ledger`.')
 CORE_UPGRADED = [
     upgraded('haas', '6a8c19565060', 'HaaS 0.2 baseline of core: adopt a '
              'pre-versioning database, or create.'),
@@ -365,11 +371,13 @@ def test_concurrent_upgrades_wait_then_apply_each_revision_once(
     told = [sorted(timeless(line for line in lines
                             if not line.startswith('Waiting up to ')))
             for _, _, lines in results]
-    assert sorted(told, key=len) == [[]] * (n - 1) + [sorted(CORE_UPGRADED + [
-        upgraded(EXAMPLE_MODULE, 'e1a000000001', 'add example_widget'),
-        upgraded(EXAMPLE_MODULE, 'e1a000000002',
-                 'index example_widget labels')])], results
-    assert versions(uri) == sorted(MOCK_HEADS + ['e1a000000002'])
+    assert sorted(told, key=len) == [[]] * (n - 1) + [sorted(
+        [LEDGER_UPGRADED] + CORE_UPGRADED + [
+            upgraded(EXAMPLE_MODULE, 'e1a000000001', 'add example_widget'),
+            upgraded(EXAMPLE_MODULE, 'e1a000000002',
+                     'index example_widget labels')])], results
+    assert versions(uri) == sorted([LEDGER_HEAD] + MOCK_HEADS +
+                                   ['e1a000000002'])
     engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
     assert [i['name'] for i in sa.inspect(engine).get_indexes(
         'example_widget')] == ['ix_example_widget_label']
@@ -392,15 +400,17 @@ def test_concurrent_sqlite_creates_wait_then_create_once(tmp_path, start):
 
     assert [status for status, _, _ in results] == [0] * 4, results
     assert sorted(out for _, out, _ in results) == [
-        ['Created branches: haas, haas.ext.switches.mock, haas.ext.obm.mock']
+        [f'Created branches: haas, {LEDGER}, haas.ext.switches.mock, '
+         f'haas.ext.obm.mock']
     ] + [['Every enabled branch already exists; nothing created.']] * 3
     told = [[line for line in lines if not line.startswith('Waiting up to ')]
             for _, _, lines in results]
     assert sorted(told, key=len) == [[]] * 3 + [[
         'stamped haas at 6a8c19565060',
+        f'stamped {LEDGER} at {LEDGER_HEAD}',
         'stamped haas.ext.switches.mock at b5b31d19257d',
         'stamped haas.ext.obm.mock at df8d9f423f2b']], results
-    assert versions(uri) == MOCK_HEADS
+    assert versions(uri) == sorted([LEDGER_HEAD] + MOCK_HEADS)
 
 
 # --- revisions: transactions, failures, timeouts ----------------------------
@@ -424,13 +434,14 @@ def test_failing_revision_leaves_the_last_completed_one(databases, extension):
              'postgresql': 'relation "no_such_table" does not exist'}
     assert result.exit_code == 1
     assert timeless(result.stderr.splitlines()) == [
+        LEDGER_UPGRADED,
         CORE_UPGRADED[0],
         upgraded(branch, 'f00000000001', 'add gadget'),
         upgraded(branch, 'f00000000002', 'seed gadget'),
         f'Error: revision f00000000003 (break gadget) of branch {branch} '
         f'failed: {cause[databases.backend]} (nothing of it was applied; the '
         f'database stays at the last revision that completed)']
-    assert versions(uri) == ['f00000000002']
+    assert versions(uri) == sorted([LEDGER_HEAD, 'f00000000002'])
     engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
     assert 'half_done' not in sa.inspect(engine).get_table_names()
     assert query(uri, 'SELECT id FROM gadget') == [(1,)]
@@ -541,7 +552,7 @@ def test_lock_timeout_without_retries_fails_naming_the_script(pg_databases,
         result = cli(['db', 'upgrade'], text)
 
     assert error_line(result) == BUSY_FAILED.format(branch=branch)
-    assert versions(uri) == ['b00000000001']
+    assert versions(uri) == sorted([LEDGER_HEAD, 'b00000000001'])
 
 
 def test_invalid_index_of_a_failed_attempt_is_dropped_before_the_retry(
@@ -566,7 +577,7 @@ def test_invalid_index_of_a_failed_attempt_is_dropped_before_the_retry(
         f'failed: could not create unique index "ix_tag_label" (it is not '
         f'transactional: what it did before the error stays; the database '
         f'stays at the last revision that completed)')
-    assert versions(uri) == ['c00000000001']
+    assert versions(uri) == sorted([LEDGER_HEAD, 'c00000000001'])
     assert invalid_indexes(uri) == [('ix_tag_label',)]
 
     query(uri, "DELETE FROM tag WHERE ctid = (SELECT max(ctid) FROM tag "
@@ -583,7 +594,7 @@ def test_invalid_index_of_a_failed_attempt_is_dropped_before_the_retry(
     assert sa.inspect(engine).get_indexes('tag') == [
         {'name': 'ix_tag_label', 'column_names': ['label'], 'unique': True,
          'dialect_options': {'postgresql_include': []}}]
-    assert versions(uri) == ['c00000000002']
+    assert versions(uri) == sorted([LEDGER_HEAD, 'c00000000002'])
 
 
 # --- connecting -------------------------------------------------------------

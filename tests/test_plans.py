@@ -1,14 +1,17 @@
 """Plans, offline SQL and the per-extension verbs: what would run, in what
 order, and what runs when only one branch is asked for.
 
-Every branch here has its HaaS 0.2 baseline only, so a plan from nothing is
-one script per enabled branch, core first.
+Every branch here has one script only (its HaaS 0.2 baseline, or the
+ledger's), so a plan from nothing is one script per enabled branch: the
+ledger's first, then core's.
 """
 
 import json
 
+from haas.migrations import LEDGER
+
 from conftest import (LEGACY_EXTENSIONS, cli, config_text, error_line,
-                      make_app, run_admin, snapshot, table_names,
+                      make_app, run_admin, snapshot, state_rows, table_names,
                       table_rows)
 
 CORE = 'haas'
@@ -17,6 +20,8 @@ SWITCH = 'haas.ext.switches.mock'
 
 #: Branch -> (its one revision, the first line of its message, its tables).
 BASELINES = {
+    LEDGER: ('82a6f7041729', 'Create the migration ledger, '
+             '`haas_schema_ledger`.', ['haas_schema_ledger']),
     CORE: ('6a8c19565060', 'HaaS 0.2 baseline of core: adopt a '
            'pre-versioning database, or create.',
            ['project', 'obm', 'switch', 'node', 'port', 'nic', 'network',
@@ -44,9 +49,10 @@ BASELINES = {
 }
 
 #: The order an upgrade from nothing runs every branch of
-#: LEGACY_EXTENSIONS in: core first, as all but the VLAN pool depend on it.
-LEGACY_ORDER = [CORE, 'haas.ext.obm.ipmi', OBM, 'haas.ext.switches.dell',
-                'haas.ext.switches.nexus',
+#: LEGACY_EXTENSIONS in: the ledger first, so that it records the rest, then
+#: core, as all but the VLAN pool depend on it.
+LEGACY_ORDER = [LEDGER, CORE, 'haas.ext.obm.ipmi', OBM,
+                'haas.ext.switches.dell', 'haas.ext.switches.nexus',
                 'haas.ext.network_allocators.vlan_pool', SWITCH,
                 'haas.ext.auth.database']
 #: Those of LEGACY_EXTENSIONS whose first script depends on core's.
@@ -246,7 +252,18 @@ def test_cascade_downgrade_of_core_says_so_and_leaves_only_bookkeeping(
         f'downgraded {OBM} from {described(OBM)} to base',
         f'downgraded {CORE} from {described(CORE)} to base',
     ]
-    assert table_rows(make_app(uri)) == {name: [] for name in BOOKKEEPING}
+    # The ledger's branch depends on no other: it stays, with its record of
+    # both commands.
+    app = make_app(uri)
+    assert state_rows(app) == {
+        'alembic_version': [{'version_num': revision(LEDGER)}],
+        'haas_schema_branch': [{'branch': LEDGER, 'revision': revision(LEDGER),
+                                'requires': '',
+                                'tables': 'haas_schema_ledger'}]}
+    assert [(r['branch'], r['revision'], r['direction'], r['outcome'])
+            for r in table_rows(app)['haas_schema_ledger']] == [
+        (b, revision(b), 'create', 'ok') for b in (CORE, LEDGER, SWITCH, OBM)
+    ] + [(b, revision(b), 'downgrade', 'ok') for b in (SWITCH, OBM, CORE)]
 
 
 def test_downgrade_of_one_extension_to_base_drops_only_its_table(databases):
@@ -260,6 +277,7 @@ def test_downgrade_of_one_extension_to_base_drops_only_its_table(databases):
     assert table_names(uri) == [t for t in before if t != 'mock_obm']
     assert cli(['db', 'current'], config).stdout == (
         f'{revision(CORE)} ({CORE}) (head)\n'
+        f'{revision(LEDGER)} ({LEDGER}) (head)\n'
         f'{revision(SWITCH)} ({SWITCH}) (head)\n')
 
 
@@ -291,18 +309,16 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
     # Each revision in its own transaction, marked, creating its tables.
     assert created_per_revision(sql) == [(None, ['alembic_version'])] + [
         (marker(b), BASELINES[b][2]) for b in LEGACY_ORDER]
-    assert (lines.count('BEGIN;'), lines.count('COMMIT;')) == (8, 8)
+    assert (lines.count('BEGIN;'), lines.count('COMMIT;')) == (9, 9)
+    inserts = [f"INSERT INTO alembic_version (version_num) VALUES "
+               f"('{revision(b)}') RETURNING alembic_version.version_num;"
+               for b in LEGACY_ORDER]
     assert [line for line in lines if 'alembic_version' in line] == [
-        'CREATE TABLE alembic_version (',
-        "INSERT INTO alembic_version (version_num) VALUES ('6a8c19565060') "
-        "RETURNING alembic_version.version_num;",
+        'CREATE TABLE alembic_version (', *inserts[:2],
         # The IPMI OBM's revision depends on core's: it takes over its row.
         "UPDATE alembic_version SET version_num='4b9e9d637c6b' WHERE "
         "alembic_version.version_num = '6a8c19565060';",
-    ] + [
-        f"INSERT INTO alembic_version (version_num) VALUES "
-        f"('{revision(b)}') RETURNING alembic_version.version_num;"
-        for b in LEGACY_ORDER[2:]]
+        *inserts[3:]]
 
 
 def test_upgrade_sql_of_one_extension_is_it_and_core_only():
@@ -333,6 +349,8 @@ def test_upgrade_plan_sql_is_only_what_is_pending(databases):
 
     result = cli(['db', 'upgrade', '--plan', '--sql'], config)
 
+    # `upgrade --extension` left the ledger out; `upgrade` runs it first.
     assert created_per_revision(result.stdout) == [
-        (None, []), (marker(SWITCH), ['mock_switch'])]
+        (None, []), (marker(LEDGER), ['haas_schema_ledger']),
+        (marker(SWITCH), ['mock_switch'])]
 

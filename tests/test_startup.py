@@ -56,6 +56,7 @@ DB_VERBS = {'status', 'create', 'upgrade', 'downgrade', 'forget', 'stamp',
             'revision', 'migrate', 'edit', 'merge'}
 
 HEADS = ['6a8c19565060 (haas) (effective head)',
+         '82a6f7041729 (haas.migrations.ledger) (head)',
          '570e90107adc (haas.ext.auth.database) (head)',
          '652c395af394 (haas.ext.network_allocators.vlan_pool) (head)',
          'b5b31d19257d (haas.ext.switches.mock) (head)',
@@ -135,8 +136,9 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert by_verb['branches'] == ''
     assert [line.partition(' -> ')[2].split()[0]
             for line in by_verb['history'].splitlines()] == [
-        '570e90107adc', 'b5b31d19257d', '652c395af394', 'bf72d2ab7e56',
-        '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b', '6a8c19565060']
+        '82a6f7041729', '570e90107adc', 'b5b31d19257d', '652c395af394',
+        'bf72d2ab7e56', '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b',
+        '6a8c19565060']
     assert [line for line in by_verb['show'].splitlines()
             if line.startswith('Rev: ')] == [
         f'Rev: {line.split()[0]} (head)' for line in HEADS]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from haas import migrations
 from haas.errors import DatabaseError
-from haas.migrations import lock
+from haas.migrations import LEDGER, lock
 from haas.migrations.lock import Holder
 from haas.migrations import schema as schema_module
 from haas.migrations.schema import Schema
@@ -23,11 +23,12 @@ from haas.migrations.state import Branch
 from haas.model import db
 
 from conftest import (DEFAULT_EXTENSIONS, cli, config_text, error_line,
-                      make_app, run_admin, snapshot, table_rows,
+                      make_app, run_admin, snapshot, state_rows, table_rows,
                       write_script)
 from test_third_party_extension import MODULE, install_example
 
 CORE_HEAD = '6a8c19565060'
+LEDGER_HEAD = '82a6f7041729'
 SWITCH_HEAD = 'b5b31d19257d'
 OBM_HEAD = 'df8d9f423f2b'
 SWITCH = 'haas.ext.switches.mock'
@@ -96,6 +97,8 @@ def test_status_after_create_is_up_to_date_and_exits_0(databases):
         HEADER,
         f'haas                    haas                    yes      '
         f'{CORE_HEAD}  {CORE_HEAD}  0        up to date',
+        f'{LEDGER}  {LEDGER}  yes      {LEDGER_HEAD}  {LEDGER_HEAD}  0      '
+        f'  up to date',
         f'{SWITCH}  {SWITCH}  yes      {SWITCH_HEAD}  {SWITCH_HEAD}  0      '
         f'  up to date',
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
@@ -115,6 +118,8 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
         EMPTY_HEADER,
         f'haas                    haas                    yes      -         '
         f'{CORE_HEAD}  1        not created',
+        f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
+        f'created',
         f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  1        not '
         f'created',
         f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  1        not '
@@ -170,6 +175,7 @@ def test_branch_upgraded_to_its_first_of_two_scripts_is_behind(databases,
     status = json.loads(result.stdout)
     assert status['branches'] == [
         up_to_date('haas', CORE_HEAD).as_dict(),
+        up_to_date(LEDGER, LEDGER_HEAD).as_dict(),
         Branch(branch=MODULE, extension=MODULE, enabled=True,
                revision=FIRST, head=SECOND, pending=1,
                verdict='behind').as_dict(),
@@ -203,7 +209,8 @@ def test_uninstalled_extension_is_orphaned_under_its_recorded_name(
     status = status_of(app)
 
     assert status.branches == [
-        up_to_date('haas', CORE_HEAD), up_to_date(SWITCH, SWITCH_HEAD),
+        up_to_date('haas', CORE_HEAD), up_to_date(LEDGER, LEDGER_HEAD),
+        up_to_date(SWITCH, SWITCH_HEAD),
         up_to_date(OBM, OBM_HEAD),
         Branch(branch=MODULE, extension=MODULE, enabled=False,
                revision=FIRST, head=None, pending=None, verdict='orphaned',
@@ -215,7 +222,7 @@ def test_uninstalled_extension_is_orphaned_under_its_recorded_name(
         f'installed; enable it again, or run `haas-admin db forget {MODULE}` '
         f'(--drop-tables to drop its tables too)']
     text = cli(['db', 'status'], config_text(uri)).stdout.splitlines()
-    assert text[4] == (f'{MODULE}        {MODULE}        not installed  '
+    assert text[5] == (f'{MODULE}        {MODULE}        not installed  '
                        f'{FIRST}  -             -        orphaned')
 
 
@@ -255,6 +262,7 @@ def test_disabled_extension_is_orphaned_and_its_tables_are_not_foreign(
     status = status_of(app)
 
     assert status.branches == [up_to_date('haas', CORE_HEAD),
+                               up_to_date(LEDGER, LEDGER_HEAD),
                                up_to_date(OBM, OBM_HEAD), SWITCH_ORPHAN]
     assert (status.current, status.advice(), status.foreign_tables,
             status.warnings()) == (True, None, [], [ORPHAN_WARNING])
@@ -311,8 +319,8 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [
-        up_to_date('haas', CORE_HEAD), up_to_date(OBM, OBM_HEAD),
-        up_to_date(DELL, DELL_HEAD), SWITCH_ORPHAN]
+        up_to_date('haas', CORE_HEAD), up_to_date(LEDGER, LEDGER_HEAD),
+        up_to_date(OBM, OBM_HEAD), up_to_date(DELL, DELL_HEAD), SWITCH_ORPHAN]
     assert set(tables(app)) - before_tables == {'power_connect55xx'}
 
 
@@ -325,6 +333,7 @@ def test_reenabled_extension_is_up_to_date_and_cannot_be_forgotten(
     refused = cli(['db', 'forget', SWITCH], config_text(uri))
 
     assert status.branches == [up_to_date('haas', CORE_HEAD),
+                               up_to_date(LEDGER, LEDGER_HEAD),
                                up_to_date(SWITCH, SWITCH_HEAD),
                                up_to_date(OBM, OBM_HEAD)]
     assert status.warnings() == []
@@ -345,12 +354,13 @@ def test_forget_without_drop_tables_keeps_the_tables_as_foreign(databases):
         0, f'Forgot {SWITCH}.\n', '')
     status = status_of(app)
     assert status.branches == [up_to_date('haas', CORE_HEAD),
+                               up_to_date(LEDGER, LEDGER_HEAD),
                                up_to_date(OBM, OBM_HEAD)]
     assert (status.foreign_tables, status.warnings()) == (['mock_switch'], [])
     assert tables(app) == before
-    assert snapshot(app)['alembic_version'] == [OBM_HEAD]
+    assert snapshot(app)['alembic_version'] == [LEDGER_HEAD, OBM_HEAD]
     assert [r['branch'] for r in table_rows(app)['haas_schema_branch']] == [
-        'haas', OBM]
+        'haas', OBM, LEDGER]
 
 
 def test_forget_drop_tables_refuses_while_another_table_refers_to_them(
@@ -376,7 +386,7 @@ def test_forget_drop_tables_refuses_while_another_table_refers_to_them(
 def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     uri = databases.new()
     app = created(uri)
-    before = snapshot(app), table_rows(app)
+    before = snapshot(app), state_rows(app)
     execute(app, f"DELETE FROM alembic_version WHERE version_num = "
                  f"'{OBM_HEAD}'")
 
@@ -384,7 +394,8 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     result = cli(['db', verb], config_text(uri))
 
     assert status.branches == [
-        up_to_date('haas', CORE_HEAD), up_to_date(SWITCH, SWITCH_HEAD),
+        up_to_date('haas', CORE_HEAD), up_to_date(LEDGER, LEDGER_HEAD),
+        up_to_date(SWITCH, SWITCH_HEAD),
         # Its only script adopts tables it finds, as from HaaS 0.2.
         Branch(branch=OBM, extension=OBM, enabled=True, revision=None,
                head=OBM_HEAD, pending=1, verdict='adoptable', adopt_at=None,
@@ -397,7 +408,10 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     assert progress(result.stderr) == [
         f'upgraded {OBM} to {OBM_HEAD} (HaaS 0.2 baseline of the mock OBM: '
         f'adopt `mockobm`, or create.) in T s']
-    assert (snapshot(app), table_rows(app)) == before
+    assert (snapshot(app), state_rows(app)) == before
+    last = table_rows(app)['haas_schema_ledger'][-1]
+    assert (last['branch'], last['direction'], last['outcome']) == (
+        OBM, 'upgrade', 'ok')
 
 
 def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
@@ -458,6 +472,8 @@ def test_foreign_node_table_is_core_mismatch_and_stops_serve(databases):
         EMPTY_HEADER,
         f'haas                    haas                    yes      -         '
         f'{CORE_HEAD}  -        mismatch',
+        f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
+        f'created',
         f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  1        not '
         f'created',
         f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  1        not '
@@ -489,7 +505,7 @@ def test_unrelated_table_is_listed_as_foreign_and_blocks_nothing(databases):
         ['audit_log'],
         'the database is not initialised: run `haas-admin db create`')
     assert (made.exit_code, made.stdout) == (
-        0, f'Created branches: haas, {SWITCH}, {OBM}\n')
+        0, f'Created branches: haas, {LEDGER}, {SWITCH}, {OBM}\n')
     assert (upgraded.exit_code, upgraded.stderr) == (0, '')
     assert status.exit_code == 0
     assert status.stdout.splitlines()[-2:] == [
@@ -549,7 +565,8 @@ def test_branch_stamped_by_a_newer_release_is_unknown_revision(databases):
     upgraded = cli(['db', 'upgrade'], config_text(uri))
 
     assert status.branches == [
-        up_to_date('haas', CORE_HEAD), up_to_date(SWITCH, SWITCH_HEAD),
+        up_to_date('haas', CORE_HEAD), up_to_date(LEDGER, LEDGER_HEAD),
+        up_to_date(SWITCH, SWITCH_HEAD),
         Branch(branch=OBM, extension=OBM, enabled=True, revision=UNKNOWN,
                head=OBM_HEAD, pending=None, verdict='unknown revision')]
     message = (f'branch {OBM} is at revision {UNKNOWN}, which its scripts do '
@@ -580,6 +597,7 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
              'revision': CORE_HEAD, 'head': CORE_HEAD, 'pending': 0,
              'verdict': 'up to date', 'adopt_at': None, 'detail': '',
              'installed': True},
+            up_to_date(LEDGER, LEDGER_HEAD).as_dict(),
             {'branch': OBM, 'extension': OBM, 'enabled': True,
              'revision': OBM_HEAD, 'head': OBM_HEAD, 'pending': 0,
              'verdict': 'up to date', 'adopt_at': None, 'detail': '',
@@ -709,7 +727,7 @@ def test_status_shows_the_lock_holder_without_waiting_for_it(databases):
                                  host='web1', since=1764580586,
                                  backend=backend)
     where = '' if backend is None else f', database backend pid {backend}'
-    assert (shown.exit_code, shown.stdout.splitlines()[4]) == (
+    assert (shown.exit_code, shown.stdout.splitlines()[5]) == (
         0, f'Schema lock: haas-admin db upgrade (pid 4242 on web1, since '
            f'2025-12-01 09:16:26 UTC{where})')
     assert json.loads(as_json.stdout)['lock'] == {

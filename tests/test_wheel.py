@@ -8,6 +8,8 @@ import venv
 
 import pytest
 
+from haas.migrations import LEDGER
+
 from conftest import LEGACY_EXTENSIONS, config_text
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -47,7 +49,8 @@ def test_installed_wheel_finds_every_migration_script(tmp_path):
 
     heads = sorted(line.split()[1] for line in admin('db', 'heads')
                    .splitlines())
-    assert heads == sorted(f'({b})' for b in ['haas'] + LEGACY_EXTENSIONS)
+    assert heads == sorted(f'({b})'
+                           for b in ['haas', LEDGER] + LEGACY_EXTENSIONS)
     admin('db', 'upgrade', 'heads')
     assert admin('db', 'create') == ('Every enabled branch already exists; '
                                      'nothing created.\n')

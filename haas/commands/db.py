@@ -191,6 +191,83 @@ def forget(drop_tables, name):
                                    if dropped else '') + '.')
 
 
+@_verb('log', migrations.log)
+@_extension
+@_json
+def log(extension, as_json):
+    rows = migrations.log(extension)
+    if as_json:
+        click.echo(json.dumps([_json_row(row) for row in rows], indent=2,
+                              sort_keys=True))
+        return
+    click.echo(_log_text(rows))
+
+
+def _json_row(row):
+    started = row['started_at']
+    return {**row, 'started_at': None if started is None else
+            started.isoformat(timespec='seconds') + 'Z'}
+
+
+def _log_text(rows):
+    header = ('STARTED (UTC)', 'BRANCH', 'REVISION', 'DIRECTION', 'OUTCOME',
+              'SECONDS', 'HAAS')
+    table = [header] + [
+        ('-' if r['started_at'] is None else
+         r['started_at'].isoformat(sep=' ', timespec='seconds'),
+         r['branch'], r['revision'], r['direction'], r['outcome'],
+         '-' if r['duration'] is None else f'{r["duration"]:.2f}',
+         r['haas_version']) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = []
+    for row, r in zip(table, [None] + rows):
+        lines.append('  '.join(cell.ljust(w)
+                               for cell, w in zip(row, widths)).rstrip())
+        for key in ('error', 'reason'):
+            if r is not None and r[key]:
+                lines.append(f'    {key}: {r[key]}')
+    if not rows:
+        lines.append('(no rows)')
+    return '\n'.join(lines)
+
+
+@_verb('verify', migrations.verify)
+@click.option('--accept', metavar='REVISION', default=None,
+              help='Record that the change to this applied revision was '
+                   'reviewed.')
+@click.option('--reason', metavar='TEXT', default=None,
+              help='Why the change is accepted (with --accept).')
+@_json
+@click.pass_context
+def verify(ctx, accept, reason, as_json):
+    if reason is not None and accept is None:
+        raise click.UsageError('--reason goes with --accept REVISION')
+    if accept is not None:
+        change = migrations.verify(accept, reason)
+        click.echo(f'Accepted the change to revision {change.revision} of '
+                   f'branch {change.branch}: {reason.strip()}')
+        return
+    changes, checked = migrations.verify()
+    if as_json:
+        click.echo(json.dumps({'checked': checked, 'changed': [
+            {'branch': c.branch, 'revision': c.revision, 'file': c.path,
+             'recorded': c.recorded, 'now': c.now, 'outcome': c.outcome,
+             'since': None if c.since is None else
+             c.since.isoformat(timespec='seconds') + 'Z'}
+            for c in changes]}, indent=2, sort_keys=True))
+    else:
+        for c in changes:
+            when = ('before the ledger' if c.since is None else
+                    f'{c.since.isoformat(sep=" ", timespec="seconds")} UTC')
+            click.echo(f'changed: revision {c.revision} of branch '
+                       f'{c.branch} ({c.path}), applied {when}')
+        if not changes:
+            click.echo(f'Every applied script is the code that ran '
+                       f'({checked} checked).')
+    if changes:
+        ctx.exit(1)
+
+
 @_verb('stamp', migrations.stamp)
 @_sql
 @click.option('--purge', is_flag=True,

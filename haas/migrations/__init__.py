@@ -14,17 +14,22 @@ Verbs that touch the database run inside the HaaS application's context;
 import os
 
 CORE = 'haas'
+#: The branch of the migration ledger, haas.migrations.ledger's table.
+LEDGER = 'haas.migrations.ledger'
+#: Branches of HaaS itself, enabled whatever [extensions] says.
+BUILT_IN = (CORE, LEDGER)
 MIGRATIONS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: Branch label -> folder of its version scripts.  Core registers `haas`;
 #: an extension with tables registers ``paths[__name__] = <its folder>``
 #: when it is imported.  Only the branches of enabled extensions take part.
-paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions')}
+paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions'),
+         LEDGER: os.path.join(MIGRATIONS_DIR, 'ledger_versions')}
 
 
 def init_app(app):
     """Attach Flask-Migrate to `app`, with HaaS's environment and branches."""
-    from haas.migrations import integration
+    from haas.migrations import integration, ledger  # noqa: F401 (its table)
     integration.init_app(app)
 
 
@@ -154,6 +159,41 @@ def forget(name, drop_tables=False):
     Returns the tables dropped.
     """
     return _schema().forget(name, drop_tables)
+
+
+def log(extension=None):
+    """Show the migration ledger: what ran on this database, and when.
+
+    One row per revision applied or reverted (with how long it took, the
+    HaaS version that ran it, and the error of one that failed), per stamp,
+    per branch that `create` made, and per change accepted with `verify
+    --accept`.  Revisions a database had before it had a ledger are listed
+    as "before ledger".  --extension MODULE lists only that branch's rows;
+    it may name a branch whose extension is no longer enabled.
+
+    Returns the rows as dicts, oldest first.
+    """
+    return _schema().log(extension)
+
+
+def verify(accept=None, reason=None):
+    """Check that every applied script is the code that ran.
+
+    The ledger keeps a fingerprint of each script as it ran (of its code,
+    not of its bytes: reformatting it or editing its comments changes
+    nothing).  `verify` lists every applied revision whose script has
+    changed since, with its branch and file, and exits 1 when it finds
+    one.  `upgrade` makes the same check first, and refuses, or only warns
+    with `[migrations] verify = warn`.  After reviewing a change, --accept
+    REVISION --reason TEXT records it in the ledger, which then takes the
+    script as it is now.
+
+    Returns (changes, how many applied revisions were checked), or with
+    --accept the change accepted.
+    """
+    if accept is not None:
+        return _schema().accept(accept, reason)
+    return _schema().verify()
 
 
 def stamp(revision='heads', purge=False, sql=False, output=None):

@@ -16,9 +16,11 @@ import contextvars
 import functools
 import os
 import pickle
+import signal
 import threading
 
 import sqlalchemy as sa
+from haas.errors import MigrationError
 from haas.migrations.runner import Runner
 from haas.model import sqlite_like_postgresql
 
@@ -149,19 +151,29 @@ class Probe:
         self.branches = branches
         self._building = None
 
-    def start(self):
+    def start(self, speculative=False):
         """Build the schemas beside the caller, so that it can read the
         database meanwhile; `schemas` waits for them.
 
         A single-threaded process builds them in a forked child, on the
         other core; one with threads running (a server, a test runner),
-        where forking is unsafe, in a thread of its own.
+        where forking is unsafe, in a thread of its own.  A `speculative`
+        start, before the caller knows whether it needs them, only forks:
+        `close` stops a child whose work was not needed.
         """
         if 'schemas' in self.__dict__ or self._building is not None:
             return
+        forks = hasattr(os, 'fork') and threading.active_count() == 1
+        if speculative:
+            try:
+                self.branches.revisions
+            except MigrationError:
+                return  # the command says why when it reads them
+            if not forks:
+                return
         # The revision map is built here, once, before anything runs beside.
         self.branches.script.get_revisions('heads')
-        if hasattr(os, 'fork') and threading.active_count() == 1:
+        if forks:
             self._building = _Child(self._build_by_id)
             return
         executor = concurrent.futures.ThreadPoolExecutor(
@@ -170,6 +182,11 @@ class Probe:
         self._building = executor.submit(contextvars.copy_context().run,
                                          self._build)
         executor.shutdown(wait=False)  # the thread ends with its one task
+
+    def close(self):
+        """Stop a child whose schemas were not asked for."""
+        if isinstance(self._building, _Child):
+            self._building.stop()
 
     def wait(self):
         """Wait for a build that `start` began, whatever its outcome."""
@@ -318,6 +335,13 @@ class _Child:
         self._read = read
         self._done = False
         self._value = None
+
+    def stop(self):
+        if not self._done:
+            self._done = True
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os.close(self._read)
 
     def result(self):
         if not self._done:

@@ -32,10 +32,14 @@ class Settings:
     statement_timeout: float = 3600
     lock_retries: int = 5
     backoff: float = 1
+    #: what a changed applied script does to `upgrade`: 'fail' or 'warn'
+    verify: str = 'fail'
 
     @classmethod
     def from_config(cls, config):
         return cls(
+            verify=config.choice('migrations', 'verify', ('fail', 'warn'),
+                                 cls.verify),
             lock_wait=config.seconds('migrations', 'lock_wait', cls.lock_wait),
             lock_timeout=config.seconds('migrations', 'lock_timeout',
                                         cls.lock_timeout),
@@ -85,13 +89,19 @@ class Runner:
     """Runs the steps of a plan on a connection, or writes their SQL."""
 
     def __init__(self, branches, settings=None, report=None,
-                 target_metadata=None, after_step=()):
+                 target_metadata=None, after_step=(), after_failure=(),
+                 ledger=None):
         self.branches = branches
         self.settings = settings or Settings()
         self.report = report
         self.target_metadata = target_metadata
         self.after_step = list(after_step)
+        #: called with no argument after a failed revision's rollback
+        self.after_failure = list(after_failure)
+        #: a haas.migrations.ledger.Writer, or None to record nothing
+        self.ledger = ledger
         self._started = None
+        self._started_at = None
         self._current = None
 
     def options(self, dialect_name):
@@ -134,6 +144,9 @@ class Runner:
                 if in_transaction:
                     raise  # the caller's transaction: not this to retry
                 connection.rollback()
+                for callback in self.after_failure:
+                    callback()
+                self._record_failure(connection, e)
                 if not e.lock_timeout or attempt >= self.settings.lock_retries:
                     raise
                 attempt += 1
@@ -212,6 +225,7 @@ class Runner:
 
         def migration_fn(**kw):
             self._started = time.monotonic()
+            self._started_at = time.time()
             if context.as_sql:
                 context.impl.static_output(
                     f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
@@ -265,13 +279,28 @@ class Runner:
             connection.exec_driver_sql(
                 f'DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}')
 
+    def _record_failure(self, connection, error):
+        step = self._current
+        if self.ledger is None or not isinstance(step, RevisionStep):
+            return
+        elapsed = time.monotonic() - (self._started or time.monotonic())
+        self.ledger.failed(connection, step.revision, step.is_upgrade,
+                           self._started_at or time.time(), elapsed,
+                           _error_line(error.error))
+
     def _applied(self, ctx, step, heads, run_args):
         if ctx.as_sql:
             return
+        elapsed = time.monotonic() - (self._started or time.monotonic())
+        started_at = self._started_at or time.time()
+        self._started = self._started_at = None
         for callback in self.after_step:
             callback(ctx.connection, self._current, heads)
-        elapsed = time.monotonic() - (self._started or time.monotonic())
-        self._started = None
+        if self.ledger is not None:
+            current = self.branches.effective(
+                [h for h in heads if h in self.branches.revisions])
+            self.ledger.applied(ctx.connection, step, started_at, elapsed,
+                                current)
         if step.is_stamp:
             for revision in step.up_revision_ids:
                 self._tell(f'stamped {self.branches.branch_of(revision)} at '

@@ -16,7 +16,7 @@ import time
 import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
-from haas.migrations import bookkeeping, lock, state
+from haas.migrations import BUILT_IN, LEDGER, bookkeeping, ledger, lock, state
 from haas.migrations.adopt import Probe
 from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
@@ -64,23 +64,32 @@ class Step:
 
 
 class Plan:
-    """What a command would do, in order: stamps to adopt, then steps."""
+    """What a command would do, in order: the ledger's steps (so that it
+    records the rest), stamps to adopt, then the other steps."""
 
-    def __init__(self, stamps, steps, branches, start=()):
+    def __init__(self, stamps, steps, branches, start=(), first=()):
         self.stamps = stamps
-        self.alembic_steps = steps
+        self.first = list(first)
+        self.rest = list(steps)
+        #: every step Alembic runs, in order (stamps aside)
+        self.alembic_steps = self.first + self.rest
         #: the version rows the steps start from, once stamped
         self.start = start
         self.steps = []
+        for step in self.first:
+            self._add(step, branches)
         for branch, revision in stamps:
             self.steps.append(Step('stamp', branch,
                                    branches.revisions[revision]))
-        for step in steps:
-            script = step.revision
-            self.steps.append(Step(
-                'upgrade' if step.is_upgrade else 'downgrade',
-                branches.branch_of(script.revision), script,
-                getattr(script.module, 'transactional', True)))
+        for step in self.rest:
+            self._add(step, branches)
+
+    def _add(self, step, branches):
+        script = step.revision
+        self.steps.append(Step(
+            'upgrade' if step.is_upgrade else 'downgrade',
+            branches.branch_of(script.revision), script,
+            getattr(script.module, 'transactional', True)))
 
     def as_json(self):
         return json.dumps({'steps': [s.as_dict() for s in self.steps]},
@@ -111,6 +120,7 @@ class Schema:
         self._tables = {}
         # The connection on which haas_schema_branch is known to exist.
         self._labelled = None
+        self.ledger = ledger.Writer(self.branches)
 
     @classmethod
     def current(cls):
@@ -123,7 +133,8 @@ class Schema:
 
     def runner(self):
         return Runner(self.branches, self.settings, self.report,
-                      target_metadata=db.metadata, after_step=[self._record])
+                      target_metadata=db.metadata, after_step=[self._record],
+                      after_failure=[self._unlabelled], ledger=self.ledger)
 
     def tables_of(self, branch):
         """The names of `branch`'s tables in the models, which do not
@@ -136,14 +147,12 @@ class Schema:
     def _record(self, connection, step=None, heads=None):
         bookkeeping.record(connection, self.branches, self.tables_of, heads,
                            ensured=self._labelled is connection)
+        # It exists now, and stays once this transaction commits; a
+        # rollback (a revision that failed) forgets it.
+        self._labelled = connection
 
-    def _ensure_labels(self, connection):
-        """Create haas_schema_branch, if need be, before the revisions run:
-        then their bookkeeping need not ask."""
-        if self._labelled is not connection:
-            with begin(connection):
-                bookkeeping.ensure(connection)
-            self._labelled = connection
+    def _unlabelled(self):
+        self._labelled = None
 
     # --- connections --------------------------------------------------------
 
@@ -252,7 +261,19 @@ class Schema:
             start = self._minimal(list(rows) + [r for _, r in stamps])
             with revision_errors(self.branches, target):
                 steps = self.branches.script._upgrade_revs(target, start)
-        return Plan(stamps, steps, self.branches, start)
+        first, rest = self._ledger_first(steps)
+        if not first and LEDGER in involved:
+            # Any upgrade but of one other branch brings the ledger up too.
+            first, _ = self._ledger_first(
+                self.branches.script._upgrade_revs(f'{LEDGER}@head', start))
+        return Plan(stamps, rest, self.branches, start, first=first)
+
+    def _ledger_first(self, steps):
+        """(the ledger's steps, the others): the ledger depends on no
+        branch and none on it, so it may go first, and record the rest."""
+        first = [s for s in steps
+                 if self.branches.branch_of(s.revision.revision) == LEDGER]
+        return first, [s for s in steps if s not in first]
 
     def _refuse(self, status, behind=False):
         blocked = status.blocked
@@ -263,8 +284,22 @@ class Schema:
 
     # --- create -------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _probing(self):
+        """Start the adoption probe while connecting, in case a branch needs
+        adopting (the first upgrade of a HaaS 0.2 database); stop it after."""
+        self.probe.start(speculative=True)
+        try:
+            yield
+        finally:
+            self.probe.close()
+
     def create(self):
         """See haas.migrations.create."""
+        with self._probing():
+            return self._create()
+
+    def _create(self):
         created = []
         with self.writing() as connection:
             status = self.inspect(connection)
@@ -272,6 +307,12 @@ class Schema:
             self._warn(status)
             hidden = self._prepare(connection)
             adoptable = status.enabled(state.ADOPTABLE)
+            if adoptable and LEDGER in self._new(status):
+                # First, so that the ledger records the adoption.
+                with begin(connection):
+                    self._create_branches(connection, [LEDGER], hidden)
+                    self._record(connection)
+                created.append(LEDGER)
             if adoptable:
                 names = [b.branch for b in adoptable]
                 heads = self._minimal([self.branches.heads[b] for b in names])
@@ -279,40 +320,66 @@ class Schema:
                                         hidden)
                 created += names
                 status = self.inspect(connection)
-            new = [b.branch for b in status.enabled(state.NOT_CREATED)]
+            new = [b for b in self._new(status) if b not in created]
             with begin(connection):
-                # Their verdict says none of these tables exists.
-                db.metadata.create_all(connection, tables=branch_tables(new),
-                                       checkfirst=False)
-                if new:
-                    # All heads at once: Alembic then leaves the rows that
-                    # stamping them one by one, or `upgrade heads`, leaves.
-                    heads, _ = self.visible_rows(connection)
-                    runner = self.runner()
-                    runner.report = None  # it would name only some branches
-                    # One transaction: the labels are written once, below.
-                    runner.after_step = []
-                    runner.run(connection, self.branches.script._stamp_revs(
-                        self._minimal([self.branches.heads[b] for b in new]),
-                        heads), hidden, in_transaction=True)
+                self._create_branches(connection, new, hidden)
                 self.allocator.populate(connection)
                 self._record(connection)
-            for branch in new:  # once committed
-                self.report(f'stamped {branch} at '
-                            f'{self.branches.heads[branch]}')
-        return created + new
+            created += new
+            for branch in created:  # once committed
+                if branch in new or branch == LEDGER:
+                    self.report(f'stamped {branch} at '
+                                f'{self.branches.heads[branch]}')
+        return created
+
+    def _new(self, status):
+        return [b.branch for b in status.enabled(state.NOT_CREATED)]
+
+    def _create_branches(self, connection, new, hidden):
+        """Create the tables of branches `new` from the models and stamp
+        their heads, in the caller's transaction."""
+        # Their verdict says none of these tables exists.
+        db.metadata.create_all(connection, tables=branch_tables(new),
+                               checkfirst=False)
+        if not new:
+            return
+        started, clock = time.time(), time.monotonic()
+        heads, _ = self.visible_rows(connection)
+        before = self.branches.effective(list(heads))
+        # All heads at once: Alembic then leaves the rows that stamping
+        # them one by one, or `upgrade heads`, leaves.
+        runner = self.runner()
+        runner.report = None  # it would name only some branches
+        # One transaction: the labels are written by the caller, and
+        # the ledger's rows below.
+        runner.after_step = []
+        runner.ledger = None
+        runner.run(connection, self.branches.script._stamp_revs(
+            self._minimal([self.branches.heads[b] for b in new]), heads),
+            hidden, in_transaction=True)
+        if LEDGER in new:
+            ledger.backfill(connection, self.branches, before)
+        if LEDGER in new or ledger.exists(connection):
+            duration = time.monotonic() - clock
+            ledger.write(connection, [
+                ledger.entry(b, self.branches.heads[b], ledger.CREATE,
+                             started_at=ledger.utc(started),
+                             duration=duration) for b in new])
 
     def _adopt_and_upgrade(self, connection, status, target, involved,
                            hidden):
         plan = self._upgrade_plan(connection, status, target, involved)
-        if plan.stamps or plan.alembic_steps:
-            self._ensure_labels(connection)
         runner = self.runner()
+        if not plan.stamps:
+            runner.run(connection, plan.alembic_steps, hidden)
+            return
+        if plan.first:
+            runner.run(connection, plan.first, hidden)
         for branch, revision in plan.stamps:
             heads, _ = self.visible_rows(connection)
             runner.run(connection, self.branches.script._stamp_revs(
                 revision, heads), hidden)
-        runner.run(connection, plan.alembic_steps, hidden)
+        runner.run(connection, plan.rest, hidden)
 
     # --- upgrade ----------------------------------------------------------
 
@@ -347,10 +414,11 @@ class Schema:
                 self._refuse(status)
                 return self._upgrade_plan(connection, status, target,
                                           involved)
-        with self.writing(lock_wait) as connection:
+        with self._probing(), self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             self._refuse(status)
             self._warn(status)
+            self._verify_before(connection, status)
             hidden = self._prepare(connection)
             self._adopt_and_upgrade(connection, status, target, involved,
                                     hidden)
@@ -376,8 +444,79 @@ class Schema:
                 first, target = target.split(':', 1)
                 start = self._resolve(first)
             with revision_errors(self.branches, target):
-                steps = self.branches.script._upgrade_revs(target, start)
+                steps = sum(self._ledger_first(
+                    self.branches.script._upgrade_revs(target, start)), [])
         self.runner().sql(self.engine.dialect.name, steps, start, output)
+
+    # --- the ledger -------------------------------------------------------
+
+    def _ledger_status(self, status):
+        entry = next(b for b in status.branches if b.branch == LEDGER)
+        if entry.revision is None or entry.verdict not in (state.UP_TO_DATE,
+                                                           state.BEHIND):
+            raise MigrationError(
+                'the database has no migration ledger yet: run `haas-admin '
+                'db upgrade heads`, which creates it')
+
+    def log(self, extension=None):
+        """The ledger's rows, oldest first; of one branch with `extension`."""
+        with self.reading() as connection:
+            self._ledger_status(self.inspect(connection))
+            rows = ledger.rows(connection)
+        if extension is None:
+            return rows
+        if extension not in self.branches.folders and \
+                not any(row['branch'] == extension for row in rows):
+            raise MigrationError(
+                f'{extension} is neither an enabled branch nor one the '
+                f'ledger names (branches: {", ".join(self.branches.names)})')
+        return [row for row in rows if row['branch'] == extension]
+
+    def verify(self):
+        """(the Changes, how many applied revisions were checked)."""
+        with self.reading() as connection:
+            status = self.inspect(connection)
+            self._ledger_status(status)
+            return ledger.changes(connection, self.branches, status.revisions)
+
+    def accept(self, revision, reason):
+        """Record that the change to applied `revision` was reviewed."""
+        if not (reason or '').strip():
+            raise MigrationError('give the reason the change is accepted: '
+                                 '--reason TEXT')
+        with self.writing() as connection:
+            status = self.inspect(connection)
+            self._ledger_status(status)
+            changes, _ = ledger.changes(connection, self.branches,
+                                        status.revisions)
+            matches = [c for c in changes if c.revision.startswith(revision)]
+            if len(matches) != 1:
+                changed = ', '.join(c.revision for c in changes) or 'none'
+                raise MigrationError(
+                    f'{revision} is not {"one" if not matches else "only one"}'
+                    f' of the applied revisions whose script changed since '
+                    f'it ran (changed: {changed})')
+            change, = matches
+            with begin(connection):
+                ledger.write(connection, [ledger.entry(
+                    change.branch, change.revision, ledger.ACCEPT,
+                    started_at=ledger.utc(), fingerprint=change.now,
+                    reason=reason.strip())])
+            return change
+
+    def _verify_before(self, connection, status):
+        """Refuse (or warn, with [migrations] verify = warn) when applied
+        scripts changed since they ran."""
+        if status.revisions.get(LEDGER) is None:
+            return
+        changes, _ = ledger.changes(connection, self.branches,
+                                    status.revisions)
+        if not changes:
+            return
+        message = changed_message(changes)
+        if self.settings.verify == 'fail':
+            raise MigrationError(message)
+        self.report(f'Warning: {message}')
 
     # --- downgrade --------------------------------------------------------
 
@@ -507,6 +646,9 @@ class Schema:
 
     def forget(self, name, drop_tables=False):
         """See haas.migrations.forget; returns the tables dropped."""
+        if name in BUILT_IN:
+            raise MigrationError(f'{name} is a branch of HaaS itself, which '
+                                 f'is always enabled: it cannot be forgotten')
         if name in self.branches.folders:
             raise MigrationError(
                 f'{name} is enabled: take it out of [extensions] first (to '
@@ -563,3 +705,14 @@ class Schema:
                         f'table {other} refers to {fk["referred_table"]} of '
                         f'{orphan.branch}: remove what uses it first, or '
                         f'forget it without --drop-tables')
+
+
+def changed_message(changes):
+    """One line on applied scripts that changed since they ran."""
+    names = '; '.join(f'revision {c.revision} of branch {c.branch} '
+                      f'({c.path})' for c in changes)
+    many = len(changes) > 1
+    return (f'{len(changes)} applied script{"s" if many else ""} changed '
+            f'since {"they" if many else "it"} ran: {names}; review the '
+            f'change, then record it with `haas-admin db verify --accept '
+            f'REVISION --reason TEXT`')

@@ -25,7 +25,7 @@ from alembic.util import CommandError, to_tuple
 
 from haas.extensions import load as load_extension
 from haas.errors import ExtensionError, MigrationError, squashed
-from haas.migrations import CORE, MIGRATIONS_DIR, paths
+from haas.migrations import BUILT_IN, MIGRATIONS_DIR, paths
 
 
 def conventional_folder(module):
@@ -86,9 +86,10 @@ def installed(module):
 def enabled_folders(extensions):
     """Map core and each enabled branch to the folder of its scripts.
 
-    Core first, then the extensions in the order of [extensions].
+    HaaS's own branches first (core, the ledger), then the extensions in
+    the order of [extensions].
     """
-    folders = {CORE: paths[CORE]}
+    folders = {branch: paths[branch] for branch in BUILT_IN}
     for extension in extensions:
         if extension not in sys.modules:
             folder = conventional_folder(extension)
@@ -97,15 +98,15 @@ def enabled_folders(extensions):
                 continue
             load_extension(extension)
         for branch, folder in paths.items():
-            if branch != CORE and _owns(extension, branch):
+            if branch not in BUILT_IN and _owns(extension, branch):
                 folders[branch] = folder
     return folders
 
 
 def extension_of(branch, extensions):
-    """The enabled extension that owns `branch` (core owns ``haas``)."""
-    if branch == CORE:
-        return CORE
+    """The enabled extension that owns `branch` (HaaS owns its own)."""
+    if branch in BUILT_IN:
+        return branch
     return owner(branch, extensions) or branch
 
 
@@ -315,7 +316,7 @@ def installed_branch_of():
     """Revision id -> branch, for the scripts of every installed HaaS
     extension, enabled or not: what names a row whose extension is
     disabled, in a database that has no labels yet."""
-    folders = {CORE: paths[CORE]}
+    folders = {branch: paths[branch] for branch in BUILT_IN}
     for name in installed_extensions():
         folder = paths.get(name) or conventional_folder(name)
         if folder is not None:

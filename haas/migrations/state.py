@@ -70,6 +70,12 @@ class Status:
         return [b for b in self.branches if not b.enabled]
 
     @property
+    def revisions(self):
+        """Enabled branch -> its revision in the database, where it has
+        one its scripts know."""
+        return {b.branch: b.revision for b in self.enabled(UP_TO_DATE, BEHIND)}
+
+    @property
     def current(self):
         """Whether the servers may run: every enabled branch is at its head
         and nothing blocks (a version row that no installed branch provides
