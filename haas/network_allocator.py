@@ -25,6 +25,7 @@ class NetworkAllocator:
         """Fill the pool on `connection`; run by every `db create`.
 
         Must be idempotent: entries already present are left alone.
+        Returns how many entries it added (None: it does not say).
         """
 
     def legal_channels_for(self, net_id):

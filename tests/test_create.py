@@ -8,8 +8,8 @@ from haas.errors import MigrationError
 from haas.migrations import LEDGER
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, make_app,
-                      snapshot, table_rows)
+from conftest import (DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, cli,
+                      config_text, make_app, snapshot, table_rows)
 
 def create(app):
     with app.app_context():
@@ -58,6 +58,23 @@ def test_create_with_more_vlans_adds_only_the_new_ones(databases):
 
     assert [(r['vlan_no'], r['id']) for r in table_rows(app)['vlan']] == [
         (100, 1), (101, 2), (102, 3), (103, 4)]
+
+
+def test_create_says_what_it_added_to_the_pool_when_it_created_nothing(
+        databases):
+    uri = databases.new()
+    cli(['db', 'create'], config_text(uri, LEGACY_EXTENSIONS, vlans='100'))
+
+    more = cli(['db', 'create'], config_text(uri, LEGACY_EXTENSIONS,
+                                             vlans='100-110'))
+    same = cli(['db', 'create'], config_text(uri, LEGACY_EXTENSIONS,
+                                             vlans='100-110'))
+
+    assert (more.stdout, more.stderr) == (
+        'Every enabled branch already exists; nothing created.\n',
+        "added 10 entries to the network allocator's pool\n")
+    assert (same.stdout, same.stderr) == (
+        'Every enabled branch already exists; nothing created.\n', '')
 
 
 def test_status_after_create_is_every_branch_at_its_head(databases):

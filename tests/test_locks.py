@@ -332,12 +332,15 @@ def invalid_indexes(uri):
 
 # --- the lock ---------------------------------------------------------------
 
-def test_lock_held_past_the_wait_fails_naming_the_holder(databases):
+@pytest.mark.parametrize('command', [
+    ['upgrade'], ['create'], ['stamp', 'heads'], ['forget', 'haas.ext.nope'],
+    ['downgrade', 'haas@base']])
+def test_lock_held_past_the_wait_fails_naming_the_holder(databases, command):
     uri = databases.new()
     config = config_text(uri)
 
     with holding_lock(uri) as holder:
-        result = cli(['db', 'upgrade', '--lock-wait', '1'], config)
+        result = cli(['db', *command, '--lock-wait', '1'], config)
 
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [

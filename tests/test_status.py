@@ -578,6 +578,30 @@ def test_branch_stamped_by_a_newer_release_is_unknown_revision(databases):
     assert (snapshot(app), table_rows(app)) == after
 
 
+def test_core_stamped_by_a_newer_release_is_unknown_and_stops_the_servers(
+        databases):
+    uri = databases.new()
+    app = created(uri)
+    # A later release's core revision: its row, and core's label naming it
+    # (the extensions' rows still imply the revision before it).
+    execute(app, f"INSERT INTO alembic_version VALUES ('{UNKNOWN}')",
+            f"UPDATE haas_schema_branch SET revision = '{UNKNOWN}' WHERE "
+            f"branch = 'haas'")
+    config = config_text(uri)
+
+    status = status_of(app)
+    serve = cli(['serve'], config)
+
+    assert status.branches[0] == Branch(
+        branch='haas', extension='haas', enabled=True, revision=UNKNOWN,
+        head=CORE_HEAD, pending=None, verdict='unknown revision')
+    assert status.orphans == []
+    assert error_line(serve) == (
+        f'branch haas is at revision {UNKNOWN}, which its scripts do not '
+        f'have: a newer release of haas wrote it; install that release, or '
+        f'restore the backup taken before that upgrade')
+
+
 # --- --json and --wait ------------------------------------------------------
 
 def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):

@@ -118,8 +118,9 @@ def _status_text(result):
 
 
 @_verb('create', migrations.create)
-def create():
-    created = migrations.create()
+@_lock_wait
+def create(lock_wait):
+    created = migrations.create(lock_wait)
     if created:
         click.echo(f'Created branches: {", ".join(created)}')
     else:
@@ -184,9 +185,10 @@ def _one_revision(words):
 @_verb('forget', migrations.forget)
 @click.option('--drop-tables', is_flag=True,
               help="Also drop the branch's tables.")
+@_lock_wait
 @click.argument('name')
-def forget(drop_tables, name):
-    dropped = migrations.forget(name, drop_tables)
+def forget(drop_tables, lock_wait, name):
+    dropped = migrations.forget(name, drop_tables, lock_wait)
     click.echo(f'Forgot {name}' + (f'; dropped {", ".join(dropped)}'
                                    if dropped else '') + '.')
 
@@ -272,9 +274,10 @@ def verify(ctx, accept, reason, as_json):
 @_sql
 @click.option('--purge', is_flag=True,
               help='Delete every version row before stamping.')
+@_lock_wait
 @click.argument('revision', default='heads')
-def stamp(sql, purge, revision):
-    migrations.stamp(revision, purge, sql)
+def stamp(sql, purge, lock_wait, revision):
+    migrations.stamp(revision, purge, sql, lock_wait=lock_wait)
 
 
 @_verb('check', migrations.check)

@@ -79,7 +79,7 @@ def status(wait=None):
     return _schema().status(wait)
 
 
-def create():
+def create(lock_wait=None):
     """Create the tables of core and of every enabled extension.
 
     Creates the tables of every branch that has none yet, straight from
@@ -94,7 +94,7 @@ def create():
 
     Returns the branches it created or adopted.
     """
-    return _schema().create()
+    return _schema().create(lock_wait)
 
 
 def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
@@ -148,7 +148,7 @@ def downgrade_sql(revision, extension=None, output=None):
     return _schema().downgrade_sql(revision, extension, output)
 
 
-def forget(name, drop_tables=False):
+def forget(name, drop_tables=False, lock_wait=None):
     """Remove an orphaned branch's version row, and its tables if asked.
 
     NAME is the branch (the extension's module name) or the revision that
@@ -158,7 +158,7 @@ def forget(name, drop_tables=False):
 
     Returns the tables dropped.
     """
-    return _schema().forget(name, drop_tables)
+    return _schema().forget(name, drop_tables, lock_wait)
 
 
 def log(extension=None):
@@ -196,13 +196,14 @@ def verify(accept=None, reason=None):
     return _schema().verify()
 
 
-def stamp(revision='heads', purge=False, sql=False, output=None):
+def stamp(revision='heads', purge=False, sql=False, output=None,
+          lock_wait=None):
     """Record REVISION in the database without running any migration.
 
     For repairs only: a wrong stamp makes HaaS believe a schema it does not
     have.  --purge deletes every version row first.
     """
-    return _schema().stamp(revision, purge, sql, output)
+    return _schema().stamp(revision, purge, sql, output, lock_wait)
 
 
 def require_current_schema():

@@ -294,14 +294,14 @@ class Schema:
         finally:
             self.probe.close()
 
-    def create(self):
+    def create(self, lock_wait=None):
         """See haas.migrations.create."""
         with self._probing():
-            return self._create()
+            return self._create(lock_wait)
 
-    def _create(self):
+    def _create(self, lock_wait):
         created = []
-        with self.writing() as connection:
+        with self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             self._refuse(status, behind=True)
             self._warn(status)
@@ -323,13 +323,18 @@ class Schema:
             new = [b for b in self._new(status) if b not in created]
             with begin(connection):
                 self._create_branches(connection, new, hidden)
-                self.allocator.populate(connection)
+                added = self.allocator.populate(connection)
                 self._record(connection)
             created += new
             for branch in created:  # once committed
                 if branch in new or branch == LEDGER:
                     self.report(f'stamped {branch} at '
                                 f'{self.branches.heads[branch]}')
+            if added and not created:
+                # The configuration gained entries; say so, as nothing else
+                # changed.
+                self.report(f'added {added} entries to the network '
+                            f'allocator\'s pool')
         return created
 
     def _new(self, status):
@@ -621,7 +626,8 @@ class Schema:
 
     # --- stamp, forget ------------------------------------------------------
 
-    def stamp(self, revision, purge=False, sql=False, output=None):
+    def stamp(self, revision, purge=False, sql=False, output=None,
+              lock_wait=None):
         if not revision:
             raise MigrationError(NO_REVISION)
         if sql:
@@ -630,7 +636,7 @@ class Schema:
             self.runner().sql(self.engine.dialect.name, steps, (),
                               output or sys.stdout)
             return
-        with self.writing() as connection:
+        with self.writing(lock_wait) as connection:
             hidden = self._prepare(connection)
             heads, _ = self.visible_rows(connection)
             with revision_errors(self.branches, revision):
@@ -644,7 +650,7 @@ class Schema:
                                   in_transaction=True)
                 self._record(connection)
 
-    def forget(self, name, drop_tables=False):
+    def forget(self, name, drop_tables=False, lock_wait=None):
         """See haas.migrations.forget; returns the tables dropped."""
         if name in BUILT_IN:
             raise MigrationError(f'{name} is a branch of HaaS itself, which '
@@ -654,7 +660,7 @@ class Schema:
                 f'{name} is enabled: take it out of [extensions] first (to '
                 f'remove its tables from an enabled extension, downgrade it: '
                 f'`haas-admin db downgrade --extension {name} base`)')
-        with self.writing() as connection:
+        with self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             orphan = next((b for b in status.orphans
                            if name in (b.branch, b.revision)), None)

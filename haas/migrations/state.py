@@ -267,13 +267,15 @@ def inspect(connection, branches, tables_of, probe=None):
                        revision=revision, head=head, pending=None,
                        verdict=UP_TO_DATE)
         label = view.labels.get(name)
-        if revision is not None:
-            entry.pending = branches.pending(name, revision)
-            entry.verdict = UP_TO_DATE if revision == head else BEHIND
-        elif label is not None and label.revision in view.unknown:
+        if label is not None and label.revision in view.unknown:
+            # A newer release's row, even where other rows imply an older
+            # revision (core's, which the extensions' depend on).
             claimed.add(label.revision)
             entry.revision = label.revision
             entry.verdict = UNKNOWN
+        elif revision is not None:
+            entry.pending = branches.pending(name, revision)
+            entry.verdict = UP_TO_DATE if revision == head else BEHIND
         elif head is None:
             entry.verdict = NO_SCRIPTS
         elif not (own | set(branches.legacy_tables(name) or ())) & present:

@@ -76,6 +76,7 @@ class VlanAllocator(network_allocator.NetworkAllocator):
         if missing:
             connection.execute(sa.insert(table), [
                 {'vlan_no': v, 'available': True} for v in missing])
+        return len(missing)
 
     def legal_channels_for(self, net_id):
         return ['vlan/native', f'vlan/{net_id}']
