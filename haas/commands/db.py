@@ -145,6 +145,11 @@ def upgrade(extension, plan, sql, as_json, lock_wait, revision):
     result = migrations.upgrade(revision, extension, plan, lock_wait)
     if plan:
         _print_plan(result, as_json)
+        if result.findings:
+            many = len(result.findings) > 1
+            raise click.ClickException(
+                f'{len(result.findings)} data check{"s" if many else ""} '
+                f'failed: the upgrade would stop before it changes anything')
 
 
 # `downgrade --extension haas.ext.obm.mock -1`: Click would take the

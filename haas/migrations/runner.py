@@ -19,6 +19,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 
 from haas.errors import MigrationError, first_line, squashed
+from haas.migrations import datachecks
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def describe(script):
 
 
 def _error_line(error):
+    if isinstance(error, MigrationError):
+        return str(error)
     orig = getattr(error, 'orig', None)
     if orig is not None:
         return first_line(orig)
@@ -90,7 +93,7 @@ class Runner:
 
     def __init__(self, branches, settings=None, report=None,
                  target_metadata=None, after_step=(), after_failure=(),
-                 ledger=None):
+                 ledger=None, data_checks=True):
         self.branches = branches
         self.settings = settings or Settings()
         self.report = report
@@ -100,6 +103,8 @@ class Runner:
         self.after_failure = list(after_failure)
         #: a haas.migrations.ledger.Writer, or None to record nothing
         self.ledger = ledger
+        #: whether each revision runs its data checks first
+        self.data_checks = data_checks
         self._started = None
         self._started_at = None
         self._current = None
@@ -226,10 +231,18 @@ class Runner:
         def migration_fn(**kw):
             self._started = time.monotonic()
             self._started_at = time.time()
+            checks = datachecks.declared(script) \
+                if step.is_upgrade and self.data_checks else []
             if context.as_sql:
                 context.impl.static_output(
                     f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
                     f'{branch}: {describe(script)}')
+                for sql, message in checks:
+                    context.impl.static_output(
+                        f'-- data check, must return no rows ({message}): '
+                        f'{" ".join(sql.split())}')
+            else:
+                self._check(context.connection, script, checks, where)
             try:
                 if transactional:
                     timeouts('LOCAL')
@@ -259,6 +272,26 @@ class Runner:
 
         migration_fn.__name__ = original.__name__  # Alembic logs it
         step.migration_fn = migration_fn
+
+    def _check(self, connection, script, checks, where):
+        """Run a revision's data checks again, in its own transaction: for
+        the tables that the revisions before it made, and in case the data
+        changed since the upgrade checked them."""
+        for sql, message in checks:
+            try:
+                finding = datachecks.run(connection, self.branches, script,
+                                         sql, message)
+            except sa.exc.DBAPIError as e:
+                raise RevisionFailed(
+                    f'{where}: its data check ({message}) failed: '
+                    f'{_error_line(e)} (nothing of it was applied; the '
+                    f'database stays at the last revision that completed)',
+                    e) from e
+            if finding is not None:
+                raise RevisionFailed(
+                    f'{finding}; nothing of it was applied; the database '
+                    f'stays at the last revision that completed',
+                    MigrationError(finding.message))
 
     def _drop_invalid_indexes(self, connection):
         """Drop what a failed CREATE INDEX CONCURRENTLY leaves behind: the

@@ -16,7 +16,8 @@ import time
 import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
-from haas.migrations import BUILT_IN, LEDGER, bookkeeping, ledger, lock, state
+from haas.migrations import (BUILT_IN, LEDGER, bookkeeping, datachecks,
+                             ledger, lock, state)
 from haas.migrations.adopt import Probe
 from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
@@ -83,6 +84,8 @@ class Plan:
                                    branches.revisions[revision]))
         for step in self.rest:
             self._add(step, branches)
+        #: what the data checks of the steps found (datachecks.Finding)
+        self.findings = []
 
     def _add(self, step, branches):
         script = step.revision
@@ -92,7 +95,8 @@ class Plan:
             getattr(script.module, 'transactional', True)))
 
     def as_json(self):
-        return json.dumps({'steps': [s.as_dict() for s in self.steps]},
+        return json.dumps({'steps': [s.as_dict() for s in self.steps],
+                           'findings': [f.as_dict() for f in self.findings]},
                           indent=2, sort_keys=True)
 
     def __str__(self):
@@ -100,8 +104,14 @@ class Plan:
             return 'Nothing to do: every branch asked for is there already.'
         rows = [s.cells() for s in self.steps]
         widths = [max(len(row[i]) for row in rows) for i in range(2)]
-        return '\n'.join(f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c}'
-                         for a, b, c in rows)
+        return '\n'.join([f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c}'
+                          for a, b, c in rows] + [
+            f'Data check failed: {finding}' for finding in self.findings])
+
+    @property
+    def upgrades(self):
+        """The scripts the plan upgrades to, in order."""
+        return [s.revision for s in self.alembic_steps if s.is_upgrade]
 
 
 class Schema:
@@ -374,6 +384,10 @@ class Schema:
     def _adopt_and_upgrade(self, connection, status, target, involved,
                            hidden):
         plan = self._upgrade_plan(connection, status, target, involved)
+        findings = datachecks.before(connection, self.branches,
+                                     plan.upgrades)
+        if findings:
+            raise MigrationError(datachecks.refusal(findings))
         runner = self.runner()
         if not plan.stamps:
             runner.run(connection, plan.alembic_steps, hidden)
@@ -417,8 +431,11 @@ class Schema:
             with self.reading() as connection:
                 status = self.inspect(connection)
                 self._refuse(status)
-                return self._upgrade_plan(connection, status, target,
-                                          involved)
+                the_plan = self._upgrade_plan(connection, status, target,
+                                              involved)
+                the_plan.findings = datachecks.before(
+                    connection, self.branches, the_plan.upgrades)
+                return the_plan
         with self._probing(), self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             self._refuse(status)

@@ -1,0 +1,102 @@
+"""Pre-migration data checks: SQL that must return no rows before a
+revision may run, such as "no two nodes share a label" before a unique
+constraint on node.label.
+
+A script declares them next to its revision identifiers::
+
+    data_checks = [
+        ('SELECT label, count(*) FROM node GROUP BY label '
+         'HAVING count(*) > 1',
+         'node labels must be unique: rename the duplicates'),
+    ]
+
+`upgrade` runs the checks of every pending revision before it runs any of
+them, and `upgrade --plan` shows what they find.  A check on a table that a
+pending revision creates cannot run that early; it runs, as every check of
+the revision runs again, at the start of the revision's own transaction.
+"""
+
+import dataclasses
+
+import sqlalchemy as sa
+
+from haas.errors import MigrationError
+
+#: The offending rows a finding shows.
+SAMPLE = 3
+
+
+@dataclasses.dataclass
+class Finding:
+    """A check that returned rows."""
+
+    branch: str
+    revision: str
+    message: str
+    count: int
+    sample: list
+
+    def __str__(self):
+        rows = ', '.join(_row(r) for r in self.sample)
+        more = ', ...' if self.count > len(self.sample) else ''
+        return (f'revision {self.revision} of branch {self.branch} cannot '
+                f'run: {self.message} ({self.count} '
+                f'row{"s" if self.count != 1 else ""}: {rows}{more})')
+
+    def as_dict(self):
+        return {'branch': self.branch, 'revision': self.revision,
+                'message': self.message, 'count': self.count,
+                'sample': [[str(v) for v in row] for row in self.sample]}
+
+
+def _row(row):
+    return '(' + ', '.join(str(v) for v in row) + ')'
+
+
+def declared(script):
+    """The (sql, message) checks a script declares."""
+    checks = getattr(script.module, 'data_checks', None) or ()
+    for check in checks:
+        if not (isinstance(check, tuple) and len(check) == 2
+                and all(isinstance(part, str) for part in check)):
+            raise MigrationError(
+                f'revision {script.revision}: data_checks holds '
+                f'(sql, message) pairs of strings, not {check!r}')
+    return list(checks)
+
+
+def run(connection, branches, script, sql, message):
+    """The Finding of one check, or None; DBAPIError if it cannot run."""
+    result = connection.execute(sa.text(sql))
+    sample, count = [], 0
+    for rows in iter(lambda: result.fetchmany(1000), []):
+        if len(sample) < SAMPLE:
+            sample += [tuple(r) for r in rows[:SAMPLE - len(sample)]]
+        count += len(rows)
+    if not count:
+        return None
+    return Finding(branches.branch_of(script.revision), script.revision,
+                   message, count, sample)
+
+
+def before(connection, branches, scripts):
+    """The Findings of the checks of `scripts` (to be upgraded), on the
+    database as it is; a check that cannot run yet is left out (its
+    revision runs it)."""
+    findings = []
+    for script in scripts:
+        for sql, message in declared(script):
+            try:
+                with connection.begin_nested():
+                    finding = run(connection, branches, script, sql, message)
+            except sa.exc.DBAPIError:
+                continue  # a table a pending revision creates, say
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def refusal(findings):
+    """One line for an upgrade that `findings` stop."""
+    return '; '.join(str(f) for f in findings) + (
+        '; nothing was changed')
