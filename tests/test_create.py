@@ -71,8 +71,8 @@ def test_create_says_what_it_added_to_the_pool_when_it_created_nothing(
                                              vlans='100-110'))
 
     assert (more.stdout, more.stderr) == (
-        'Every enabled branch already exists; nothing created.\n',
-        "added 10 entries to the network allocator's pool\n")
+        "Every enabled branch already exists; added 10 entries to the "
+        "network allocator's pool.\n", '')
     assert (same.stdout, same.stderr) == (
         'Every enabled branch already exists; nothing created.\n', '')
 

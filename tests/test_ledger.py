@@ -220,8 +220,8 @@ def test_log_refuses_an_unknown_extension_and_a_database_without_a_ledger(
                           config)).startswith(
         'haas.ext.nope is neither an enabled branch nor one the ledger names')
     assert error_line(cli(['db', 'log'], empty)) == (
-        'the database has no migration ledger yet: run `haas-admin db upgrade '
-        'heads`, which creates it')
+        'the database has no migration ledger yet: the database is not '
+        'initialised: run `haas-admin db create`')
 
 
 # --- db verify --------------------------------------------------------------
@@ -263,10 +263,13 @@ def test_verify_names_an_applied_script_whose_code_changed(upgraded):
     result = cli(['db', 'verify'], config)
     as_json = cli(['db', 'verify', '--json'], config)
 
-    assert result.exit_code == 1
     line, = result.stdout.splitlines()
     assert line.startswith(f'changed: revision {FIRST} of branch {MODULE} '
                            f'({path}), applied 20')
+    assert error_line(result) == (
+        f'1 applied script changed since it ran: revision {FIRST} of branch '
+        f'{MODULE} ({path}); review the change, then record it with '
+        f'`haas-admin db verify --accept {FIRST} --reason TEXT`')
     found = json.loads(as_json.stdout)
     assert (as_json.exit_code, found['checked'],
             [(c['branch'], c['revision'], c['file'], c['now'])
@@ -289,14 +292,48 @@ def test_upgrade_refuses_while_an_applied_script_changed_unless_warn_only(
     assert error_line(refused) == (
         f'1 applied script changed since it ran: revision {FIRST} of branch '
         f'{MODULE} ({path}); review the change, then record it with '
-        f'`haas-admin db verify --accept REVISION --reason TEXT`')
+        f'`haas-admin db verify --accept {FIRST} --reason TEXT`')
     assert unchanged == before
     assert warned.exit_code == 0
     assert warned.stderr.splitlines()[0] == (
         f'Warning: 1 applied script changed since it ran: revision {FIRST} of '
         f'branch {MODULE} ({path}); review the change, then record it with '
-        f'`haas-admin db verify --accept REVISION --reason TEXT`')
+        f'`haas-admin db verify --accept {FIRST} --reason TEXT`')
     assert rows(app, 'revision', 'outcome')[-1] == (SECOND, 'ok')
+
+
+def test_the_plan_shows_a_changed_script_and_exits_1_as_upgrade_would(
+        upgraded):
+    app, config, path = upgraded
+    changed_widget(path)
+
+    text = cli(['db', 'upgrade', '--plan'], config)
+    as_json = cli(['db', 'upgrade', '--plan', '--json'], config)
+    warned = cli(['db', 'upgrade', '--plan'],
+                 config + '[migrations]\nverify = warn\n')
+
+    assert (text.exit_code, text.stdout) == (
+        1, f'Changed since it ran: revision {FIRST} of branch {MODULE} '
+           f'({path})\n')
+    assert error_line(text).startswith('1 applied script changed since it '
+                                       'ran: ')
+    assert [(c['revision'], c['direction'])
+            for c in json.loads(as_json.stdout)['changed']] == [
+        (FIRST, 'upgrade')]
+    assert (warned.exit_code, warned.stdout) == (0, text.stdout)
+
+
+def test_a_change_after_an_accepted_one_says_when_it_was_accepted(upgraded):
+    app, config, path = upgraded
+    original = path.read_text()
+    changed_widget(path)
+    cli(['db', 'verify', '--accept', FIRST, '--reason', 'reviewed'], config)
+    path.write_text(original)
+
+    result = cli(['db', 'verify'], config)
+
+    assert result.stdout.startswith(
+        f'changed: revision {FIRST} of branch {MODULE} ({path}), accepted 20')
 
 
 def test_an_accepted_change_is_recorded_and_verify_passes_again(upgraded):

@@ -125,7 +125,8 @@ def test_upgrade_plan_json_is_every_step_as_data(databases):
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     assert json.loads(result.stdout) == {
-        'steps': [step('upgrade', b) for b in LEGACY_ORDER], 'findings': []}
+        'steps': [step('upgrade', b) for b in LEGACY_ORDER], 'findings': [],
+        'changed': []}
 
 
 def test_upgrade_runs_the_scripts_of_its_plan_in_that_order(databases):

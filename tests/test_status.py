@@ -458,6 +458,32 @@ FOREIGN_NODE = (
     f'hand; rename or drop them, or check [database] uri')
 
 
+def test_every_mismatched_branch_is_named_by_check_and_by_upgrade(
+        databases):
+    uri = databases.new()
+    app = created(uri)
+    execute(app, 'ALTER TABLE mock_obm ADD COLUMN note VARCHAR',
+            'ALTER TABLE mock_switch ADD COLUMN note VARCHAR',
+            f"DELETE FROM alembic_version WHERE version_num IN "
+            f"('{OBM_HEAD}', '{SWITCH_HEAD}')")
+    config = config_text(uri)
+
+    check = cli(['db', 'check'], config)
+    upgrade = cli(['db', 'upgrade'], config)
+
+    def mismatch(branch, table):
+        closest = {OBM: OBM_HEAD, SWITCH: SWITCH_HEAD}[branch]
+        return (f'the tables of branch {branch} match none of its revisions '
+                f'(closest is revision {closest}: {table} has unexpected '
+                f'column note): they are not HaaS\'s, or were changed by '
+                f'hand; rename or drop them, or check [database] uri')
+    assert check.stdout.splitlines() == [
+        f'database: {mismatch(SWITCH, "mock_switch")}',
+        f'database: {mismatch(OBM, "mock_obm")}']
+    assert error_line(upgrade) == (f'{mismatch(SWITCH, "mock_switch")}; '
+                                   f'{mismatch(OBM, "mock_obm")}')
+
+
 def test_foreign_node_table_is_core_mismatch_and_stops_serve(databases):
     uri = databases.new()
     app = make_app(uri)

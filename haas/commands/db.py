@@ -123,6 +123,10 @@ def create(lock_wait):
     created = migrations.create(lock_wait)
     if created:
         click.echo(f'Created branches: {", ".join(created)}')
+    elif created.pool_added:
+        click.echo(f'Every enabled branch already exists; added '
+                   f'{created.pool_added} entries to the network '
+                   f'allocator\'s pool.')
     else:
         click.echo('Every enabled branch already exists; nothing created.')
 
@@ -145,11 +149,8 @@ def upgrade(extension, plan, sql, as_json, lock_wait, revision):
     result = migrations.upgrade(revision, extension, plan, lock_wait)
     if plan:
         _print_plan(result, as_json)
-        if result.findings:
-            many = len(result.findings) > 1
-            raise click.ClickException(
-                f'{len(result.findings)} data check{"s" if many else ""} '
-                f'failed: the upgrade would stop before it changes anything')
+        if result.refusal is not None:
+            raise click.ClickException(result.refusal)
 
 
 # `downgrade --extension haas.ext.obm.mock -1`: Click would take the
@@ -257,22 +258,21 @@ def verify(ctx, accept, reason, as_json):
     changes, checked = migrations.verify()
     if as_json:
         click.echo(json.dumps({'checked': checked, 'changed': [
-            {'branch': c.branch, 'revision': c.revision, 'file': c.path,
-             'recorded': c.recorded, 'now': c.now, 'outcome': c.outcome,
-             'since': None if c.since is None else
-             c.since.isoformat(timespec='seconds') + 'Z'}
-            for c in changes]}, indent=2, sort_keys=True))
-    else:
-        for c in changes:
-            when = ('before the ledger' if c.since is None else
-                    f'{c.since.isoformat(sep=" ", timespec="seconds")} UTC')
-            click.echo(f'changed: revision {c.revision} of branch '
-                       f'{c.branch} ({c.path}), applied {when}')
-        if not changes:
-            click.echo(f'Every applied script is the code that ran '
-                       f'({checked} checked).')
+            c.as_dict() for c in changes]}, indent=2, sort_keys=True))
+        if changes:
+            ctx.exit(1)
+        return
+    for c in changes:
+        when = ('before the ledger' if c.since is None else
+                f'{c.since.isoformat(sep=" ", timespec="seconds")} UTC')
+        verb = 'accepted' if c.direction == 'accept' else 'applied'
+        click.echo(f'changed: revision {c.revision} of branch {c.branch} '
+                   f'({c.path}), {verb} {when}')
     if changes:
-        ctx.exit(1)
+        from haas.migrations.schema import changed_message
+        raise click.ClickException(changed_message(changes))
+    click.echo(f'Every applied script is the code that ran ({checked} '
+               f'checked).')
 
 
 @_verb('stamp', migrations.stamp)

@@ -28,8 +28,11 @@ def check(schema):
         # A history that cannot be read stops the database side too: its
         # error is the graph problem already listed.
         return problems or [f'database: {e}']
+    blockers = status.blockers()
     advice = status.advice()
-    if advice is not None:
+    if blockers:
+        problems += [f'database: {b.message}' for b in blockers]
+    elif advice is not None:
         problems.append(f'database: {advice.message}')
     # An orphaned branch is a head the code does not have; a branch
     # without scripts has tables that nothing creates.

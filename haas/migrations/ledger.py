@@ -225,8 +225,17 @@ class Change:
     path: str
     recorded: str        # the fingerprint the ledger has
     now: str             # the script's fingerprint now
-    since: datetime.datetime | None  # when the recorded code ran, if known
+    since: datetime.datetime | None  # of the row that recorded it, if known
     outcome: str         # of the row that recorded it
+    direction: str       # of that row: upgrade, or accept
+
+    def as_dict(self):
+        return {'branch': self.branch, 'revision': self.revision,
+                'file': self.path, 'recorded': self.recorded,
+                'now': self.now, 'outcome': self.outcome,
+                'direction': self.direction,
+                'since': None if self.since is None else
+                self.since.isoformat(timespec='seconds') + 'Z'}
 
 
 def changes(connection, branches, current):
@@ -247,5 +256,5 @@ def changes(connection, branches, current):
         if now_ != row['fingerprint']:
             found.append(Change(branch, script.revision, script.path,
                                 row['fingerprint'], now_, row['started_at'],
-                                row['outcome']))
+                                row['outcome'], row['direction']))
     return found, checked

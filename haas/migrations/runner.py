@@ -316,7 +316,8 @@ class Runner:
         step = self._current
         if self.ledger is None or not isinstance(step, RevisionStep):
             return
-        elapsed = time.monotonic() - (self._started or time.monotonic())
+        now = time.monotonic()
+        elapsed = now - (self._started or now)
         self.ledger.failed(connection, step.revision, step.is_upgrade,
                            self._started_at or time.time(), elapsed,
                            _error_line(error.error))
@@ -324,7 +325,8 @@ class Runner:
     def _applied(self, ctx, step, heads, run_args):
         if ctx.as_sql:
             return
-        elapsed = time.monotonic() - (self._started or time.monotonic())
+        now = time.monotonic()
+        elapsed = now - (self._started or now)
         started_at = self._started_at or time.time()
         self._started = self._started_at = None
         for callback in self.after_step:

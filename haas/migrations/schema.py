@@ -86,6 +86,10 @@ class Plan:
             self._add(step, branches)
         #: what the data checks of the steps found (datachecks.Finding)
         self.findings = []
+        #: applied revisions whose scripts changed (ledger.Change), and
+        #: what upgrade does about them ([migrations] verify)
+        self.changed = []
+        self.verify = 'fail'
 
     def _add(self, step, branches):
         script = step.revision
@@ -96,22 +100,45 @@ class Plan:
 
     def as_json(self):
         return json.dumps({'steps': [s.as_dict() for s in self.steps],
-                           'findings': [f.as_dict() for f in self.findings]},
+                           'findings': [f.as_dict() for f in self.findings],
+                           'changed': [c.as_dict() for c in self.changed]},
                           indent=2, sort_keys=True)
 
     def __str__(self):
-        if not self.steps:
+        if not self.steps and not self.changed:
             return 'Nothing to do: every branch asked for is there already.'
         rows = [s.cells() for s in self.steps]
-        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        widths = [max([len(row[i]) for row in rows], default=0)
+                  for i in range(2)]
         return '\n'.join([f'{a:<{widths[0]}}  {b:<{widths[1]}}  {c}'
                           for a, b, c in rows] + [
-            f'Data check failed: {finding}' for finding in self.findings])
+            f'Data check failed: {finding}' for finding in self.findings] + [
+            f'Changed since it ran: revision {c.revision} of branch '
+            f'{c.branch} ({c.path})' for c in self.changed])
+
+    @property
+    def refusal(self):
+        """Why `upgrade` would stop before it changes anything, or None."""
+        if self.changed and self.verify == 'fail':
+            return changed_message(self.changed)
+        if self.findings:
+            many = len(self.findings) > 1
+            return (f'{len(self.findings)} data check{"s" if many else ""} '
+                    f'failed: the upgrade would stop before it changes '
+                    f'anything')
+        return None
 
     @property
     def upgrades(self):
         """The scripts the plan upgrades to, in order."""
         return [s.revision for s in self.alembic_steps if s.is_upgrade]
+
+
+class Created(list):
+    """The branches `create` created or adopted, in order."""
+
+    #: how many entries the network allocator's pool gained
+    pool_added = 0
 
 
 class Schema:
@@ -340,12 +367,9 @@ class Schema:
                 if branch in new or branch == LEDGER:
                     self.report(f'stamped {branch} at '
                                 f'{self.branches.heads[branch]}')
-            if added and not created:
-                # The configuration gained entries; say so, as nothing else
-                # changed.
-                self.report(f'added {added} entries to the network '
-                            f'allocator\'s pool')
-        return created
+        result = Created(created)
+        result.pool_added = added or 0
+        return result
 
     def _new(self, status):
         return [b.branch for b in status.enabled(state.NOT_CREATED)]
@@ -391,7 +415,7 @@ class Schema:
         runner = self.runner()
         if not plan.stamps:
             runner.run(connection, plan.alembic_steps, hidden)
-            return
+            return plan
         if plan.first:
             runner.run(connection, plan.first, hidden)
         for branch, revision in plan.stamps:
@@ -399,6 +423,7 @@ class Schema:
             runner.run(connection, self.branches.script._stamp_revs(
                 revision, heads), hidden)
         runner.run(connection, plan.rest, hidden)
+        return plan
 
     # --- upgrade ----------------------------------------------------------
 
@@ -435,6 +460,10 @@ class Schema:
                                               involved)
                 the_plan.findings = datachecks.before(
                     connection, self.branches, the_plan.upgrades)
+                if status.revisions.get(LEDGER) is not None:
+                    the_plan.changed, _ = ledger.changes(
+                        connection, self.branches, status.revisions)
+                    the_plan.verify = self.settings.verify
                 return the_plan
         with self._probing(), self.writing(lock_wait) as connection:
             status = self.inspect(connection)
@@ -442,13 +471,16 @@ class Schema:
             self._warn(status)
             self._verify_before(connection, status)
             hidden = self._prepare(connection)
-            self._adopt_and_upgrade(connection, status, target, involved,
-                                    hidden)
+            ran = self._adopt_and_upgrade(connection, status, target,
+                                          involved, hidden)
             if self.inspect(connection).current:
                 # As `create` does: an upgrade from nothing fills the pool.
                 with begin(connection):
-                    self.allocator.populate(connection)
+                    added = self.allocator.populate(connection)
                     self._record(connection)
+                if added and not ran.steps:
+                    self.report(f'added {added} entries to the network '
+                                f'allocator\'s pool')
         return None
 
     def upgrade_sql(self, revision='heads', extension=None, plan=False,
@@ -473,12 +505,11 @@ class Schema:
     # --- the ledger -------------------------------------------------------
 
     def _ledger_status(self, status):
-        entry = next(b for b in status.branches if b.branch == LEDGER)
-        if entry.revision is None or entry.verdict not in (state.UP_TO_DATE,
-                                                           state.BEHIND):
+        if status.revisions.get(LEDGER) is None:
+            advice = status.advice()
             raise MigrationError(
-                'the database has no migration ledger yet: run `haas-admin '
-                'db upgrade heads`, which creates it')
+                f'the database has no migration ledger yet: '
+                f'{advice.message if advice else "run `haas-admin db create`"}')
 
     def log(self, extension=None):
         """The ledger's rows, oldest first; of one branch with `extension`."""
@@ -735,7 +766,9 @@ def changed_message(changes):
     names = '; '.join(f'revision {c.revision} of branch {c.branch} '
                       f'({c.path})' for c in changes)
     many = len(changes) > 1
+    revision = 'REVISION' if many else changes[0].revision
     return (f'{len(changes)} applied script{"s" if many else ""} changed '
             f'since {"they" if many else "it"} ran: {names}; review the '
-            f'change, then record it with `haas-admin db verify --accept '
-            f'REVISION --reason TEXT`')
+            f'change{"s" if many else ""}, then record '
+            f'{"each" if many else "it"} with `haas-admin db verify --accept '
+            f'{revision} --reason TEXT`')

@@ -82,20 +82,30 @@ class Status:
         may be a newer revision of any of them)."""
         return self.advice() is None
 
-    @property
-    def blocked(self):
-        """Why no command can bring this database up to date, or None."""
+    def blockers(self):
+        """Why no command can bring this database up to date: an Advice per
+        branch that stops them."""
+        found = []
         for branch in self.branches:
             if branch.verdict == MISMATCH:
-                return Advice(
+                found.append(Advice(
                     f'the tables of branch {branch.branch} match none of '
                     f'its revisions ({branch.detail}): they are not HaaS\'s, '
                     f'or were changed by hand; rename or drop them, or check '
-                    f'[database] uri')
+                    f'[database] uri'))
             if branch.verdict == UNKNOWN and (branch.enabled
                                               or branch.branch is None):
-                return Advice(_unknown(branch))
-        return None
+                found.append(Advice(_unknown(branch)))
+        return found
+
+    @property
+    def blocked(self):
+        """Why no command can bring this database up to date, or None: all
+        the reasons, in one line."""
+        found = self.blockers()
+        if not found:
+            return None
+        return Advice('; '.join(advice.message for advice in found))
 
     def advice(self):
         """The one thing to do before the servers may run, or None."""
