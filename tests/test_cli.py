@@ -33,9 +33,9 @@ def test_help_needs_neither_config_nor_database(tmp_path):
              result.stdout.split('Commands:\n', 1)[1].splitlines()
              if line.startswith('  ') and not line.startswith('   ')]
     assert verbs == ['branches', 'check', 'create', 'current', 'downgrade',
-                     'edit', 'forget', 'heads', 'history', 'log', 'merge',
-                     'migrate', 'revision', 'show', 'stamp', 'status',
-                     'upgrade', 'verify']
+                     'edit', 'forget', 'heads', 'history', 'lint', 'log',
+                     'merge', 'migrate', 'revision', 'show', 'stamp',
+                     'status', 'upgrade', 'verify']
     assert not (tmp_path / 'haas.db').exists()
 
 

@@ -275,6 +275,32 @@ def verify(ctx, accept, reason, as_json):
                f'checked).')
 
 
+@_verb('lint', migrations.lint)
+@click.option('--since', metavar='REVISION', default=None,
+              help='Read the revisions after this one, on its branch.')
+@_extension
+@_json
+def lint(since, extension, as_json):
+    findings, read = migrations.lint(since, extension)
+    if as_json:
+        click.echo(json.dumps({'revisions': read, 'findings': [
+            f.as_dict() for f in findings]}, indent=2, sort_keys=True))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+    unwaived = [f for f in findings if not f.waived]
+    if unwaived:
+        many = len(unwaived) > 1
+        raise click.ClickException(
+            f'{len(unwaived)} finding{"s" if many else ""} not waived: '
+            f'change the revision{"s" if many else ""}, or waive the rule '
+            f'with a reason in lint_waivers')
+    if not as_json:
+        click.echo(f'Nothing unsafe in {read} revision'
+                   f'{"s" if read != 1 else ""}'
+                   + (f' ({len(findings)} waived).' if findings else '.'))
+
+
 @_verb('stamp', migrations.stamp)
 @_sql
 @click.option('--purge', is_flag=True,

@@ -196,6 +196,29 @@ def verify(accept=None, reason=None):
     return _schema().verify()
 
 
+def lint(since=None, extension=None):
+    """Flag what pending revisions would lock or rewrite on a busy table.
+
+    Each revision's PostgreSQL SQL is rendered offline and read for: an
+    index built without CONCURRENTLY on an existing table, a NOT NULL
+    column added without a default, a column type change, a foreign key or
+    check added without NOT VALID, a rename or drop that breaks the code
+    still running; and its script for a data migration written as a Python
+    loop over rows.  Each finding names the revision, its branch, the rule
+    and the statement.  A revision waives a rule with a reason in its own
+    `lint_waivers = {rule: reason}`; waived findings are listed with their
+    reason and do not count.  Exits 1 on a finding that is not waived.
+
+    By default the revisions pending on the database are read; --since
+    REVISION reads those after it on its branch, without a database, as an
+    extension's CI would for its new scripts; --extension MODULE narrows
+    either to one branch.
+
+    Returns (the findings, how many revisions were read).
+    """
+    return _schema().lint(since, extension)
+
+
 def stamp(revision='heads', purge=False, sql=False, output=None,
           lock_wait=None):
     """Record REVISION in the database without running any migration.

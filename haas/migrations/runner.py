@@ -105,6 +105,9 @@ class Runner:
         self.ledger = ledger
         #: whether each revision runs its data checks first
         self.data_checks = data_checks
+        #: offline, {revision: error} of the scripts that could not be
+        #: written out, to go on without them; None to fail on the first
+        self.unrendered = None
         self._started = None
         self._started_at = None
         self._current = None
@@ -261,6 +264,10 @@ class Runner:
             except RevisionFailed:
                 raise
             except Exception as e:
+                if context.as_sql and self.unrendered is not None:
+                    # A script that reads data cannot be written out.
+                    self.unrendered[script.revision] = _error_line(e)
+                    return
                 log.debug('%s failed', where, exc_info=True)
                 kept = ('nothing of it was applied' if transactional else
                         'it is not transactional: what it did before the '

@@ -502,6 +502,29 @@ class Schema:
                     self.branches.script._upgrade_revs(target, start)), [])
         self.runner().sql(self.engine.dialect.name, steps, start, output)
 
+    # --- lint -------------------------------------------------------------
+
+    def lint(self, since=None, extension=None):
+        """(the lint Findings, how many revisions were read)."""
+        from haas.migrations import linting
+        if since is not None:
+            with revision_errors(self.branches, since):
+                script = self.branches.script.get_revision(since)
+            branch = self.branches.branch_of(script.revision)
+            if extension is not None and self._branch(extension) != branch:
+                raise MigrationError(f'{since} is a revision of branch '
+                                     f'{branch}, not of --extension '
+                                     f'{extension}')
+            start = (script.revision,)
+            with revision_errors(self.branches, since):
+                steps = self.branches.script._upgrade_revs(f'{branch}@head',
+                                                           start)
+        else:
+            plan = self.upgrade('heads', extension, plan=True)
+            steps, start = plan.alembic_steps, plan.start
+        return linting.lint(self.runner(), self.branches, steps,
+                            start), len(steps)
+
     # --- the ledger -------------------------------------------------------
 
     def _ledger_status(self, status):

@@ -1,0 +1,153 @@
+"""`db lint`: each rule firing on a revision written for the test, waived
+with a reason, and quiet where the table is new or the DDL is safe."""
+
+import json
+
+import pytest
+
+from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE, cli,
+                      config_text, error_line, write_script)
+from test_status import CORE_HEAD, FIRST, SECOND, WIDGET
+
+WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
+#: No server listens there: --since must not connect.
+NOWHERE = 'postgresql://haas@127.0.0.1:1/haas'
+
+RULES = {
+    'index-not-concurrent': (
+        "op.create_index('example_widget_label_idx', 'example_widget', "
+        "['label'])", 'CREATE INDEX example_widget_label_idx ON '
+                      'example_widget (label)'),
+    'not-null-without-default': (
+        "op.add_column('example_widget', sa.Column('size', sa.Integer(), "
+        "nullable=False))",
+        'ALTER TABLE example_widget ADD COLUMN size INTEGER NOT NULL'),
+    'type-change-rewrites': (
+        "op.alter_column('example_widget', 'label', type_=sa.Text())",
+        'ALTER TABLE example_widget ALTER COLUMN label TYPE TEXT'),
+    'constraint-not-valid': (
+        "op.create_check_constraint('id', 'example_widget', 'id > 0')",
+        'ALTER TABLE example_widget ADD CONSTRAINT example_widget_id_check '
+        'CHECK (id > 0)'),
+    'breaking-rename-or-drop': (
+        "op.drop_column('example_widget', 'label')",
+        'ALTER TABLE example_widget DROP COLUMN label'),
+    'python-loop-data-migration': (
+        "for id_, in op.get_bind().execute(sa.text('SELECT id FROM "
+        "example_widget')):\n        op.execute(f'UPDATE example_widget SET "
+        "label = label WHERE id = {id_}')",
+        "line 16: for id_, in op.get_bind().execute(sa.text('SELECT id FROM "
+        "example_widget')):"),
+}
+
+
+def first(folder):
+    write_script(folder, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade="op.drop_table('example_widget')",
+                 message='add example_widget')
+
+
+def scripts(folder, upgrade, attributes=''):
+    """The first script, and a second, pending one that runs `upgrade`."""
+    first(folder)
+    write_script(folder, SECOND, down=FIRST, upgrade=upgrade,
+                 message='change widgets', attributes=attributes)
+
+
+@pytest.fixture
+def at_first(databases, example_scripts):
+    """A database at the example branch's first revision; the config."""
+    config = config_text(databases.new(), WITH_EXAMPLE)
+    first(example_scripts)
+    assert cli(['db', 'upgrade'], config).exit_code == 0
+    return config
+
+
+@pytest.mark.parametrize('rule', RULES)
+def test_each_rule_fires_on_a_pending_revision_and_names_it(
+        at_first, example_scripts, rule):
+    upgrade, statement = RULES[rule]
+    scripts(example_scripts, upgrade)
+
+    result = cli(['db', 'lint'], at_first)
+    as_json = cli(['db', 'lint', '--json'], at_first)
+
+    assert result.stdout.splitlines() == [
+        f'{MODULE} {SECOND}: {rule}: {linting_rules()[rule]}: {statement}']
+    assert error_line(result) == ('1 finding not waived: change the '
+                                  'revision, or waive the rule with a reason '
+                                  'in lint_waivers')
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (1, {
+        'revisions': 1, 'findings': [{
+            'branch': MODULE, 'revision': SECOND, 'rule': rule,
+            'statement': statement, 'waived': False, 'reason': None}]})
+
+
+def linting_rules():
+    from haas.migrations.linting import RULES as explained
+    return explained
+
+
+def test_a_waived_rule_is_listed_with_its_reason_and_passes(
+        at_first, example_scripts):
+    upgrade, statement = RULES['index-not-concurrent']
+    scripts(example_scripts, upgrade, attributes=(
+        "lint_waivers = {'index-not-concurrent': 'a few hundred widgets'}"))
+
+    result = cli(['db', 'lint'], at_first)
+    as_json = cli(['db', 'lint', '--json'], at_first)
+
+    assert (result.exit_code, result.stdout.splitlines()[-1]) == (
+        0, 'Nothing unsafe in 1 revision (1 waived).')
+    assert json.loads(as_json.stdout)['findings'][0]['reason'] == (
+        'a few hundred widgets')
+
+
+def test_since_reads_only_the_new_scripts_without_a_database(example_scripts):
+    upgrade, statement = RULES['not-null-without-default']
+    scripts(example_scripts, upgrade)
+    config = config_text(NOWHERE, WITH_EXAMPLE)
+
+    result = cli(['db', 'lint', '--since', FIRST, '--extension', MODULE,
+                  '--json'], config)
+
+    assert result.exit_code == 1, result.stderr
+    assert [(f['revision'], f['rule'])
+            for f in json.loads(result.stdout)['findings']] == [
+        (SECOND, 'not-null-without-default')]
+
+
+@pytest.mark.parametrize('upgrade', [
+    # A table the same run creates is empty: nothing to lock.
+    "op.create_table('example_gadget', sa.Column('id', sa.Integer(), "
+    "nullable=False), sa.PrimaryKeyConstraint('id'))\n    "
+    "op.create_index('example_gadget_id_idx', 'example_gadget', ['id'])",
+    # Safe forms on the existing table.
+    "op.add_column('example_widget', sa.Column('size', sa.Integer(), "
+    "nullable=False, server_default='0'))",
+    "op.add_column('example_widget', sa.Column('note', sa.String()))",
+    "op.execute('ALTER TABLE example_widget ADD CONSTRAINT "
+    "example_widget_id_check CHECK (id > 0) NOT VALID')",
+])
+def test_safe_changes_and_new_tables_pass(at_first, example_scripts,
+                                          upgrade):
+    scripts(example_scripts, upgrade)
+
+    result = cli(['db', 'lint'], at_first)
+
+    assert (result.exit_code, result.stdout) == (
+        0, 'Nothing unsafe in 1 revision.\n'), result.stderr
+
+
+def test_a_waiver_of_no_rule_or_without_a_reason_is_a_one_line_error(
+        at_first, example_scripts):
+    scripts(example_scripts, 'pass', attributes="lint_waivers = {'x': 'y'}")
+    unknown = cli(['db', 'lint'], at_first)
+    scripts(example_scripts, 'pass', attributes=(
+        "lint_waivers = {'index-not-concurrent': ''}"))
+    empty = cli(['db', 'lint'], at_first)
+
+    assert error_line(unknown).startswith(
+        f"revision {SECOND} waives 'x', which is no rule (rules: ")
+    assert error_line(empty) == (f'revision {SECOND} waives '
+                                 f'index-not-concurrent without a reason')
