@@ -35,7 +35,7 @@ def test_help_needs_neither_config_nor_database(tmp_path):
     assert verbs == ['branches', 'check', 'create', 'current', 'downgrade',
                      'edit', 'forget', 'heads', 'history', 'lint', 'log',
                      'merge', 'migrate', 'revision', 'show', 'stamp',
-                     'status', 'upgrade', 'verify']
+                     'status', 'test', 'upgrade', 'verify']
     assert not (tmp_path / 'haas.db').exists()
 
 

@@ -301,6 +301,24 @@ def lint(since, extension, as_json):
                    + (f' ({len(findings)} waived).' if findings else '.'))
 
 
+@_verb('test', migrations.test, needs='config')
+@click.option('--postgresql', metavar='URL', default=None,
+              help='A PostgreSQL server to make the test databases on '
+                   '(default: SQLite files in a temporary folder).')
+@click.argument('extension')
+def test(config, postgresql, extension):
+    results = migrations.test(extension, config, postgresql)
+    failed = 0
+    for check, problems in results.items():
+        click.echo(f'{"ok    " if not problems else "FAILED"}  {check}')
+        for problem in problems:
+            click.echo(f'        {problem}')
+        failed += bool(problems)
+    if failed:
+        raise click.ClickException(
+            f'{failed} of {len(results)} checks failed for {extension}')
+
+
 @_verb('stamp', migrations.stamp)
 @_sql
 @click.option('--purge', is_flag=True,

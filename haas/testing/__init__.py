@@ -1,0 +1,386 @@
+"""Checks of an extension's migrations, for its author's tests and for
+`haas-admin db test`.
+
+`Harness(extension, new_database)` runs each check on fresh databases that
+`new_database()` makes (a SQLAlchemy URI each), with the extension enabled
+beside what it needs (the null auth backend and network allocator, unless
+it is one):
+
+- its branch upgrades from base to head on an empty database;
+- `upgrade heads` builds the same tables and version rows as `db create`;
+- every revision goes up, down and up again with the rows the extension
+  seeds unchanged (`rows_at(revision)` gives them: {table: [row, ...]});
+- autogenerate finds nothing to do for its models;
+- its scripts import neither the models nor the extension.
+
+Each check returns the problems it found, one line each.  An author opts
+into the same checks as pytest tests with `MigrationTests` (see
+haas.testing.plugin for the fixtures).
+"""
+
+import ast
+import contextlib
+import importlib
+
+#: Tables that describe the branches; not the extension's data.
+BOOKKEEPING = ('alembic_version', 'haas_schema_branch', 'haas_schema_ledger')
+
+
+def companions(extension):
+    """The extensions to enable beside `extension`: exactly one auth
+    backend and one network allocator are required."""
+    from haas import auth, extensions, network_allocator
+    extensions.load(extension)
+    found = [extension]
+    if extension not in auth.backends:
+        found.append('haas.ext.auth.null')
+    if extension not in network_allocator.allocators:
+        found.append('haas.ext.network_allocators.null')
+    return found
+
+
+class Harness:
+    """The migration checks of one extension."""
+
+    CHECKS = ('upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
+              'no_drift', 'scripts_import_no_models')
+
+    def __init__(self, extension, new_database, config='', rows_at=None):
+        self.extension = extension
+        self.new_database = new_database
+        self.config = config
+        module = importlib.import_module(extension)
+        self.rows_at = rows_at or getattr(module, 'haas_testing_rows',
+                                          lambda revision: {})
+        self.extensions = companions(extension)
+        #: the progress lines of the commands the checks ran
+        self.heard = []
+
+    # --- databases and apps ---------------------------------------------
+
+    def config_text(self, uri):
+        lines = ['[database]', f'uri = {uri}', '[extensions]']
+        lines += [f'{name} =' for name in self.extensions]
+        return '\n'.join(lines) + '\n' + self.config
+
+    @contextlib.contextmanager
+    def app(self, uri=None):
+        """An app on `uri` (a new database by default), in its context."""
+        from haas.app import create_app
+        from haas.config import Config
+        from haas.model import db
+        app = create_app(Config.from_string(self.config_text(
+            uri or self.new_database())))
+        with app.app_context():
+            try:
+                yield app
+            finally:
+                for engine in db.engines.values():
+                    engine.dispose()
+
+    @property
+    def branches(self):
+        from haas.migrations.scripts import Branches
+        return Branches(self.extensions)
+
+    def branch_names(self):
+        """The branches the extension owns."""
+        return [b for b in self.branches.names
+                if b == self.extension or b.startswith(self.extension + '.')]
+
+    # --- the checks -------------------------------------------------------
+
+    def run(self):
+        """{check: its problems} for every check."""
+        return {name: getattr(self, name)() for name in self.CHECKS}
+
+    def upgrade_from_empty(self):
+        problems = self._no_branch()
+        if problems:
+            return problems
+        with self.app():
+            migrations = self._schema()
+            for branch in self.branch_names():
+                problems += self._guarded(
+                    f'upgrade {branch}@head',
+                    lambda: migrations.upgrade(f'{branch}@head'))
+            if not problems:
+                status = migrations.status()
+                problems += [f'branch {b.branch} is {b.verdict} after the '
+                             f'upgrade' for b in status.enabled()
+                             if b.branch in self.branch_names()
+                             and b.verdict != 'up to date']
+        return problems
+
+    def upgrade_equals_create(self):
+        from haas.migrations.tables import tables_of
+        built = {}
+        for verb, run in (('create', lambda s: s.create()),
+                          ('upgrade heads', lambda s: s.upgrade('heads'))):
+            with self.app() as app:
+                schema = self._schema()
+                problems = self._guarded(verb, lambda: run(schema))
+                if problems:
+                    return problems
+                built[verb] = _schema_of(app, {
+                    t for b in self.branch_names() for t in tables_of(b)})
+        problems = []
+        created, upgraded = built['create'], built['upgrade heads']
+        for key in sorted(set(created) | set(upgraded)):
+            if created.get(key) != upgraded.get(key):
+                problems.append(f'{key}: db create builds '
+                                f'{created.get(key)!r}, upgrade heads '
+                                f'{upgraded.get(key)!r}')
+        return problems
+
+    def round_trip(self):
+        problems = self._no_branch()
+        with self.app():
+            migrations = self._schema()
+            for branch in self.branch_names():
+                parent = None
+                for script in self.branches.by_branch[branch]:
+                    if parent is None:
+                        for dependency in _dependencies(script):
+                            problems += self._guarded(
+                                f'upgrade to {dependency}',
+                                lambda: migrations.upgrade(dependency))
+                    else:
+                        self._seed(parent)
+                    before = _rows()
+                    problems += self._guarded(
+                        f'upgrade to {script.revision}',
+                        lambda: migrations.upgrade(script.revision))
+                    after = _rows()
+                    problems += self._guarded(
+                        f'downgrade {script.revision}',
+                        lambda: migrations.downgrade(
+                            parent or f'{branch}@base'))
+                    if not problems and _rows() != before:
+                        problems.append(
+                            f'revision {script.revision}: its downgrade does '
+                            f'not give back the rows it was upgraded from')
+                    problems += self._guarded(
+                        f'upgrade to {script.revision} again',
+                        lambda: migrations.upgrade(script.revision))
+                    if not problems and _rows() != after:
+                        problems.append(
+                            f'revision {script.revision}: upgraded again, it '
+                            f'does not give the rows it gave the first time')
+                    if problems:
+                        return problems
+                    parent = script.revision
+        return problems
+
+    def no_drift(self):
+        from haas.migrations.checks import drift
+        prefixes = tuple(f'branch {b}:' for b in self.branch_names())
+        return [line for line in drift(self.branches)
+                if line.startswith(prefixes)]
+
+    def scripts_import_no_models(self):
+        problems = []
+        forbidden = ('haas.model', self.extension)
+        for branch in self.branch_names():
+            for script in self.branches.by_branch[branch]:
+                with open(script.path, encoding='utf-8') as f:
+                    tree = ast.parse(f.read(), script.path)
+                for name in _imports(tree):
+                    if any(name == f or name.startswith(f + '.')
+                           for f in forbidden):
+                        problems.append(
+                            f'{script.path} imports {name}: a script must '
+                            f'not depend on the models, which change after '
+                            f'it was written')
+        return problems
+
+    # --- helpers ----------------------------------------------------------
+
+    def _schema(self):
+        """The verbs' work on the app's database, with its progress kept
+        in `heard` instead of printed."""
+        from flask import current_app
+
+        from haas.migrations.schema import Schema
+        return Schema(current_app._get_current_object(),
+                      report=self.heard.append)
+
+    def _no_branch(self):
+        if not self.branch_names():
+            return [f'{self.extension} has no branch: register its folder '
+                    f'in haas.migrations.paths and write its first script']
+        return []
+
+    def _guarded(self, what, run):
+        from haas.errors import HaasError
+        try:
+            run()
+        except HaasError as e:
+            return [f'{what}: {e}']
+        return []
+
+    def _seed(self, revision):
+        import sqlalchemy as sa
+        from haas.model import db
+        rows = self.rows_at(revision) or {}
+        if not rows:
+            return
+        with db.engine.begin() as connection:
+            metadata = sa.MetaData()
+            metadata.reflect(connection, only=list(rows))
+            for table, values in rows.items():
+                connection.execute(metadata.tables[table].insert(), values)
+
+
+def _dependencies(script):
+    """The revisions of other branches that a script depends on."""
+    depends = script.dependencies or ()
+    return (depends,) if isinstance(depends, str) else tuple(depends)
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and \
+                not node.level:
+            yield node.module
+
+
+def _rows():
+    """Every row of every table but the bookkeeping, ordered."""
+    import sqlalchemy as sa
+    from haas.model import db
+    found = {}
+    with db.engine.connect() as connection:
+        metadata = sa.MetaData()
+        metadata.reflect(connection)
+        for name, table in sorted(metadata.tables.items()):
+            if name not in BOOKKEEPING:
+                found[name] = [tuple(r) for r in connection.execute(
+                    sa.select(table).order_by(*table.columns))]
+    return found
+
+
+def _schema_of(app, tables):
+    """{'table <name>': its schema, 'version rows': ...}, for `tables`."""
+    from haas import migrations
+    from haas.model import db
+    with db.engine.connect() as connection:
+        snapshot = migrations.schema_snapshot(connection)
+        rows = sorted(connection.exec_driver_sql(
+            'SELECT version_num FROM alembic_version').scalars())
+    found = {f'table {name}': shape
+             for name, shape in snapshot['tables'].items() if name in tables}
+    found['version rows'] = rows
+    return found
+
+
+def test_extension(extension, config=None, postgresql=None):
+    """{check: problems} of `extension`, on fresh SQLite databases in a
+    temporary folder, or on databases made on the PostgreSQL server at
+    `postgresql`; `config` (a haas.config.Config) gives the sections other
+    than [database] and [extensions]."""
+    import tempfile
+
+    from haas.errors import MigrationError
+    extra = ''
+    if config is not None:
+        for section in config.parser.sections():
+            if section not in ('database', 'extensions'):
+                extra += f'[{section}]\n' + ''.join(
+                    f'{key} = {value}\n'
+                    for key, value in config.parser.items(section, raw=True))
+    try:
+        companions(extension)
+    except Exception as e:  # not importable, or not an extension
+        raise MigrationError(f'cannot test {extension}: {e}') from None
+    with contextlib.ExitStack() as stack:
+        if postgresql is not None:
+            try:
+                new = stack.enter_context(postgresql_databases(postgresql))
+            except ConnectionError as e:
+                raise MigrationError(str(e)) from None
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            names = iter(range(1000))
+            new = (lambda: f'sqlite:///{folder}/haas-{next(names)}.db')
+        return Harness(extension, new, extra).run()
+
+
+@contextlib.contextmanager
+def postgresql_databases(url):
+    """A factory of new databases on the PostgreSQL server at `url`, each
+    dropped at the end.  ConnectionError if the server cannot be used."""
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+    url = sa.make_url(url)
+    if url.drivername == 'postgresql':
+        url = url.set(drivername='postgresql+psycopg2')
+    admin = sa.create_engine(url, isolation_level='AUTOCOMMIT',
+                             poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect():
+            pass
+    except sa.exc.DBAPIError as e:
+        raise ConnectionError(f'PostgreSQL at {url.render_as_string()} '
+                              f'cannot be used: {e.orig}') from None
+    made = []
+
+    def new():
+        name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE {name}')
+        made.append(name)
+        return url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield new
+    finally:
+        with admin.connect() as connection:
+            for name in made:
+                connection.exec_driver_sql(
+                    f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        admin.dispose()
+
+
+class MigrationTests:
+    """The checks as pytest tests, for an extension author to opt into::
+
+        from haas.testing import MigrationTests
+
+        class TestMigrations(MigrationTests):
+            extension = 'my_extension'
+
+    They run on SQLite and on PostgreSQL (`haas_databases`, from the
+    plugin); override `rows_at(revision)` to seed rows for the round trip,
+    and set `config` for the extension's own haas.cfg sections.
+    """
+
+    extension = None
+    config = ''
+
+    def rows_at(self, revision):
+        return {}
+
+    def harness(self, new_database):
+        return Harness(self.extension, new_database, self.config,
+                       self.rows_at)
+
+    def test_upgrades_from_base_to_head_on_an_empty_database(
+            self, haas_databases):
+        assert self.harness(haas_databases).upgrade_from_empty() == []
+
+    def test_upgrade_heads_builds_what_create_builds(self, haas_databases):
+        assert self.harness(haas_databases).upgrade_equals_create() == []
+
+    def test_every_revision_goes_down_and_up_with_its_rows(
+            self, haas_databases):
+        assert self.harness(haas_databases).round_trip() == []
+
+    def test_autogenerate_finds_nothing_to_do(self, haas_databases):
+        assert self.harness(haas_databases).no_drift() == []
+
+    def test_scripts_import_no_models(self, haas_databases):
+        assert self.harness(haas_databases).scripts_import_no_models() == []

@@ -1,0 +1,47 @@
+"""The pytest plugin of haas.testing: fresh databases for an extension
+author's tests, on SQLite and on PostgreSQL.
+
+Installed with HaaS (entry point `pytest11`), so an extension's own test
+suite has the fixtures without a conftest:
+
+- `haas_sqlite`: a factory of new SQLite database URIs, files in the
+  test's temporary folder;
+- `haas_postgresql`: a factory of new PostgreSQL databases, made on the
+  server that HAAS_TEST_POSTGRES_URL names (default: postgres on
+  127.0.0.1) and dropped after the test; the test is skipped when the
+  server cannot be reached, or fails with HAAS_TEST_REQUIRE_POSTGRES=1;
+- `haas_databases`: either, one run of the test per backend.
+"""
+
+import contextlib
+import itertools
+import os
+
+import pytest
+
+DEFAULT_POSTGRES = 'postgresql://postgres@127.0.0.1:5432/postgres'
+
+
+@pytest.fixture
+def haas_sqlite(tmp_path):
+    names = itertools.count()
+    return lambda: f'sqlite:///{tmp_path}/haas-{next(names)}.db'
+
+
+@pytest.fixture
+def haas_postgresql():
+    from haas.testing import postgresql_databases
+    url = os.environ.get('HAAS_TEST_POSTGRES_URL', DEFAULT_POSTGRES)
+    with contextlib.ExitStack() as stack:
+        try:
+            new = stack.enter_context(postgresql_databases(url))
+        except ConnectionError as e:
+            if os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1':
+                pytest.fail(str(e))
+            pytest.skip(str(e))
+        yield new
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def haas_databases(request):
+    return request.getfixturevalue(f'haas_{request.param}')
