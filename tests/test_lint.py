@@ -151,3 +151,28 @@ def test_a_waiver_of_no_rule_or_without_a_reason_is_a_one_line_error(
         f"revision {SECOND} waives 'x', which is no rule (rules: ")
     assert error_line(empty) == (f'revision {SECOND} waives '
                                  f'index-not-concurrent without a reason')
+
+
+@pytest.mark.parametrize('since', ['base', f'{MODULE}@base'])
+def test_since_base_reads_a_new_branch_from_its_first_script(
+        example_scripts, since):
+    # Its tables are new in such a run: only what is wrong whatever the
+    # table's size is found, a loop over rows say.
+    upgrade, statement = RULES['python-loop-data-migration']
+    scripts(example_scripts, upgrade)
+    config = config_text(NOWHERE, WITH_EXAMPLE)
+
+    result = cli(['db', 'lint', '--since', since, '--extension', MODULE,
+                  '--json'], config)
+
+    assert json.loads(result.stdout) == {'revisions': 2, 'findings': [{
+        'branch': MODULE, 'revision': SECOND,
+        'rule': 'python-loop-data-migration', 'statement': statement,
+        'waived': False, 'reason': None}]}
+
+
+def test_since_base_needs_the_branch_it_reads():
+    result = cli(['db', 'lint', '--since', 'base'], config_text(NOWHERE))
+
+    assert error_line(result) == ('--since base needs --extension MODULE: '
+                                  'the branch to read from its start')

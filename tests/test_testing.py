@@ -138,3 +138,18 @@ def test_an_authors_suite_opts_into_the_checks_with_migration_tests(
     result = pytester.runpytest_inprocess('-p', 'no:cacheprovider', '-q')
 
     result.assert_outcomes(passed=10)
+
+
+def test_a_seeded_row_with_a_column_the_table_lacks_is_named(example_scripts,
+                                                             monkeypatch):
+    write_script(example_scripts, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade=DROP, message='add example_widget')
+    write_script(example_scripts, SECOND, down=FIRST, message='nothing')
+    module = __import__(MODULE)
+    monkeypatch.setattr(module, 'haas_testing_rows', lambda revision: {
+        'project': [{'id': 1, 'label': 'runway', 'bogus': 3}],
+    } if revision == FIRST else {}, raising=False)
+
+    assert failed(db_test(MODULE))['round_trip'] == [
+        f'the rows seeded at {FIRST} name column bogus, which project lacks '
+        f'there']

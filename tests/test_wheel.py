@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import venv
@@ -10,26 +11,40 @@ import pytest
 
 from haas.migrations import LEDGER
 
-from conftest import LEGACY_EXTENSIONS, config_text
+from conftest import (EXAMPLE, EXAMPLE_MODULE, LEGACY_EXTENSIONS,
+                      config_text, write_script)
+from test_status import CORE_HEAD, FIRST, WIDGET
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+class Installed:
+    """A virtualenv with only the wheel (and its dependencies) in it."""
+
+    def __init__(self, tmp_path):
+        dist = tmp_path / 'dist'
+        self.built = subprocess.run(
+            [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+             '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
+            check=True, capture_output=True, text=True)
+        wheel, = dist.glob('haas-*.whl')
+        self.env_dir = tmp_path / 'venv'
+        venv.create(self.env_dir, with_pip=True)
+        self.bin_dir = self.env_dir / 'bin'
+        subprocess.run([self.bin_dir / 'pip', 'install', '-q', str(wheel)],
+                       check=True, capture_output=True)
+
+
+@pytest.fixture(scope='module')
+def installed(tmp_path_factory):
+    return Installed(tmp_path_factory.mktemp('wheel'))
+
+
 @pytest.mark.slow
-def test_installed_wheel_finds_every_migration_script(tmp_path):
-    dist = tmp_path / 'dist'
-    built = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-                            '--no-build-isolation', '-q', '-w', str(dist),
-                            str(ROOT)], check=True, capture_output=True,
-                           text=True)
+def test_installed_wheel_finds_every_migration_script(installed, tmp_path):
     # The packaging metadata builds without a single setuptools warning.
-    assert (built.stdout, built.stderr) == ('', '')
-    wheel, = dist.glob('haas-*.whl')
-    env_dir = tmp_path / 'venv'
-    venv.create(env_dir, with_pip=True)
-    bin_dir = env_dir / 'bin'
-    subprocess.run([bin_dir / 'pip', 'install', '-q', str(wheel)], check=True,
-                   capture_output=True)
+    assert (installed.built.stdout, installed.built.stderr) == ('', '')
+    env_dir, bin_dir = installed.env_dir, installed.bin_dir
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
     (elsewhere / 'haas.cfg').write_text(config_text(
@@ -54,3 +69,43 @@ def test_installed_wheel_finds_every_migration_script(tmp_path):
     admin('db', 'upgrade', 'heads')
     assert admin('db', 'create') == ('Every enabled branch already exists; '
                                      'nothing created.\n')
+
+
+@pytest.mark.slow
+def test_a_third_party_extension_tests_its_migrations_with_the_plugin(
+        installed, tmp_path):
+    """The example extension, outside HaaS's tree, with only the wheel
+    installed: `haas-admin db test` and its own pytest run pass."""
+    bin_dir = installed.bin_dir
+    subprocess.run([bin_dir / 'pip', 'install', '-q', 'pytest',
+                    'psycopg2-binary'], check=True, capture_output=True)
+    site = tmp_path / 'site'
+    shutil.copytree(EXAMPLE, site / EXAMPLE_MODULE,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    write_script(site / EXAMPLE_MODULE / 'migrations', FIRST,
+                 labels=(EXAMPLE_MODULE,), depends=CORE_HEAD, upgrade=WIDGET,
+                 downgrade="op.drop_table('example_widget')",
+                 message='add example_widget')
+    tests = tmp_path / 'tests'
+    tests.mkdir()
+    (tests / 'test_migrations.py').write_text(
+        'from haas.testing import MigrationTests\n\n\n'
+        'class TestMigrations(MigrationTests):\n'
+        f'    extension = {EXAMPLE_MODULE!r}\n')
+    env = {'PATH': f'{bin_dir}:{os.environ["PATH"]}', 'HOME': str(tmp_path),
+           'PYTHONPATH': str(site), 'HAAS_CONFIG': str(tmp_path / 'none.cfg'),
+           **{k: v for k, v in os.environ.items()
+              if k.startswith('HAAS_TEST_')}}
+    (tmp_path / 'none.cfg').write_text('')
+
+    checked = subprocess.run([bin_dir / 'haas-admin', 'db', 'test',
+                              EXAMPLE_MODULE], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+    tested = subprocess.run([bin_dir / 'python', '-m', 'pytest', '-q',
+                             '-p', 'no:cacheprovider', str(tests)],
+                            cwd=tmp_path, env=env, capture_output=True,
+                            text=True)
+
+    assert (checked.returncode, checked.stderr) == (0, ''), checked.stdout
+    assert tested.returncode == 0, tested.stdout
+    assert tested.stdout.splitlines()[-1].startswith('10 passed')

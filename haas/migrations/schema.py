@@ -507,23 +507,37 @@ class Schema:
     def lint(self, since=None, extension=None):
         """(the lint Findings, how many revisions were read)."""
         from haas.migrations import linting
-        if since is not None:
+        named = None if extension is None else self._branch(extension)
+        if since is None:
+            plan = self.upgrade('heads', extension, plan=True)
+            steps, start = plan.alembic_steps, plan.start
+            return linting.lint(self.runner(), self.branches, steps,
+                                start), len(steps)
+        if since == 'base' or since.endswith('@base'):
+            # From the start: what the branch's first script depends on is
+            # written out too, but only the branch is read.
+            branch = named or since.split('@', 1)[0]
+            if branch == 'base':
+                raise MigrationError("--since base needs --extension MODULE: "
+                                     "the branch to read from its start")
+            self.branches.require(branch)
+            start = ()
+        else:
             with revision_errors(self.branches, since):
                 script = self.branches.script.get_revision(since)
             branch = self.branches.branch_of(script.revision)
-            if extension is not None and self._branch(extension) != branch:
+            if named is not None and named != branch:
                 raise MigrationError(f'{since} is a revision of branch '
                                      f'{branch}, not of --extension '
                                      f'{extension}')
             start = (script.revision,)
-            with revision_errors(self.branches, since):
-                steps = self.branches.script._upgrade_revs(f'{branch}@head',
-                                                           start)
-        else:
-            plan = self.upgrade('heads', extension, plan=True)
-            steps, start = plan.alembic_steps, plan.start
-        return linting.lint(self.runner(), self.branches, steps,
-                            start), len(steps)
+        with revision_errors(self.branches, since):
+            steps = self.branches.script._upgrade_revs(f'{branch}@head',
+                                                       start)
+        findings = linting.lint(self.runner(), self.branches, steps, start)
+        read = [s for s in steps
+                if self.branches.branch_of(s.revision.revision) == branch]
+        return [f for f in findings if f.branch == branch], len(read)
 
     # --- the ledger -------------------------------------------------------
 

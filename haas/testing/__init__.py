@@ -146,7 +146,7 @@ class Harness:
                                 f'upgrade to {dependency}',
                                 lambda: migrations.upgrade(dependency))
                     else:
-                        self._seed(parent)
+                        problems += self._seed(parent)
                     before = _rows()
                     problems += self._guarded(
                         f'upgrade to {script.revision}',
@@ -224,12 +224,22 @@ class Harness:
         from haas.model import db
         rows = self.rows_at(revision) or {}
         if not rows:
-            return
+            return []
+        problems = []
         with db.engine.begin() as connection:
             metadata = sa.MetaData()
             metadata.reflect(connection, only=list(rows))
             for table, values in rows.items():
+                columns = set(metadata.tables[table].columns.keys())
+                unknown = sorted({k for row in values for k in row} - columns)
+                if unknown:
+                    problems.append(
+                        f'the rows seeded at {revision} name column'
+                        f'{"s" if len(unknown) > 1 else ""} '
+                        f'{", ".join(unknown)}, which {table} lacks there')
+                    continue
                 connection.execute(metadata.tables[table].insert(), values)
+        return problems
 
 
 def _dependencies(script):
@@ -319,8 +329,12 @@ def postgresql_databases(url):
     url = sa.make_url(url)
     if url.drivername == 'postgresql':
         url = url.set(drivername='postgresql+psycopg2')
-    admin = sa.create_engine(url, isolation_level='AUTOCOMMIT',
-                             poolclass=sa.pool.NullPool)
+    try:
+        admin = sa.create_engine(url, isolation_level='AUTOCOMMIT',
+                                 poolclass=sa.pool.NullPool)
+    except ImportError as e:
+        raise ConnectionError(f'no driver for PostgreSQL ({e}): install '
+                              f'haas[postgresql]') from None
     try:
         with admin.connect():
             pass
@@ -362,7 +376,11 @@ class MigrationTests:
     config = ''
 
     def rows_at(self, revision):
-        return {}
+        """{table: [row, ...]} to insert once the database is at
+        `revision`, before the next revision goes down and up; by default
+        the extension's own `haas_testing_rows(revision)`, if it has one."""
+        module = importlib.import_module(self.extension)
+        return getattr(module, 'haas_testing_rows', lambda r: {})(revision)
 
     def harness(self, new_database):
         return Harness(self.extension, new_database, self.config,
