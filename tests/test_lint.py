@@ -88,11 +88,12 @@ def linting_rules():
     return explained
 
 
+@pytest.mark.parametrize('rule', RULES)
 def test_a_waived_rule_is_listed_with_its_reason_and_passes(
-        at_first, example_scripts):
-    upgrade, statement = RULES['index-not-concurrent']
+        at_first, example_scripts, rule):
+    upgrade, statement = RULES[rule]
     scripts(example_scripts, upgrade, attributes=(
-        "lint_waivers = {'index-not-concurrent': 'a few hundred widgets'}"))
+        f"lint_waivers = {{{rule!r}: 'a few hundred widgets'}}"))
 
     result = cli(['db', 'lint'], at_first)
     as_json = cli(['db', 'lint', '--json'], at_first)

@@ -153,3 +153,22 @@ def test_a_seeded_row_with_a_column_the_table_lacks_is_named(example_scripts,
     assert failed(db_test(MODULE))['round_trip'] == [
         f'the rows seeded at {FIRST} name column bogus, which project lacks '
         f'there']
+
+
+def test_an_authors_own_tests_get_an_app_with_the_extension_created(
+        pytester, example_scripts):
+    write_script(example_scripts, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade=DROP, message='add example_widget')
+    pytester.makeini(f'[pytest]\nhaas_extension = {MODULE}\n')
+    pytester.makepyfile(test_widgets=textwrap.dedent('''
+        from haas.model import db
+
+
+        def test_the_widget_table_is_there(haas_app):
+            with db.engine.connect() as connection:
+                assert db.inspect(connection).has_table('example_widget')
+    '''))
+
+    result = pytester.runpytest_inprocess('-p', 'no:cacheprovider', '-q')
+
+    result.assert_outcomes(passed=2)

@@ -10,7 +10,12 @@ suite has the fixtures without a conftest:
   server that HAAS_TEST_POSTGRES_URL names (default: postgres on
   127.0.0.1) and dropped after the test; the test is skipped when the
   server cannot be reached, or fails with HAAS_TEST_REQUIRE_POSTGRES=1;
-- `haas_databases`: either, one run of the test per backend.
+- `haas_databases`: either, one run of the test per backend;
+- `haas_extension`: the extension under test, from the `haas_extension`
+  option of the pytest configuration (override the fixture instead, to
+  name it in code);
+- `haas_app`: a HaaS application on a new database of `haas_databases`,
+  created (`db create`) with the extension enabled, in its context.
 """
 
 import contextlib
@@ -45,3 +50,28 @@ def haas_postgresql():
 @pytest.fixture(params=['sqlite', 'postgresql'])
 def haas_databases(request):
     return request.getfixturevalue(f'haas_{request.param}')
+
+
+def pytest_addoption(parser):
+    parser.addini('haas_extension',
+                  'the module of the HaaS extension that haas_app enables')
+
+
+@pytest.fixture
+def haas_extension(request):
+    name = request.config.getini('haas_extension')
+    if not name:
+        pytest.fail('name the extension under test: haas_extension = '
+                    '<module> in the pytest configuration, or a '
+                    'haas_extension fixture of your own')
+    return name
+
+
+@pytest.fixture
+def haas_app(haas_databases, haas_extension):
+    from haas.migrations.schema import Schema
+    from haas.testing import Harness
+    harness = Harness(haas_extension, haas_databases)
+    with harness.app() as app:
+        Schema(app, report=harness.heard.append).create()
+        yield app
