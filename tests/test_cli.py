@@ -39,6 +39,17 @@ def test_help_needs_neither_config_nor_database(tmp_path):
     assert not (tmp_path / 'haas.db').exists()
 
 
+def test_reading_commands_leave_no_database_file_behind(tmp_path):
+    results = [run_admin(['db', *args], cwd=tmp_path, check=False)
+               for args in (['status'], ['current'], ['upgrade', '--plan'])]
+
+    assert [(r.returncode, r.stderr) for r in results] == [
+        (1, ''), (0, ''), (0, '')]
+    assert results[0].stdout.splitlines()[-1] == (
+        'Next: the database is not initialised: run `haas-admin db create`')
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_summaries_are_whole_first_paragraphs():
     result = cli(['db', '--help'])
     listing = result.stdout.split('Commands:\n', 1)[1]
@@ -213,6 +224,18 @@ def test_create_admin_user_then_it_exists(databases):
         assert users['bob'].verify_password('pw')
         assert users['alice'].hashed_password.startswith('$argon2id$')
         db.engine.dispose()
+
+
+def test_create_admin_user_checks_the_schema_before_asking_the_password(
+        databases):
+    config = config_text(databases.new(), ['haas.ext.auth.database',
+                                           'haas.ext.network_allocators.null'])
+
+    result = cli(['create-admin-user', 'alice'], config, input='pw\npw\n')
+
+    assert 'Password' not in result.stdout
+    assert error_line(result) == ('the database is not initialised: run '
+                                  '`haas-admin db create`')
 
 
 def test_create_admin_user_refuses_an_empty_password(databases):

@@ -46,6 +46,9 @@ def create_admin_user(username, password_stdin):
     backend = current_app.extensions['haas'].auth_backend
     if not backend.keeps_users:
         backend.create_admin_user(username, None)  # says why it cannot
+    # Before the password is asked for: a schema that is not current
+    # would refuse it anyway.
+    migrations.require_current_schema()
     if password_stdin:
         import sys
         password = sys.stdin.readline().rstrip('\r\n')
@@ -54,7 +57,6 @@ def create_admin_user(username, password_stdin):
                                 confirmation_prompt=True)
     if not password:
         raise HaasError('the password is empty')
-    migrations.require_current_schema()
     backend.create_admin_user(username, password)
 
 

@@ -9,6 +9,7 @@ they stood for have been written out (`_prepare`).
 
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -195,6 +196,18 @@ class Schema:
 
     @contextlib.contextmanager
     def reading(self):
+        url = self.engine.url
+        if url.get_backend_name() == 'sqlite' and url.database not in (
+                None, '', ':memory:') and not os.path.exists(url.database):
+            # An absent file is an empty database: reading it must not
+            # leave one behind.
+            empty = sa.create_engine('sqlite://')
+            try:
+                with empty.connect() as connection:
+                    yield connection
+            finally:
+                empty.dispose()
+            return
         with self.engine.connect() as connection:
             yield connection
 
