@@ -516,6 +516,25 @@ def table_locked(uri, table):
     engine.dispose()
 
 
+def test_reading_the_schema_behind_a_locked_table_fails_after_lock_timeout(
+        pg_databases):
+    from test_legacy import LEGACY_EXTENSIONS, load_dump, read_dump
+    uri = pg_databases.new()
+    load_dump(uri, read_dump())  # adoptable: its tables are read closely
+    config = config_text(uri, LEGACY_EXTENSIONS,
+                         extra='[migrations]\nlock_timeout = 1\n')
+
+    with table_locked(uri, 'networkattachment'):
+        status = cli(['db', 'status'], config)
+        upgrade = cli(['db', 'upgrade'], config)
+
+    message = ('a table is locked by another session, and reading the schema '
+               'waited for it 1 s ([migrations] lock_timeout): let that '
+               'session finish, or stop it, then run this again')
+    assert (error_line(status), error_line(upgrade)) == (message, message)
+    assert cli(['db', 'upgrade'], config).exit_code == 0
+
+
 def test_revision_that_hits_the_lock_timeout_is_retried(pg_databases,
                                                         extension, tmp_path,
                                                         start):

@@ -236,8 +236,25 @@ class Schema:
     # --- reading --------------------------------------------------------
 
     def inspect(self, connection):
-        return state.inspect(connection, self.branches, self.tables_of,
-                             self.probe)
+        """The Status of the database; reading it waits for a table that
+        another session holds locked at most [migrations] lock_timeout."""
+        if connection.dialect.name == 'postgresql' and \
+                self.settings.lock_timeout:
+            # For this transaction only: a pooled connection keeps no limit.
+            connection.exec_driver_sql(
+                f"SET LOCAL lock_timeout = "
+                f"'{int(self.settings.lock_timeout * 1000)}ms'")
+        try:
+            return state.inspect(connection, self.branches, self.tables_of,
+                                 self.probe)
+        except sa.exc.OperationalError as e:
+            if getattr(e.orig, 'pgcode', None) != '55P03':  # lock_not_available
+                raise
+            raise DatabaseError(
+                f'a table is locked by another session, and reading the '
+                f'schema waited for it {self.settings.lock_timeout:g} s '
+                f'([migrations] lock_timeout): let that session finish, or '
+                f'stop it, then run this again') from None
 
     def status(self, wait=None):
         with self.reading() as connection:
