@@ -287,15 +287,20 @@ def test_an_idle_daemon_wakes_at_once_for_a_new_action_and_stops_on_sigterm(
     assert time.monotonic() - started < 5
 
 
+def queue_detaches(app, where=''):
+    """Queue a detach behind each queued action (`where` picks which)."""
+    with app.app_context():
+        db.session.execute(sa.text(
+            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
+            f'SELECT nic_id, NULL, channel FROM networking_action {where}'))
+        db.session.commit()
+
+
 def test_two_daemons_keep_each_ports_actions_in_order(journal):
     start, remaining, read, app = journal
     # Each nic gets a detach queued behind its connect (rows written as
     # an older release or an operator might have: the API queues one).
-    with app.app_context():
-        db.session.execute(sa.text(
-            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
-            "SELECT nic_id, NULL, channel FROM networking_action"))
-        db.session.commit()
+    queue_detaches(app)
     assert remaining() == 400
 
     first, second = start(), start()
@@ -317,11 +322,8 @@ def test_two_daemons_keep_each_ports_actions_in_order(journal):
 
 def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
     start, remaining, read, app = journal
+    queue_detaches(app, 'WHERE id = 1')
     with app.app_context():
-        db.session.execute(sa.text(
-            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
-            'SELECT nic_id, NULL, channel FROM networking_action WHERE id = 1'))
-        db.session.commit()
         engine = db.engine
     with engine.connect() as other:
         other.begin()

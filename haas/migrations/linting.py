@@ -87,21 +87,22 @@ def statements(sql):
             yield '\n'.join(lines).strip()
 
 
-def _rules_of(statement, existing):
-    """The rules `statement` breaks, given the `existing` tables."""
+def _rules_of(statement, created):
+    """The rules `statement` breaks on an existing table: any but those
+    the linted revisions `created` (new, so empty)."""
     match = _CREATE_INDEX.match(statement)
     if match:
-        if not match.group('concurrently') and match.group('table') in \
-                existing:
+        if not match.group('concurrently') and match.group('table') not in \
+                created:
             yield 'index-not-concurrent'
         return
     match = _DROP_TABLE.match(statement)
     if match:
-        if match.group('table') in existing:
+        if match.group('table') not in created:
             yield 'breaking-rename-or-drop'
         return
     match = _ALTER.match(statement)
-    if not match or match.group('table') not in existing:
+    if not match or match.group('table') in created:
         return
     rest = ' '.join(match.group('rest').split()).upper()
     if rest.startswith('ADD COLUMN') or rest.startswith('ADD ') and \
@@ -183,10 +184,9 @@ def lint(runner, branches, steps, start):
             if table:
                 created.add(table.group('table'))
                 continue
-            existing = _Existing(created)
             found += [(rule, statement)
                       for rule in dict.fromkeys(_rules_of(statement,
-                                                          existing))]
+                                                          created))]
         loops = _loops(script)
         found += [('python-loop-data-migration', loop) for loop in loops]
         error = runner.unrendered.get(script.revision)
@@ -197,13 +197,3 @@ def lint(runner, branches, steps, start):
         findings += [Finding(branch, script.revision, rule, statement,
                              waived.get(rule)) for rule, statement in found]
     return findings
-
-
-class _Existing:
-    """Every table but those the linted revisions created."""
-
-    def __init__(self, created):
-        self.created = created
-
-    def __contains__(self, table):
-        return table not in self.created

@@ -490,10 +490,8 @@ class Schema:
                                               involved)
                 the_plan.findings = datachecks.before(
                     connection, self.branches, the_plan.upgrades)
-                if status.revisions.get(LEDGER) is not None:
-                    the_plan.changed, _ = ledger.changes(
-                        connection, self.branches, status.revisions)
-                    the_plan.verify = self.settings.verify
+                the_plan.changed = self._changed(connection, status)
+                the_plan.verify = self.settings.verify
                 return the_plan
         with self._probing(), self.writing(lock_wait) as connection:
             status = self.inspect(connection)
@@ -624,13 +622,19 @@ class Schema:
                     reason=reason.strip())])
             return change
 
+    def _changed(self, connection, status):
+        """The applied revisions whose scripts changed since they ran; none
+        on a database without a ledger."""
+        if status.revisions.get(LEDGER) is None:
+            return []
+        changes, _ = ledger.changes(connection, self.branches,
+                                    status.revisions)
+        return changes
+
     def _verify_before(self, connection, status):
         """Refuse (or warn, with [migrations] verify = warn) when applied
         scripts changed since they ran."""
-        if status.revisions.get(LEDGER) is None:
-            return
-        changes, _ = ledger.changes(connection, self.branches,
-                                    status.revisions)
+        changes = self._changed(connection, status)
         if not changes:
             return
         message = changed_message(changes)

@@ -21,6 +21,7 @@ haas.testing.plugin for the fixtures).
 import ast
 import contextlib
 import importlib
+import itertools
 
 #: Tables that describe the branches; not the extension's data.
 BOOKKEEPING = ('alembic_version', 'haas_schema_branch', 'haas_schema_ledger')
@@ -312,10 +313,15 @@ def test_extension(extension, config=None, postgresql=None):
             except ConnectionError as e:
                 raise MigrationError(str(e)) from None
         else:
-            folder = stack.enter_context(tempfile.TemporaryDirectory())
-            names = iter(range(1000))
-            new = (lambda: f'sqlite:///{folder}/haas-{next(names)}.db')
+            new = sqlite_databases(
+                stack.enter_context(tempfile.TemporaryDirectory()))
         return Harness(extension, new, extra).run()
+
+
+def sqlite_databases(folder):
+    """A factory of new SQLite database URIs, files in `folder`."""
+    names = itertools.count()
+    return lambda: f'sqlite:///{folder}/haas-{next(names)}.db'
 
 
 @contextlib.contextmanager

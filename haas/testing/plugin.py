@@ -19,7 +19,6 @@ suite has the fixtures without a conftest:
 """
 
 import contextlib
-import itertools
 import os
 
 import pytest
@@ -29,8 +28,8 @@ DEFAULT_POSTGRES = 'postgresql://postgres@127.0.0.1:5432/postgres'
 
 @pytest.fixture
 def haas_sqlite(tmp_path):
-    names = itertools.count()
-    return lambda: f'sqlite:///{tmp_path}/haas-{next(names)}.db'
+    from haas.testing import sqlite_databases
+    return sqlite_databases(tmp_path)
 
 
 @pytest.fixture
