@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/create_vs_upgrade.py
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/upgrade_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -4,6 +4,7 @@ The checks come in the order rest-api.md gives them, so that a caller
 gets the same error as from HaaS 0.2 where HaaS 0.2 was right.
 """
 
+import json
 import typing
 
 import sqlalchemy as sa
@@ -13,10 +14,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from flask import Response
 
 from haas import auth, deferred, drivers, libvirt
-from haas.errors import (AllocationError, BadArgumentError, BlockedError,
+from haas.errors import (AllocationError, AuthorizationError,
+                         BadArgumentError, BlockedError,
                          DuplicateError, IllegalStateError, NotFoundError,
                          OBMError, ProjectMismatchError, ServerError)
-from haas.model import (Headnode, Hnic, Network, NetworkAttachment,
+from haas.model import (MODIFY_PORT, PENDING, REVERT_PORT, Headnode, Hnic,
+                        Metadata, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Obm, Port, Project,
                         Switch, db)
 from haas.rest import Body, Name, Text, rest_call
@@ -110,9 +113,28 @@ def node_of(label):
 
 
 def assert_no_pending_action(nic):
-    if nic.current_action is not None:
+    if nic.current_action is not None and nic.current_action.pending:
         raise BlockedError('A networking operation is already active on the '
                            'nic.')
+
+
+def queue_action(nic, **fields):
+    """Queue a networking action on `nic`, whose finished action (if it
+    has one) it replaces; its uuid, the status_id clients ask about."""
+    finished = nic.current_action
+    if finished is not None:
+        db.session.delete(finished)
+        db.session.flush()
+    action = NetworkingAction(nic=nic, **fields)
+    db.session.add(action)
+    db.session.flush()
+    deferred.notify()
+    return {'status_id': action.uuid}
+
+
+def may_use(network, project):
+    """Whether `project` may put its nodes on `network`."""
+    return network.public or project in network.access
 
 
 def _labels(query):
@@ -144,7 +166,7 @@ def project_delete(project):
     project = must_find(Project, project)
     if project.nodes:
         raise BlockedError('Project has nodes still')
-    if project.networks_created:
+    if project.networks_owned:
         raise BlockedError('Project still has networks')
     if project.networks_access:
         raise BlockedError('Project can still access networks')
@@ -205,7 +227,8 @@ def list_project_networks(project):
     networks are not listed)."""
     project = must_find(Project, project)
     auth.require_project_access(project)
-    return _labels(db.select(Network.label).filter_by(access_id=project.id))
+    return _labels(db.select(Network.label).where(
+        Network.access.any(Project.id == project.id)))
 
 
 # --- nodes ----------------------------------------------------------------
@@ -219,17 +242,22 @@ class ObmSpec(Body):
 
 class NodeRegistration(Body):
     obm: ObmSpec
+    metadata: typing.Optional[dict[Name, typing.Any]] = None
 
 
 @rest_call('PUT', '/node/<node>', body=NodeRegistration,
            errors=[DuplicateError, BadArgumentError])
-def node_register(node, obm):
-    """Register a node and its out-of-band management."""
+def node_register(node, obm, metadata):
+    """Register a node and its out-of-band management, with metadata
+    ({label: any JSON value}) if given."""
     auth.require_admin()
     assert_absent(Node, node)
     fields = obm.model_extra or {}
-    db.session.add(Node(label=node, obm=drivers.build(Obm, 'OBM', obm.type,
-                                                      fields)))
+    node = Node(label=node, obm=drivers.build(Obm, 'OBM', obm.type, fields))
+    db.session.add(node)
+    for label, value in (metadata or {}).items():
+        db.session.add(Metadata(owner=node, label=label,
+                                value=json.dumps(value)))
 
 
 @rest_call('DELETE', '/node/<node>',
@@ -294,13 +322,18 @@ class ConnectNetwork(Body):
     channel: typing.Optional[Name] = None
 
 
+class StatusId(Body):
+    status_id: str
+
+
 @rest_call('POST', '/node/<node>/nic/<nic>/connect_network',
-           body=ConnectNetwork, status=202,
+           body=ConnectNetwork, status=202, returns=StatusId,
            errors=[NotFoundError, ProjectMismatchError, BlockedError,
                    BadArgumentError])
 def node_connect_network(node, nic, network, channel):
     """Queue connecting a nic to a network, on a channel (by default the
-    allocator's, such as vlan/native); the networking daemon applies it."""
+    allocator's, such as vlan/native); the networking daemon applies it.
+    The answer's status_id is the action's, for show_networking_action."""
     # Locked: a second request on this node waits, then sees this action;
     # the network cannot go while an action on it is being queued.
     node = must_find(Node, node, lock=True)
@@ -310,9 +343,11 @@ def node_connect_network(node, nic, network, channel):
         raise ProjectMismatchError('Node not in project')
     auth.require_project_access(node.project)
     assert_no_pending_action(nic)
-    if network.access is not None and network.access is not node.project:
+    if not may_use(network, node.project):
         raise ProjectMismatchError("Project does not have access to given "
                                    "network.")
+    if nic.port is None:
+        raise NotFoundError('No port is connected to given nic.')
     allocator = _haas().allocator
     if channel is None:
         channel = allocator.get_default_channel()
@@ -323,9 +358,9 @@ def node_connect_network(node, nic, network, channel):
     if not allocator.is_legal_channel_for(channel, network.network_id):
         raise BadArgumentError(f'Channel {channel} is not legal for this '
                                f'network.')
-    db.session.add(NetworkingAction(nic=nic, new_network=network,
-                                    channel=channel))
-    deferred.notify()
+    nic.port.owner.ensure_legal_operation(nic, 'connect', channel)
+    return queue_action(nic, new_network=network, channel=channel,
+                        type=MODIFY_PORT)
 
 
 class NetworkField(Body):
@@ -333,11 +368,12 @@ class NetworkField(Body):
 
 
 @rest_call('POST', '/node/<node>/nic/<nic>/detach_network', body=NetworkField,
-           status=202,
+           status=202, returns=StatusId,
            errors=[NotFoundError, ProjectMismatchError, BlockedError,
                    BadArgumentError])
 def node_detach_network(node, nic, network):
-    """Queue detaching a nic from a network; the daemon applies it."""
+    """Queue detaching a nic from a network; the daemon applies it.  The
+    answer's status_id is the action's, for show_networking_action."""
     node = must_find(Node, node, lock=True)
     network = must_find(Network, network, lock='share')
     nic = must_find_n(node, Nic, nic, lock=True)
@@ -349,9 +385,11 @@ def node_detach_network(node, nic, network):
                       None)
     if attachment is None:
         raise BadArgumentError('The network is not attached to the nic.')
-    db.session.add(NetworkingAction(nic=nic, new_network=None,
-                                    channel=attachment.channel))
-    deferred.notify()
+    if nic.port is not None:
+        nic.port.owner.ensure_legal_operation(nic, 'detach',
+                                              attachment.channel)
+    return queue_action(nic, new_network=None, channel=attachment.channel,
+                        type=MODIFY_PORT)
 
 
 @rest_call('GET', '/free_nodes', returns=Labels)
@@ -360,16 +398,30 @@ def list_free_nodes():
     return _labels(db.select(Node.label).filter_by(project_id=None))
 
 
+@rest_call('GET', '/nodes/<is_free>', returns=Labels)
+def list_nodes(is_free):
+    """List the labels of the free nodes (`free`), or of all nodes (any
+    other word)."""
+    query = db.select(Node.label)
+    if is_free == 'free':
+        query = query.filter_by(project_id=None)
+    return _labels(query)
+
+
 class NicShape(Body):
     label: str
     macaddr: typing.Optional[str]
     networks: dict[str, str]
+    # An administrator's view only.
+    port: typing.Optional[str] = None
+    switch: typing.Optional[str] = None
 
 
 class NodeShape(Body):
     name: str
     project: typing.Optional[str]
     nics: list[NicShape]
+    metadata: dict[str, str]
 
 
 @rest_call('GET', '/node/<node>', returns=NodeShape,
@@ -382,23 +434,69 @@ def show_node(node):
         # the attachments' IN list into chunks of 500).
         Node, node, joinedload(Node.project),
         selectinload(Node.nics).joinedload(Nic.attachments)
-        .joinedload(NetworkAttachment.network))
+        .joinedload(NetworkAttachment.network),
+        selectinload(Node.nics).joinedload(Nic.port).joinedload(Port.owner),
+        selectinload(Node.meta))
     if node.project is not None:
         auth.require_project_access(node.project)
+    admin = auth.have_admin()
+
+    def shown(nic):
+        shape = {'label': nic.label, 'macaddr': nic.mac_addr,
+                 'networks': {a.channel: a.network.label
+                              for a in nic.attachments}}
+        if admin:
+            shape['port'] = nic.port.label if nic.port else None
+            shape['switch'] = nic.port.owner.label if nic.port else None
+        return shape
     return {
         'name': node.label,
         'project': node.project.label if node.project else None,
-        'nics': [{'label': nic.label, 'macaddr': nic.mac_addr,
-                  'networks': {a.channel: a.network.label
-                               for a in nic.attachments}}
-                 for nic in sorted(node.nics, key=lambda n: n.id)],
+        'nics': [shown(nic) for nic in sorted(node.nics, key=lambda n: n.id)],
+        'metadata': {m.label: m.value for m in node.meta},
     }
+
+
+class MetadataValue(Body):
+    value: typing.Any
+
+
+@rest_call('PUT', '/node/<node>/metadata/<label>', body=MetadataValue,
+           errors=[NotFoundError])
+def node_set_metadata(node, label, value):
+    """Set a node's metadata `label` to a JSON value (stored as JSON text),
+    replacing the value it had."""
+    auth.require_admin()
+    node = must_find(Node, node, lock=True)
+    found = db.session.execute(db.select(Metadata).filter_by(
+        owner_id=node.id, label=label)).scalar()
+    if found is None:
+        db.session.add(Metadata(owner=node, label=label,
+                                value=json.dumps(value)))
+    else:
+        found.value = json.dumps(value)
+
+
+@rest_call('DELETE', '/node/<node>/metadata/<label>',
+           errors=[NotFoundError])
+def node_delete_metadata(node, label):
+    """Delete a node's metadata `label`."""
+    auth.require_admin()
+    node = must_find(Node, node, lock=True)
+    found = db.session.execute(db.select(Metadata).filter_by(
+        owner_id=node.id, label=label)).scalar()
+    if found is None:
+        raise NotFoundError(f'Metadata {label} on Node {node.label} does not '
+                            f'exist.')
+    db.session.delete(found)
 
 
 # --- networks -------------------------------------------------------------
 
 class NetworkCreation(Body):
-    creator: Name
+    # `creator` is HaaS 0.2's name for `owner`; a body has one of them.
+    owner: typing.Optional[Name] = None
+    creator: typing.Optional[Name] = None
     access: Text
     net_id: Text
 
@@ -406,35 +504,49 @@ class NetworkCreation(Body):
 @rest_call('PUT', '/network/<network>', body=NetworkCreation,
            errors=[DuplicateError, NotFoundError, BadArgumentError,
                    AllocationError])
-def network_create(network, creator, access, net_id):
+def network_create(network, owner, creator, access, net_id):
     """Create a network.
 
-    `creator` is a project, or "admin"; `access` the project that may use
-    it, or "" for everyone; `net_id` an id for the allocator's network, or
-    "" to take one from the pool.  A project can only create networks for
-    itself, from the pool.
+    `owner` (HaaS 0.2's `creator`) is a project, or "admin"; `access` the
+    project that may use it, or "" for everyone; `net_id` an id for the
+    allocator's network, or "" to take one from the pool.  A project can
+    only create networks for itself, from the pool.  More projects are
+    given access with network_grant_project_access.
     """
+    if (owner is None) == (creator is None):
+        raise BadArgumentError('Give the network\'s owner (or, as HaaS 0.2 '
+                               'called it, its creator), once.')
+    owner = owner if owner is not None else creator
     assert_absent(Network, network)
-    if creator == 'admin':
+    if owner == 'admin':
         auth.require_admin()
-        creator = None
-        access = must_find(Project, access) if access else None
+        owner = None
+        access = [must_find(Project, access)] if access else []
     else:
-        creator = must_find(Project, creator)
-        auth.require_project_access(creator)
-        if access != creator.label:
+        owner = must_find(Project, owner)
+        auth.require_project_access(owner)
+        if access != owner.label:
             raise BadArgumentError('Projects cannot create networks for '
                                    'other projects, nor public ones.')
         if net_id:
             raise BadArgumentError('Projects cannot choose network ids.')
-        access = creator
+        access = [owner]
     allocated = not net_id
     if allocated:
         net_id = _haas().allocator.get_new_network_id()
         if net_id is None:
             raise AllocationError('No more networks')
-    db.session.add(Network(label=network, creator=creator, access=access,
+    db.session.add(Network(label=network, owner=owner, access=access,
                            allocated=allocated, network_id=net_id))
+
+
+def require_owner(network):
+    """The caller may act for the network's owner (admin for an
+    administrator's network)."""
+    if network.owner is None:
+        auth.require_admin()
+    else:
+        auth.require_project_access(network.owner)
 
 
 @rest_call('DELETE', '/network/<network>',
@@ -442,16 +554,15 @@ def network_create(network, creator, access, net_id):
 def network_delete(network):
     """Delete a network that no nic and no headnode uses."""
     network = must_find(Network, network, lock=True)
-    if network.creator is None:
-        auth.require_admin()
-    else:
-        auth.require_project_access(network.creator)
+    require_owner(network)
     if network.attachments:
         raise BlockedError('Network still connected to nodes')
     if network.hnics:
         raise BlockedError('Network still connected to headnodes')
-    if network.scheduled_nics:
+    if any(action.pending for action in network.scheduled_nics):
         raise BlockedError('Network scheduled to become connected to nodes.')
+    for action in network.scheduled_nics:  # finished: history only
+        db.session.delete(action)
     if network.allocated:
         _haas().allocator.free_network_id(network.network_id)
     db.session.delete(network)
@@ -459,27 +570,151 @@ def network_delete(network):
 
 class NetworkShape(Body):
     name: str
+    owner: str
+    # HaaS 0.2's names: `creator` is the owner; `access` the one project
+    # of the access list, absent when the list is empty or longer.
     creator: str
     access: typing.Optional[str] = None
+    projects: typing.Optional[list[str]]
     channels: list[str]
 
 
 @rest_call('GET', '/network/<network>', returns=NetworkShape,
            errors=[NotFoundError])
 def show_network(network):
-    """Show a network: who created it, who may use it, its channels."""
-    network = must_find(Network, network, joinedload(Network.creator),
-                        joinedload(Network.access))
-    if network.access is not None:
-        auth.require_project_access(network.access)
+    """Show a network: its owner, the projects that may use it (null for
+    every project), its channels."""
+    network = must_find(Network, network, joinedload(Network.owner),
+                        selectinload(Network.access))
+    if not network.public and not any(
+            auth.have_project_access(p) for p in network.access):
+        raise AuthorizationError(
+            'You do not have access to the required project.')
+    owner = network.owner.label if network.owner else 'admin'
+    projects = [p.label for p in network.access]
     shown = {
-        'name': network.label,
-        'creator': network.creator.label if network.creator else 'admin',
+        'name': network.label, 'owner': owner, 'creator': owner,
+        'projects': projects or None,
         'channels': _haas().allocator.legal_channels_for(network.network_id),
     }
-    if network.access is not None:
-        shown['access'] = network.access.label
+    if len(projects) == 1:
+        shown['access'] = projects[0]
     return shown
+
+
+@rest_call('PUT', '/network/<network>/access/<project>',
+           errors=[NotFoundError, DuplicateError])
+def network_grant_project_access(network, project):
+    """Let one more project use a network (its owner's call)."""
+    network = must_find(Network, network, lock=True)
+    project = must_find(Project, project)
+    require_owner(network)
+    if project in network.access:
+        raise DuplicateError(f'Network {network.label} is already in project '
+                             f'{project.label}')
+    network.access.append(project)
+
+
+@rest_call('DELETE', '/network/<network>/access/<project>',
+           errors=[NotFoundError, BlockedError])
+def network_revoke_project_access(network, project):
+    """Stop a project from using a network; none of its nodes or
+    headnodes may be on it.  The network's owner, or the project itself,
+    may."""
+    network = must_find(Network, network, lock=True)
+    project = must_find(Project, project)
+    if not network.public and not (
+            auth.have_admin()
+            or (network.owner is not None
+                and auth.have_project_access(network.owner))
+            or (project in network.access
+                and auth.have_project_access(project))):
+        raise AuthorizationError(
+            'You do not have access to the required project.')
+    if project not in network.access:
+        raise NotFoundError(f'Network {network.label} is not in project '
+                            f'{project.label}')
+    if network.owner is project:
+        raise BlockedError(f'Project {project.label} owns network '
+                           f'{network.label}: it keeps its access')
+    def nodes_on(model, *where):
+        return db.session.execute(db.select(model.id).join(
+            Nic, model.nic_id == Nic.id).join(Node, Nic.owner_id == Node.id)
+            .where(Node.project_id == project.id, *where).limit(1)).first()
+    if nodes_on(NetworkAttachment,
+                NetworkAttachment.network_id == network.id) or nodes_on(
+            NetworkingAction, NetworkingAction.new_network_id == network.id,
+            NetworkingAction.status == PENDING):
+        raise BlockedError(f'Project {project.label} still has nodes on '
+                           f'network {network.label}')
+    if db.session.execute(db.select(Hnic.id).join(
+            Headnode, Hnic.owner_id == Headnode.id).where(
+                Hnic.network_id == network.id,
+                Headnode.project_id == project.id).limit(1)).first():
+        raise BlockedError(f'Project {project.label} still has headnodes on '
+                           f'network {network.label}')
+    network.access.remove(project)
+
+
+class NetworkListing(Body):
+    network_id: str
+    projects: typing.Optional[list[str]]
+
+
+@rest_call('GET', '/networks', returns=dict[str, NetworkListing])
+def list_networks():
+    """List the networks with their ids and access lists (null: public);
+    a caller who is not an administrator sees the public ones only."""
+    query = db.select(Network).options(selectinload(Network.access))
+    if not auth.have_admin():
+        query = query.where(~Network.access.any())
+    return {n.label: {'network_id': n.network_id,
+                      'projects': [p.label for p in n.access] or None}
+            for n in sorted(db.session.execute(query).scalars(),
+                            key=lambda n: n.label)}
+
+
+class AttachmentListing(Body):
+    nic: str
+    channel: str
+    project: typing.Optional[str]
+
+
+class ProjectFilter(Body):
+    project: typing.Optional[Name] = None
+
+
+@rest_call('GET', '/network/<network>/attachments', body=ProjectFilter,
+           returns=dict[str, AttachmentListing], errors=[NotFoundError])
+def list_network_attachments(network, project):
+    """List the nodes on a network, with their nic and channel: all of
+    them (the network's owner's call), or one project's (also that
+    project's call, if it may use the network)."""
+    network = must_find(Network, network)
+    if project is None:
+        require_owner(network)
+    else:
+        project = must_find(Project, project)
+        if not (network.owner is not None
+                and auth.have_project_access(network.owner)) and not (
+                    project in network.access
+                    and auth.have_project_access(project)):
+            auth.require_admin()
+    query = db.select(NetworkAttachment).where(
+        NetworkAttachment.network_id == network.id).options(
+            joinedload(NetworkAttachment.nic).joinedload(Nic.owner)
+            .joinedload(Node.project)).order_by(NetworkAttachment.id)
+    if project is not None:
+        query = query.join(Nic, NetworkAttachment.nic_id == Nic.id).join(
+            Node, Nic.owner_id == Node.id).where(
+                Node.project_id == project.id)
+    listed = {}
+    for a in db.session.execute(query).scalars():
+        node = a.nic.owner
+        listed[node.label] = {
+            'nic': a.nic.label, 'channel': a.channel,
+            'project': node.project.label if node.project else None}
+    return dict(sorted(listed.items()))
 
 
 # --- switches and ports ---------------------------------------------------
@@ -569,6 +804,112 @@ def port_detach_nic(switch, port):
         raise BlockedError("The nic's node belongs to a project; detach it "
                            "from the project first.")
     port.nic = None
+
+
+@rest_call('GET', '/switches', returns=Labels)
+def list_switches():
+    """List the labels of every switch."""
+    auth.require_admin()
+    return _labels(db.select(Switch.label))
+
+
+class PortLabel(Body):
+    label: str
+
+
+class SwitchShape(Body):
+    name: str
+    ports: list[PortLabel]
+    capabilities: list[str]
+
+
+@rest_call('GET', '/switch/<switch>', returns=SwitchShape,
+           errors=[NotFoundError])
+def show_switch(switch):
+    """Show a switch: its ports and what it can do."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    return {'name': switch.label,
+            'ports': [{'label': p.label}
+                      for p in sorted(switch.ports, key=lambda p: p.label)],
+            'capabilities': switch.get_capabilities()}
+
+
+class PortShape(Body):
+    node: typing.Optional[str] = None
+    nic: typing.Optional[str] = None
+    networks: typing.Optional[dict[str, str]] = None
+
+
+@rest_call('GET', '/switch/<switch>/port/<path:port>', returns=PortShape,
+           errors=[NotFoundError])
+def show_port(switch, port):
+    """Show the nic cabled to a port, its node and its networks ({} when
+    no nic is)."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    port = must_find_n(switch, Port, port)
+    nic = port.nic
+    if nic is None:
+        return {}
+    return {'node': nic.owner.label, 'nic': nic.label,
+            'networks': {a.channel: a.network.label
+                         for a in nic.attachments}}
+
+
+@rest_call('POST', '/switch/<switch>/port/<path:port>/revert',
+           returns=StatusId, errors=[NotFoundError, BlockedError])
+def port_revert(switch, port):
+    """Queue taking a port off every network; the daemon applies it.  The
+    answer's status_id is the action's, for show_networking_action."""
+    auth.require_admin()
+    switch = must_find(Switch, switch)
+    port = must_find_n(switch, Port, port, lock=True)
+    if port.nic is None:
+        raise NotFoundError(f'{port.label} not attached')
+    nic = db.session.execute(db.select(Nic).filter_by(id=port.nic.id)
+                             .with_for_update()).scalar()
+    assert_no_pending_action(nic)
+    return queue_action(nic, new_network=None, channel='', type=REVERT_PORT)
+
+
+# --- networking actions -------------------------------------------------
+
+class ActionShape(Body):
+    status: str
+    node: str
+    nic: str
+    type: str
+    channel: str
+    new_network: typing.Optional[str]
+
+
+@rest_call('GET', '/networking_action/<status_id>', returns=ActionShape,
+           errors=[NotFoundError])
+def show_networking_action(status_id):
+    """Show a networking action by the status_id it was queued with: its
+    status (PENDING, DONE, ERROR), what it does and to which nic."""
+    action = db.session.execute(db.select(NetworkingAction).filter_by(
+        uuid=status_id)).scalar()
+    if action is None:
+        raise NotFoundError('status_id not found')
+    node = action.nic.owner
+    if node.project is None:
+        auth.require_admin()
+    else:
+        auth.require_project_access(node.project)
+    return {'status': action.status, 'node': node.label,
+            'nic': action.nic.label, 'type': action.type,
+            'channel': action.channel,
+            'new_network': (action.new_network.label
+                            if action.new_network else None)}
+
+
+@rest_call('GET', '/active_extensions', returns=Labels)
+def list_active_extensions():
+    """List the module names of the enabled extensions."""
+    auth.require_admin()
+    return sorted(_haas().config.extensions)
 
 
 # --- headnodes --------------------------------------------------------------
@@ -681,7 +1022,7 @@ def headnode_connect_network(headnode, hnic, network):
         raise BadArgumentError('Headnodes may only be connected to networks '
                                'allocated by the project.')
     assert_dirty(headnode)
-    if network.access is not None and network.access is not headnode.project:
+    if not may_use(network, headnode.project):
         raise ProjectMismatchError('Project does not have access to given '
                                    'network.')
     hnic.network = network

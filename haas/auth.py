@@ -56,6 +56,15 @@ def authenticate():
                                  'is required to use this service.')
 
 
+def have_admin():
+    return backend().have_admin()
+
+
+def have_project_access(project):
+    """Whether the caller may act for `project` (an administrator may)."""
+    return backend().have_admin() or backend().have_project_access(project)
+
+
 def require_admin():
     if not backend().have_admin():
         raise AuthorizationError('This operation is administrator-only.')

@@ -1,14 +1,17 @@
 """The networking journal: queued actions, applied to the switches by any
 number of daemons (`haas-admin serve-networks`) sharing one database.
 
-Each action is taken in a transaction that locks its row (PostgreSQL's
-SKIP LOCKED: another daemon takes the next one), applied through its
-switch's session, then recorded (attachment made or removed, action
-deleted) in the same transaction.  The API queues at most one action per
-nic, so no two daemons ever hold two actions of one port.  A daemon killed
-mid-action leaves the action queued; the next one applies it again, which
-a switch driver must take as a no-op.  A failing switch keeps its action
-queued and is retried with backoff, while the other switches' actions go on.
+Each pending action is taken in a transaction that locks its row
+(PostgreSQL's SKIP LOCKED: another daemon takes the next one), applied
+through its switch's session, then recorded (attachment made or removed,
+action marked DONE) in the same transaction.  The API queues at most one
+pending action per nic, so no two daemons ever hold two actions of one
+port.  A daemon killed mid-action leaves the action pending; the next one
+applies it again, which a switch driver must take as a no-op.  A switch
+that refuses an action (SwitchError) marks it ERROR, which frees the nic
+for the next request; any other failure (a bug, the database going away)
+keeps it pending, tried again with backoff, while the other switches'
+actions go on.
 """
 
 import logging
@@ -21,8 +24,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from haas.errors import SwitchError, first_line
-from haas.model import (NetworkAttachment, NetworkingAction, begin_writing,
-                        db)
+from haas.model import (DONE, ERROR, PENDING, REVERT_PORT, NetworkAttachment,
+                        NetworkingAction, begin_writing, db)
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ class Daemon:
         return [i for i, (at, _) in self._retry.items() if at > now]
 
     def apply_one(self):
-        """Apply the oldest action no other daemon holds and no backoff
-        defers; False when there is none."""
+        """Apply the oldest pending action no other daemon holds and no
+        backoff defers; False when there is none."""
         # SQLite has no row locks: two daemons take turns at its write lock.
         connection = begin_writing()
         # Never an action while an older one of its nic waits: a port's
@@ -64,9 +67,12 @@ class Daemon:
         # several daemons (the API queues one per nic; rows written
         # otherwise might hold more).
         older = sa.orm.aliased(NetworkingAction)
-        query = sa.select(NetworkingAction).where(~sa.exists().where(
-            older.nic_id == NetworkingAction.nic_id,
-            older.id < NetworkingAction.id)).order_by(NetworkingAction.id)
+        query = sa.select(NetworkingAction).where(
+            NetworkingAction.status == PENDING,
+            ~sa.exists().where(older.nic_id == NetworkingAction.nic_id,
+                               older.status == PENDING,
+                               older.id < NetworkingAction.id)
+        ).order_by(NetworkingAction.id)
         deferred = self._deferred()
         if deferred:
             query = query.where(NetworkingAction.id.not_in(deferred))
@@ -79,6 +85,10 @@ class Daemon:
             return False
         try:
             self._apply(action)
+        except SwitchError as e:
+            db.session.rollback()
+            self._refused(action.id, e)
+            return True
         except Exception as e:
             db.session.rollback()
             self._failed(action.id, e)
@@ -88,37 +98,56 @@ class Daemon:
 
     def _apply(self, action):
         nic = action.nic
-        verb = 'connect' if action.new_network else 'detach'
-        what = (f'action {action.id} ({verb} nic {nic.label} of node '
-                f'{nic.owner.label}, channel {action.channel})')
+        revert = action.type == REVERT_PORT
+        what = (f'action {action.id} (revert the port of nic {nic.label} of '
+                f'node {nic.owner.label})' if revert else
+                f'action {action.id} '
+                f'({"connect" if action.new_network else "detach"} nic '
+                f'{nic.label} of node {nic.owner.label}, channel '
+                f'{action.channel})')
         if nic.port is None:
             log.warning('%s: the nic is cabled to no port; recorded without '
                         'touching a switch', what)
         else:
             session = nic.port.owner.session()
             try:
-                session.apply_networking(action)
+                if revert:
+                    session.revert_port(nic.port.label)
+                else:
+                    session.apply_networking(action)
             finally:
                 session.disconnect()
-        if action.new_network is None:
-            db.session.execute(sa.delete(NetworkAttachment).where(
-                NetworkAttachment.nic_id == nic.id,
+        gone = sa.delete(NetworkAttachment).where(
+            NetworkAttachment.nic_id == nic.id)
+        if revert:
+            db.session.execute(gone)
+        elif action.new_network is None:
+            db.session.execute(gone.where(
                 NetworkAttachment.channel == action.channel))
         else:
             db.session.add(NetworkAttachment(
                 nic=nic, network=action.new_network, channel=action.channel))
-        db.session.delete(action)
+        action.status = DONE
         db.session.commit()
         log.info('applied %s', what)
+
+    def _refused(self, action_id, error):
+        """Mark the action ERROR: its switch refused it."""
+        self._retry.pop(action_id, None)
+        begin_writing()
+        db.session.execute(sa.update(NetworkingAction).where(
+            NetworkingAction.id == action_id,
+            NetworkingAction.status == PENDING).values(status=ERROR))
+        db.session.commit()
+        log.error('action %s failed (switch error: %s); marked ERROR',
+                  action_id, error)
 
     def _failed(self, action_id, error):
         _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
         delay = min(delay * 2, LONGEST_RETRY)
         self._retry[action_id] = (time.monotonic() + delay, delay)
-        kind = 'switch' if isinstance(error, SwitchError) else 'unexpected'
-        log.error('action %s failed (%s error: %s); trying again in %g s',
-                  action_id, kind, error, delay,
-                  exc_info=not isinstance(error, SwitchError))
+        log.error('action %s failed (unexpected error: %s); trying again in '
+                  '%g s', action_id, error, delay, exc_info=True)
 
     def apply_all(self):
         """Apply actions until none is left that can be applied now."""

@@ -23,20 +23,30 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 
+#: The type of every primary and foreign key (HaaS 0.3): 64-bit.  SQLite's
+#: INTEGER is 64-bit already, and only an INTEGER PRIMARY KEY counts rows
+#: by itself there, so SQLite keeps it.  A foreign key column takes the
+#: type of the key it refers to.
+Key = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+#: What a networking action is at, and what it does.
+PENDING, DONE, ERROR = 'PENDING', 'DONE', 'ERROR'
+MODIFY_PORT, REVERT_PORT = 'modify_port', 'revert_port'
+
 
 class Project(db.Model):
     """A group of nodes, networks and headnodes that belong together."""
 
     __tablename__ = 'project'
-    id = db.Column(db.Integer, primary_key=True)
-    label = db.Column(db.String, nullable=False)
+    id = db.Column(Key, primary_key=True)
+    label = db.Column(db.String, nullable=False, unique=True)
 
 
 class Obm(db.Model):
     """Out-of-band management of a node; drivers subclass it (haas.ext.obm)."""
 
     __tablename__ = 'obm'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type}
 
@@ -65,8 +75,8 @@ class Node(db.Model):
     """A physical machine; free while project_id is NULL."""
 
     __tablename__ = 'node'
-    id = db.Column(db.Integer, primary_key=True)
-    label = db.Column(db.String, nullable=False)
+    id = db.Column(Key, primary_key=True)
+    label = db.Column(db.String, nullable=False, unique=True)
     project_id = db.Column(db.ForeignKey('project.id'))
     obm_id = db.Column(db.ForeignKey('obm.id'), nullable=False)
 
@@ -80,8 +90,8 @@ class Switch(db.Model):
     """A network switch; drivers subclass it (haas.ext.switches)."""
 
     __tablename__ = 'switch'
-    id = db.Column(db.Integer, primary_key=True)
-    label = db.Column(db.String, nullable=False)
+    id = db.Column(Key, primary_key=True)
+    label = db.Column(db.String, nullable=False, unique=True)
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type, 'polymorphic_identity': 'switch'}
 
@@ -93,10 +103,20 @@ class Switch(db.Model):
         raise SwitchError(f'the {type(self).__name__} driver cannot '
                           f'configure switches yet')
 
+    def ensure_legal_operation(self, nic, operation, channel):
+        """Refuse (with an APIError) a change this switch cannot make:
+        `operation` is 'connect' or 'detach'.  Every change is legal by
+        default."""
+
+    def get_capabilities(self):
+        """What the switch can do beyond the basics, such as
+        'nativeless-trunk-mode'."""
+        return []
+
 
 class Port(db.Model):
     __tablename__ = 'port'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False)
     owner_id = db.Column(db.ForeignKey('switch.id'), nullable=False)
 
@@ -105,7 +125,7 @@ class Port(db.Model):
 
 class Nic(db.Model):
     __tablename__ = 'nic'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False)
     owner_id = db.Column(db.ForeignKey('node.id'), nullable=False)
     mac_addr = db.Column(db.String)
@@ -116,26 +136,44 @@ class Nic(db.Model):
     port = db.relationship('Port', backref=db.backref('nic', uselist=False))
 
 
+#: Which projects may use a network; none means every project may.
+network_projects = db.Table(
+    'network_projects',
+    db.Column('project_id', db.ForeignKey('project.id'), nullable=False),
+    db.Column('network_id', db.ForeignKey('network.id'), nullable=False),
+    # The key leads with the network; the index finds a project's networks.
+    db.PrimaryKeyConstraint('network_id', 'project_id'),
+    db.Index('network_projects_project_id_idx', 'project_id'),
+    info={'module': __name__},
+)
+
+
 class Network(db.Model):
-    """A layer-2 network; creator/access NULL mean admin/public."""
+    """A layer-2 network: its owner is a project, or the administrator
+    (NULL); the projects in its access list may use it, every project
+    when the list is empty (a public network)."""
 
     __tablename__ = 'network'
-    id = db.Column(db.Integer, primary_key=True)
-    label = db.Column(db.String, nullable=False)
-    creator_id = db.Column(db.ForeignKey('project.id'))
-    access_id = db.Column(db.ForeignKey('project.id'))
+    id = db.Column(Key, primary_key=True)
+    label = db.Column(db.String, nullable=False, unique=True)
+    owner_id = db.Column(db.ForeignKey('project.id'))
     allocated = db.Column(db.Boolean)
     network_id = db.Column(db.String, nullable=False)
 
-    creator = db.relationship('Project', foreign_keys=[creator_id],
-                              backref='networks_created')
-    access = db.relationship('Project', foreign_keys=[access_id],
-                             backref='networks_access')
+    owner = db.relationship('Project', foreign_keys=[owner_id],
+                            backref='networks_owned')
+    access = db.relationship('Project', secondary=network_projects,
+                             backref='networks_access',
+                             order_by='Project.label')
+
+    @property
+    def public(self):
+        return not self.access
 
 
 class Headnode(db.Model):
     __tablename__ = 'headnode'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False)
     project_id = db.Column(db.ForeignKey('project.id'), nullable=False)
     dirty = db.Column(db.Boolean, nullable=False, default=True)
@@ -148,7 +186,7 @@ class Headnode(db.Model):
 
 class Hnic(db.Model):
     __tablename__ = 'hnic'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False)
     owner_id = db.Column(db.ForeignKey('headnode.id'), nullable=False)
     network_id = db.Column(db.ForeignKey('network.id'))
@@ -158,31 +196,70 @@ class Hnic(db.Model):
 
 
 class NetworkingAction(db.Model):
-    """A queued change of a nic's network, applied by `serve-networks`."""
+    """A change of a nic's network, queued by the API and applied by
+    `serve-networks`, which records how it ended (DONE, or ERROR when the
+    switch refused it).  A nic has one action at most: a finished one is
+    deleted when the next is queued."""
 
     __tablename__ = 'networking_action'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     nic_id = db.Column(db.ForeignKey('nic.id'), nullable=False)
-    # NULL means "detach".
+    # NULL means "detach" (and, for revert_port, "from every network").
     new_network_id = db.Column(db.ForeignKey('network.id'))
     channel = db.Column(db.String, nullable=False)
+    # What a client asks about: the status_id of the 202 response.
+    uuid = db.Column(db.String, nullable=False, unique=True,
+                     default=lambda: str(uuid.uuid4()))
+    status = db.Column(db.String, nullable=False, default=PENDING)
+    type = db.Column(db.String, nullable=False, default=MODIFY_PORT)
 
-    nic = db.relationship('Nic', backref=db.backref('current_action',
-                                                    uselist=False))
+    # Spelt with OR, not IN: PostgreSQL shows IN on a varchar otherwise
+    # after a dump is restored, and the schemas would differ.
+    __table_args__ = (
+        db.CheckConstraint(f"status = '{PENDING}' OR status = '{DONE}' OR "
+                           f"status = '{ERROR}'", name='status'),
+        db.CheckConstraint(f"type = '{MODIFY_PORT}' OR "
+                           f"type = '{REVERT_PORT}'", name='type'),
+    )
+
+    # A nic's action goes with the nic (the API lets only a finished one).
+    nic = db.relationship('Nic', backref=db.backref(
+        'current_action', uselist=False, cascade='all, delete-orphan'))
     new_network = db.relationship('Network', backref='scheduled_nics')
+
+    @property
+    def pending(self):
+        return self.status == PENDING
 
 
 class NetworkAttachment(db.Model):
     """A nic on a network, as applied to the switch."""
 
     __tablename__ = 'network_attachment'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     nic_id = db.Column(db.ForeignKey('nic.id'), nullable=False)
     network_id = db.Column(db.ForeignKey('network.id'), nullable=False)
     channel = db.Column(db.String, nullable=False)
 
     nic = db.relationship('Nic', backref='attachments')
     network = db.relationship('Network', backref='attachments')
+
+
+class Metadata(db.Model):
+    """A label and a JSON value an administrator keeps on a node."""
+
+    __tablename__ = 'metadata'
+    id = db.Column(Key, primary_key=True)
+    label = db.Column(db.String, nullable=False)
+    # The value as JSON text.
+    value = db.Column(db.String, nullable=False)
+    owner_id = db.Column(db.ForeignKey('node.id'), nullable=False)
+
+    __table_args__ = (db.UniqueConstraint('owner_id', 'label'),)
+
+    # Node.metadata is SQLAlchemy's; a node's metadata is node.meta.
+    owner = db.relationship('Node', backref=db.backref(
+        'meta', order_by='Metadata.label', cascade='all, delete-orphan'))
 
 
 def table_owners():

@@ -210,9 +210,10 @@ def problems(error):
 def _arguments(call, parameters):
     """The handler's arguments: the path parameters, then the body's fields.
 
-    A body is read only when the call takes one; any problem with it (not
-    UTF-8, not JSON, not an object, a field missing, unknown or of the
-    wrong type) is a ValidationError, raised before authentication.
+    A body is read only when the call takes one, and may be left out when
+    all its fields are optional; any problem with it (not UTF-8, not JSON,
+    not an object, a field missing, unknown or of the wrong type) is a
+    ValidationError, raised before authentication.
     """
     import pydantic
     for name, value in parameters.items():
@@ -225,6 +226,9 @@ def _arguments(call, parameters):
     if call.body is None:
         return dict(parameters)
     raw = request.get_data(cache=False)
+    if not raw and not any(f.is_required() for f in
+                           model_of(call.body).model_fields.values()):
+        raw = b'{}'  # a body of optional fields only may be left out
     try:
         document = json.loads(raw.decode('utf-8'))
     except UnicodeDecodeError:

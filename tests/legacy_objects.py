@@ -62,8 +62,9 @@ NICS = [
 ]
 NIC_MAC = 'Unknown'
 
-# (label, creator, access, allocated, network_id); None for creator means
-# the admin, None for access means public.  The allocated networks hold the
+# (label, owner, access, allocated, network_id), as HaaS 0.2 had them: None
+# for owner (0.2's creator) means the admin; access is the one project of
+# the access list, or None for an empty list (public).  The allocated networks hold the
 # VLANs the pool handed out, in order: those are in ALLOCATED_VLANS.
 NETWORKS = [
     ('stock_int_pub', None, None, True, '100'),
@@ -123,11 +124,11 @@ def populate():
         for node, label, port in NICS)
 
     networks = {}
-    for label, creator, access, allocated, network_id in NETWORKS:
+    for label, owner, access, allocated, network_id in NETWORKS:
         networks[label] = Network(
-            label=label, creator=projects.get(creator),
-            access=projects.get(access), allocated=allocated,
-            network_id=network_id)
+            label=label, owner=projects.get(owner),
+            access=[projects[access]] if access else [],
+            allocated=allocated, network_id=network_id)
     session.add_all(networks.values())
 
     for label, project, dirty in HEADNODES:

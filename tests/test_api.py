@@ -1,6 +1,7 @@
 """The REST layer: calls declared as data, bodies validated, errors in JSON,
 the OpenAPI document, and the project calls, on both databases."""
 
+import importlib
 import json
 import re
 
@@ -80,6 +81,29 @@ def test_project_delete_is_blocked_while_a_node_is_in_it(client, users):
                                           'msg': 'Project has nodes still'})
     assert answer(emptied)[::2] == (200, None)
     assert client.get('/projects', headers=users['admin']).json == ['runway']
+
+
+@pytest.mark.parametrize('project, msg', [
+    ('runway', 'Project still has networks'),
+    ('manhattan', 'Project can still access networks'),
+])
+def test_project_delete_is_blocked_while_it_owns_or_may_use_a_network(
+        client, users, project, msg):
+    """runway owns the network; manhattan is on its access list too."""
+    from haas.model import Network, Project, db
+    client.put('/network/net', headers=users['admin'], json={
+        'owner': 'runway', 'access': 'runway', 'net_id': ''})
+    network = db.session.execute(db.select(Network)).scalar_one()
+    network.access.append(db.session.execute(
+        db.select(Project).filter_by(label='manhattan')).scalar_one())
+    db.session.commit()
+
+    blocked = client.delete(f'/project/{project}', headers=users['admin'])
+
+    assert answer(blocked)[::2] == (409, {'type': 'BlockedError',
+                                          'msg': msg})
+    assert client.get('/projects', headers=users['admin']).json == [
+        'manhattan', 'runway']
 
 
 # --- authentication -----------------------------------------------------------
@@ -321,6 +345,13 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
         'http://schema.massopencloud.org/haas/v0/switches/mock']
     assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
         'responses'].keys() == {'202', '400', '401', '404', '409'}
+    # A queued change answers the status_id of its action.
+    for queued in ('connect_network', 'detach_network'):
+        schema = operations[(f'/node/{{node}}/nic/{{nic}}/{queued}', 'post')][
+            'responses']['202']['content']['application/json']['schema']
+        assert (schema['properties'], schema['required']) == (
+            {'status_id': {'title': 'Status Id', 'type': 'string'}},
+            ['status_id'])
     for ref in refs(document):
         resolve(document, ref)  # every reference leads somewhere
     # OpenAPI forbids paths that differ only in their parameters' names.
@@ -339,8 +370,9 @@ def test_the_users_calls_appear_in_the_document_only_with_their_extension(
 
 def body_calls():
     """Every call that takes a body, with its path filled in."""
-    import haas.api  # noqa: F401  (declares core's calls)
-    import haas.ext.auth.database  # noqa: F401  (and the users')
+    # Imported, they declare their calls: core's, and the users'.
+    for module in ('haas.api', 'haas.ext.auth.database'):
+        importlib.import_module(module)
     return [(call.name, call.method,
              rest._template(call.path).format(
                  **{name: f'{name}-x' for name in call.parameters}))

@@ -72,9 +72,9 @@ class Admin:
     def __call__(self, method, path, body=None):
         assert self.call('admin', method, path, body) == DONE, (method, path)
 
-    def network(self, label, creator='admin', access='', net_id=''):
+    def network(self, label, owner='admin', access='', net_id=''):
         self('PUT', f'/network/{label}',
-             {'creator': creator, 'access': access, 'net_id': net_id})
+             {'owner': owner, 'access': access, 'net_id': net_id})
 
     def headnode(self, label, project='runway', base_img='img1', hnics=()):
         """A headnode with `hnics`, (label, network label or None) pairs
@@ -107,8 +107,8 @@ def world(admin):
     (public, its id 3000 given by the administrator);
     hn-r (runway, img1) with hnics eth1 on net-r and eth0 on no network,
     added in that order; hn-m (manhattan, img2) with hnic eth5."""
-    admin.network('net-r', creator='runway', access='runway')
-    admin.network('net-m', creator='manhattan', access='manhattan')
+    admin.network('net-r', owner='runway', access='runway')
+    admin.network('net-m', owner='manhattan', access='manhattan')
     admin.network('net-pub')
     admin.network('net-prov', access='runway')
     admin.network('net-ext', net_id='3000')
@@ -446,6 +446,39 @@ def test_headnode_connect_network_to_another_projects_network_is_409(
                    {'network': 'net-m'}) == expected
 
 
+def share(network, *projects):
+    """Give `projects` access to `network` too (written directly, as
+    network_grant_project_access would)."""
+    network = db.session.execute(
+        db.select(Network).filter_by(label=network)).scalar_one()
+    network.access.extend(
+        db.session.execute(db.select(Project).filter_by(label=p)).scalar_one()
+        for p in projects)
+    db.session.commit()
+
+
+def test_headnode_connect_network_to_a_network_shared_with_the_project(
+        dry_call, world):
+    share('net-m', 'runway')
+
+    assert dry_call('runway', 'POST',
+                    '/headnode/hn-r/hnic/eth0/connect_network',
+                    {'network': 'net-m'}) == DONE
+
+    assert hnics('hn-r') == {'eth0': 'net-m', 'eth1': 'net-r'}
+
+
+def test_headnode_connect_network_to_a_network_shared_with_others_is_409(
+        dry_api, dry_call, world):
+    db.session.add(Project(label='third'))
+    db.session.commit()
+    share('net-m', 'third')
+
+    assert refusal(dry_api, dry_call, 'runway', 'POST',
+                   '/headnode/hn-r/hnic/eth0/connect_network',
+                   {'network': 'net-m'}) == MISMATCH
+
+
 def test_headnode_connect_network_to_an_unknown_network_is_404(
         dry_api, dry_call, world):
     assert refusal(dry_api, dry_call, 'runway', 'POST',
@@ -746,8 +779,8 @@ def virt_admin(virt_call):
 def hn(virt_admin, fakes):
     """Headnode hn (runway, img1), not started yet: hnics eth0 on net-a,
     eth1 on no network, eth2 on net-b; no command run so far."""
-    virt_admin.network('net-a', creator='runway', access='runway')
-    virt_admin.network('net-b', creator='runway', access='runway')
+    virt_admin.network('net-a', owner='runway', access='runway')
+    virt_admin.network('net-b', owner='runway', access='runway')
     virt_admin.headnode('hn', hnics=[('eth0', 'net-a'), ('eth1', None),
                                      ('eth2', 'net-b')])
     assert fakes() == []

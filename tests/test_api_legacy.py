@@ -62,17 +62,22 @@ def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
     ('/project/runway/nodes', ['runway_node_0', 'runway_node_1']),
     ('/project/manhattan/nodes', ['manhattan_node_0', 'manhattan_node_1']),
     ('/project/runway/networks', ['runway_provider', 'runway_pxe']),
+    # An administrator's view: where each nic is cabled.
     ('/node/runway_node_0', {
-        'name': 'runway_node_0', 'project': 'runway',
-        'nics': [{'label': 'boot-nic', 'macaddr': 'Unknown', 'networks': {}},
+        'name': 'runway_node_0', 'project': 'runway', 'metadata': {},
+        'nics': [{'label': 'boot-nic', 'macaddr': 'Unknown', 'networks': {},
+                  'port': None, 'switch': None},
                  {'label': 'nic-with-port', 'macaddr': 'Unknown',
-                  'networks': {}}]}),
+                  'networks': {}, 'port': 'runway_node_0_port',
+                  'switch': 'stock_switch_0'}]}),
     ('/node/no_nic_node', {'name': 'no_nic_node', 'project': None,
-                           'nics': []}),
-    ('/network/runway_pxe', {'name': 'runway_pxe', 'creator': 'runway',
-                             'access': 'runway',
+                           'metadata': {}, 'nics': []}),
+    ('/network/runway_pxe', {'name': 'runway_pxe', 'owner': 'runway',
+                             'creator': 'runway', 'access': 'runway',
+                             'projects': ['runway'],
                              'channels': ['vlan/native', 'vlan/102']}),
-    ('/network/stock_ext_pub', {'name': 'stock_ext_pub', 'creator': 'admin',
+    ('/network/stock_ext_pub', {'name': 'stock_ext_pub', 'owner': 'admin',
+                                'creator': 'admin', 'projects': None,
                                 'channels': ['vlan/native',
                                              'vlan/ext_pub_chan']}),
     ('/project/runway/headnodes', ['runway_headnode_off',
@@ -80,8 +85,8 @@ def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
     ('/project/manhattan/headnodes', ['runway_manhattan_off',
                                       'runway_manhattan_on']),
     ('/network/manhattan_provider', {
-        'name': 'manhattan_provider', 'creator': 'admin',
-        'access': 'manhattan',
+        'name': 'manhattan_provider', 'owner': 'admin', 'creator': 'admin',
+        'access': 'manhattan', 'projects': ['manhattan'],
         'channels': ['vlan/native', 'vlan/manhattan_provider_chan']}),
 ])
 def test_the_upgraded_dump_is_served_with_its_data(legacy, path, body):
@@ -92,20 +97,31 @@ def test_the_upgraded_dumps_objects_take_new_calls(legacy):
     app, headers = legacy
     client = app.test_client()
     # A node of the dump goes to a project, a network comes from the pool,
-    # and the OBM driver of the renamed mock_obm table works.
+    # the OBM driver of the renamed mock_obm table works, and the node's
+    # cabled nic is queued onto the network.
     steps = [
         client.post('/project/empty-project/connect_node', headers=headers,
                     json={'node': 'free_node_0'}),
         client.put('/network/fresh', headers=headers, json={
-            'creator': 'empty-project', 'access': 'empty-project',
+            'owner': 'empty-project', 'access': 'empty-project',
             'net_id': ''}),
         client.post('/node/free_node_0/power_cycle', headers=headers),
+        client.post('/node/free_node_0/nic/nic-with-port/connect_network',
+                    headers=headers, json={'network': 'fresh'}),
     ]
 
-    assert [r.status_code for r in steps] == [200, 200, 200]
+    assert [r.status_code for r in steps] == [200, 200, 200, 202]
     assert get(legacy, '/network/fresh') == (200, {
-        'name': 'fresh', 'creator': 'empty-project',
-        'access': 'empty-project', 'channels': ['vlan/native', 'vlan/104']})
+        'name': 'fresh', 'owner': 'empty-project', 'creator': 'empty-project',
+        'access': 'empty-project', 'projects': ['empty-project'],
+        'channels': ['vlan/native', 'vlan/104']})
+    with app.app_context():
+        queued = db.session.execute(sa.text(
+            'SELECT uuid, status, type, channel FROM networking_action'
+        )).all()
+    assert [tuple(row) for row in queued] == [
+        (steps[3].json['status_id'], 'PENDING', 'modify_port',
+         'vlan/native')]
 
 
 def test_a_headnode_of_the_dump_is_shown_with_its_uuid(legacy):

@@ -1,16 +1,21 @@
-"""The network calls (rest-api.md 1.5, 1.6, section 2): creating, deleting
-and showing networks, and queueing nics onto and off them."""
+"""The network calls (rest-api.md 1.5, 1.6, section 2, and 6.2 for HaaS
+0.3's changes): creating, deleting and showing networks, and queueing nics
+onto and off them."""
+
+import uuid
 
 import pytest
 from flask import current_app
 
 from haas.ext.network_allocators.vlan_pool import Vlan
-from haas.model import (Headnode, Hnic, Network, NetworkAttachment,
+from haas.model import (DONE, ERROR, MODIFY_PORT, PENDING as QUEUED,
+                        Headnode, Hnic, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Project, db)
 
 from conftest import no_change, table_rows
 
 MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
+MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'
 #: The VLANs of the `client` fixture's pool.
 POOL = set(range(100, 201)) | set(range(300, 501))
 #: An id an administrator gives, outside the pool.
@@ -25,6 +30,10 @@ NO_ACCESS = {'type': 'AuthorizationError',
              'msg': 'You do not have access to the required project.'}
 PENDING = {'type': 'BlockedError',
            'msg': 'A networking operation is already active on the nic.'}
+NO_PORT = {'type': 'NotFoundError',
+           'msg': 'No port is connected to given nic.'}
+MISMATCH = {'type': 'ProjectMismatchError',
+            'msg': 'Project does not have access to given network.'}
 
 
 # --- set-up and observation -----------------------------------------------
@@ -40,11 +49,17 @@ class Admin:
 
     def __init__(self, client, headers):
         self.client, self.headers = client, headers
+        self.switch = None
 
     def _ok(self, response):
         assert answer(response) == (200, b''), response.data
 
-    def node(self, name='node-1', project='runway', nics=('eth0',)):
+    def node(self, name='node-1', project='runway', nics=('eth0',),
+             cabled=None):
+        """A node with `nics`; those in `cabled` (by default all of them)
+        are cabled to a port of switch sw0 each, as node_connect_network
+        needs."""
+        cabled = nics if cabled is None else cabled
         self._ok(self.client.put(f'/node/{name}', headers=self.headers, json={
             'obm': {'type': MOCK_OBM, 'host': 'h', 'user': 'u',
                     'password': 'p'}}))
@@ -53,13 +68,28 @@ class Admin:
             self._ok(self.client.put(f'/node/{name}/nic/{nic}',
                                      headers=self.headers,
                                      json={'macaddr': mac}))
+            if nic in cabled:
+                self.cable(name, nic)
         if project is not None:
             self._ok(self.client.post(f'/project/{project}/connect_node',
                                       headers=self.headers,
                                       json={'node': name}))
 
-    def network(self, name, creator='admin', access='', net_id=''):
-        self._ok(create(self.client, self.headers, name, creator, access,
+    def cable(self, node, nic):
+        """Cable `nic` of `node` to a new port of switch sw0."""
+        if self.switch is None:
+            self._ok(self.client.put('/switch/sw0', headers=self.headers,
+                                     json={'type': MOCK_SWITCH,
+                                           'hostname': 'h', 'username': 'u',
+                                           'password': 'p'}))
+            self.switch = 'sw0'
+        port = f'/switch/sw0/port/{node}-{nic}'
+        self._ok(self.client.put(port, headers=self.headers))
+        self._ok(self.client.post(f'{port}/connect_nic', headers=self.headers,
+                                  json={'node': node, 'nic': nic}))
+
+    def network(self, name, owner='admin', access='', net_id=''):
+        self._ok(create(self.client, self.headers, name, owner, access,
                         net_id))
         return find(Network, name).network_id
 
@@ -69,9 +99,11 @@ def admin(client, users):
     return Admin(client, users['admin'])
 
 
-def create(client, headers, name, creator, access, net_id):
+def create(client, headers, name, owner, access, net_id, field='owner'):
+    """network_create; `field` names the owner as HaaS 0.3 does (`owner`)
+    or as HaaS 0.2 did (`creator`)."""
     return client.put(f'/network/{name}', headers=headers, json={
-        'creator': creator, 'access': access, 'net_id': net_id})
+        field: owner, 'access': access, 'net_id': net_id})
 
 
 def find(cls, label):
@@ -84,6 +116,14 @@ def find_nic(node, nic):
         Node.label == node, Nic.label == nic)).scalar_one()
 
 
+def share(network, *projects):
+    """Give `projects` access to `network` too, as
+    network_grant_project_access does."""
+    network = find(Network, network)
+    network.access.extend(find(Project, p) for p in projects)
+    db.session.commit()
+
+
 def attach(network, channel='vlan/native', node='node-1', nic='eth0'):
     """An applied attachment, as the networking daemon leaves it."""
     db.session.add(NetworkAttachment(nic=find_nic(node, nic),
@@ -92,10 +132,13 @@ def attach(network, channel='vlan/native', node='node-1', nic='eth0'):
     db.session.commit()
 
 
-def queue(network, channel='vlan/native', node='node-1', nic='eth0'):
-    """A pending action (`network` None: a detach)."""
+def queue(network, channel='vlan/native', node='node-1', nic='eth0',
+          status=QUEUED):
+    """A networking action (`network` None: a detach): pending, as the API
+    queues it, or DONE or ERROR, as the networking daemon leaves it."""
     db.session.add(NetworkingAction(
-        nic=find_nic(node, nic), channel=channel,
+        nic=find_nic(node, nic), channel=channel, status=status,
+        type=MODIFY_PORT,
         new_network=None if network is None else find(Network, network)))
     db.session.commit()
 
@@ -105,21 +148,31 @@ def _label(obj):
 
 
 def networks():
-    """Every network row, its projects by label."""
-    return [{'label': n.label, 'creator': _label(n.creator),
-             'access': _label(n.access), 'allocated': n.allocated,
-             'network_id': n.network_id}
+    """Every network row, its projects by label (`access` the list)."""
+    return [{'label': n.label, 'owner': _label(n.owner),
+             'access': [p.label for p in n.access],
+             'allocated': n.allocated, 'network_id': n.network_id}
             for n in db.session.execute(
                 db.select(Network).order_by(Network.id)).scalars()]
 
 
 def actions():
-    """Every queued networking action, by labels."""
+    """Every networking action, by labels."""
     return [{'node': a.nic.owner.label, 'nic': a.nic.label,
-             'new_network': _label(a.new_network), 'channel': a.channel}
+             'new_network': _label(a.new_network), 'channel': a.channel,
+             'status': a.status, 'type': a.type}
             for a in db.session.execute(db.select(NetworkingAction)
                                         .order_by(NetworkingAction.id))
             .scalars()]
+
+
+def queued():
+    """What the API answers once it has queued an action: 202 and the
+    status_id of the one pending action, a version 4 UUID."""
+    [status_id] = db.session.execute(
+        db.select(NetworkingAction.uuid).filter_by(status=QUEUED)).scalars()
+    assert uuid.UUID(status_id).version == 4
+    return 202, {'status_id': status_id}
 
 
 def attachments():
@@ -136,7 +189,6 @@ def taken_vlans():
         db.select(Vlan.vlan_no).filter_by(available=False)).scalars())
 
 
-
 def all_rows():
     """Every row of every table, as the test's transaction sees them."""
     return table_rows(current_app._get_current_object())
@@ -145,7 +197,7 @@ def all_rows():
 # --- network_create -------------------------------------------------------
 
 #: The legal rows of rest-api.md 1.5 that only an administrator may use
-#: (creator "admin"): their (access, net_id).
+#: (owner "admin"): their (access, net_id).
 ADMIN_KINDS = {
     'public internal': ('', ''),
     'public external': ('', EXTERNAL_ID),
@@ -154,31 +206,62 @@ ADMIN_KINDS = {
 }
 
 
+#: The body field that names the owner: HaaS 0.3's, and HaaS 0.2's name
+#: for it, which HaaS 0.3 still takes.
+OWNER_FIELDS = ['owner', 'creator']
+
+
+@pytest.mark.parametrize('field', OWNER_FIELDS)
 @pytest.mark.parametrize('kind', ADMIN_KINDS)
-def test_network_create_by_admin_makes_each_admin_kind(client, users, kind):
+def test_network_create_by_admin_makes_each_admin_kind(client, users, kind,
+                                                       field):
     access, net_id = ADMIN_KINDS[kind]
 
-    response = create(client, users['admin'], 'net', 'admin', access, net_id)
+    response = create(client, users['admin'], 'net', 'admin', access, net_id,
+                      field)
 
     assert answer(response) == (200, b'')
     [row] = networks()
-    assert row == {'label': 'net', 'creator': None, 'access': access or None,
+    assert row == {'label': 'net', 'owner': None,
+                   'access': [access] if access else [],
                    'allocated': not net_id,
                    'network_id': net_id or row['network_id']}
     expected_vlans = [] if net_id else [int(row['network_id'])]
     assert taken_vlans() == expected_vlans
 
 
+@pytest.mark.parametrize('field', OWNER_FIELDS)
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_network_create_project_network_by_admin_or_member(client, users,
-                                                           who):
-    response = create(client, users[who], 'net', 'runway', 'runway', '')
+                                                           who, field):
+    response = create(client, users[who], 'net', 'runway', 'runway', '',
+                      field)
 
     assert answer(response) == (200, b'')
     [row] = networks()
-    assert row == {'label': 'net', 'creator': 'runway', 'access': 'runway',
+    assert row == {'label': 'net', 'owner': 'runway', 'access': ['runway'],
                    'allocated': True, 'network_id': row['network_id']}
     assert taken_vlans() == [int(row['network_id'])]
+
+
+OWNER_ONCE = {'type': 'BadArgumentError',
+              'msg': "Give the network's owner (or, as HaaS 0.2 called it, "
+                     "its creator), once."}
+
+
+@pytest.mark.parametrize('names', [
+    {},
+    {'owner': 'runway', 'creator': 'runway'},
+    {'owner': 'admin', 'creator': 'runway'},
+])
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_network_create_needs_exactly_one_of_owner_and_creator(
+        client, users, names, who):
+    with no_change():
+        response = client.put('/network/net', headers=users[who], json={
+            **names, 'access': 'runway', 'net_id': ''})
+
+    assert answer(response) == (400, OWNER_ONCE)
 
 
 def test_network_create_allocates_a_vlan_of_the_pool(client, users):
@@ -252,15 +335,15 @@ def test_network_create_checks_project_access_before_the_combination(
     assert answer(response) == (401, NO_ACCESS)
 
 
-@pytest.mark.parametrize('creator, access', [('admin', ''),
-                                             ('runway', 'runway')])
+@pytest.mark.parametrize('owner, access', [('admin', ''),
+                                           ('runway', 'runway')])
 @pytest.mark.parametrize('who', ['admin', 'runway', 'other'])
 def test_network_create_duplicate_is_409_before_authorization(
-        client, users, admin, creator, access, who):
-    admin.network('net', creator, access)
+        client, users, admin, owner, access, who):
+    admin.network('net', owner, access)
 
     with no_change():
-        response = create(client, users[who], 'net', creator, access, '')
+        response = create(client, users[who], 'net', owner, access, '')
 
     assert answer(response) == (409, {'type': 'DuplicateError',
                                       'msg': 'Network net already exists.'})
@@ -276,7 +359,7 @@ def test_network_create_duplicate_still_needs_authentication(client, users,
     assert answer(response) == (401, AUTH_FAILED)
 
 
-def test_network_create_unknown_creator_is_404_before_authorization(
+def test_network_create_unknown_owner_is_404_before_authorization(
         client, users):
     with no_change():
         response = create(client, users['other'], 'net', 'nowhere',
@@ -310,13 +393,13 @@ def empty_pool(api):
     db.session.commit()
 
 
-@pytest.mark.parametrize('who, creator, access', [
+@pytest.mark.parametrize('who, owner, access', [
     ('admin', 'admin', ''), ('admin', 'admin', 'runway'),
     ('runway', 'runway', 'runway')])
 def test_network_create_from_an_empty_pool_is_an_allocation_error(
-        client, users, empty_pool, who, creator, access):
+        client, users, empty_pool, who, owner, access):
     with no_change():
-        response = create(client, users[who], 'net', creator, access, '')
+        response = create(client, users[who], 'net', owner, access, '')
 
     assert answer(response) == (400, {'type': 'AllocationError',
                                       'msg': 'No more networks'})
@@ -327,7 +410,7 @@ def test_network_create_with_a_given_id_needs_no_pool(client, users,
     response = create(client, users['admin'], 'net', 'admin', '', EXTERNAL_ID)
 
     assert answer(response) == (200, b'')
-    assert networks() == [{'label': 'net', 'creator': None, 'access': None,
+    assert networks() == [{'label': 'net', 'owner': None, 'access': [],
                            'allocated': False, 'network_id': EXTERNAL_ID}]
 
 
@@ -344,13 +427,13 @@ def test_network_delete_unknown_is_404_before_authorization(client, users):
         'type': 'NotFoundError', 'msg': 'Network nowhere does not exist.'})
 
 
-@pytest.mark.parametrize('creator, access, who', [
+@pytest.mark.parametrize('owner, access, who', [
     ('admin', '', 'admin'), ('admin', 'runway', 'admin'),
     ('runway', 'runway', 'admin'), ('runway', 'runway', 'runway')])
-def test_network_delete_by_creator_or_admin_removes_it(client, users, admin,
-                                                       creator, access, who):
-    admin.network('net', creator, access)
-    admin.network('kept')
+def test_network_delete_by_owner_or_admin_removes_it(client, users, admin,
+                                                     owner, access, who):
+    admin.network('net', owner, access)
+    admin.network('kept', 'runway', 'runway')
 
     response = delete(client, users[who])
 
@@ -358,16 +441,37 @@ def test_network_delete_by_creator_or_admin_removes_it(client, users, admin,
     assert [n['label'] for n in networks()] == ['kept']
 
 
-@pytest.mark.parametrize('creator, access, who, error', [
+def test_network_delete_takes_its_access_list_with_it(client, users, admin):
+    admin.network('net', 'runway', 'runway')
+    share('net', 'manhattan')
+
+    response = delete(client, users['runway'])
+
+    assert answer(response) == (200, b'')
+    assert (networks(), all_rows()['network_projects']) == ([], [])
+
+
+def test_network_delete_is_refused_to_a_project_it_is_only_shared_with(
+        client, users, admin):
+    admin.network('net', 'runway', 'runway')
+    share('net', 'manhattan')
+
+    with no_change():
+        response = delete(client, users['other'])
+
+    assert answer(response) == (401, NO_ACCESS)
+
+
+@pytest.mark.parametrize('owner, access, who, error', [
     ('admin', '', 'runway', ADMIN_ONLY),
     ('admin', '', 'other', ADMIN_ONLY),
     ('admin', 'runway', 'runway', ADMIN_ONLY),
     ('admin', '', 'anonymous', AUTH_FAILED),
     ('runway', 'runway', 'other', NO_ACCESS),
     ('runway', 'runway', 'anonymous', AUTH_FAILED)])
-def test_network_delete_is_refused_to_others_than_the_creator(
-        client, users, admin, creator, access, who, error):
-    admin.network('net', creator, access)
+def test_network_delete_is_refused_to_others_than_the_owner(
+        client, users, admin, owner, access, who, error):
+    admin.network('net', owner, access)
 
     with no_change():
         response = delete(client, users[who])
@@ -387,7 +491,7 @@ def hnic(network, label='hnic0'):
 BLOCKERS = {
     'attachment': 'Network still connected to nodes',
     'hnic': 'Network still connected to headnodes',
-    'queued action': 'Network scheduled to become connected to nodes.',
+    'pending action': 'Network scheduled to become connected to nodes.',
 }
 
 
@@ -397,7 +501,7 @@ def block(network, *blockers):
         attach(network, nic='eth0')
     if 'hnic' in blockers:
         hnic(network)
-    if 'queued action' in blockers:
+    if 'pending action' in blockers:
         queue(network, nic='eth1')
 
 
@@ -429,6 +533,39 @@ def test_network_delete_is_blocked_by_each_use_alone(client, users, admin,
 
     assert answer(response) == (409, {'type': 'BlockedError',
                                       'msg': BLOCKERS[blocker]})
+
+
+@pytest.mark.parametrize('status', [DONE, ERROR])
+def test_network_delete_deletes_the_finished_actions_that_target_it(
+        client, users, admin, status):
+    """A finished action is history, not a use of the network; one that
+    targets another network stays."""
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    admin.network('kept', 'runway', 'runway')
+    queue('net', nic='eth0', status=status)
+    queue('kept', nic='eth1', status=status)
+
+    response = delete(client, users['runway'])
+
+    assert answer(response) == (200, b'')
+    assert ([n['label'] for n in networks()], actions()) == (['kept'], [
+        {'node': 'node-1', 'nic': 'eth1', 'new_network': 'kept',
+         'channel': 'vlan/native', 'status': status, 'type': MODIFY_PORT}])
+
+
+def test_network_delete_is_blocked_by_a_pending_action_beside_finished_ones(
+        client, users, admin):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    queue('net', nic='eth0', status=ERROR)
+    queue('net', nic='eth1')
+
+    with no_change():
+        response = delete(client, users['runway'])
+
+    assert answer(response) == (409, {'type': 'BlockedError',
+                                      'msg': BLOCKERS['pending action']})
 
 
 def test_network_delete_checks_authorization_before_what_uses_it(
@@ -489,8 +626,8 @@ def test_show_network_public_needs_no_project_access(client, users, admin,
     response = show(client, users[who])
 
     assert answer(response) == (200, {
-        'name': 'net', 'creator': 'admin',
-        'channels': ['vlan/native', f'vlan/{vlan}']})
+        'name': 'net', 'owner': 'admin', 'creator': 'admin',
+        'projects': None, 'channels': ['vlan/native', f'vlan/{vlan}']})
 
 
 def test_show_network_public_external_lists_its_given_vlan(client, users,
@@ -500,29 +637,67 @@ def test_show_network_public_external_lists_its_given_vlan(client, users,
     response = show(client, users['runway'])
 
     assert answer(response) == (200, {
-        'name': 'net', 'creator': 'admin',
-        'channels': ['vlan/native', f'vlan/{EXTERNAL_ID}']})
+        'name': 'net', 'owner': 'admin', 'creator': 'admin',
+        'projects': None, 'channels': ['vlan/native', f'vlan/{EXTERNAL_ID}']})
 
 
-@pytest.mark.parametrize('creator', ['admin', 'runway'])
+@pytest.mark.parametrize('owner', ['admin', 'runway'])
 @pytest.mark.parametrize('who', ['admin', 'runway'])
-def test_show_network_of_a_project_names_creator_and_access(
-        client, users, admin, creator, who):
-    vlan = admin.network('net', creator, 'runway')
+def test_show_network_of_a_project_names_owner_and_access(
+        client, users, admin, owner, who):
+    """`creator` and `access` are HaaS 0.2's names, kept for its clients:
+    the owner, and the one project of the access list."""
+    vlan = admin.network('net', owner, 'runway')
 
     response = show(client, users[who])
 
     assert answer(response) == (200, {
-        'name': 'net', 'creator': creator, 'access': 'runway',
+        'name': 'net', 'owner': owner, 'creator': owner,
+        'access': 'runway', 'projects': ['runway'],
         'channels': ['vlan/native', f'vlan/{vlan}']})
 
 
-@pytest.mark.parametrize('creator', ['admin', 'runway'])
+@pytest.mark.parametrize('owner', ['admin', 'runway'])
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
                                         ('anonymous', AUTH_FAILED)])
 def test_show_network_of_a_project_is_refused_to_others(
-        client, users, admin, creator, who, error):
-    admin.network('net', creator, 'runway')
+        client, users, admin, owner, who, error):
+    admin.network('net', owner, 'runway')
+
+    response = show(client, users[who])
+
+    assert answer(response) == (401, error)
+
+
+@pytest.fixture
+def third(api):
+    """A third project, which no user of `users` is a member of."""
+    db.session.add(Project(label='third'))
+    db.session.commit()
+
+
+@pytest.mark.parametrize('who', ['admin', 'other'])
+def test_show_network_shared_with_several_projects_lists_them_sorted(
+        client, users, admin, third, who):
+    """With more than one project, there is no HaaS 0.2 `access` to show;
+    a member of any project of the list may see the network."""
+    vlan = admin.network('net', 'admin', 'third')
+    share('net', 'manhattan')
+
+    response = show(client, users[who])
+
+    assert answer(response) == (200, {
+        'name': 'net', 'owner': 'admin', 'creator': 'admin',
+        'projects': ['manhattan', 'third'],
+        'channels': ['vlan/native', f'vlan/{vlan}']})
+
+
+@pytest.mark.parametrize('who, error', [('runway', NO_ACCESS),
+                                        ('anonymous', AUTH_FAILED)])
+def test_show_network_shared_with_several_projects_is_refused_to_others(
+        client, users, admin, third, who, error):
+    admin.network('net', 'admin', 'third')
+    share('net', 'manhattan')
 
     response = show(client, users[who])
 
@@ -551,7 +726,8 @@ def test_show_network_under_the_null_allocator_has_the_null_channel(
 
     response = show(null_client, {})
 
-    assert answer(response) == (200, {'name': 'net', 'creator': 'admin',
+    assert answer(response) == (200, {'name': 'net', 'owner': 'admin',
+                                      'creator': 'admin', 'projects': None,
                                       'channels': ['null']})
 
 
@@ -559,12 +735,15 @@ def test_show_network_under_the_null_allocator_has_the_null_channel(
 
 @pytest.fixture
 def some_networks(admin):
-    """One network of each kind: runway may use `mine` and `provided`."""
+    """One network of each kind: runway may use `mine`, `provided` and
+    `shared` (manhattan's, whose access list runway is on too)."""
     admin.network('mine', 'runway', 'runway')
     admin.network('provided', 'admin', 'runway')
     admin.network('public')
     admin.network('public-external', net_id=EXTERNAL_ID)
     admin.network('theirs', 'manhattan', 'manhattan')
+    admin.network('shared', 'manhattan', 'manhattan')
+    share('shared', 'runway')
 
 
 @pytest.mark.parametrize('who', ['admin', 'runway'])
@@ -572,7 +751,15 @@ def test_list_project_networks_lists_those_the_project_may_use(
         client, users, some_networks, who):
     response = client.get('/project/runway/networks', headers=users[who])
 
-    assert answer(response) == (200, ['mine', 'provided'])
+    assert answer(response) == (200, ['mine', 'provided', 'shared'])
+
+
+def test_list_project_networks_lists_a_shared_network_for_its_owner_too(
+        client, users, some_networks):
+    response = client.get('/project/manhattan/networks',
+                          headers=users['other'])
+
+    assert answer(response) == (200, ['shared', 'theirs'])
 
 
 def test_list_project_networks_of_a_project_without_any_is_empty(
@@ -623,9 +810,10 @@ def test_node_connect_network_queues_the_default_channel(client, users,
 
     response = connect(client, users[who])
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': 'net', 'channel': 'vlan/native'}]
+                          'new_network': 'net', 'channel': 'vlan/native',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
     assert attachments() == []
 
 
@@ -635,30 +823,45 @@ def test_node_connect_network_queues_a_tagged_channel(client, users, admin):
 
     response = connect(client, users['runway'], channel=f'vlan/{vlan}')
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': 'net', 'channel': f'vlan/{vlan}'}]
+                          'new_network': 'net', 'channel': f'vlan/{vlan}',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
 
 
-@pytest.mark.parametrize('creator, access', [(None, None), (None, 'runway'),
-                                             ('runway', 'runway'),
-                                             ('manhattan', 'runway')])
-def test_node_connect_network_creator_is_irrelevant_to_access(
-        client, users, admin, creator, access):
-    """A public network or one runway may use, whoever made it (a row
-    written directly: the API lets no project create one for another)."""
+def test_node_connect_network_answers_a_new_status_id_each_time(
+        client, users, admin):
+    admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+
+    first = connect(client, users['runway'], nic='eth0').json['status_id']
+    second = connect(client, users['runway'], nic='eth1').json['status_id']
+
+    assert sorted(db.session.execute(
+        db.select(NetworkingAction.uuid)).scalars()) == sorted(
+        {first, second})
+
+
+@pytest.mark.parametrize('owner, access', [
+    (None, []), (None, ['runway']), ('runway', ['runway']),
+    ('manhattan', ['runway']), ('manhattan', ['manhattan', 'runway'])])
+def test_node_connect_network_owner_is_irrelevant_to_access(
+        client, users, admin, owner, access):
+    """A public network or one whose access list has runway, whoever owns
+    it (a row written directly)."""
     admin.node()
     db.session.add(Network(
         label='net', allocated=False, network_id=EXTERNAL_ID,
-        creator=creator and find(Project, creator),
-        access=access and find(Project, access)))
+        owner=owner and find(Project, owner),
+        access=[find(Project, p) for p in access]))
     db.session.commit()
 
     response = connect(client, users['runway'])
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': 'net', 'channel': 'vlan/native'}]
+                          'new_network': 'net', 'channel': 'vlan/native',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
 
 
 def test_node_connect_network_under_the_null_allocator_uses_null(
@@ -670,9 +873,29 @@ def test_node_connect_network_under_the_null_allocator_uses_null(
 
     response = connect(null_client, {})
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': 'net', 'channel': 'null'}]
+                          'new_network': 'net', 'channel': 'null',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
+
+
+@pytest.mark.parametrize('status', [DONE, ERROR])
+def test_node_connect_network_replaces_the_nics_finished_action(
+        client, users, admin, status):
+    """A finished action blocks nothing: the new one takes its place."""
+    admin.node()
+    admin.network('old', 'runway', 'runway')
+    tagged = admin.network('net', 'runway', 'runway')
+    if status == DONE:
+        attach('old')
+    queue('old', status=status)
+
+    response = connect(client, users['runway'], channel=f'vlan/{tagged}')
+
+    assert answer(response) == queued()
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': 'net', 'channel': f'vlan/{tagged}',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
 
 
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
@@ -775,20 +998,77 @@ def test_node_connect_network_pending_detach_blocks_too(client, users, admin):
     assert answer(response) == (409, PENDING)
 
 
+@pytest.mark.parametrize('shared', [(), ('third',)])
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_node_connect_network_of_another_project_is_a_project_mismatch(
-        client, users, admin, who):
+        client, users, admin, third, who, shared):
+    """A network of manhattan, shared or not with a project other than
+    the node's."""
     admin.node()
     admin.network('theirs', 'manhattan', 'manhattan')
+    share('theirs', *shared)
     # Even an attachment that should not exist does not hide the mismatch.
     attach('theirs')
 
     with no_change():
         response = connect(client, users[who], network='theirs')
 
-    assert answer(response) == (409, {
-        'type': 'ProjectMismatchError',
-        'msg': 'Project does not have access to given network.'})
+    assert answer(response) == (409, MISMATCH)
+
+
+@pytest.mark.parametrize('who', ['admin', 'runway'])
+def test_node_connect_network_of_a_nic_cabled_to_no_port_is_404(
+        client, users, admin, who):
+    # The node's other nic is cabled: the nic asked about counts.
+    admin.node(nics=('eth0', 'eth1'), cabled=('eth1',))
+    admin.network('net', 'runway', 'runway')
+
+    with no_change():
+        response = connect(client, users[who], nic='eth0')
+
+    assert answer(response) == (404, NO_PORT)
+
+
+def test_node_connect_network_pending_action_blocks_before_the_port_check(
+        client, users, admin):
+    admin.node(cabled=())
+    admin.network('net', 'runway', 'runway')
+    queue('net')
+
+    with no_change():
+        response = connect(client, users['runway'])
+
+    assert answer(response) == (409, PENDING)
+
+
+def test_node_connect_network_checks_network_access_before_the_port(
+        client, users, admin):
+    admin.node(cabled=())
+    admin.network('theirs', 'manhattan', 'manhattan')
+
+    with no_change():
+        response = connect(client, users['runway'], network='theirs')
+
+    assert answer(response) == (409, MISMATCH)
+
+
+@pytest.mark.parametrize('attached, channel', [
+    ('net', 'vlan/native'),   # already attached
+    ('used', 'vlan/native'),  # the channel is in use
+    (None, 'vlan/4000'),      # the channel is illegal
+])
+def test_node_connect_network_checks_the_port_before_the_channel(
+        client, users, admin, attached, channel):
+    admin.node(cabled=())
+    admin.network('net', 'runway', 'runway')
+    admin.network('used', 'runway', 'runway')
+    if attached is not None:
+        attach(attached, channel='vlan/native')
+
+    with no_change():
+        response = connect(client, users['runway'], channel=channel)
+
+    assert answer(response) == (404, NO_PORT)
 
 
 @pytest.mark.parametrize('channel', [
@@ -883,9 +1163,10 @@ def test_node_detach_network_queues_a_detach_on_the_attachment_channel(
 
     response = detach(client, users[who])
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': None, 'channel': f'vlan/{vlan}'}]
+                          'new_network': None, 'channel': f'vlan/{vlan}',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
     # Applying it is the networking daemon's job.
     assert attachments() == [{'nic': 'eth0', 'network': 'net',
                               'channel': f'vlan/{vlan}'}]
@@ -901,9 +1182,42 @@ def test_node_detach_network_picks_the_channel_of_that_network(client, users,
 
     response = detach(client, users['runway'])
 
-    assert answer(response) == (202, b'')
+    assert answer(response) == queued()
     assert actions() == [{'node': 'node-1', 'nic': 'eth0',
-                          'new_network': None, 'channel': f'vlan/{tagged}'}]
+                          'new_network': None, 'channel': f'vlan/{tagged}',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
+
+
+def test_node_detach_network_of_a_nic_cabled_to_no_port_is_queued(
+        client, users, admin):
+    """Only connecting needs a port: an attachment of a nic with none (as
+    HaaS 0.2 could leave one) can still go."""
+    admin.node(cabled=())
+    admin.network('net', 'runway', 'runway')
+    attach('net')
+
+    response = detach(client, users['runway'])
+
+    assert answer(response) == queued()
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': None, 'channel': 'vlan/native',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
+
+
+@pytest.mark.parametrize('status', [DONE, ERROR])
+def test_node_detach_network_replaces_the_nics_finished_action(
+        client, users, admin, status):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    attach('net')
+    queue('net', status=status)
+
+    response = detach(client, users['runway'])
+
+    assert answer(response) == queued()
+    assert actions() == [{'node': 'node-1', 'nic': 'eth0',
+                          'new_network': None, 'channel': 'vlan/native',
+                          'status': QUEUED, 'type': MODIFY_PORT}]
 
 
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
@@ -1012,13 +1326,20 @@ def test_project_detach_node_is_blocked_by_a_pending_action(client, users,
     assert answer(response) == (409, PENDING)
 
 
+@pytest.mark.parametrize('status', [None, DONE, ERROR])
 def test_project_detach_node_without_pending_action_succeeds(client, users,
-                                                             admin):
-    """The counterpart of the test above: only the action blocked it."""
+                                                             admin, status):
+    """The counterpart of the test above: only the action, while it was
+    pending, blocked it (a finished one stays, as history)."""
     admin.node(nics=('eth0', 'eth1'))
+    admin.network('net', 'runway', 'runway')
+    if status is not None:
+        queue('net', nic='eth1', status=status)
 
     response = client.post('/project/runway/detach_node',
                            headers=users['runway'], json={'node': 'node-1'})
 
     assert answer(response) == (200, b'')
     assert find(Node, 'node-1').project is None
+    assert [a['status'] for a in actions()] == (
+        [] if status is None else [status])

@@ -6,8 +6,9 @@ from urllib.parse import quote
 
 import pytest
 
-from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
-                        Node, Port, Project, Switch, db)
+from haas.model import (Metadata, Network, NetworkAttachment,
+                        NetworkingAction, Nic, Node, Port, Project, Switch,
+                        db)
 
 from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, blocked,
                      duplicate, error, not_found)
@@ -126,11 +127,11 @@ def find_nic(node, label):
 
 def network(label, network_id, access=None):
     """A network row made with the models (network_create is not tested
-    here): public, or for project `access`."""
+    here): public, or owned by project `access` and for it alone."""
     project = None if access is None else db.session.execute(
         db.select(Project).filter_by(label=access)).scalar_one()
     net = Network(label=label, network_id=network_id, allocated=False,
-                  creator=project, access=project)
+                  owner=project, access=[] if project is None else [project])
     db.session.add(net)
     db.session.commit()
     return net
@@ -143,10 +144,11 @@ def attach(node, nic, net, channel):
     db.session.commit()
 
 
-def queue(node, nic, net, channel='vlan/native'):
-    """A queued NetworkingAction, as node_connect_network leaves it."""
+def queue(node, nic, net, channel='vlan/native', status='PENDING'):
+    """A NetworkingAction: pending, as node_connect_network leaves it, or
+    DONE or ERROR, as the networking daemon does."""
     db.session.add(NetworkingAction(nic=find_nic(node, nic), new_network=net,
-                                    channel=channel))
+                                    channel=channel, status=status))
     db.session.commit()
 
 
@@ -235,7 +237,8 @@ def test_admin_only_calls_refuse_anonymous_callers(api, call, world, name):
 
 
 #: Calls on project runway or its node node-97 in `world`, with what they
-#: answer the administrator and runway's members.
+#: answer the administrator and runway's members (a dict when the answers
+#: differ: {caller: answer}).
 RUNWAY_CALLS = {
     'project_connect_node': ('POST', '/project/runway/connect_node',
                              {'node': 'node-98'}, DONE),
@@ -243,11 +246,19 @@ RUNWAY_CALLS = {
                             {'node': 'node-97'}, DONE),
     'list_project_nodes': ('GET', '/project/runway/nodes', None,
                            (200, ['node-97'])),
-    'show_node of an allocated node': (
-        'GET', '/node/node-97', None,
-        (200, {'name': 'node-97', 'project': 'runway',
-               'nics': [{'label': 'eth0', 'macaddr': mac('node-97', 'eth0'),
-                         'networks': {}}]})),
+    # Only the administrator sees where a nic is cabled (eth0 is not).
+    'show_node of an allocated node': ('GET', '/node/node-97', None, {
+        'admin': (200, {'name': 'node-97', 'project': 'runway',
+                        'metadata': {},
+                        'nics': [{'label': 'eth0',
+                                  'macaddr': mac('node-97', 'eth0'),
+                                  'networks': {}, 'port': None,
+                                  'switch': None}]}),
+        'runway': (200, {'name': 'node-97', 'project': 'runway',
+                         'metadata': {},
+                         'nics': [{'label': 'eth0',
+                                   'macaddr': mac('node-97', 'eth0'),
+                                   'networks': {}}]})}),
     'node_power_cycle of an allocated node': (
         'POST', '/node/node-97/power_cycle', None, DONE),
     'node_power_off of an allocated node': (
@@ -260,6 +271,8 @@ RUNWAY_CALLS = {
 def test_project_calls_work_for_admin_and_project_members(call, world, name,
                                                           who):
     method, path, body, expected = RUNWAY_CALLS[name]
+    if isinstance(expected, dict):
+        expected = expected[who]
 
     assert call(who, method, path, body) == expected
 
@@ -429,6 +442,18 @@ def test_project_detach_node_is_blocked_by_a_queued_networking_action(
         rows)
 
 
+@pytest.mark.parametrize('status', ['DONE', 'ERROR'])
+def test_project_detach_node_is_not_blocked_by_a_finished_action(
+        call, world, status):
+    queue('node-97', 'eth0', network('runway-net', '101', 'runway'),
+          status=status)
+
+    assert call('runway', 'POST', '/project/runway/detach_node',
+                {'node': 'node-97'}) == DONE
+
+    assert listed(call, '/project/runway/nodes') == []
+
+
 def test_detaching_a_node_stops_and_deletes_its_console(call, world,
                                                         obm_logging):
     assert call('runway', 'POST', '/project/runway/detach_node',
@@ -499,7 +524,7 @@ def test_node_register_gives_a_node_without_nics(call, users):
     assert call('admin', 'PUT', '/node/node-99', {'obm': obm()}) == DONE
 
     assert call('admin', 'GET', '/node/node-99') == (200, {
-        'name': 'node-99', 'project': None, 'nics': []})
+        'name': 'node-99', 'project': None, 'nics': [], 'metadata': {}})
 
 
 def test_node_register_of_an_existing_node_is_409(api, call, world):
@@ -601,9 +626,9 @@ def test_node_register_nic_adds_a_nic_without_networks(call, world):
                 {'macaddr': '52:54:00:12:34:56'}) == DONE
 
     assert call('admin', 'GET', '/node/node-98') == (200, {
-        'name': 'node-98', 'project': None,
+        'name': 'node-98', 'project': None, 'metadata': {},
         'nics': [{'label': 'eth0', 'macaddr': '52:54:00:12:34:56',
-                  'networks': {}}]})
+                  'networks': {}, 'port': None, 'switch': None}]})
 
 
 def test_node_register_nic_labels_are_per_node(call, world):
@@ -664,9 +689,9 @@ def test_node_delete_nic_removes_the_nic(call, world):
     assert call('admin', 'DELETE', '/node/node-99/nic/eth0') == DONE
 
     assert call('admin', 'GET', '/node/node-99') == (200, {
-        'name': 'node-99', 'project': None,
+        'name': 'node-99', 'project': None, 'metadata': {},
         'nics': [{'label': 'eth1', 'macaddr': mac('node-99', 'eth1'),
-                  'networks': {}}]})
+                  'networks': {}, 'port': 'gi1/0/1', 'switch': 'sw0'}]})
 
 
 def test_node_delete_nic_of_a_cabled_nic_leaves_its_port_free(call, world):
@@ -708,6 +733,26 @@ def test_node_delete_nic_is_blocked_by_a_queued_networking_action(api, call,
             table_rows(api)) == (
         blocked('A networking operation is already active on the nic.'),
         rows)
+
+
+@pytest.mark.parametrize('status', ['DONE', 'ERROR'])
+def test_node_delete_nic_deletes_the_nics_finished_action(call, world,
+                                                          status):
+    """A finished action is history, which goes with its nic; another
+    nic's stays."""
+    net = network('runway-net', '101', 'runway')
+    queue('node-97', 'eth0', net, status=status)
+    queue('node-99', 'eth0', net, status=status)
+
+    assert call('admin', 'DELETE', '/node/node-97/nic/eth0') == DONE
+
+    assert db.session.execute(
+        db.select(Node.label, Nic.label, NetworkingAction.status)
+        .select_from(NetworkingAction)
+        .join(Nic, NetworkingAction.nic_id == Nic.id)
+        .join(Node, Nic.owner_id == Node.id)).all() == [
+        ('node-99', 'eth0', status)]
+    assert call('admin', 'GET', '/node/node-97')[1]['nics'] == []
 
 
 # --- node_power_cycle, node_power_off ---------------------------------------
@@ -756,7 +801,7 @@ def test_show_node_shows_each_nic_with_its_networks_by_channel(call, world,
     attach('node-95', 'eth1', storage, 'vlan/native')
 
     assert call('runway', 'GET', '/node/node-95') == (200, {
-        'name': 'node-95', 'project': 'runway',
+        'name': 'node-95', 'project': 'runway', 'metadata': {},
         'nics': [
             {'label': 'eth0', 'macaddr': mac('node-95', 'eth0'),
              'networks': {'vlan/native': 'pxe', 'vlan/102': 'storage'}},
@@ -771,28 +816,63 @@ def test_show_node_leaves_out_queued_networking_actions(call, world):
     queue('node-97', 'eth0', network('runway-net', '101', 'runway'))
 
     assert call('runway', 'GET', '/node/node-97') == (200, {
-        'name': 'node-97', 'project': 'runway',
+        'name': 'node-97', 'project': 'runway', 'metadata': {},
         'nics': [{'label': 'eth0', 'macaddr': mac('node-97', 'eth0'),
                   'networks': {}}]})
 
 
-@pytest.mark.parametrize('who', ['admin', 'runway', 'other'])
+@pytest.mark.parametrize('who', ['runway', 'other'])
 def test_show_node_of_a_free_node_is_open_to_anyone_authenticated(call,
                                                                   world, who):
     assert call(who, 'GET', '/node/node-99') == (200, {
-        'name': 'node-99', 'project': None,
+        'name': 'node-99', 'project': None, 'metadata': {},
         'nics': [{'label': 'eth0', 'macaddr': mac('node-99', 'eth0'),
                   'networks': {}},
                  {'label': 'eth1', 'macaddr': mac('node-99', 'eth1'),
                   'networks': {}}]})
 
 
-def test_show_node_sorts_the_keys_of_its_objects(call, world):
-    status, shown = call('admin', 'GET', '/node/node-99')
+def test_show_node_tells_the_administrator_where_each_nic_is_cabled(call,
+                                                                     world):
+    assert call('admin', 'GET', '/node/node-99') == (200, {
+        'name': 'node-99', 'project': None, 'metadata': {},
+        'nics': [{'label': 'eth0', 'macaddr': mac('node-99', 'eth0'),
+                  'networks': {}, 'port': None, 'switch': None},
+                 {'label': 'eth1', 'macaddr': mac('node-99', 'eth1'),
+                  'networks': {}, 'port': 'gi1/0/1', 'switch': 'sw0'}]})
+
+
+def test_show_node_shows_its_metadata_as_json_text(call, world):
+    """Each value as node_set_metadata stores it: JSON text (the rows are
+    written directly; node_set_metadata is tested elsewhere)."""
+    node, other = (db.session.execute(db.select(Node).filter_by(label=label))
+                   .scalar_one() for label in ('node-97', 'node-99'))
+    db.session.add_all([
+        Metadata(owner=node, label='rack', value='"r12"'),
+        Metadata(owner=node, label='EK', value='{"pk": [1, 2]}'),
+        Metadata(owner=node, label='slots', value='4'),
+        Metadata(owner=other, label='rack', value='"r1"')])
+    db.session.commit()
+
+    assert call('runway', 'GET', '/node/node-97') == (200, {
+        'name': 'node-97', 'project': 'runway',
+        'metadata': {'EK': '{"pk": [1, 2]}', 'rack': '"r12"', 'slots': '4'},
+        'nics': [{'label': 'eth0', 'macaddr': mac('node-97', 'eth0'),
+                  'networks': {}}]})
+
+
+@pytest.mark.parametrize('who, keys, nic_keys', [
+    ('admin', ['metadata', 'name', 'nics', 'project'],
+     ['label', 'macaddr', 'networks', 'port', 'switch']),
+    ('runway', ['metadata', 'name', 'nics', 'project'],
+     ['label', 'macaddr', 'networks']),
+])
+def test_show_node_sorts_the_keys_of_its_objects(call, world, who, keys,
+                                                 nic_keys):
+    status, shown = call(who, 'GET', '/node/node-99')
 
     assert (status, list(shown), [list(nic) for nic in shown['nics']]) == (
-        200, ['name', 'nics', 'project'],
-        [['label', 'macaddr', 'networks']] * 2)
+        200, keys, [nic_keys] * 2)
 
 
 def test_show_node_of_a_free_node_refuses_anonymous_callers(call, world):

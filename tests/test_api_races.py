@@ -13,6 +13,8 @@ from conftest import NULL_AUTH_EXTENSIONS, built_app
 
 OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
        'host': 'h', 'user': 'u', 'password': 'p'}
+SWITCH = {'type': 'http://schema.massopencloud.org/haas/v0/switches/mock',
+          'hostname': 'h', 'username': 'u', 'password': 'p'}
 
 
 @pytest.fixture
@@ -22,8 +24,13 @@ def app(tmp_path):
         for method, path, body in [
                 ('put', '/project/p', None), ('put', '/node/n', {'obm': OBM}),
                 ('put', '/node/n/nic/eth0', {'macaddr': 'm'}),
+                # Cabled: connect_network would queue, but for the action.
+                ('put', '/switch/sw', SWITCH),
+                ('put', '/switch/sw/port/p1', None),
+                ('post', '/switch/sw/port/p1/connect_nic',
+                 {'node': 'n', 'nic': 'eth0'}),
                 ('post', '/project/p/connect_node', {'node': 'n'}),
-                ('put', '/network/net', {'creator': 'p', 'access': 'p',
+                ('put', '/network/net', {'owner': 'p', 'access': 'p',
                                          'net_id': ''})]:
             assert getattr(client, method)(path, json=body).status_code == 200
         yield app
@@ -103,7 +110,7 @@ def test_a_network_deleted_by_another_server_meanwhile_is_404_and_freed_once(
     try:
         client = app.test_client()
         assert client.put('/network/net', json={
-            'creator': 'admin', 'access': '', 'net_id': ''}).status_code == 200
+            'owner': 'admin', 'access': '', 'net_id': ''}).status_code == 200
         with app.app_context():
             engine = db.engine
         with engine.connect() as other:
@@ -122,9 +129,9 @@ def test_a_network_deleted_by_another_server_meanwhile_is_404_and_freed_once(
                                 'msg': 'Network net does not exist.'})
         # The VLAN was given back once: one network can take it, no more.
         first = client.put('/network/a', json={
-            'creator': 'admin', 'access': '', 'net_id': ''})
+            'owner': 'admin', 'access': '', 'net_id': ''})
         second = client.put('/network/b', json={
-            'creator': 'admin', 'access': '', 'net_id': ''})
+            'owner': 'admin', 'access': '', 'net_id': ''})
         assert (first.status_code, second.status_code) == (200, 400)
     finally:
         with app.app_context():

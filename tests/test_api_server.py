@@ -30,7 +30,8 @@ PENDING = (409, {'type': 'BlockedError',
 #: What the scenario leaves behind in the tables it touches: nothing.
 NO_ROWS = {name: [] for name in (
     'project', 'node', 'obm', 'mock_obm', 'nic', 'switch', 'mock_switch',
-    'port', 'network', 'networking_action', 'network_attachment')}
+    'port', 'network', 'network_projects', 'networking_action',
+    'network_attachment', 'metadata')}
 
 
 def free_port():
@@ -77,15 +78,29 @@ class Server:
         finally:
             engine.dispose()
 
-    def forget_pending_actions(self):
-        """Drop the queued networking actions, as the networking daemon
-        (which does not exist yet) would once it had applied them; returns
-        how many there were."""
+    def actions(self):
+        """The networking actions: (channel, uuid, status, type) each."""
+        table = NetworkingAction.__table__
+        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(
+                    sa.select(table.c.channel, table.c.uuid, table.c.status,
+                              table.c.type).order_by(table.c.id))]
+        finally:
+            engine.dispose()
+
+    def refuse_pending_actions(self):
+        """Mark the pending networking actions ERROR, as the networking
+        daemon (none runs here) does when their switch refuses them;
+        returns how many there were."""
+        table = NetworkingAction.__table__
         engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as connection:
                 return connection.execute(
-                    sa.delete(NetworkingAction.__table__)).rowcount
+                    sa.update(table).where(table.c.status == 'PENDING')
+                    .values(status='ERROR')).rowcount
         finally:
             engine.dispose()
 
@@ -166,13 +181,18 @@ def test_node_goes_onto_a_network_and_everything_is_deleted_again(server):
     assert call('POST', '/project/runway/connect_node',
                 {'node': 'node-1'}) == EMPTY
     assert call('PUT', '/network/net-1', {
-        'creator': 'runway', 'access': 'runway', 'net_id': ''}) == EMPTY
+        'owner': 'runway', 'access': 'runway', 'net_id': ''}) == EMPTY
     assert call('GET', '/network/net-1') == (200, {
-        'name': 'net-1', 'creator': 'runway', 'access': 'runway',
+        'name': 'net-1', 'owner': 'runway', 'creator': 'runway',
+        'access': 'runway', 'projects': ['runway'],
         'channels': ['vlan/native', 'vlan/100']})
 
-    assert call('POST', '/node/node-1/nic/eth0/connect_network',
-                {'network': 'net-1'}) == (202, b'')
+    queued = call('POST', '/node/node-1/nic/eth0/connect_network',
+                  {'network': 'net-1'})
+    [(channel, status_id, status, kind)] = server.actions()
+    assert (queued, channel, status, kind) == (
+        (202, {'status_id': status_id}), 'vlan/native', 'PENDING',
+        'modify_port')
     assert call('POST', '/node/node-1/nic/eth0/connect_network',
                 {'network': 'net-1'}) == PENDING
     assert call('POST', '/project/runway/detach_node',
@@ -182,11 +202,13 @@ def test_node_goes_onto_a_network_and_everything_is_deleted_again(server):
         'msg': 'Network scheduled to become connected to nodes.'})
     # Queued, not applied: the node shows no network yet.
     assert call('GET', '/node/node-1') == (200, {
-        'name': 'node-1', 'project': 'runway',
+        'name': 'node-1', 'project': 'runway', 'metadata': {},
         'nics': [{'label': 'eth0', 'macaddr': 'de:ad:be:ef:00:01',
-                  'networks': {}}]})
+                  'networks': {}, 'port': 'gi1/0/5', 'switch': 'sw0'}]})
 
-    assert server.forget_pending_actions() == 1
+    # Refused by the switch, the action blocks nothing; network_delete
+    # takes it (it targets the network) with the network.
+    assert server.refuse_pending_actions() == 1
     assert call('DELETE', '/network/net-1') == EMPTY
     assert call('POST', '/project/runway/detach_node',
                 {'node': 'node-1'}) == EMPTY

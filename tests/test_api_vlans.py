@@ -17,7 +17,7 @@ from haas.model import Network, db
 VLAN_EXTENSIONS = ['haas.ext.auth.null',
                    'haas.ext.network_allocators.vlan_pool',
                    'haas.ext.switches.mock', 'haas.ext.obm.mock']
-PUBLIC = {'creator': 'admin', 'access': '', 'net_id': ''}
+PUBLIC = {'owner': 'admin', 'access': '', 'net_id': ''}
 EXHAUSTED = (400, {'type': 'AllocationError', 'msg': 'No more networks'})
 PER_PROCESS = 100
 
@@ -38,7 +38,7 @@ started = time.time()
 answers = []
 for i in range(int(count)):
     response = client.put(f'/network/{name}-{i}', json={
-        'creator': 'admin', 'access': '', 'net_id': ''})
+        'owner': 'admin', 'access': '', 'net_id': ''})
     answers.append([response.status_code, response.get_data(as_text=True)])
 print(json.dumps({'started': started, 'finished': time.time(),
                   'answers': answers}))
@@ -123,7 +123,7 @@ def test_two_processes_allocating_at_once_take_the_whole_pool_once(
     assert answer(client.put('/network/one-too-many', json=PUBLIC)) == \
         EXHAUSTED
     assert answer(client.put('/network/runway-net', json={
-        'creator': 'runway', 'access': 'runway', 'net_id': ''})) == EXHAUSTED
+        'owner': 'runway', 'access': 'runway', 'net_id': ''})) == EXHAUSTED
 
 
 def test_deleted_network_gives_its_vlan_to_the_next_allocation(pool):
@@ -140,5 +140,5 @@ def test_deleted_network_gives_its_vlan_to_the_next_allocation(pool):
 
     assert freed == [(300, True)]
     assert answer(client.get('/network/second')) == (200, {
-        'name': 'second', 'creator': 'admin',
-        'channels': ['vlan/native', 'vlan/300']})
+        'name': 'second', 'owner': 'admin', 'creator': 'admin',
+        'projects': None, 'channels': ['vlan/native', 'vlan/300']})

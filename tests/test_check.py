@@ -14,24 +14,25 @@ import sqlalchemy as sa
 from haas.migrations import LEDGER
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, cli, config_text, error_line,
-                      table_names, write_script)
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, cli, config_text,
+                      error_line, table_names, write_script)
 
 MODULE = 'haas_example_ext'
-CORE_HEAD = '6a8c19565060'
 LEDGER_HEAD = '82a6f7041729'
 OBM = 'haas.ext.obm.mock'
-OBM_HEAD = 'df8d9f423f2b'
+OBM_HEAD = 'a56855f9aa12'
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '099b939261c1'
+DELL_HEAD = '9d5f2cab3511'
 FIRST, SECOND, THIRD, FOURTH = 'a1' * 6, 'b2' * 6, 'c3' * 6, 'd4' * 6
 NEWER = 'f' * 12
 
-#: The example's table as its model has it.
+#: The example's table as its model has it: project_id takes the type of
+#: project.id, a 64-bit key since core's 3c2af72d0b46.
 WIDGET_COLUMNS = [
     "sa.Column('id', sa.Integer(), nullable=False)",
     "sa.Column('label', sa.String(), nullable=False)",
-    "sa.Column('project_id', sa.Integer(), nullable=False)",
+    "sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), "
+    "'sqlite'), nullable=False)",
     "sa.ForeignKeyConstraint(['project_id'], ['project.id'], "
     "name='example_widget_project_id_fkey')",
     "sa.PrimaryKeyConstraint('id', name='example_widget_pkey')",

@@ -7,6 +7,7 @@ status of the real executable, the flask command line, concurrency.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -16,8 +17,10 @@ import sqlalchemy as sa
 import haas
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, LEGACY_EXTENSIONS, cli,
-                      config_text, error_line, run_admin)
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, HAAS_ADMIN,
+                      LEGACY_EXTENSIONS, cli, config_text, error_line,
+                      run_admin)
+from test_plans import SCRIPTS, described
 
 BRANCHES = ('haas, haas.ext.obm.mock, haas.ext.switches.mock, '
             'haas.migrations.ledger')
@@ -67,10 +70,10 @@ def test_defaults_without_config_use_haas_db_here(tmp_path):
                              'haas.ext.switches.mock, haas.ext.obm.mock\n')
     assert (tmp_path / 'haas.db').exists()
     current = run_admin(['db', 'current'], cwd=tmp_path).stdout
-    assert current == ('6a8c19565060 (haas) (head)\n'
+    assert current == (f'{CORE_HEAD} (haas) (head)\n'
                        '82a6f7041729 (haas.migrations.ledger) (head)\n'
-                       'b5b31d19257d (haas.ext.switches.mock) (head)\n'
-                       'df8d9f423f2b (haas.ext.obm.mock) (head)\n')
+                       'b9d87c7080f1 (haas.ext.switches.mock) (head)\n'
+                       'a56855f9aa12 (haas.ext.obm.mock) (head)\n')
 
 
 @pytest.mark.parametrize('setting, message', [
@@ -142,12 +145,12 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
     (['db', 'stamp', ''], "no revision given: name one, 'heads' for every "
                           "branch or '<branch>@head'"),
     (['db', 'upgrade', 'head'],
-     "'head' stands for several heads (6a8c19565060, 82a6f7041729, "
-     "b5b31d19257d, df8d9f423f2b): HaaS keeps one branch per extension; use "
+     f"'head' stands for several heads ({CORE_HEAD}, 82a6f7041729, "
+     "a56855f9aa12, b9d87c7080f1): HaaS keeps one branch per extension; use "
      "'heads' for all of them or '<branch>@head' for one (branches: "
      f"{BRANCHES})"),
-    (['db', 'downgrade', 'haas@-5'],
-     'haas@-5 goes below the base of branch haas: it has 1 revision '
+    (['db', 'downgrade', 'haas@-8'],
+     'haas@-8 goes below the base of branch haas: it has 7 revisions '
      'applied; haas@base reverts all of them'),
     (['db', 'downgrade', 'haas@base'],
      'downgrading haas that far would also downgrade haas.ext.switches.mock, '
@@ -275,24 +278,20 @@ def test_show_without_revision_shows_every_head(databases):
     result = cli(['db', 'show'], config)
     assert [line for line in result.stdout.splitlines()
             if line.startswith('Rev: ')] == [
-        'Rev: 6a8c19565060 (head)', 'Rev: 82a6f7041729 (head)',
-        'Rev: b5b31d19257d (head)', 'Rev: df8d9f423f2b (head)']
+        f'Rev: {CORE_HEAD} (head)', 'Rev: 82a6f7041729 (head)',
+        'Rev: b9d87c7080f1 (head)', 'Rev: a56855f9aa12 (head)']
 
 
 def test_upgrade_prints_one_line_per_revision_to_stderr(databases):
     result = cli(['db', 'upgrade'], config_text(databases.new()))
     lines = result.stderr.splitlines()
     assert (result.exit_code, result.stdout) == (0, '')
-    assert [line.split(' in ')[0] for line in lines] == [
-        'upgraded haas.migrations.ledger to 82a6f7041729 (Create the '
-        'migration ledger, `haas_schema_ledger`.)',
-        'upgraded haas to 6a8c19565060 (HaaS 0.2 baseline of core: adopt a '
-        'pre-versioning database, or create.)',
-        'upgraded haas.ext.obm.mock to df8d9f423f2b (HaaS 0.2 baseline of '
-        'the mock OBM: adopt `mockobm`, or create.)',
-        'upgraded haas.ext.switches.mock to b5b31d19257d (HaaS 0.2 baseline '
-        'of the mock switch: adopt `mockswitch`, or create.)']
-    assert all(line.endswith(' s') for line in lines)
+    assert [re.sub(r' in [0-9.]+ s$', '', line) for line in lines] == [
+        f'upgraded {branch} to {described(script)}'
+        for branch in ('haas.migrations.ledger', 'haas', 'haas.ext.obm.mock',
+                       'haas.ext.switches.mock')
+        for script in SCRIPTS[branch]]
+    assert all(re.search(r' in [0-9.]+ s$', line) for line in lines)
 
 
 def test_flask_cli_runs_haas_group(tmp_path):

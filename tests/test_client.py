@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 
 import pytest
 
@@ -74,6 +75,24 @@ def eventually(check, seconds=30):
         time.sleep(0.1)
 
 
+def status_id(result):
+    """The status_id a queued change printed, checked to be all it
+    printed, and a version 4 UUID."""
+    status, out, err = result
+    assert (status, out[:len('status_id: ')], out[-1:], err) == (
+        0, 'status_id: ', '\n', '')
+    found = out[len('status_id: '):-1]
+    assert uuid.UUID(found).version == 4
+    return found
+
+
+def action_status(server, found):
+    """The status of networking action `found`, as `haas action show`
+    prints it."""
+    return json.loads(haas(server, 'action', 'show', found, '--json')[1])[
+        'status']
+
+
 def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
         site):
     server, state = site
@@ -87,9 +106,10 @@ def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
             ('port', 'register', 'sw0', 'gi1/0/5'),
             ('port', 'connect-nic', 'sw0', 'gi1/0/5', 'n1', 'eth0'),
             ('project', 'connect-node', 'runway', 'n1'),
-            ('network', 'create', 'pxe', 'runway', 'runway', ''),
-            ('node', 'connect-network', 'n1', 'eth0', 'pxe')]:
+            ('network', 'create', 'pxe', 'runway', 'runway', '')]:
         assert haas(server, *args) == (0, '', '')
+    connected = status_id(haas(server, 'node', 'connect-network', 'n1',
+                               'eth0', 'pxe'))
     vlan = json.loads(haas(server, 'network', 'show', 'pxe', '--json')[1])[
         'channels'][1].split('/')[1]
 
@@ -98,20 +118,28 @@ def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
 
     assert shown == {'vlan/native': 'pxe'}
     assert ports(state, 'sw0') == {'gi1/0/5': {'vlan/native': vlan}}
+    assert action_status(server, connected) == 'DONE'
+    # The administrator's view: where the nic is cabled, and no metadata.
     assert haas(server, 'node', 'show', 'n1')[1] == (
+        'metadata: {}\n'
         'name: n1\n'
         'nics:\n'
         '  - eth0\n'
         '    macaddr: de:ad:be:ef:00:01\n'
         '    networks:\n'
         '      vlan/native: pxe\n'
+        '    port: gi1/0/5\n'
+        '    switch: sw0\n'
         'project: runway\n')
     assert haas(server, 'project', 'nodes', 'runway')[1] == 'n1\n'
 
-    haas(server, 'node', 'detach-network', 'n1', 'eth0', 'pxe')
+    detached = status_id(haas(server, 'node', 'detach-network', 'n1', 'eth0',
+                              'pxe'))
+    assert detached != connected
     assert eventually(lambda: ports(state, 'sw0') == {})
     assert eventually(lambda: not json.loads(haas(
         server, 'node', 'show', 'n1', '--json')[1])['nics'][0]['networks'])
+    assert eventually(lambda: action_status(server, detached) == 'DONE')
     for args in [('project', 'detach-node', 'runway', 'n1'),
                  ('port', 'detach-nic', 'sw0', 'gi1/0/5'),
                  ('node', 'delete-nic', 'n1', 'eth0'),

@@ -8,10 +8,10 @@ import pytest
 
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE, cli,
-                      config_text, error_line, make_app, table_rows,
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
+                      cli, config_text, error_line, make_app, table_rows,
                       write_script)
-from test_status import CORE_HEAD, FIRST, SECOND, WIDGET
+from test_status import FIRST, SECOND, WIDGET
 
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 DUPLICATES = ('SELECT label, count(*) FROM example_widget GROUP BY label '

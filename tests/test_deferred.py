@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from haas import deferred
 from haas.errors import SwitchError
 from haas.ext.switches import mock
-from haas.model import NetworkAttachment, NetworkingAction, db
+from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
+                        db)
 
 from conftest import HAAS_ADMIN, NULL_AUTH_EXTENSIONS, Databases, config_text
 
@@ -55,27 +56,42 @@ def scene(client, users, switches):
     calls(client, admin, ('PUT', '/switch/sw0', SWITCH))
     cabled_node(client, admin, 'n1', 'sw0', 'gi1/0/1')
     calls(client, admin, ('PUT', '/network/net', {
-        'creator': 'runway', 'access': 'runway', 'net_id': ''}))
+        'owner': 'runway', 'access': 'runway', 'net_id': ''}))
     vlan = client.get('/network/net', headers=admin).json['channels'][1]
     return admin, vlan.split('/')[1]
+
+
+def actions():
+    """Every networking action: (nic's node, new network or None, status,
+    type), in the order queued."""
+    return [(a.nic.owner.label, a.new_network and a.new_network.label,
+             a.status, a.type)
+            for a in db.session.execute(sa.select(NetworkingAction)
+                                        .order_by(NetworkingAction.id))
+            .scalars()]
 
 
 def test_a_queued_connect_is_applied_to_the_switch_and_recorded(
         client, scene, switches):
     admin, vlan = scene
-    client.post('/node/n1/nic/eth0/connect_network', headers=admin,
-                json={'network': 'net'})
+    response = client.post('/node/n1/nic/eth0/connect_network',
+                           headers=admin, json={'network': 'net'})
 
     applied = deferred.Daemon().apply_all()
 
     assert applied == 1
     assert client.get('/node/n1', headers=admin).json['nics'] == [
-        {'label': 'eth0', 'macaddr': 'm', 'networks': {'vlan/native': 'net'}}]
+        {'label': 'eth0', 'macaddr': 'm', 'networks': {'vlan/native': 'net'},
+         'port': 'gi1/0/1', 'switch': 'sw0'}]
     state = switches('sw0')
     assert state['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
     assert [entry[1:] for entry in state['applied']] == [
         ['gi1/0/1', 'vlan/native', vlan]]
-    assert db.session.execute(sa.select(NetworkingAction)).first() is None
+    # The action stays, DONE, under the status_id the request answered.
+    (action,) = db.session.execute(sa.select(NetworkingAction)).scalars()
+    assert (response.status_code, response.json, action.status,
+            action.type) == (202, {'status_id': action.uuid}, 'DONE',
+                             'modify_port')
 
 
 def test_a_queued_detach_is_applied_and_the_attachment_removed(
@@ -93,19 +109,60 @@ def test_a_queued_detach_is_applied_and_the_attachment_removed(
         'networks'] == {}
     assert switches('sw0')['ports'] == {}
     assert db.session.execute(sa.select(NetworkAttachment)).first() is None
+    # The connect's DONE action made way for the detach, DONE in its turn.
+    assert actions() == [('n1', None, 'DONE', 'modify_port')]
+
+
+def test_a_queued_revert_takes_the_port_off_every_network(client, scene,
+                                                          switches):
+    """A revert_port action (written directly: port_revert, which queues
+    it, is tested with the other HaaS 0.3 calls) empties the port and
+    removes every attachment of its nic."""
+    admin, _ = scene
+    calls(client, admin, ('PUT', '/network/other', {
+        'owner': 'runway', 'access': 'runway', 'net_id': ''}))
+    tagged = client.get('/network/other', headers=admin).json['channels'][1]
+    for body in ({'network': 'net'},
+                 {'network': 'other', 'channel': tagged}):
+        calls(client, admin, ('POST', '/node/n1/nic/eth0/connect_network',
+                              body))
+        deferred.Daemon().apply_all()
+    assert len(switches('sw0')['ports']['gi1/0/1']) == 2
+    nic = db.session.execute(sa.select(Nic)).scalar_one()
+    db.session.delete(nic.current_action)  # finished: it makes way
+    db.session.flush()
+    db.session.add(NetworkingAction(nic=nic, new_network=None, channel='',
+                                    type='revert_port'))
+    db.session.commit()
+
+    assert deferred.Daemon().apply_all() == 1
+
+    state = switches('sw0')
+    assert (state['ports'], state['applied'][-1]) == (
+        {}, [None, 'gi1/0/1', None, None])
+    assert db.session.execute(sa.select(NetworkAttachment)).first() is None
+    assert actions() == [('n1', None, 'DONE', 'revert_port')]
 
 
 def test_a_nic_cabled_to_no_port_is_recorded_with_a_warning(
         client, users, switches, caplog):
+    """The API queues nothing for such a nic any more; an action HaaS 0.2
+    queued for one, upgraded, is still applied."""
     admin = users['admin']
     calls(client, admin, ('PUT', '/node/loose', {'obm': OBM}),
           ('PUT', '/node/loose/nic/eth0', {'macaddr': 'm'}),
           ('POST', '/project/runway/connect_node', {'node': 'loose'}),
-          ('PUT', '/network/net', {'creator': 'runway', 'access': 'runway',
-                                   'net_id': ''}),
-          ('POST', '/node/loose/nic/eth0/connect_network',
-           {'network': 'net'}))
-
+          ('PUT', '/network/net', {'owner': 'runway', 'access': 'runway',
+                                   'net_id': ''}))
+    refused = client.post('/node/loose/nic/eth0/connect_network',
+                          headers=admin, json={'network': 'net'})
+    assert (refused.status_code, refused.json) == (404, {
+        'type': 'NotFoundError', 'msg': 'No port is connected to given nic.'})
+    nic = db.session.execute(sa.select(Nic)).scalar_one()
+    network = db.session.execute(sa.select(Network)).scalar_one()
+    db.session.add(NetworkingAction(nic=nic, new_network=network,
+                                    channel='vlan/native'))
+    db.session.commit()
     action = db.session.execute(sa.select(NetworkingAction.id)).scalar()
 
     with caplog.at_level(logging.WARNING, logger='haas.deferred'):
@@ -117,45 +174,106 @@ def test_a_nic_cabled_to_no_port_is_recorded_with_a_warning(
         f'action {action} (connect nic eth0 of node loose, channel '
         f'vlan/native): the nic is cabled to no port; recorded without '
         f'touching a switch']
+    assert actions() == [('loose', 'net', 'DONE', 'modify_port')]
 
 
-def test_a_failing_switch_waits_for_its_retry_while_others_go_on(
-        client, users, switches, monkeypatch, caplog):
+@pytest.fixture
+def two_switches(client, users, switches):
+    """Nodes n1 on switch `bad` and n2 on switch `good`, each with a
+    connect to network net queued."""
     admin = users['admin']
     calls(client, admin, ('PUT', '/switch/bad', SWITCH),
           ('PUT', '/switch/good', SWITCH))
     cabled_node(client, admin, 'n1', 'bad', 'p1')
     cabled_node(client, admin, 'n2', 'good', 'p1')
     calls(client, admin,
-          ('PUT', '/network/net', {'creator': 'runway', 'access': 'runway',
+          ('PUT', '/network/net', {'owner': 'runway', 'access': 'runway',
                                    'net_id': ''}),
           ('POST', '/node/n1/nic/eth0/connect_network', {'network': 'net'}),
           ('POST', '/node/n2/nic/eth0/connect_network', {'network': 'net'}))
+    vlan = client.get('/network/net', headers=admin).json['channels'][1][5:]
+    return admin, vlan
+
+
+def failing(monkeypatch, error):
+    """Make switch `bad` fail each action with `error`; returns the
+    mock's own apply_networking, to put back."""
     apply = mock.MockSession.apply_networking
 
     def refusing(self, action):
         if self.folder.endswith('bad'):
-            raise SwitchError('port p1 is shut down')
+            raise error
         return apply(self, action)
     monkeypatch.setattr(mock.MockSession, 'apply_networking', refusing)
+    return apply
+
+
+def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
+        client, two_switches, switches, monkeypatch, caplog):
+    admin, vlan = two_switches
+    apply = failing(monkeypatch, SwitchError('port p1 is shut down'))
+    daemon = deferred.Daemon()
+    refused = db.session.execute(
+        sa.select(NetworkingAction.id).order_by(NetworkingAction.id)
+    ).scalars().first()
+
+    with caplog.at_level(logging.ERROR, logger='haas.deferred'):
+        assert daemon.apply_all() == 2
+
+    assert [switches(s)['ports'] for s in ('bad', 'good')] == [
+        {}, {'p1': {'vlan/native': vlan}}]
+    assert actions() == [('n1', 'net', 'ERROR', 'modify_port'),
+                         ('n2', 'net', 'DONE', 'modify_port')]
+    assert [r.getMessage() for r in caplog.records] == [
+        f'action {refused} failed (switch error: port p1 is shut down); '
+        f'marked ERROR']
+    assert client.get('/node/n1', headers=admin).json['nics'][0][
+        'networks'] == {}
+    # Not tried again: nothing is pending, and no retry waits.
+    assert (daemon.apply_all(), daemon._retry) == (0, {})
+    # Fixed, the switch takes the nic's next request at once.
+    monkeypatch.setattr(mock.MockSession, 'apply_networking', apply)
+    response = client.post('/node/n1/nic/eth0/connect_network',
+                           headers=admin, json={'network': 'net'})
+    assert response.status_code == 202
+    assert daemon.apply_all() == 1
+    assert switches('bad')['ports'] == switches('good')['ports']
+    assert actions() == [('n2', 'net', 'DONE', 'modify_port'),
+                         ('n1', 'net', 'DONE', 'modify_port')]
+
+
+def test_an_unexpected_failure_waits_for_its_retry_while_others_go_on(
+        client, two_switches, switches, monkeypatch, caplog):
+    admin, vlan = two_switches
+    apply = failing(monkeypatch, RuntimeError('the driver has a bug'))
     daemon = deferred.Daemon()
 
     with caplog.at_level(logging.ERROR, logger='haas.deferred'):
         daemon.apply_all()
 
     assert [switches(s)['ports'] for s in ('bad', 'good')] == [
-        {}, {'p1': {'vlan/native': client.get(
-            '/network/net', headers=admin).json['channels'][1][5:]}}]
-    (failed,) = db.session.execute(sa.select(NetworkingAction)).scalars()
-    assert [r.getMessage() for r in caplog.records] == [
-        f'action {failed.id} failed (switch error: port p1 is shut down); '
-        f'trying again in 1 s']
+        {}, {'p1': {'vlan/native': vlan}}]
+    assert actions() == [('n1', 'net', 'PENDING', 'modify_port'),
+                         ('n2', 'net', 'DONE', 'modify_port')]
+    failed = db.session.execute(sa.select(NetworkingAction.id).filter_by(
+        status='PENDING')).scalar_one()
+    assert [(r.getMessage(), r.exc_info[0]) for r in caplog.records] == [
+        (f'action {failed} failed (unexpected error: the driver has a bug); '
+         f'trying again in 1 s', RuntimeError)]
+    # Still pending, the action blocks the nic's next request.
+    blocked = client.post('/node/n1/nic/eth0/connect_network', headers=admin,
+                          json={'network': 'net'})
+    assert (blocked.status_code, blocked.json) == (409, {
+        'type': 'BlockedError',
+        'msg': 'A networking operation is already active on the nic.'})
     # Fixed; once its retry time comes, the action is applied.
     monkeypatch.setattr(mock.MockSession, 'apply_networking', apply)
     assert daemon.apply_all() == 0  # not yet
     daemon._retry = {i: (0.0, d) for i, (_, d) in daemon._retry.items()}
     assert daemon.apply_all() == 1
     assert switches('bad')['ports'] == switches('good')['ports']
+    assert actions() == [('n1', 'net', 'DONE', 'modify_port'),
+                         ('n2', 'net', 'DONE', 'modify_port')]
 
 
 # --- real daemons on PostgreSQL ---------------------------------------------
@@ -163,7 +281,8 @@ def test_a_failing_switch_waits_for_its_retry_while_others_go_on(
 @pytest.fixture
 def journal(tmp_path):
     """A PostgreSQL database with 200 nodes of project p on switch sw, each
-    with a queued connect to network net; and a daemon starter."""
+    with a queued connect to network net; a daemon starter, and how many
+    actions are still pending."""
     dbs = Databases('postgresql', tmp_path)
     uri = dbs.new()
     state = tmp_path / 'switches'
@@ -178,7 +297,7 @@ def journal(tmp_path):
         migrations.create()
     client = app.test_client()
     calls(client, {}, ('PUT', '/project/p', None), ('PUT', '/switch/sw', SWITCH),
-          ('PUT', '/network/net', {'creator': 'p', 'access': 'p',
+          ('PUT', '/network/net', {'owner': 'p', 'access': 'p',
                                    'net_id': ''}))
     for n in range(200):
         cabled_node(client, {}, f'n{n}', 'sw', f'port{n}', project='p')
@@ -197,7 +316,7 @@ def journal(tmp_path):
     def remaining():
         with app.app_context():
             return db.session.execute(sa.select(sa.func.count(
-                NetworkingAction.id))).scalar()
+                NetworkingAction.id)).filter_by(status='PENDING')).scalar()
 
     def read():
         with app.app_context():
@@ -228,6 +347,14 @@ def attachments(app):
             NetworkAttachment.id))).scalar()
 
 
+def statuses(app):
+    """How many actions have each status: the daemons keep them."""
+    with app.app_context():
+        return dict(db.session.execute(
+            sa.select(NetworkingAction.status, sa.func.count())
+            .group_by(NetworkingAction.status)).all())
+
+
 def stop(daemon):
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(30)
@@ -245,7 +372,7 @@ def test_two_daemons_apply_200_actions_once_each(journal):
     ids = [entry[0] for entry in state['applied']]
     assert len(ids) == len(set(ids)) == 200
     assert sorted(state['ports']) == sorted(f'port{n}' for n in range(200))
-    assert attachments(app) == 200
+    assert (attachments(app), statuses(app)) == (200, {'DONE': 200})
 
 
 def test_a_daemon_killed_mid_run_loses_nothing_and_doubles_nothing(journal):
@@ -262,7 +389,7 @@ def test_a_daemon_killed_mid_run_loses_nothing_and_doubles_nothing(journal):
     state = read()
     # Recorded once each; an action the killed daemon applied but had not
     # recorded was applied again, which leaves the port as it was.
-    assert attachments(app) == 200
+    assert (attachments(app), statuses(app)) == (200, {'DONE': 200})
     assert {entry[0] for entry in state['applied']} == set(range(1, 201))
     assert sorted(state['ports']) == sorted(f'port{n}' for n in range(200))
 
@@ -282,17 +409,22 @@ def test_an_idle_daemon_wakes_at_once_for_a_new_action_and_stops_on_sigterm(
 
     assert took < deferred.POLL  # woken by NOTIFY, not by its poll
     assert 'port0' not in read()['ports']
+    # n0's connect made way for its detach; every action is DONE.
+    assert statuses(app) == {'DONE': 200}
     started = time.monotonic()
     assert stop(daemon) == 0
     assert time.monotonic() - started < 5
 
 
-def queue_detaches(app, where=''):
-    """Queue a detach behind each queued action (`where` picks which)."""
+def queue_detaches(app, where='true'):
+    """Queue a detach behind each pending action (`where` picks which)."""
     with app.app_context():
         db.session.execute(sa.text(
-            'INSERT INTO networking_action (nic_id, new_network_id, channel) '
-            f'SELECT nic_id, NULL, channel FROM networking_action {where}'))
+            'INSERT INTO networking_action '
+            '(nic_id, new_network_id, channel, uuid, status, type) '
+            "SELECT nic_id, NULL, channel, gen_random_uuid()::text, "
+            "'PENDING', 'modify_port' FROM networking_action "
+            f"WHERE status = 'PENDING' AND {where}"))
         db.session.commit()
 
 
@@ -317,12 +449,12 @@ def test_two_daemons_keep_each_ports_actions_in_order(journal):
                and entries[0][0] < entries[1][0]
                for entries in by_port.values())
     assert state['ports'] == {}
-    assert attachments(app) == 0
+    assert (attachments(app), statuses(app)) == (0, {'DONE': 400})
 
 
 def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
     start, remaining, read, app = journal
-    queue_detaches(app, 'WHERE id = 1')
+    queue_detaches(app, 'id = 1')
     with app.app_context():
         engine = db.engine
     with engine.connect() as other:
@@ -343,6 +475,7 @@ def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
     port0 = [entry for entry in read()['applied'] if entry[1] == 'port0']
     assert [(action, network is None) for action, _, _, network in port0] \
         == [(1, False), (201, True)]
+    assert statuses(app) == {'DONE': 201}
 
 
 def test_a_daemon_outlives_its_database_connections(journal):
@@ -364,5 +497,6 @@ def test_a_daemon_outlives_its_database_connections(journal):
     wait_until(lambda: remaining() == 0, seconds=20)
 
     assert daemon.poll() is None
-    assert 'port0' not in read()['ports']
+    assert ('port0' in read()['ports'], statuses(app)) == (
+        False, {'DONE': 200})
     assert stop(daemon) == 0

@@ -14,14 +14,23 @@ from haas.migrations import LEDGER, ledger
 from haas.migrations.scripts import Branches
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE, cli,
-                      config_text, error_line, make_app, table_rows,
-                      write_script)
+from conftest import (CORE_HEAD, CORE_REVISIONS, DEFAULT_EXTENSIONS,
+                      EXAMPLE_MODULE as MODULE, cli, config_text, error_line,
+                      make_app, table_rows, write_script)
 from test_legacy import load_dump, read_dump
-from test_status import CORE_HEAD, FIRST, LEDGER_HEAD, SECOND, WIDGET
+from test_status import (FIRST, LEDGER_HEAD, OBM, OBM_BASELINE, OBM_HEAD,
+                         SECOND, SWITCH, SWITCH_BASELINE, SWITCH_HEAD, WIDGET)
 
 DROP_WIDGET = "op.drop_table('example_widget')"
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
+#: (branch, revision) of every script of core and the mock drivers, in
+#: the order an upgrade runs them.
+DEFAULT_SCRIPTS = [('haas', r) for r in CORE_REVISIONS] + [
+    (SWITCH, SWITCH_BASELINE), (SWITCH, SWITCH_HEAD), (OBM, OBM_BASELINE),
+    (OBM, OBM_HEAD)]
+#: The scripts `upgraded` applied, which verify checks: the ledger's, those
+#: and the example's.
+APPLIED = 1 + len(DEFAULT_SCRIPTS) + 1
 
 
 def rows(app, *columns):
@@ -67,9 +76,8 @@ def test_create_records_each_branch_it_made_and_verify_has_nothing_to_check(
                 'fingerprint', 'error') == [
         ('haas', CORE_HEAD, 'create', 'ok', None, None),
         (LEDGER, LEDGER_HEAD, 'create', 'ok', None, None),
-        ('haas.ext.switches.mock', 'b5b31d19257d', 'create', 'ok', None,
-         None),
-        ('haas.ext.obm.mock', 'df8d9f423f2b', 'create', 'ok', None, None)]
+        (SWITCH, SWITCH_HEAD, 'create', 'ok', None, None),
+        (OBM, OBM_HEAD, 'create', 'ok', None, None)]
     assert (verify.exit_code, verify.stdout) == (
         0, 'Every applied script is the code that ran (0 checked).\n')
 
@@ -86,10 +94,7 @@ def test_upgrade_records_the_ledger_first_then_each_revision_with_its_code(
     assert sorted(recorded[1:]) == sorted(
         (branch, revision, 'upgrade', 'ok',
          ledger.fingerprint(scripts[revision].path))
-        for branch, revision in [('haas', CORE_HEAD),
-                                 ('haas.ext.switches.mock', 'b5b31d19257d'),
-                                 ('haas.ext.obm.mock', 'df8d9f423f2b'),
-                                 (MODULE, FIRST)])
+        for branch, revision in DEFAULT_SCRIPTS + [(MODULE, FIRST)])
     assert all(started is not None and duration >= 0 for started, duration
                in rows(app, 'started_at', 'duration'))
 
@@ -146,18 +151,17 @@ def test_a_database_from_before_the_ledger_gets_its_history_back_filled(
 
     assert upgrade.exit_code == 0
     scripts = scripts_of(app)
+    # Every script applied, each branch's in order; then the ledger's own.
     assert rows(app, 'branch', 'revision', 'direction', 'outcome',
                 'started_at', 'fingerprint') == [
-        ('haas', CORE_HEAD, 'upgrade', 'before ledger', None,
-         ledger.fingerprint(scripts[CORE_HEAD].path)),
-        ('haas.ext.switches.mock', 'b5b31d19257d', 'upgrade', 'before ledger',
-         None, ledger.fingerprint(scripts['b5b31d19257d'].path)),
-        ('haas.ext.obm.mock', 'df8d9f423f2b', 'upgrade', 'before ledger',
-         None, ledger.fingerprint(scripts['df8d9f423f2b'].path)),
-        (LEDGER, LEDGER_HEAD, 'upgrade', 'ok', rows(app, 'started_at')[3][0],
+        (branch, revision, 'upgrade', 'before ledger', None,
+         ledger.fingerprint(scripts[revision].path))
+        for branch, revision in DEFAULT_SCRIPTS] + [
+        (LEDGER, LEDGER_HEAD, 'upgrade', 'ok',
+         rows(app, 'started_at')[len(DEFAULT_SCRIPTS)][0],
          ledger.fingerprint(scripts[LEDGER_HEAD].path))]
     assert log.stdout.splitlines()[1].split() == [
-        '-', 'haas', CORE_HEAD, 'upgrade', 'before', 'ledger', '-',
+        '-', 'haas', CORE_REVISIONS[0], 'upgrade', 'before', 'ledger', '-',
         rows(app, 'haas_version')[0][0]]
 
 
@@ -175,13 +179,18 @@ def test_the_legacy_dump_is_adopted_with_the_ledger_recording_it(
     with app.app_context():
         migrations.upgrade('heads')
 
-    recorded = rows(app, 'branch', 'direction', 'outcome')
-    assert recorded[0] == (LEDGER, 'upgrade', 'ok')
+    recorded = rows(app, 'branch', 'revision', 'direction', 'outcome')
+    assert recorded[0] == (LEDGER, LEDGER_HEAD, 'upgrade', 'ok')
+    # Each baseline adopts its tables; HaaS 0.3's revisions run after.
     assert sorted(recorded[1:]) == sorted(
-        (branch, 'upgrade', 'ok') for branch in
-        ['haas', 'haas.ext.switches.mock', 'haas.ext.obm.mock',
-         'haas.ext.switches.nexus', 'haas.ext.switches.dell',
-         'haas.ext.obm.ipmi'])
+        (branch, revision, 'upgrade', 'ok')
+        for branch, revision in DEFAULT_SCRIPTS + [
+            ('haas.ext.switches.nexus', 'bf72d2ab7e56'),
+            ('haas.ext.switches.nexus', '45b6520d2c63'),
+            ('haas.ext.switches.dell', '099b939261c1'),
+            ('haas.ext.switches.dell', '9d5f2cab3511'),
+            ('haas.ext.obm.ipmi', '4b9e9d637c6b'),
+            ('haas.ext.obm.ipmi', 'bfe71cdb8f5d')])
 
 
 # --- db log -----------------------------------------------------------------
@@ -247,7 +256,7 @@ def test_verify_ignores_what_is_not_the_code_that_ran(upgraded, edit):
     result = cli(['db', 'verify'], config)
 
     assert (result.exit_code, result.stdout) == (
-        0, 'Every applied script is the code that ran (5 checked).\n')
+        0, f'Every applied script is the code that ran ({APPLIED} checked).\n')
 
 
 def changed_widget(path):
@@ -274,7 +283,7 @@ def test_verify_names_an_applied_script_whose_code_changed(upgraded):
     assert (as_json.exit_code, found['checked'],
             [(c['branch'], c['revision'], c['file'], c['now'])
              for c in found['changed']]) == (
-        1, 5, [(MODULE, FIRST, str(path), ledger.fingerprint(path))])
+        1, APPLIED, [(MODULE, FIRST, str(path), ledger.fingerprint(path))])
 
 
 def test_upgrade_refuses_while_an_applied_script_changed_unless_warn_only(
@@ -352,7 +361,7 @@ def test_an_accepted_change_is_recorded_and_verify_passes_again(upgraded):
         MODULE, FIRST, 'accept', 'ok', ledger.fingerprint(path),
         'label may be empty')
     assert (again.exit_code, again.stdout) == (
-        0, 'Every applied script is the code that ran (5 checked).\n')
+        0, f'Every applied script is the code that ran ({APPLIED} checked).\n')
 
 
 def test_accept_needs_a_reason_and_a_changed_applied_revision(upgraded):

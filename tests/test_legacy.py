@@ -18,8 +18,9 @@ from haas.ext.obm.mock import MockObm
 from haas.model import Node, db
 
 import legacy_objects
-from conftest import (LEGACY_EXTENSIONS, config_text, make_app, run_admin,
-                      snapshot, state_rows, table_rows)
+from conftest import (HISTORY, LEGACY_EXTENSIONS, config_text, make_app,
+                      run_admin, snapshot, state_rows, table_rows)
+from test_plans import SCRIPTS
 
 DUMP = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
                     'fixtures', 'haas-0.2-legacy.sql')
@@ -31,6 +32,14 @@ DUMP_ROWS = {
     'user_projects': 0, 'vlan': 302,
 }
 MASK = {'headnode': ['uuid']}
+#: The rows HaaS 0.3's revisions add: the project of access of each of the
+#: dump's four networks that has one becomes a row of the network's list.
+UPGRADE_ROWS = {'network_projects': 4, 'metadata': 0}
+#: (branch, revision) of every script of the branches of LEGACY_EXTENSIONS,
+#: core's and the ledger's: what an upgrade of the dump runs.
+EVERY_SCRIPT = [(branch, revision)
+                for branch in ['haas', LEDGER] + LEGACY_EXTENSIONS
+                for revision, _, _ in SCRIPTS[branch]]
 
 
 @pytest.fixture
@@ -64,6 +73,15 @@ def sequences(app):
             'SELECT sequencename, last_value FROM pg_sequences ORDER BY 1').all())
 
 
+def state_sequences(app):
+    """sequences, without those of the tables of HISTORY: they count how
+    the database was built."""
+    found = sequences(app)
+    for table in HISTORY:
+        found.pop(f'{table}_id_seq')
+    return found
+
+
 @pytest.fixture
 def legacy_app(pg_databases, dump):
     uri = pg_databases.new()
@@ -89,9 +107,11 @@ def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
     rows = table_rows(legacy_app, MASK)
     assert state_rows(legacy_app, MASK) == state_rows(fresh_app, MASK)
     assert {t: len(r) for t, r in rows.items()} == {
-        **DUMP_ROWS, 'alembic_version': 8, 'haas_schema_branch': 9,
-        'haas_schema_ledger': 9}
-    assert sequences(legacy_app) == sequences(fresh_app)
+        **DUMP_ROWS, **UPGRADE_ROWS, 'alembic_version': 8,
+        'haas_schema_branch': 9, 'haas_schema_ledger': len(EVERY_SCRIPT)}
+    assert state_sequences(legacy_app) == state_sequences(fresh_app)
+    assert sequences(legacy_app)['haas_schema_ledger_id_seq'] == len(
+        EVERY_SCRIPT)
 
 
 def test_the_executable_adopts_the_dump_as_this_process_does(
@@ -107,9 +127,10 @@ def test_the_executable_adopts_the_dump_as_this_process_does(
     upgrade = run_admin(['db', 'upgrade', 'heads'],
                         config_text(uri, LEGACY_EXTENSIONS), cwd=tmp_path)
 
-    assert sorted(line.split(' to ')[0]
+    assert sorted(line.split(' (')[0]
                   for line in upgrade.stderr.splitlines()) == sorted(
-        f'upgraded {branch}' for branch in ['haas', LEDGER] + LEGACY_EXTENSIONS)
+        f'upgraded {branch} to {revision}'
+        for branch, revision in EVERY_SCRIPT)
     assert snapshot(legacy_app) == snapshot(here)
     assert state_rows(legacy_app, MASK) == state_rows(here, MASK)
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE, cli,
-                      config_text, error_line, write_script)
-from test_status import CORE_HEAD, FIRST, SECOND, WIDGET
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
+                      cli, config_text, error_line, write_script)
+from test_status import FIRST, SECOND, WIDGET
 
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 #: No server listens there: --since must not connect.

@@ -18,14 +18,15 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from conftest import (DEFAULT_EXTENSIONS, HAAS_ADMIN, Databases, cli,
-                      config_text, error_line)
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, HAAS_ADMIN, Databases,
+                      cli, config_text, error_line)
 from haas import migrations
 from haas.migrations import LEDGER
+from test_plans import SCRIPTS
 
 KEY = 0x48414153
 # Core's row goes once a revision that depends on it is there.
-MOCK_HEADS = ['b5b31d19257d', 'df8d9f423f2b']
+MOCK_HEADS = ['b9d87c7080f1', 'a56855f9aa12']
 # The built-in branch of the migration ledger keeps its own row.
 LEDGER_HEAD = '82a6f7041729'
 # Enough for an application, with no tables of their own: the branches
@@ -56,7 +57,7 @@ def script_text(revision, down, message, body, branch=None, attributes=''):
         f'revision = {revision!r}\n'
         f'down_revision = {down!r}\n'
         f'branch_labels = {(branch,) if first else None!r}\n'
-        f'depends_on = {"6a8c19565060" if first else None!r}\n'
+        f'depends_on = {CORE_HEAD if first else None!r}\n'
         f'{attributes}\n\n'
         'def upgrade():\n'
         f'{body}\n\n'
@@ -123,7 +124,9 @@ EXAMPLE_SCRIPTS = [
         'example_widget',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('label', sa.String(), nullable=False),
-        sa.Column('project_id', sa.Integer(), nullable=False),
+        sa.Column('project_id',
+                  sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                  nullable=False),
         sa.ForeignKeyConstraint(['project_id'], ['project.id']),
         sa.PrimaryKeyConstraint('id'))''', ''),
     ('e1a000000002', 'index example_widget labels', '''\
@@ -296,14 +299,12 @@ def upgraded(branch, revision, message):
 # An upgrade from nothing applies the ledger's revision first.
 LEDGER_UPGRADED = upgraded(LEDGER, LEDGER_HEAD, 'Create the migration '
                            'ledger, `haas_schema_ledger`.')
-CORE_UPGRADED = [
-    upgraded('haas', '6a8c19565060', 'HaaS 0.2 baseline of core: adopt a '
-             'pre-versioning database, or create.'),
-    upgraded('haas.ext.obm.mock', 'df8d9f423f2b', 'HaaS 0.2 baseline of the '
-             'mock OBM: adopt `mockobm`, or create.'),
-    upgraded('haas.ext.switches.mock', 'b5b31d19257d', 'HaaS 0.2 baseline of '
-             'the mock switch: adopt `mockswitch`, or create.'),
-]
+# Then core's, and the mock drivers' of DEFAULT_EXTENSIONS.
+CORE_UPGRADED = [upgraded('haas', revision, message)
+                 for revision, message, _ in SCRIPTS['haas']]
+MOCKS_UPGRADED = [upgraded(branch, revision, message)
+                  for branch in ('haas.ext.obm.mock', 'haas.ext.switches.mock')
+                  for revision, message, _ in SCRIPTS[branch]]
 
 
 # --- reading the database ---------------------------------------------------
@@ -375,7 +376,7 @@ def test_concurrent_upgrades_wait_then_apply_each_revision_once(
                             if not line.startswith('Waiting up to ')))
             for _, _, lines in results]
     assert sorted(told, key=len) == [[]] * (n - 1) + [sorted(
-        [LEDGER_UPGRADED] + CORE_UPGRADED + [
+        [LEDGER_UPGRADED] + CORE_UPGRADED + MOCKS_UPGRADED + [
             upgraded(EXAMPLE_MODULE, 'e1a000000001', 'add example_widget'),
             upgraded(EXAMPLE_MODULE, 'e1a000000002',
                      'index example_widget labels')])], results
@@ -409,10 +410,10 @@ def test_concurrent_sqlite_creates_wait_then_create_once(tmp_path, start):
     told = [[line for line in lines if not line.startswith('Waiting up to ')]
             for _, _, lines in results]
     assert sorted(told, key=len) == [[]] * 3 + [[
-        'stamped haas at 6a8c19565060',
+        f'stamped haas at {CORE_HEAD}',
         f'stamped {LEDGER} at {LEDGER_HEAD}',
-        'stamped haas.ext.switches.mock at b5b31d19257d',
-        'stamped haas.ext.obm.mock at df8d9f423f2b']], results
+        f'stamped haas.ext.switches.mock at {MOCK_HEADS[0]}',
+        f'stamped haas.ext.obm.mock at {MOCK_HEADS[1]}']], results
     assert versions(uri) == sorted([LEDGER_HEAD] + MOCK_HEADS)
 
 
@@ -438,7 +439,7 @@ def test_failing_revision_leaves_the_last_completed_one(databases, extension):
     assert result.exit_code == 1
     assert timeless(result.stderr.splitlines()) == [
         LEDGER_UPGRADED,
-        CORE_UPGRADED[0],
+        *CORE_UPGRADED,
         upgraded(branch, 'f00000000001', 'add gadget'),
         upgraded(branch, 'f00000000002', 'seed gadget'),
         f'Error: revision f00000000003 (break gadget) of branch {branch} '

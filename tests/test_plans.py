@@ -1,62 +1,92 @@
 """Plans, offline SQL and the per-extension verbs: what would run, in what
 order, and what runs when only one branch is asked for.
 
-Every branch here has one script only (its HaaS 0.2 baseline, or the
-ledger's), so a plan from nothing is one script per enabled branch: the
-ledger's first, then core's.
+Core has HaaS 0.2's baseline and HaaS 0.3's six revisions; each
+extension its baseline and a 0.3 revision that widens its keys, which
+depends on core's head; the ledger one script.  A plan from nothing runs
+the ledger's first, then core's, then each extension's.
 """
 
 import json
+import re
 
 from haas.migrations import LEDGER
 
-from conftest import (LEGACY_EXTENSIONS, cli, config_text, error_line,
-                      make_app, run_admin, snapshot, state_rows, table_names,
-                      table_rows)
+from conftest import (CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS, cli,
+                      config_text, error_line, make_app, run_admin, snapshot,
+                      state_rows, table_names, table_rows)
 
 CORE = 'haas'
 OBM = 'haas.ext.obm.mock'
 SWITCH = 'haas.ext.switches.mock'
+VLAN = 'haas.ext.network_allocators.vlan_pool'
 
-#: Branch -> (its one revision, the first line of its message, its tables).
-BASELINES = {
-    LEDGER: ('82a6f7041729', 'Create the migration ledger, '
-             '`haas_schema_ledger`.', ['haas_schema_ledger']),
-    CORE: ('6a8c19565060', 'HaaS 0.2 baseline of core: adopt a '
-           'pre-versioning database, or create.',
-           ['project', 'obm', 'switch', 'node', 'port', 'nic', 'network',
-            'headnode', 'hnic', 'networking_action', 'network_attachment']),
-    'haas.ext.obm.ipmi': ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI '
-                          'OBM driver: create `ipmi` unless it exists.',
-                          ['ipmi']),
-    OBM: ('df8d9f423f2b', 'HaaS 0.2 baseline of the mock OBM: adopt '
-          '`mockobm`, or create.', ['mock_obm']),
-    'haas.ext.switches.dell': ('099b939261c1', 'HaaS 0.2 baseline of the '
-                               'Dell PowerConnect 55xx switch driver: adopt '
-                               '`powerconnect55xx`, or create.',
-                               ['power_connect55xx']),
-    'haas.ext.switches.nexus': ('bf72d2ab7e56', 'HaaS 0.2 baseline of the '
-                                'Cisco Nexus switch driver: create `nexus` '
-                                'unless it exists.', ['nexus']),
-    'haas.ext.network_allocators.vlan_pool': (
-        '652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
-        'create `vlan`.', ['vlan']),
-    SWITCH: ('b5b31d19257d', 'HaaS 0.2 baseline of the mock switch: adopt '
-             '`mockswitch`, or create.', ['mock_switch']),
-    'haas.ext.auth.database': ('570e90107adc', 'HaaS 0.2 baseline of '
-                               'database auth: create `user` and '
-                               '`user_projects`.', ['user', 'user_projects']),
+
+def widened(revision, what):
+    """An extension's HaaS 0.3 revision: it creates no table."""
+    return revision, f'HaaS 0.3: the keys of {what} are 64-bit.', []
+
+
+#: Branch -> its scripts, first to last: (revision, the first line of its
+#: message, the tables it creates).
+SCRIPTS = {
+    LEDGER: [('82a6f7041729', 'Create the migration ledger, '
+              '`haas_schema_ledger`.', ['haas_schema_ledger'])],
+    CORE: [(revision, message, created) for revision, (message, created) in
+           zip(CORE_REVISIONS, [
+               ('HaaS 0.2 baseline of core: adopt a pre-versioning database, '
+                'or create.',
+                ['project', 'obm', 'switch', 'node', 'port', 'nic', 'network',
+                 'headnode', 'hnic', 'networking_action',
+                 'network_attachment']),
+               ("HaaS 0.3: a network's creator is its owner.", []),
+               ("HaaS 0.3: a network's access is a list of projects.",
+                ['network_projects']),
+               ('HaaS 0.3: network, node, project and switch labels are '
+                'unique.', []),
+               ('HaaS 0.3: networking actions keep a uuid, a status and a '
+                'type.', []),
+               ('HaaS 0.3: nodes carry metadata, in the metadata table.',
+                ['metadata']),
+               ("HaaS 0.3: core's primary and foreign keys are 64-bit.", []),
+           ], strict=True)],
+    'haas.ext.obm.ipmi': [
+        ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
+         '`ipmi` unless it exists.', ['ipmi']),
+        widened('bfe71cdb8f5d', 'the IPMI OBM')],
+    OBM: [('df8d9f423f2b', 'HaaS 0.2 baseline of the mock OBM: adopt '
+           '`mockobm`, or create.', ['mock_obm']),
+          widened('a56855f9aa12', 'the mock OBM')],
+    'haas.ext.switches.dell': [
+        ('099b939261c1', 'HaaS 0.2 baseline of the Dell PowerConnect 55xx '
+         'switch driver: adopt `powerconnect55xx`, or create.',
+         ['power_connect55xx']),
+        widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
+    'haas.ext.switches.nexus': [
+        ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
+         'driver: create `nexus` unless it exists.', ['nexus']),
+        widened('45b6520d2c63', 'the Cisco Nexus switch')],
+    VLAN: [('652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
+            'create `vlan`.', ['vlan']),
+           widened('6061f125b415', 'the VLAN pool')],
+    SWITCH: [('b5b31d19257d', 'HaaS 0.2 baseline of the mock switch: adopt '
+              '`mockswitch`, or create.', ['mock_switch']),
+             widened('b9d87c7080f1', 'the mock switch')],
+    'haas.ext.auth.database': [
+        ('570e90107adc', 'HaaS 0.2 baseline of database auth: create `user` '
+         'and `user_projects`.', ['user', 'user_projects']),
+        widened('15084df56fa8', 'the database auth backend')],
 }
 
 #: The order an upgrade from nothing runs every branch of
 #: LEGACY_EXTENSIONS in: the ledger first, so that it records the rest, then
-#: core, as all but the VLAN pool depend on it.
+#: core, as every extension's 0.3 revision depends on its head.
 LEGACY_ORDER = [LEDGER, CORE, 'haas.ext.obm.ipmi', OBM,
-                'haas.ext.switches.dell', 'haas.ext.switches.nexus',
-                'haas.ext.network_allocators.vlan_pool', SWITCH,
-                'haas.ext.auth.database']
-#: Those of LEGACY_EXTENSIONS whose first script depends on core's.
-LEGACY_DEPENDANTS = ['haas.ext.auth.database', SWITCH,
+                'haas.ext.switches.dell', 'haas.ext.switches.nexus', SWITCH,
+                VLAN, 'haas.ext.auth.database']
+#: Those of LEGACY_EXTENSIONS with a script that depends on core's: all of
+#: them, the VLAN pool by its 0.3 revision only.
+LEGACY_DEPENDANTS = ['haas.ext.auth.database', VLAN, SWITCH,
                      'haas.ext.switches.nexus', 'haas.ext.switches.dell', OBM,
                      'haas.ext.obm.ipmi']
 BOOKKEEPING = ['alembic_version', 'haas_schema_branch']
@@ -65,31 +95,55 @@ NO_SERVER = 'postgresql://postgres@127.0.0.1:1/haas'
 
 
 def revision(branch):
-    return BASELINES[branch][0]
+    """The branch's head."""
+    return SCRIPTS[branch][-1][0]
 
 
-def described(branch):
-    rev, message, _ = BASELINES[branch]
+def tables(branch):
+    """Every table the branch's scripts create."""
+    return [t for _, _, created in SCRIPTS[branch] for t in created]
+
+
+def upgrades(*branches):
+    """(branch, script) of every script of `branches`, in order."""
+    return [(b, script) for b in branches for script in SCRIPTS[b]]
+
+
+def reverts(*branches):
+    """(branch, script) of a cascade downgrade of core to base: each
+    branch's scripts from its first that depends on core, last first."""
+    return [(b, script) for b in branches
+            for script in reversed(SCRIPTS[b][1 if b == VLAN else 0:])]
+
+
+def described(script):
+    rev, message, _ = script
     return f'{rev} ({message})'
 
 
-def plan_text(action, branches):
+def below(branch, script):
+    """What a downgrade of `script` leaves its branch at."""
+    index = SCRIPTS[branch].index(script)
+    return SCRIPTS[branch][index - 1][0] if index else 'base'
+
+
+def plan_text(action, steps):
     """A plan as `--plan` prints it: action, branch and script, one line
     each, in columns as wide as their widest cell."""
-    width = max(len(b) for b in branches)
-    return ''.join(f'{action}  {b:<{width}}  {described(b)}\n'
-                   for b in branches)
+    width = max(len(b) for b, _ in steps)
+    return ''.join(f'{action}  {b:<{width}}  {described(s)}\n'
+                   for b, s in steps)
 
 
-def step(action, branch):
-    rev, message, _ = BASELINES[branch]
+def step(action, branch, script):
+    rev, message, _ = script
     return {'action': action, 'branch': branch, 'revision': rev,
             'message': message, 'transactional': True}
 
 
-def marker(branch):
+def marker(branch, script):
     """The comment that starts a revision's statements in offline SQL."""
-    return f'-- upgrade {branch}: {described(branch)}'
+    return f'-- upgrade {branch}: {described(script)}'
 
 
 def blocks(sql):
@@ -110,6 +164,38 @@ def created_per_revision(sql):
     return sections
 
 
+def version_rows(sql):
+    """[(marker, the rows of alembic_version after that revision)] in the
+    order of the SQL.  Where a revision joins two rows into one, Alembic
+    picks which to update and which to delete by the order of a set, which
+    changes from process to process: the rows it leaves do not."""
+    rows, after = set(), []
+    for line in blocks(sql):
+        if line.startswith('-- upgrade '):
+            after.append((line, None))
+        elif m := re.match(r"INSERT INTO alembic_version .* VALUES "
+                           r"\('(\w+)'\)", line):
+            rows.add(m[1])
+        elif m := re.match(r"UPDATE alembic_version SET version_num='(\w+)' "
+                           r"WHERE alembic_version.version_num = '(\w+)';",
+                           line):
+            rows.remove(m[2])
+            rows.add(m[1])
+        elif m := re.match(r"DELETE FROM alembic_version WHERE "
+                           r"alembic_version.version_num = '(\w+)';", line):
+            rows.remove(m[1])
+        else:
+            continue
+        after[-1] = (after[-1][0], sorted(rows))
+    return after
+
+
+def without_time(stderr):
+    """The lines of a command's progress, without the time each took."""
+    return [re.sub(r' in [0-9.]+ s$', '', line)
+            for line in stderr.splitlines()]
+
+
 # --- upgrade plans ---------------------------------------------------------
 
 def test_upgrade_plan_lists_every_revision_core_first(databases):
@@ -117,7 +203,7 @@ def test_upgrade_plan_lists_every_revision_core_first(databases):
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     assert (result.exit_code, result.stdout, result.stderr) == (
-        0, plan_text('upgrade', LEGACY_ORDER), '')
+        0, plan_text('upgrade', upgrades(*LEGACY_ORDER)), '')
 
 
 def test_upgrade_plan_json_is_every_step_as_data(databases):
@@ -125,8 +211,8 @@ def test_upgrade_plan_json_is_every_step_as_data(databases):
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     assert json.loads(result.stdout) == {
-        'steps': [step('upgrade', b) for b in LEGACY_ORDER], 'findings': [],
-        'changed': []}
+        'steps': [step('upgrade', b, s) for b, s in upgrades(*LEGACY_ORDER)],
+        'findings': [], 'changed': []}
 
 
 def test_upgrade_runs_the_scripts_of_its_plan_in_that_order(databases):
@@ -136,7 +222,7 @@ def test_upgrade_runs_the_scripts_of_its_plan_in_that_order(databases):
 
     result = cli(['db', 'upgrade'], config)
 
-    assert [line.split(' in ')[0] for line in result.stderr.splitlines()] == [
+    assert without_time(result.stderr) == [
         f'upgraded {s["branch"]} to {s["revision"]} ({s["message"]})'
         for s in plan['steps']]
 
@@ -151,8 +237,9 @@ def test_upgrade_plan_json_is_the_same_bytes_in_every_process(tmp_path):
             for seed in ('1', '2')]
 
     assert runs[0] == runs[1]
-    assert [s['branch'] for s in json.loads(runs[0])['steps']] == \
-        LEGACY_ORDER
+    assert [(s['branch'], s['revision'])
+            for s in json.loads(runs[0])['steps']] == [
+        (b, s[0]) for b, s in upgrades(*LEGACY_ORDER)]
 
 
 def test_plans_write_nothing(databases):
@@ -179,7 +266,7 @@ def test_upgrade_plan_of_one_extension_lists_core_and_its_branch(databases):
     result = cli(['db', 'upgrade', '--plan', '--extension', OBM],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
-    assert result.stdout == plan_text('upgrade', [CORE, OBM])
+    assert result.stdout == plan_text('upgrade', upgrades(CORE, OBM))
 
 
 def test_upgrade_of_one_extension_creates_only_core_and_its_tables(
@@ -189,9 +276,9 @@ def test_upgrade_of_one_extension_creates_only_core_and_its_tables(
     cli(['db', 'upgrade', '--extension', OBM],
         config_text(uri, LEGACY_EXTENSIONS))
 
-    assert table_names(uri) == sorted(BOOKKEEPING + BASELINES[CORE][2] +
-                                 BASELINES[OBM][2])
-    # Core's row is implied by the mock OBM's, which depends on it.
+    assert table_names(uri) == sorted(BOOKKEEPING + tables(CORE) +
+                                      tables(OBM))
+    # Core's row is implied by the mock OBM's, whose head depends on it.
     assert snapshot(make_app(uri, LEGACY_EXTENSIONS))['alembic_version'] == [
         revision(OBM)]
 
@@ -210,9 +297,11 @@ def test_history_of_one_extension_shows_only_its_branch():
     result = cli(['db', 'history', '--extension', OBM],
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
 
+    (baseline, first), (head, second) = [s[:2] for s in SCRIPTS[OBM]]
     assert (result.stdout, result.stderr) == (
-        f'<base> ({revision(CORE)}) -> {revision(OBM)} ({OBM}) (head), '
-        f'{BASELINES[OBM][1]}\n', '')
+        f'{baseline} ({CORE_HEAD}) -> {head} ({OBM}) (head), {second}\n'
+        f'<base> ({SCRIPTS[CORE][0][0]}) -> {baseline} ({OBM}), {first}\n',
+        '')
 
 
 # --- downgrades ------------------------------------------------------------
@@ -236,7 +325,8 @@ def test_cascade_plan_lists_the_dependants_first_then_core(databases):
     result = cli(['db', 'downgrade', '--plan', '--cascade', f'{CORE}@base'],
                  config)
 
-    assert result.stdout == plan_text('downgrade', LEGACY_DEPENDANTS + [CORE])
+    assert result.stdout == plan_text('downgrade',
+                                      reverts(*LEGACY_DEPENDANTS, CORE))
 
 
 def test_cascade_downgrade_of_core_says_so_and_leaves_only_bookkeeping(
@@ -247,12 +337,11 @@ def test_cascade_downgrade_of_core_says_so_and_leaves_only_bookkeeping(
 
     result = cli(['db', 'downgrade', '--cascade', f'{CORE}@base'], config)
 
-    assert [line.split(' in ')[0] for line in result.stderr.splitlines()] == [
+    steps = reverts(SWITCH, OBM, CORE)
+    assert without_time(result.stderr) == [
         f'Downgrading {SWITCH}, {OBM} first: they depend on {CORE}',
-        f'downgraded {SWITCH} from {described(SWITCH)} to base',
-        f'downgraded {OBM} from {described(OBM)} to base',
-        f'downgraded {CORE} from {described(CORE)} to base',
-    ]
+        *[f'downgraded {b} from {described(s)} to {below(b, s)}'
+          for b, s in steps]]
     # The ledger's branch depends on no other: it stays, with its record of
     # both commands.
     app = make_app(uri)
@@ -264,7 +353,7 @@ def test_cascade_downgrade_of_core_says_so_and_leaves_only_bookkeeping(
     assert [(r['branch'], r['revision'], r['direction'], r['outcome'])
             for r in table_rows(app)['haas_schema_ledger']] == [
         (b, revision(b), 'create', 'ok') for b in (CORE, LEDGER, SWITCH, OBM)
-    ] + [(b, revision(b), 'downgrade', 'ok') for b in (SWITCH, OBM, CORE)]
+    ] + [(b, s[0], 'downgrade', 'ok') for b, s in steps]
 
 
 def test_downgrade_of_one_extension_to_base_drops_only_its_table(databases):
@@ -288,14 +377,20 @@ def test_relative_downgrade_of_one_extension(databases):
     config = config_text(uri)
     cli(['db', 'create'], config)
 
-    past_base = cli(['db', 'downgrade', '--extension', OBM, '-2'], config)
+    past_base = cli(['db', 'downgrade', '--extension', OBM, '-3'], config)
     one_down = cli(['db', 'downgrade', '--extension', OBM, '-1'], config)
+    at_baseline = cli(['db', 'current', '--extension', OBM], config).stdout
+    tables_then = table_names(uri)
+    to_base = cli(['db', 'downgrade', '--extension', OBM, '-1'], config)
 
     assert error_line(past_base) == (
-        f'{OBM}@-2 goes below the base of branch {OBM}: it has 1 revision '
+        f'{OBM}@-3 goes below the base of branch {OBM}: it has 2 revisions '
         f'applied; {OBM}@base reverts all of them')
-    assert one_down.exit_code == 0, one_down.stderr
-    assert 'mock_obm' not in table_names(uri)
+    assert (one_down.exit_code, to_base.exit_code) == (0, 0), (
+        one_down.stderr, to_base.stderr)
+    assert at_baseline == (f'{SCRIPTS[OBM][0][0]} ({OBM}) (behind its head '
+                           f'{revision(OBM)}: 1 to run)\n')
+    assert 'mock_obm' in tables_then and 'mock_obm' not in table_names(uri)
 
 
 # --- offline SQL -----------------------------------------------------------
@@ -308,18 +403,39 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
 
     assert result.exit_code == 0, result.stderr
     # Each revision in its own transaction, marked, creating its tables.
+    steps = upgrades(*LEGACY_ORDER)
     assert created_per_revision(sql) == [(None, ['alembic_version'])] + [
-        (marker(b), BASELINES[b][2]) for b in LEGACY_ORDER]
-    assert (lines.count('BEGIN;'), lines.count('COMMIT;')) == (9, 9)
-    inserts = [f"INSERT INTO alembic_version (version_num) VALUES "
-               f"('{revision(b)}') RETURNING alembic_version.version_num;"
-               for b in LEGACY_ORDER]
-    assert [line for line in lines if 'alembic_version' in line] == [
-        'CREATE TABLE alembic_version (', *inserts[:2],
-        # The IPMI OBM's revision depends on core's: it takes over its row.
-        "UPDATE alembic_version SET version_num='4b9e9d637c6b' WHERE "
-        "alembic_version.version_num = '6a8c19565060';",
-        *inserts[3:]]
+        (marker(b, s), s[2]) for b, s in steps]
+    assert (lines.count('BEGIN;'), lines.count('COMMIT;')) == (
+        len(steps), len(steps))
+    ledger, (ipmi, *others) = revision(LEDGER), LEGACY_ORDER[2:]
+    expected = [(marker(LEDGER, SCRIPTS[LEDGER][0]), [ledger])] + [
+        (marker(CORE, s), sorted([ledger, s[0]])) for s in SCRIPTS[CORE]]
+    # An extension's baseline depends on core's baseline, which core's row
+    # implies: the first gets a row of its own beside core's.  Its head
+    # depends on core's head: it takes over both rows.
+    (baseline, _, _), (head, _, _) = SCRIPTS[ipmi]
+    expected += [(marker(ipmi, SCRIPTS[ipmi][0]),
+                  sorted([ledger, CORE_HEAD, baseline])),
+                 (marker(ipmi, SCRIPTS[ipmi][1]), sorted([ledger, head]))]
+    # Every later baseline gets a row, which its head then moves on.
+    done = [head]
+    for b in others:
+        for script in SCRIPTS[b]:
+            expected.append((marker(b, script),
+                             sorted([ledger, *done, script[0]])))
+        done.append(revision(b))
+    assert version_rows(sql) == expected
+
+
+def skeleton(sql):
+    """The lines of offline SQL that frame each revision: its transaction,
+    its markers and timeouts and the tables it creates (version_rows reads
+    its version row).  What a revision does besides is its script's own
+    business."""
+    frame = ('BEGIN;', 'COMMIT;', '-- Running upgrade ', '-- upgrade ',
+             'SET LOCAL ', 'CREATE TABLE ')
+    return [line for line in blocks(sql) if line.startswith(frame)]
 
 
 def test_upgrade_sql_of_one_extension_is_it_and_core_only():
@@ -327,20 +443,27 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
     timeouts = ["SET LOCAL lock_timeout = '10000ms';",
                 "SET LOCAL statement_timeout = '3600000ms';"]
+    (baseline, _, _), (head, _, _) = SCRIPTS[OBM]
 
-    assert blocks(result.stdout) == [
-        'BEGIN;', 'CREATE TABLE alembic_version (',
-        f'-- Running upgrade  -> {revision(CORE)}', marker(CORE), *timeouts,
-        *[f'CREATE TABLE {t} (' for t in BASELINES[CORE][2]],
-        f"INSERT INTO alembic_version (version_num) VALUES "
-        f"('{revision(CORE)}') RETURNING alembic_version.version_num;",
-        'COMMIT;',
-        'BEGIN;', f'-- Running upgrade  -> {revision(OBM)}', marker(OBM),
-        *timeouts, 'CREATE TABLE mock_obm (',
-        f"UPDATE alembic_version SET version_num='{revision(OBM)}' WHERE "
-        f"alembic_version.version_num = '{revision(CORE)}';",
-        'COMMIT;',
-    ]
+    def revision_sql(branch, script, down):
+        return ['BEGIN;', f'-- Running upgrade {down} -> {script[0]}',
+                marker(branch, script), *timeouts,
+                *[f'CREATE TABLE {t} (' for t in script[2]], 'COMMIT;']
+
+    expected = []
+    for branch in (CORE, OBM):
+        for down, script in zip([None] + SCRIPTS[branch], SCRIPTS[branch]):
+            expected += revision_sql(branch, script, down[0] if down else '')
+    # alembic_version is made in the first transaction, before the rest.
+    expected.insert(1, 'CREATE TABLE alembic_version (')
+    sql = result.stdout
+    assert result.exit_code == 0, result.stderr
+    assert skeleton(sql) == expected
+    # The mock OBM's head depends on core's head: it takes over its row.
+    assert version_rows(sql) == [
+        (marker(CORE, s), [s[0]]) for s in SCRIPTS[CORE]] + [
+        (marker(OBM, SCRIPTS[OBM][0]), sorted([CORE_HEAD, baseline])),
+        (marker(OBM, SCRIPTS[OBM][1]), [head])]
 
 
 def test_upgrade_plan_sql_is_only_what_is_pending(databases):
@@ -351,7 +474,5 @@ def test_upgrade_plan_sql_is_only_what_is_pending(databases):
     result = cli(['db', 'upgrade', '--plan', '--sql'], config)
 
     # `upgrade --extension` left the ledger out; `upgrade` runs it first.
-    assert created_per_revision(result.stdout) == [
-        (None, []), (marker(LEDGER), ['haas_schema_ledger']),
-        (marker(SWITCH), ['mock_switch'])]
-
+    assert created_per_revision(result.stdout) == [(None, [])] + [
+        (marker(b, s), s[2]) for b, s in upgrades(LEDGER, SWITCH)]

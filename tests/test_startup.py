@@ -13,7 +13,7 @@ import pytest
 
 from haas.commands import admin
 
-from conftest import LEGACY_EXTENSIONS, config_text
+from conftest import CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS, config_text
 
 #: Run in a fresh interpreter: each command of argv[1] (a JSON list of
 #: argument lists), then print, per run, its exit status, its output and
@@ -55,15 +55,18 @@ DB_VERBS = {'status', 'create', 'upgrade', 'downgrade', 'forget', 'stamp',
             'check', 'current', 'heads', 'branches', 'show', 'history',
             'revision', 'migrate', 'edit', 'merge'}
 
-HEADS = ['6a8c19565060 (haas) (effective head)',
+HEADS = [f'{CORE_HEAD} (haas) (effective head)',
          '82a6f7041729 (haas.migrations.ledger) (head)',
-         '570e90107adc (haas.ext.auth.database) (head)',
-         '652c395af394 (haas.ext.network_allocators.vlan_pool) (head)',
-         'b5b31d19257d (haas.ext.switches.mock) (head)',
-         'bf72d2ab7e56 (haas.ext.switches.nexus) (head)',
-         '099b939261c1 (haas.ext.switches.dell) (head)',
-         'df8d9f423f2b (haas.ext.obm.mock) (head)',
-         '4b9e9d637c6b (haas.ext.obm.ipmi) (head)']
+         '15084df56fa8 (haas.ext.auth.database) (head)',
+         '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
+         'b9d87c7080f1 (haas.ext.switches.mock) (head)',
+         '45b6520d2c63 (haas.ext.switches.nexus) (head)',
+         '9d5f2cab3511 (haas.ext.switches.dell) (head)',
+         'a56855f9aa12 (haas.ext.obm.mock) (head)',
+         'bfe71cdb8f5d (haas.ext.obm.ipmi) (head)']
+#: The HaaS 0.2 baseline of each extension of HEADS after core.
+BASELINES = ['570e90107adc', '652c395af394', 'b5b31d19257d', 'bf72d2ab7e56',
+             '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b']
 
 
 def command_paths(group, prefix=()):
@@ -134,11 +137,13 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert by_verb['heads'].splitlines() == HEADS
     # No branch forks: `branches` has nothing to say.
     assert by_verb['branches'] == ''
+    # Each branch newest first; core's last, as the extensions depend on it.
     assert [line.partition(' -> ')[2].split()[0]
             for line in by_verb['history'].splitlines()] == [
-        '82a6f7041729', '570e90107adc', 'b5b31d19257d', '652c395af394',
-        'bf72d2ab7e56', '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b',
-        '6a8c19565060']
+        '82a6f7041729', *[revision for head, baseline in zip(HEADS[2:],
+                                                             BASELINES)
+                          for revision in (head.split()[0], baseline)],
+        *reversed(CORE_REVISIONS)]
     assert [line for line in by_verb['show'].splitlines()
             if line.startswith('Rev: ')] == [
         f'Rev: {line.split()[0]} (head)' for line in HEADS]

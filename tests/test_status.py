@@ -22,19 +22,23 @@ from haas.migrations.schema import Schema
 from haas.migrations.state import Branch
 from haas.model import db
 
-from conftest import (DEFAULT_EXTENSIONS, cli, config_text, error_line,
-                      make_app, run_admin, snapshot, state_rows, table_rows,
-                      write_script)
+from conftest import (CORE_BASELINE, CORE_HEAD, DEFAULT_EXTENSIONS, cli,
+                      config_text, error_line, make_app, run_admin, snapshot,
+                      state_rows, table_rows, write_script)
 from test_third_party_extension import MODULE, install_example
 
-CORE_HEAD = '6a8c19565060'
 LEDGER_HEAD = '82a6f7041729'
-SWITCH_HEAD = 'b5b31d19257d'
-OBM_HEAD = 'df8d9f423f2b'
+SWITCH_HEAD = 'b9d87c7080f1'
+OBM_HEAD = 'a56855f9aa12'
+#: The mock drivers' HaaS 0.2 baselines.  Their 0.3 revisions widen keys
+#: only, which the comparison of shapes (generic types) does not see: the
+#: tables of either match the baseline first.
+SWITCH_BASELINE = 'b5b31d19257d'
+OBM_BASELINE = 'df8d9f423f2b'
 SWITCH = 'haas.ext.switches.mock'
 OBM = 'haas.ext.obm.mock'
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '099b939261c1'
+DELL_HEAD = '9d5f2cab3511'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
 WITHOUT_SWITCH = [e for e in DEFAULT_EXTENSIONS if e != SWITCH]
 CORE_ONLY = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']
@@ -48,6 +52,9 @@ HEADER = ('BRANCH                  EXTENSION               ENABLED  DATABASE  '
 #: The same, when no branch has a revision: the column is as wide as its name.
 EMPTY_HEADER = ('BRANCH                  EXTENSION               ENABLED  '
                 'DATABASE  HEAD          PENDING  VERDICT')
+RELEASE = 'Release: 0.3'
+NO_RELEASE = ('Release: none (the branches are not all at the revisions of '
+              'one of 0.2, 0.3)')
 
 
 def up_to_date(branch, head):
@@ -103,6 +110,7 @@ def test_status_after_create_is_up_to_date_and_exits_0(databases):
         f'  up to date',
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
         f'up to date',
+        RELEASE,
         'Schema lock: free',
         'Every enabled branch is at its head.',
     ]
@@ -117,13 +125,14 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
     assert result.stdout.splitlines() == [
         EMPTY_HEADER,
         f'haas                    haas                    yes      -         '
-        f'{CORE_HEAD}  1        not created',
+        f'{CORE_HEAD}  7        not created',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
-        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  1        not '
+        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  2        not '
         f'created',
-        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  1        not '
+        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  2        not '
         f'created',
+        NO_RELEASE,
         'Schema lock: free',
         'Next: the database is not initialised: run `haas-admin db create`',
     ]
@@ -134,10 +143,13 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
 
 FIRST = 'aaaaaaaaaaaa'
 SECOND = 'bbbbbbbbbbbb'
+# project.id is a 64-bit key (core's 3c2af72d0b46), as the model's
+# project_id is.
 WIDGET = ("op.create_table('example_widget', "
           "sa.Column('id', sa.Integer(), nullable=False), "
           "sa.Column('label', sa.String(), nullable=False), "
-          "sa.Column('project_id', sa.Integer(), nullable=False), "
+          "sa.Column('project_id', sa.BigInteger().with_variant("
+          "sa.Integer(), 'sqlite'), nullable=False), "
           "sa.ForeignKeyConstraint(['project_id'], ['project.id']), "
           "sa.PrimaryKeyConstraint('id'))")
 LABEL_INDEX = "op.create_index('example_widget_label', 'example_widget', " \
@@ -312,10 +324,12 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
     assert (result.exit_code, result.stdout) == (0, {
         'upgrade': '', 'create': f'Created branches: {DELL}\n'}[verb])
     assert progress(result.stderr) == {
-        'upgrade': [warning, f'upgraded {DELL} to {DELL_HEAD} (HaaS 0.2 '
+        'upgrade': [warning, f'upgraded {DELL} to 099b939261c1 (HaaS 0.2 '
                              f'baseline of the Dell PowerConnect 55xx switch '
                              f'driver: adopt `powerconnect55xx`, or create.) '
-                             f'in T s'],
+                             f'in T s',
+                    f'upgraded {DELL} to {DELL_HEAD} (HaaS 0.3: the keys of '
+                    f'the Dell PowerConnect switch are 64-bit.) in T s'],
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [
@@ -396,9 +410,10 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     assert status.branches == [
         up_to_date('haas', CORE_HEAD), up_to_date(LEDGER, LEDGER_HEAD),
         up_to_date(SWITCH, SWITCH_HEAD),
-        # Its only script adopts tables it finds, as from HaaS 0.2.
+        # Its first script adopts tables it finds, as from HaaS 0.2; the
+        # second widens their keys again, which changes nothing.
         Branch(branch=OBM, extension=OBM, enabled=True, revision=None,
-               head=OBM_HEAD, pending=1, verdict='adoptable', adopt_at=None,
+               head=OBM_HEAD, pending=2, verdict='adoptable', adopt_at=None,
                detail='its first script adopts them')]
     assert status.advice().message == (
         f'branch {OBM} has tables but no version row (its first script '
@@ -406,8 +421,10 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     assert (result.exit_code, result.stdout) == (0, {
         'upgrade': '', 'create': f'Created branches: {OBM}\n'}[verb])
     assert progress(result.stderr) == [
-        f'upgraded {OBM} to {OBM_HEAD} (HaaS 0.2 baseline of the mock OBM: '
-        f'adopt `mockobm`, or create.) in T s']
+        f'upgraded {OBM} to {OBM_BASELINE} (HaaS 0.2 baseline of the mock '
+        f'OBM: adopt `mockobm`, or create.) in T s',
+        f'upgraded {OBM} to {OBM_HEAD} (HaaS 0.3: the keys of the mock OBM '
+        f'are 64-bit.) in T s']
     assert (snapshot(app), state_rows(app)) == before
     last = table_rows(app)['haas_schema_ledger'][-1]
     assert (last['branch'], last['direction'], last['outcome']) == (
@@ -433,10 +450,10 @@ def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
     assert status.branches[-1] == Branch(
         branch=OBM, extension=OBM, enabled=True, revision=None,
         head=OBM_HEAD, pending=None, verdict='mismatch',
-        detail=f'closest is revision {OBM_HEAD}: mock_obm has unexpected '
+        detail=f'closest is revision {OBM_BASELINE}: mock_obm has unexpected '
                f'column note')
     message = (f'the tables of branch {OBM} match none of its revisions '
-               f'(closest is revision {OBM_HEAD}: mock_obm has unexpected '
+               f'(closest is revision {OBM_BASELINE}: mock_obm has unexpected '
                f'column note): they are not HaaS\'s, or were changed by hand; '
                f'rename or drop them, or check [database] uri')
     assert status.advice().message == message
@@ -449,7 +466,7 @@ def test_dropped_row_of_tables_changed_by_hand_is_mismatch_and_refused(
 # --- tables of no branch, and rows of no script ---------------------------
 
 FOREIGN_NODE_DETAIL = (
-    'closest is revision 6a8c19565060: node lacks columns project_id, '
+    f'closest is revision {CORE_BASELINE}: node lacks columns project_id, '
     'obm_id; node.label is String nullable, not String NOT NULL; node has '
     'foreign keys none, not (obm_id) -> obm(id), (project_id) -> project(id)')
 FOREIGN_NODE = (
@@ -472,7 +489,7 @@ def test_every_mismatched_branch_is_named_by_check_and_by_upgrade(
     upgrade = cli(['db', 'upgrade'], config)
 
     def mismatch(branch, table):
-        closest = {OBM: OBM_HEAD, SWITCH: SWITCH_HEAD}[branch]
+        closest = {OBM: OBM_BASELINE, SWITCH: SWITCH_BASELINE}[branch]
         return (f'the tables of branch {branch} match none of its revisions '
                 f'(closest is revision {closest}: {table} has unexpected '
                 f'column note): they are not HaaS\'s, or were changed by '
@@ -500,10 +517,11 @@ def test_foreign_node_table_is_core_mismatch_and_stops_serve(databases):
         f'{CORE_HEAD}  -        mismatch',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
-        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  1        not '
+        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  2        not '
         f'created',
-        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  1        not '
+        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  2        not '
         f'created',
+        NO_RELEASE,
         'Schema lock: free',
         f'haas: {FOREIGN_NODE_DETAIL}',
         f'Next: {FOREIGN_NODE}',
@@ -660,6 +678,7 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
         'lock': None,
         'foreign_tables': ['audit_log'],
         'current': True,
+        'release': '0.3',
         'advice': None,
         'warnings': [ORPHAN_WARNING],
     }
@@ -777,9 +796,10 @@ def test_status_shows_the_lock_holder_without_waiting_for_it(databases):
                                  host='web1', since=1764580586,
                                  backend=backend)
     where = '' if backend is None else f', database backend pid {backend}'
-    assert (shown.exit_code, shown.stdout.splitlines()[5]) == (
-        0, f'Schema lock: haas-admin db upgrade (pid 4242 on web1, since '
-           f'2025-12-01 09:16:26 UTC{where})')
+    assert (shown.exit_code, shown.stdout.splitlines()[5:7]) == (
+        0, [RELEASE,
+            f'Schema lock: haas-admin db upgrade (pid 4242 on web1, since '
+            f'2025-12-01 09:16:26 UTC{where})'])
     assert json.loads(as_json.stdout)['lock'] == {
         'command': 'haas-admin db upgrade', 'pid': 4242, 'host': 'web1',
         'since': '2025-12-01 09:16:26 UTC', 'backend_pid': backend}

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from conftest import (DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
+from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
                       LEGACY_EXTENSIONS, POSTGRES_URL, cli, config_text,
                       error_line, write_script)
-from test_status import CORE_HEAD, FIRST, SECOND, WIDGET
+from test_status import FIRST, SECOND, WIDGET
 
 pytest_plugins = ['pytester']
 

@@ -11,9 +11,9 @@ import pytest
 
 from haas.migrations import LEDGER
 
-from conftest import (EXAMPLE, EXAMPLE_MODULE, LEGACY_EXTENSIONS,
+from conftest import (CORE_HEAD, EXAMPLE, EXAMPLE_MODULE, LEGACY_EXTENSIONS,
                       config_text, write_script)
-from test_status import CORE_HEAD, FIRST, WIDGET
+from test_status import FIRST, WIDGET
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -64,6 +64,15 @@ def _calls():
           doc='Show a node, its nics and their networks.'),
         c('node', 'free', 'GET', '/free_nodes', shows='labels',
           doc='List the nodes no project owns.'),
+        c('node', 'list', 'GET', '/nodes/{is_free}', shows='labels',
+          doc='List the nodes: IS_FREE is "free" for the free ones, "all" '
+              'for all.'),
+        c('node', 'set-metadata', 'PUT', '/node/{node}/metadata/{label}',
+          [('value', True)],
+          doc="Set a node's metadata LABEL to VALUE (JSON, or else text)."),
+        c('node', 'delete-metadata', 'DELETE',
+          '/node/{node}/metadata/{label}',
+          doc="Delete a node's metadata LABEL."),
         c('node', 'register-nic', 'PUT', '/node/{node}/nic/{nic}',
           [('macaddr', True)], doc='Add a nic to a node.'),
         c('node', 'delete-nic', 'DELETE', '/node/{node}/nic/{nic}',
@@ -74,11 +83,12 @@ def _calls():
           doc='Power a node off.'),
         c('node', 'connect-network', 'POST',
           '/node/{node}/nic/{nic}/connect_network',
-          [('network', True), ('channel', False)],
-          doc='Queue connecting a nic to a network.'),
+          [('network', True), ('channel', False)], shows='object',
+          doc='Queue connecting a nic to a network; prints the status_id '
+              'to follow it with `haas action show`.'),
         c('node', 'detach-network', 'POST',
           '/node/{node}/nic/{nic}/detach_network', [('network', True)],
-          doc='Queue detaching a nic from a network.'),
+          shows='object', doc='Queue detaching a nic from a network; prints the status_id.'),
         c('node', 'console', 'GET', '/node/{node}/console', shows='text',
           doc="Print a node's console log."),
         c('node', 'start-console', 'PUT', '/node/{node}/console',
@@ -86,9 +96,21 @@ def _calls():
         c('node', 'stop-console', 'DELETE', '/node/{node}/console',
           doc="Stop logging a node's console and delete the log."),
         c('network', 'create', 'PUT', '/network/{network}',
-          [('creator', True), ('access', True), ('net_id', True)],
-          doc='Create a network: CREATOR is a project or "admin", ACCESS a '
+          [('owner', True), ('access', True), ('net_id', True)],
+          doc='Create a network: OWNER is a project or "admin", ACCESS a '
               'project or "" (public), NET_ID an id or "" (from the pool).'),
+        c('network', 'list', 'GET', '/networks', shows='object',
+          doc='List the networks (an administrator sees all, others the '
+              'public ones).'),
+        c('network', 'grant-access', 'PUT',
+          '/network/{network}/access/{project}',
+          doc='Let a project use a network.'),
+        c('network', 'revoke-access', 'DELETE',
+          '/network/{network}/access/{project}',
+          doc='Stop a project from using a network.'),
+        c('network', 'attachments', 'GET', '/network/{network}/attachments',
+          [('project', False)], shows='object',
+          doc='List the nodes on a network (of one PROJECT if given).'),
         c('network', 'delete', 'DELETE', '/network/{network}',
           doc='Delete a network nothing uses.'),
         c('network', 'show', 'GET', '/network/{network}', shows='object',
@@ -98,6 +120,10 @@ def _calls():
               'powerconnect55xx) and the FIELD=VALUE pairs that type takes.'),
         c('switch', 'delete', 'DELETE', '/switch/{switch}',
           doc='Delete a switch that has no ports left.'),
+        c('switch', 'list', 'GET', '/switches', shows='labels',
+          doc='List the switches.'),
+        c('switch', 'show', 'GET', '/switch/{switch}', shows='object',
+          doc='Show a switch: its ports and capabilities.'),
         c('port', 'register', 'PUT', '/switch/{switch}/port/{port}',
           doc='Add a port to a switch.'),
         c('port', 'delete', 'DELETE', '/switch/{switch}/port/{port}',
@@ -109,6 +135,15 @@ def _calls():
         c('port', 'detach-nic', 'POST',
           '/switch/{switch}/port/{port}/detach_nic',
           doc='Forget the nic cabled to a port.'),
+        c('port', 'show', 'GET', '/switch/{switch}/port/{port}',
+          shows='object', doc='Show the nic cabled to a port and its '
+                              'networks.'),
+        c('port', 'revert', 'POST', '/switch/{switch}/port/{port}/revert',
+          shows='object', doc='Queue taking a port off every network.'),
+        c('action', 'show', 'GET', '/networking_action/{status_id}',
+          shows='object', doc='Show a networking action by its status_id.'),
+        c('extensions', 'list', 'GET', '/active_extensions', shows='labels',
+          doc='List the enabled extensions.'),
         c('headnode', 'create', 'PUT', '/headnode/{headnode}',
           [('project', True), ('base_img', True)],
           doc='Create a headnode for a project from a base image.'),
@@ -142,6 +177,11 @@ def _calls():
         c('user', 'remove-project', 'POST',
           '/auth/basic/user/{user}/remove_project', [('project', True)],
           doc="End a user's membership of a project."),
+        c('user', 'list', 'GET', '/auth/basic/users', shows='object',
+          doc='List the users, their projects and admin flags.'),
+        c('user', 'set-admin', 'PATCH', '/auth/basic/user/{user}',
+          [('is_admin', True)],
+          doc='Make a user an administrator (IS_ADMIN true) or not.'),
     ]
 
 
@@ -153,6 +193,8 @@ GROUPS = {
     'port': 'Switch ports and the nics cabled to them.',
     'headnode': 'Headnodes: a project\'s VMs.',
     'user': 'Users of the database auth backend.',
+    'action': 'Networking actions, by the status_id a change answers.',
+    'extensions': "The server's enabled extensions.",
 }
 
 
@@ -260,6 +302,20 @@ def _fields(pairs):
     return fields
 
 
+def _value(name, text):
+    """A body field from its command-line text: is_admin a boolean, a
+    metadata value JSON if it parses (else the text itself)."""
+    if name == 'is_admin':
+        return text.lower() in ('1', 'true', 'yes')
+    if name == 'value':
+        import json
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
 def _command(call):
     def run(as_json=False, **kwargs):
         values = {p: kwargs.pop(p) for p in call.parameters}
@@ -277,8 +333,7 @@ def _command(call):
             for name, required in call.fields:
                 value = kwargs.pop(name)
                 if value is not None:
-                    body[name] = (value.lower() in ('1', 'true', 'yes')
-                                  if name == 'is_admin' else value)
+                    body[name] = _value(name, value)
         response = send(call.method, path, body)
         if response.status_code >= 400:
             raise ClientError(_failure(response))

@@ -102,6 +102,7 @@ def _status_text(result):
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
+    lines.append(f'Release: {result.release or _no_release()}')
     lines.append(f'Schema lock: {result.lock or "free"}')
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
@@ -115,6 +116,12 @@ def _status_text(result):
     lines.append(f'Next: {advice.message}' if advice else
                  'Every enabled branch is at its head.')
     return '\n'.join(lines)
+
+
+def _no_release():
+    from haas.migrations import releases
+    return (f'none (the branches are not all at the revisions of one of '
+            f'{", ".join(releases.names())})')
 
 
 @_verb('create', migrations.create)
@@ -141,8 +148,17 @@ def _print_plan(plan, as_json):
 @_sql
 @_json
 @_lock_wait
-@click.argument('revision', default='heads')
-def upgrade(extension, plan, sql, as_json, lock_wait, revision):
+@click.option('--to-release', metavar='RELEASE', default=None,
+              help="Stop each of HaaS's branches at RELEASE's revision "
+                   "(such as 0.3) instead of REVISION.")
+@click.argument('revision', default=None, required=False)
+def upgrade(extension, plan, sql, as_json, lock_wait, to_release, revision):
+    if to_release is not None:
+        if revision is not None:
+            raise click.UsageError('give a REVISION or --to-release, not '
+                                   'both')
+        revision = migrations.release_target(to_release)
+    revision = revision or 'heads'
     if sql:
         migrations.upgrade_sql(revision, extension, plan)
         return

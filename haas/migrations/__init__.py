@@ -109,13 +109,23 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
     that completed, and the error names the script.  Once every branch is
     at its head the network allocator's pool is filled, as `create` does.
 
-    With --extension MODULE only that branch is upgraded, with what it
-    depends on.  With --plan nothing runs: every script that would run is
-    listed, in order; --sql prints the
-    statements instead, from nothing (or from START in START:END), or with
+    With --to-release RELEASE (such as 0.3) each of HaaS's own branches
+    stops at that release's revision; `status` names the release a
+    database is at.  With --extension MODULE only that branch is upgraded,
+    with what it depends on.  With --plan nothing runs: every script that
+    would run is listed, in order; --sql prints the statements instead, from nothing (or from START in START:END), or with
     --plan from where the database is.
     """
     return _schema().upgrade(revision, extension, plan, lock_wait)
+
+
+def release_target(name):
+    """The target of `upgrade --to-release NAME`: each of HaaS's branches
+    at release NAME's revision (haas.migrations.releases); the ledger and
+    other packages' extensions are not part of a release.  MigrationError
+    if HaaS has no such release."""
+    from haas.migrations.releases import Release
+    return Release(name)
 
 
 def upgrade_sql(revision='heads', extension=None, plan=False, output=None):

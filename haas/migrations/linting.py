@@ -110,7 +110,9 @@ def _rules_of(statement, created):
             rest and not rest.startswith('ADD CHECK'):
         if 'NOT NULL' in rest and 'DEFAULT' not in rest:
             yield 'not-null-without-default'
-    if re.search(r'\bALTER (?:COLUMN )?\S+ (?:SET DATA )?TYPE\b', rest):
+    # A column may be called `type`: ALTER COLUMN type DROP DEFAULT.
+    if re.search(r'\bALTER (?:COLUMN )?(?!COLUMN )\S+ (?:SET DATA )?TYPE\b',
+                 rest):
         yield 'type-change-rewrites'
     if (re.search(r'\bFOREIGN KEY\b', rest) or re.search(r'\bCHECK\b', rest)) \
             and rest.startswith('ADD') and 'NOT VALID' not in rest:

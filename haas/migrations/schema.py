@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
 from haas.migrations import (BUILT_IN, LEDGER, bookkeeping, datachecks,
-                             ledger, lock, state)
+                             ledger, lock, releases, state)
 from haas.migrations.adopt import Probe
 from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
@@ -458,6 +458,8 @@ class Schema:
     # --- upgrade ----------------------------------------------------------
 
     def upgrade_target(self, revision, extension):
+        if isinstance(revision, releases.Release):
+            return self._release_target(revision, extension)
         if not revision:
             raise MigrationError(NO_REVISION)
         if extension is None:
@@ -466,6 +468,38 @@ class Schema:
         if revision in ('heads', 'head'):
             return f'{branch}@head', [branch]
         return self._on_branch(revision, branch), [branch]
+
+    def _release_target(self, release, extension):
+        """The revisions of `release` for the enabled branches (or
+        `extension`'s alone) that it has."""
+        if extension is not None:
+            branch = self._branch(extension)
+            if branch not in release.revisions:
+                raise MigrationError(f'branch {branch} is not part of '
+                                     f'{release}: it is not HaaS\'s own')
+            return (release.revisions[branch],), [branch]
+        involved = [b for b in self.branches.names if b in release.revisions]
+        targets = self._minimal([release.revisions[b] for b in involved])
+        return targets, involved + [LEDGER]
+
+    def _refuse_past(self, status, release, involved):
+        """MigrationError if a branch is past `release` (when upgrading to
+        a release): an upgrade does not go back."""
+        if not isinstance(release, releases.Release):
+            return
+        past = [(b, r) for b, r in status.revisions.items()
+                if b in involved and b in release.revisions
+                and r != release.revisions[b]
+                and release.revisions[b] in self.branches.redundant(
+                    [r, release.revisions[b]])]
+        if past:
+            where = f'{past[0][0]} at {past[0][1]}' + (
+                f' and {len(past) - 1} more branches' if len(past) > 1
+                else '')
+            raise MigrationError(
+                f'the database is past {release} ({where}): an upgrade does '
+                f'not go back; restore the backup taken before, or run '
+                f'`haas-admin db downgrade`')
 
     def _on_branch(self, revision, branch):
         """`revision` (an id, relative, or `<branch>@...`) on `branch`."""
@@ -486,6 +520,7 @@ class Schema:
             with self.reading() as connection:
                 status = self.inspect(connection)
                 self._refuse(status)
+                self._refuse_past(status, revision, involved)
                 the_plan = self._upgrade_plan(connection, status, target,
                                               involved)
                 the_plan.findings = datachecks.before(
@@ -496,6 +531,7 @@ class Schema:
         with self._probing(), self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             self._refuse(status)
+            self._refuse_past(status, revision, involved)
             self._warn(status)
             self._verify_before(connection, status)
             hidden = self._prepare(connection)

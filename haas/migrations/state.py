@@ -76,6 +76,14 @@ class Status:
         return {b.branch: b.revision for b in self.enabled(UP_TO_DATE, BEHIND)}
 
     @property
+    def release(self):
+        """The HaaS release whose revisions the database is at, or None
+        (haas.migrations.releases)."""
+        from haas.migrations import releases
+        return releases.matching({b.branch: b.revision for b in self.branches
+                                  if b.branch and b.revision})
+
+    @property
     def current(self):
         """Whether the servers may run: every enabled branch is at its head
         and nothing blocks (a version row that no installed branch provides
@@ -159,6 +167,7 @@ class Status:
             'lock': None if self.lock is None else self.lock.as_dict(),
             'foreign_tables': self.foreign_tables,
             'current': self.current,
+            'release': self.release,
             'advice': None if advice is None else advice.message,
             'warnings': self.warnings(),
         }

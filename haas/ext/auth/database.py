@@ -12,11 +12,13 @@ import typing
 
 import argon2
 from flask import current_app, g, request
+from sqlalchemy.orm import selectinload
 
 from haas import auth, migrations
 from haas.api import assert_absent, must_find
-from haas.errors import DuplicateError, HaasError, NotFoundError
-from haas.model import Project, db
+from haas.errors import (DuplicateError, HaasError, IllegalStateError,
+                         NotFoundError)
+from haas.model import Key, Project, db
 from haas.rest import Body, Name, Secret, rest_call
 
 migrations.paths[__name__] = os.path.join(
@@ -36,7 +38,7 @@ def _hasher():
 
 class User(db.Model):
     __tablename__ = 'user'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False)
     is_admin = db.Column(db.Boolean, nullable=False, default=False)
     hashed_password = db.Column(db.String)
@@ -200,3 +202,37 @@ def user_remove_project(user, project):
         user_projects.c.user_id == user.id,
         user_projects.c.project_id == project.id))
     db.session.expire(user, ['projects'])
+
+
+class UserListing(Body):
+    is_admin: bool
+    projects: list[str]
+
+
+@rest_call('GET', '/auth/basic/users', returns=dict[str, UserListing])
+def list_users():
+    """List the users: whether each is an administrator, and their
+    projects."""
+    auth.require_admin()
+    users = db.session.execute(db.select(User).options(
+        selectinload(User.projects)).order_by(User.label, User.id)).scalars()
+    return {u.label: {'is_admin': u.is_admin,
+                      'projects': sorted({p.label for p in u.projects})}
+            for u in users}
+
+
+class AdminFlag(Body):
+    is_admin: bool
+
+
+@rest_call('PATCH', '/auth/basic/user/<user>', body=AdminFlag,
+           errors=[NotFoundError, IllegalStateError])
+def user_set_admin(user, is_admin):
+    """Make a user an administrator, or no longer one; not oneself."""
+    auth.require_admin()
+    user = must_find(User, user, lock=True)
+    caller = g.get('auth_user')
+    if caller is not None and caller.id == user.id:
+        raise IllegalStateError('You cannot change your own administrator '
+                                'flag.')
+    user.is_admin = is_admin

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from haas import migrations, network_allocator
 from haas.errors import ConfigError
-from haas.model import db
+from haas.model import Key, db
 
 migrations.paths[__name__] = os.path.join(
     os.path.dirname(__file__), 'migrations', 'vlan_pool')
@@ -19,7 +19,7 @@ migrations.paths[__name__] = os.path.join(
 
 class Vlan(db.Model):
     __tablename__ = 'vlan'
-    id = db.Column(db.Integer, primary_key=True)
+    id = db.Column(Key, primary_key=True)
     vlan_no = db.Column(db.Integer, nullable=False, unique=True)
     available = db.Column(db.Boolean, nullable=False)
 

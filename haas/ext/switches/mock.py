@@ -42,6 +42,9 @@ class MockSwitch(Switch):
     def session(self):
         return MockSession(self)
 
+    def get_capabilities(self):
+        return ['nativeless-trunk-mode']
+
 
 def state_dir(config):
     return config.get(__name__, 'state_dir') or os.path.join(
@@ -56,7 +59,8 @@ def _quoted(label):
 def switch_dir(config, label):
     """The folder of switch `label`: a JSON file per port that carries
     something ({channel: network_id}) and `journal.jsonl`, one line per
-    action applied ([action id, port, channel, network_id or null])."""
+    action applied ([action id, port, channel, network_id or null]; a
+    revert of every channel is [null, port, null, null])."""
     return os.path.join(state_dir(config), _quoted(label))
 
 
@@ -115,6 +119,15 @@ class MockSession:
                 os.remove(path)
             journal.write(json.dumps([action.id, label, action.channel,
                                       network_id]) + '\n')
+            journal.flush()
+
+    def revert_port(self, label):
+        """Take port `label` off every network."""
+        with _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
+            path = os.path.join(self.folder, _quoted(label) + '.port.json')
+            if os.path.exists(path):
+                os.remove(path)
+            journal.write(json.dumps([None, label, None, None]) + '\n')
             journal.flush()
 
     def disconnect(self):

@@ -1,0 +1,35 @@
+"""HaaS 0.3: the keys of the mock OBM are 64-bit.
+
+They become bigint (mock_obm) on PostgreSQL, as core's do; SQLite's are
+64-bit already.
+
+Revision ID: a56855f9aa12
+Revises: df8d9f423f2b
+Create Date: 2026-12-01 17:00:06
+
+"""
+from haas.migrations.ops import narrow_keys, widen_keys
+
+# revision identifiers, used by Alembic.
+revision = 'a56855f9aa12'
+down_revision = 'df8d9f423f2b'
+branch_labels = None
+# Core's revision that makes its keys 64-bit.
+depends_on = '3c2af72d0b46'
+
+lint_waivers = {
+    'type-change-rewrites':
+        'the table is rewritten once, in the upgrade transaction while the '
+        'servers are stopped',
+}
+
+COLUMNS = {'mock_obm': ['id']}
+SEQUENCES = []
+
+
+def upgrade():
+    widen_keys(COLUMNS, SEQUENCES)
+
+
+def downgrade():
+    narrow_keys(COLUMNS, SEQUENCES)

@@ -1,0 +1,35 @@
+"""HaaS 0.3: the keys of the mock switch are 64-bit.
+
+They become bigint (mock_switch) on PostgreSQL, as core's do; SQLite's are
+64-bit already.
+
+Revision ID: b9d87c7080f1
+Revises: b5b31d19257d
+Create Date: 2026-12-01 17:00:06
+
+"""
+from haas.migrations.ops import narrow_keys, widen_keys
+
+# revision identifiers, used by Alembic.
+revision = 'b9d87c7080f1'
+down_revision = 'b5b31d19257d'
+branch_labels = None
+# Core's revision that makes its keys 64-bit.
+depends_on = '3c2af72d0b46'
+
+lint_waivers = {
+    'type-change-rewrites':
+        'the table is rewritten once, in the upgrade transaction while the '
+        'servers are stopped',
+}
+
+COLUMNS = {'mock_switch': ['id']}
+SEQUENCES = []
+
+
+def upgrade():
+    widen_keys(COLUMNS, SEQUENCES)
+
+
+def downgrade():
+    narrow_keys(COLUMNS, SEQUENCES)

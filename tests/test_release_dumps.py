@@ -1,0 +1,135 @@
+"""The dumps of released databases, upgraded to head and served: HaaS 0.2's
+(from before schema versioning) and HaaS 0.3's, which the project made with
+its own tools (tests/fixtures/make_release_dump.py).  Each later release
+is tested against the dump of the one before it."""
+
+import json
+import os
+
+import pytest
+
+from haas import deferred, migrations
+from haas.model import db
+
+from conftest import (CHEAP_HASHES, LEGACY_EXTENSIONS, basic, cli,
+                      config_text, make_app, snapshot, state_rows)
+from test_legacy import load_dump, read_dump
+
+DUMP_0_3 = os.path.join(os.path.dirname(__file__), 'fixtures',
+                        'haas-0.3.sql')
+ROWS_0_3 = {
+    'headnode': 1, 'hnic': 2, 'ipmi': 1, 'metadata': 3, 'mock_obm': 4,
+    'mock_switch': 1, 'network': 5, 'network_attachment': 3,
+    'network_projects': 4, 'networking_action': 4, 'nexus': 1, 'nic': 7,
+    'node': 5, 'obm': 5, 'port': 8, 'power_connect55xx': 1, 'project': 3,
+    'switch': 3, 'user': 4, 'user_projects': 3, 'vlan': 302,
+}
+MOCK_STATE = '[haas.ext.switches.mock]\nstate_dir = {}\n'
+
+
+def counts(app):
+    with app.app_context(), db.engine.connect() as connection:
+        return {t: connection.exec_driver_sql(
+                    f'SELECT count(*) FROM "{t}"').scalar() for t in ROWS_0_3}
+
+
+@pytest.fixture
+def loaded(pg_databases):
+    """A database loaded from the shipped 0.3 dump, and its haas.cfg."""
+    uri = pg_databases.new()
+    with open(DUMP_0_3, encoding='utf-8') as f:
+        load_dump(uri, f.read())
+    return uri, config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
+
+
+def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
+        loaded, pg_databases):
+    uri, config = loaded
+    app = make_app(uri, LEGACY_EXTENSIONS)
+    before = json.loads(cli(['db', 'status', '--json'], config).output)
+    assert before['release'] == '0.3'
+    assert counts(app) == ROWS_0_3
+    rows = state_rows(app)
+
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+
+    assert json.loads(cli(['db', 'status', '--json'], config).output)[
+        'current']
+    assert state_rows(app) == rows
+    created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    with created.app_context():
+        migrations.create()
+    assert snapshot(app) == snapshot(created)
+
+
+def test_the_0_3_dump_is_served(loaded, tmp_path):
+    uri, _ = loaded
+    app = make_app(uri, LEGACY_EXTENSIONS,
+                   extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
+    client = app.test_client()
+    alice, admin = basic('alice', 'alice-pw'), basic('admin', 'admin-pw')
+
+    shared = client.get('/network/shared_net', headers=alice).json
+    assert (shared['owner'], shared['projects']) == ('manhattan',
+                                                     ['manhattan', 'runway'])
+    node = client.get('/node/free_node_1', headers=admin).json
+    assert node['metadata'] == {'rack': '7', 'tags': '["gpu"]'}
+    with app.app_context():
+        statuses = dict(db.session.execute(db.text(
+            'SELECT status, uuid FROM networking_action WHERE status IN '
+            "('PENDING', 'ERROR')")).all())
+    pending = client.get(f'/networking_action/{statuses["PENDING"]}',
+                         headers=alice).json
+    assert pending == {'status': 'PENDING', 'node': 'runway_node_1',
+                       'nic': 'eth0', 'type': 'modify_port',
+                       'channel': 'vlan/native', 'new_network': None}
+    assert client.get(f'/networking_action/{statuses["ERROR"]}',
+                      headers=admin).json['status'] == 'ERROR'
+    users = client.get('/auth/basic/users', headers=admin).json
+    assert users['bob'] == {'is_admin': False,
+                            'projects': ['manhattan', 'runway']}
+
+    with app.app_context():
+        deferred.Daemon().apply_all()
+    assert client.get(f'/networking_action/{statuses["PENDING"]}',
+                      headers=alice).json['status'] == 'DONE'
+    assert client.get('/node/runway_node_1', headers=alice).json[
+        'nics'][0]['networks'] == {}
+
+
+def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
+        pg_databases, tmp_path):
+    uri = pg_databases.new()
+    load_dump(uri, read_dump())
+    config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+    assert json.loads(cli(['db', 'status', '--json'], config).output)[
+        'release'] == '0.3'
+    app = make_app(uri, LEGACY_EXTENSIONS,
+                   extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
+    with app.app_context():
+        app.extensions['haas'].auth_backend.create_admin_user('admin', 'pw')
+    client, admin = app.test_client(), basic('admin', 'pw')
+
+    # HaaS 0.2's keys, as its client read them, beside 0.3's.
+    assert client.get('/network/runway_pxe', headers=admin).json == {
+        'name': 'runway_pxe', 'creator': 'runway', 'owner': 'runway',
+        'access': 'runway', 'projects': ['runway'],
+        'channels': ['vlan/native', 'vlan/102']}
+    assert client.get('/network/stock_int_pub', headers=admin).json[
+        'projects'] is None
+    assert sorted(client.get('/networks', headers=admin).json) == [
+        'manhattan_provider', 'manhattan_pxe', 'pub_default',
+        'runway_provider', 'runway_pxe', 'stock_ext_pub', 'stock_int_pub']
+
+    queued = client.post('/node/runway_node_0/nic/nic-with-port/'
+                         'connect_network', headers=admin,
+                         json={'network': 'runway_pxe'})
+    assert queued.status_code == 202
+    with app.app_context():
+        deferred.Daemon().apply_all()
+    assert client.get(f'/networking_action/{queued.json["status_id"]}',
+                      headers=admin).json['status'] == 'DONE'
+    # A HaaS 0.2 client names the owner `creator`.
+    assert client.put('/network/old_style', headers=admin, json={
+        'creator': 'admin', 'access': '', 'net_id': ''}).status_code == 200
