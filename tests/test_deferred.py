@@ -299,10 +299,33 @@ def journal(tmp_path):
     calls(client, {}, ('PUT', '/project/p', None), ('PUT', '/switch/sw', SWITCH),
           ('PUT', '/network/net', {'owner': 'p', 'access': 'p',
                                    'net_id': ''}))
-    for n in range(200):
-        cabled_node(client, {}, f'n{n}', 'sw', f'port{n}', project='p')
-        calls(client, {}, ('POST', f'/node/n{n}/nic/eth0/connect_network',
-                           {'network': 'net'}))
+    # The 200 nodes, cabled, in project p, each with a connect queued: the
+    # rows those API calls leave (the tests above make them so), written in
+    # a few statements.
+    with app.app_context():
+        for statement in [
+                f"INSERT INTO obm (id, type) SELECT g, '{OBM['type']}' "
+                f"FROM generate_series(1, 200) g",
+                "INSERT INTO mock_obm (id, host, \"user\", password) "
+                "SELECT g, 'h', 'u', 'p' FROM generate_series(1, 200) g",
+                "INSERT INTO node (id, label, project_id, obm_id) SELECT g, "
+                "'n' || (g - 1), (SELECT id FROM project), g "
+                "FROM generate_series(1, 200) g",
+                "INSERT INTO port (id, label, owner_id) SELECT g, "
+                "'port' || (g - 1), (SELECT id FROM switch) "
+                "FROM generate_series(1, 200) g",
+                "INSERT INTO nic (id, label, owner_id, mac_addr, port_id) "
+                "SELECT g, 'eth0', g, 'm', g FROM generate_series(1, 200) g",
+                "INSERT INTO networking_action (id, nic_id, new_network_id, "
+                "channel, uuid, status, type) SELECT g, g, "
+                "(SELECT id FROM network), 'vlan/native', "
+                "gen_random_uuid()::text, 'PENDING', 'modify_port' "
+                "FROM generate_series(1, 200) g"] + [
+                f"SELECT setval('{table}_id_seq', 200)"
+                for table in ('obm', 'node', 'port', 'nic',
+                              'networking_action')]:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
     daemons = []
 
     def start():

@@ -78,6 +78,16 @@ def query(app, sql):
 def at_0_2(databases):
     """An app on a database at release 0.2, holding SEED's rows; and its
     haas.cfg text."""
+    return seeded(databases)
+
+
+@pytest.fixture
+def pg_at_0_2(pg_databases):
+    """As at_0_2, on PostgreSQL only."""
+    return seeded(pg_databases)
+
+
+def seeded(databases):
     uri = databases.new()
     config = config_text(uri, LEGACY_EXTENSIONS)
     app = make_app(uri, LEGACY_EXTENSIONS)
@@ -124,10 +134,9 @@ def test_a_0_2_database_upgrades_to_0_3_keeping_every_row(at_0_2, databases):
     assert json.loads(status.output)['release'] == '0.3'
 
 
-def test_on_postgresql_every_key_is_64_bit(at_0_2, databases):
-    app, config = at_0_2
-    if databases.backend != 'postgresql':
-        pytest.skip('SQLite keys are 64-bit already')
+def test_on_postgresql_every_key_is_64_bit(pg_at_0_2):
+    # (SQLite's are already.)
+    app, config = pg_at_0_2
     cli(['db', 'upgrade', 'heads'], config)
     narrow = query(app, "SELECT table_name, column_name FROM "
                         "information_schema.columns WHERE table_schema = "
@@ -236,10 +245,9 @@ def test_going_back_before_metadata_is_refused_while_nodes_have_some(at_0_2):
     assert query(app, 'SELECT label, value FROM metadata') == [('rack', '7')]
 
 
-def test_keys_past_32_bits_cannot_go_back_to_integer(at_0_2, databases):
-    if databases.backend != 'postgresql':
-        pytest.skip('SQLite has one integer type')
-    app, config = at_0_2
+def test_keys_past_32_bits_cannot_go_back_to_integer(pg_at_0_2):
+    # (SQLite has one integer type.)
+    app, config = pg_at_0_2
     cli(['db', 'upgrade', 'heads'], config)
     execute(app, "INSERT INTO project (id, label) VALUES (3000000000, 'big')")
 
