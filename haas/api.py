@@ -14,8 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from flask import Response
 
 from haas import auth, deferred, drivers, libvirt
-from haas.errors import (AllocationError, AuthorizationError,
-                         BadArgumentError, BlockedError,
+from haas.errors import (AllocationError, BadArgumentError, BlockedError,
                          DuplicateError, IllegalStateError, NotFoundError,
                          OBMError, ProjectMismatchError, ServerError)
 from haas.model import (MODIFY_PORT, PENDING, REVERT_PORT, Headnode, Hnic,
@@ -105,11 +104,17 @@ def node_of(label):
     """The node labelled `label`, once the caller may use it: a free node
     is the administrator's, an allocated one its project's."""
     node = must_find(Node, label)
+    require_node_access(node)
+    return node
+
+
+def require_node_access(node):
+    """The caller may use `node`: an administrator a free node, its
+    project's members an allocated one."""
     if node.project is None:
         auth.require_admin()
     else:
         auth.require_project_access(node.project)
-    return node
 
 
 def assert_no_pending_action(nic):
@@ -586,10 +591,8 @@ def show_network(network):
     every project), its channels."""
     network = must_find(Network, network, joinedload(Network.owner),
                         selectinload(Network.access))
-    if not network.public and not any(
-            auth.have_project_access(p) for p in network.access):
-        raise AuthorizationError(
-            'You do not have access to the required project.')
+    auth.require_access(network.public or any(
+        auth.have_project_access(p) for p in network.access))
     owner = network.owner.label if network.owner else 'admin'
     projects = [p.label for p in network.access]
     shown = {
@@ -623,14 +626,11 @@ def network_revoke_project_access(network, project):
     may."""
     network = must_find(Network, network, lock=True)
     project = must_find(Project, project)
-    if not network.public and not (
-            auth.have_admin()
-            or (network.owner is not None
-                and auth.have_project_access(network.owner))
-            or (project in network.access
-                and auth.have_project_access(project))):
-        raise AuthorizationError(
-            'You do not have access to the required project.')
+    auth.require_access(
+        network.public or auth.have_admin()
+        or (network.owner is not None
+            and auth.have_project_access(network.owner))
+        or (project in network.access and auth.have_project_access(project)))
     if project not in network.access:
         raise NotFoundError(f'Network {network.label} is not in project '
                             f'{project.label}')
@@ -867,8 +867,7 @@ def port_revert(switch, port):
     port = must_find_n(switch, Port, port, lock=True)
     if port.nic is None:
         raise NotFoundError(f'{port.label} not attached')
-    nic = db.session.execute(db.select(Nic).filter_by(id=port.nic.id)
-                             .with_for_update()).scalar()
+    nic = must_find_n(port.nic.owner, Nic, port.nic.label, lock=True)
     assert_no_pending_action(nic)
     return queue_action(nic, new_network=None, channel='', type=REVERT_PORT)
 
@@ -894,10 +893,7 @@ def show_networking_action(status_id):
     if action is None:
         raise NotFoundError('status_id not found')
     node = action.nic.owner
-    if node.project is None:
-        auth.require_admin()
-    else:
-        auth.require_project_access(node.project)
+    require_node_access(node)
     return {'status': action.status, 'node': node.label,
             'nic': action.nic.label, 'type': action.type,
             'channel': action.channel,

@@ -66,11 +66,17 @@ def have_project_access(project):
 
 
 def require_admin():
-    if not backend().have_admin():
+    if not have_admin():
         raise AuthorizationError('This operation is administrator-only.')
 
 
-def require_project_access(project):
-    if not (backend().have_admin() or backend().have_project_access(project)):
+def require_access(allowed):
+    """AuthorizationError unless `allowed`: what the caller may reach
+    through its projects."""
+    if not allowed:
         raise AuthorizationError(
             'You do not have access to the required project.')
+
+
+def require_project_access(project):
+    require_access(have_project_access(project))
