@@ -56,8 +56,8 @@ LEGACY_VLANS = '100-200, 300-500'
 #: database is adopted, then HaaS 0.3's.  Every extension's 0.3 revision
 #: depends on the head.
 CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
-                  '6ab9ae569654', '956783fe5a7b', '153502badb2b',
-                  '3c2af72d0b46']
+                  '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
+                  '6ab9ae569654']
 CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
 
 

@@ -1,10 +1,12 @@
 """Pre-migration data checks: a revision's SQL that must return no rows,
 run before any revision of an upgrade, shown by --plan, written into
---sql, and run again in the revision's own transaction."""
+--sql; run in the revision's own transaction where they could not run
+before, or when the revision fails."""
 
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from haas.model import db
 
@@ -29,8 +31,9 @@ def first(folder, upgrade=WIDGET):
                  message='add example_widget')
 
 
-def second(folder, checks=f'data_checks = [({DUPLICATES!r}, {MESSAGE!r})]'):
-    write_script(folder, SECOND, down=FIRST, upgrade=UNIQUE,
+def second(folder, checks=f'data_checks = [({DUPLICATES!r}, {MESSAGE!r})]',
+           down=FIRST):
+    write_script(folder, SECOND, down=down, upgrade=UNIQUE,
                  downgrade="with op.batch_alter_table('example_widget') as "
                            "batch:\n        batch.drop_constraint("
                            "'example_widget_label_key')",
@@ -61,6 +64,13 @@ def at_first(databases, example_scripts):
 
 FINDING = (f'revision {SECOND} of branch {MODULE} cannot run: {MESSAGE} '
            f'(4 rows: (a, 2), (b, 2), (c, 3), ...)')
+#: A data migration that writes two widgets of one label.
+DUPLICATING = ("op.execute(\"INSERT INTO example_widget (id, label, "
+               "project_id) VALUES (1, 'a', 1), (2, 'a', 1)\")")
+#: The last line of an upgrade that DUPLICATING stops at SECOND.
+STOPPED = (f'Error: revision {SECOND} of branch {MODULE} cannot run: '
+           f'{MESSAGE} (1 row: (a, 2)); nothing of it was applied; the '
+           f'database stays at the last revision that completed')
 
 
 def test_a_failed_check_stops_the_upgrade_before_it_changes_anything(
@@ -114,22 +124,55 @@ def test_a_check_on_a_table_a_pending_revision_makes_runs_in_its_revision(
     config = config_text(app.config['SQLALCHEMY_DATABASE_URI'], WITH_EXAMPLE)
     first(example_scripts, upgrade=WIDGET + '\n    ' + (
         "op.execute(\"INSERT INTO project (id, label) VALUES (1, 'p')\")\n"
-        "    op.execute(\"INSERT INTO example_widget (id, label, project_id) "
-        "VALUES (1, 'a', 1), (2, 'a', 1)\")"))
+        "    " + DUPLICATING))
     second(example_scripts)
 
     result = cli(['db', 'upgrade'], config)
 
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == (
-        f'Error: revision {SECOND} of branch {MODULE} cannot run: {MESSAGE} '
-        f'(1 row: (a, 2)); nothing of it was applied; the database stays at '
-        f'the last revision that completed')
+    assert result.stderr.splitlines()[-1] == STOPPED
     ledger = [(r['revision'], r['outcome'])
               for r in table_rows(app)['haas_schema_ledger']]
     assert ledger[-2:] == [(FIRST, 'ok'), (SECOND, 'failed')]
     assert {r['version_num'] for r in table_rows(app)['alembic_version']} >= {
         FIRST}
+
+
+MIDDLE = 'abababababab'
+
+
+def test_a_check_that_ran_clean_before_the_upgrade_is_not_run_again(
+        at_first):
+    app, config = at_first
+    widgets(app, 'a', 'b')
+    ran = []
+
+    def counting(connection, cursor, statement, *args):
+        ran.append(statement)
+    sa.event.listen(sa.engine.Engine, 'before_cursor_execute', counting)
+    try:
+        result = cli(['db', 'upgrade'], config)
+    finally:
+        sa.event.remove(sa.engine.Engine, 'before_cursor_execute', counting)
+
+    assert result.exit_code == 0
+    assert ran.count(DUPLICATES) == 1
+
+
+def test_rows_written_after_the_checks_fail_the_revision_named_by_them(
+        at_first, example_scripts):
+    app, config = at_first
+    widgets(app)  # the project only
+    write_script(example_scripts, MIDDLE, down=FIRST, upgrade=DUPLICATING,
+                 message='duplicate widgets')
+    second(example_scripts, down=MIDDLE)
+
+    result = cli(['db', 'upgrade'], config)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == STOPPED
+    assert {r['version_num'] for r in table_rows(app)['alembic_version']} >= {
+        MIDDLE}
 
 
 def test_the_sql_of_an_upgrade_carries_its_checks_for_a_dba(

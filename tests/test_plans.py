@@ -42,13 +42,13 @@ SCRIPTS = {
                ("HaaS 0.3: a network's creator is its owner.", []),
                ("HaaS 0.3: a network's access is a list of projects.",
                 ['network_projects']),
-               ('HaaS 0.3: network, node, project and switch labels are '
-                'unique.', []),
                ('HaaS 0.3: networking actions keep a uuid, a status and a '
                 'type.', []),
                ('HaaS 0.3: nodes carry metadata, in the metadata table.',
                 ['metadata']),
                ("HaaS 0.3: core's primary and foreign keys are 64-bit.", []),
+               ('HaaS 0.3: network, node, project and switch labels are '
+                'unique.', []),
            ], strict=True)],
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '

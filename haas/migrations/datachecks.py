@@ -12,8 +12,15 @@ A script declares them next to its revision identifiers::
 
 `upgrade` runs the checks of every pending revision before it runs any of
 them, and `upgrade --plan` shows what they find.  A check on a table that a
-pending revision creates cannot run that early; it runs, as every check of
-the revision runs again, at the start of the revision's own transaction.
+pending revision creates cannot run that early; it runs at the start of the
+revision's own transaction.  A check that ran clean before is not run again
+there, where on a big table it would cost a second scan: a row written in
+between (by an earlier revision of the same upgrade, or by a server) that
+breaks the rule breaks the constraint that the revision adds too, and when a
+revision fails its checks run again, to name the rows instead of the
+constraint.  A rule that no constraint of the revision enforces, on data
+that an earlier revision of the same upgrade writes, is that revision's to
+keep.
 """
 
 import dataclasses
@@ -79,10 +86,11 @@ def run(connection, branches, script, sql, message):
                    message, count, sample)
 
 
-def before(connection, branches, scripts):
+def before(connection, branches, scripts, passed=None):
     """The Findings of the checks of `scripts` (to be upgraded), on the
     database as it is; a check that cannot run yet is left out (its
-    revision runs it)."""
+    revision runs it).  Each (revision, sql) that ran and found nothing is
+    added to the set `passed`, if given."""
     findings = []
     for script in scripts:
         for sql, message in declared(script):
@@ -93,6 +101,8 @@ def before(connection, branches, scripts):
                 continue  # a table a pending revision creates, say
             if finding is not None:
                 findings.append(finding)
+            elif passed is not None:
+                passed.add((script.revision, sql))
     return findings
 
 

@@ -30,7 +30,7 @@ RELEASES = {
     # Owners, access lists, unique labels, action status, node metadata
     # and 64-bit keys.
     '0.3': {
-        CORE: '3c2af72d0b46',
+        CORE: '6ab9ae569654',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': 'bfe71cdb8f5d',

@@ -105,6 +105,9 @@ class Runner:
         self.ledger = ledger
         #: whether each revision runs its data checks first
         self.data_checks = data_checks
+        #: (revision, sql) of the checks that ran clean before the upgrade,
+        #: in the same command: not run again (haas.migrations.datachecks)
+        self.passed = set()
         #: offline, {revision: error} of the scripts that could not be
         #: written out, to go on without them; None to fail on the first
         self.unrendered = None
@@ -148,15 +151,18 @@ class Runner:
                                             if id(s) not in done],
                                hidden, done)
                 return
-            except RevisionFailed as e:
+            except RevisionFailed as failure:
                 if in_transaction:
                     raise  # the caller's transaction: not this to retry
                 connection.rollback()
                 for callback in self.after_failure:
                     callback()
+                e = self._explained(connection, failure)
                 self._record_failure(connection, e)
                 if not e.lock_timeout or attempt >= self.settings.lock_retries:
-                    raise
+                    if e is failure:
+                        raise
+                    raise e from failure.error
                 attempt += 1
                 delay = self.settings.backoff * 2 ** (attempt - 1)
                 self._tell(f'{e}; retry {attempt} of '
@@ -234,8 +240,10 @@ class Runner:
         def migration_fn(**kw):
             self._started = time.monotonic()
             self._started_at = time.time()
-            checks = datachecks.declared(script) \
-                if step.is_upgrade and self.data_checks else []
+            checks = [(sql, message) for sql, message in (
+                datachecks.declared(script)
+                if step.is_upgrade and self.data_checks else ())
+                if (script.revision, sql) not in self.passed]
             if context.as_sql:
                 context.impl.static_output(
                     f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
@@ -281,9 +289,9 @@ class Runner:
         step.migration_fn = migration_fn
 
     def _check(self, connection, script, checks, where):
-        """Run a revision's data checks again, in its own transaction: for
-        the tables that the revisions before it made, and in case the data
-        changed since the upgrade checked them."""
+        """Run a revision's data checks in its own transaction: those on
+        the tables that the revisions before it made, or all of them where
+        the upgrade did not check first."""
         for sql, message in checks:
             try:
                 finding = datachecks.run(connection, self.branches, script,
@@ -295,10 +303,29 @@ class Runner:
                     f'database stays at the last revision that completed)',
                     e) from e
             if finding is not None:
-                raise RevisionFailed(
-                    f'{finding}; nothing of it was applied; the database '
-                    f'stays at the last revision that completed',
-                    MigrationError(finding.message))
+                raise _stopped_by(finding)
+
+    def _explained(self, connection, error):
+        """`error`, or, where the failed revision's data checks passed
+        before the upgrade and find something now (rows an earlier
+        revision of the upgrade wrote, or a server), their finding."""
+        step = self._current
+        if not isinstance(step, RevisionStep) or not step.is_upgrade:
+            return error
+        script = step.revision
+        for sql, message in datachecks.declared(script):
+            if (script.revision, sql) not in self.passed:
+                continue
+            try:
+                finding = datachecks.run(connection, self.branches, script,
+                                         sql, message)
+            except sa.exc.DBAPIError:
+                finding = None
+            finally:
+                connection.rollback()
+            if finding is not None:
+                return _stopped_by(finding)
+        return error
 
     def _drop_invalid_indexes(self, connection):
         """Drop what a failed CREATE INDEX CONCURRENTLY leaves behind: the
@@ -361,6 +388,13 @@ class Runner:
     def _tell(self, line):
         if self.report is not None:
             self.report(line)
+
+
+def _stopped_by(finding):
+    """The RevisionFailed of a revision whose data check found rows."""
+    return RevisionFailed(
+        f'{finding}; nothing of it was applied; the database stays at the '
+        f'last revision that completed', MigrationError(finding.message))
 
 
 def _settings(context, statements):

@@ -438,11 +438,11 @@ class Schema:
     def _adopt_and_upgrade(self, connection, status, target, involved,
                            hidden):
         plan = self._upgrade_plan(connection, status, target, involved)
+        runner = self.runner()
         findings = datachecks.before(connection, self.branches,
-                                     plan.upgrades)
+                                     plan.upgrades, runner.passed)
         if findings:
             raise MigrationError(datachecks.refusal(findings))
-        runner = self.runner()
         if not plan.stamps:
             runner.run(connection, plan.alembic_steps, hidden)
             return plan

@@ -34,18 +34,20 @@ def upgrade():
         'network_projects',
         sa.Column('project_id', KEY, nullable=False),
         sa.Column('network_id', KEY, nullable=False),
-        sa.ForeignKeyConstraint(['project_id'], ['project.id'],
-                                name='network_projects_project_id_fkey'),
-        sa.ForeignKeyConstraint(['network_id'], ['network.id'],
-                                name='network_projects_network_id_fkey'),
         sa.PrimaryKeyConstraint('network_id', 'project_id',
                                 name='network_projects_pkey'),
     )
-    op.create_index('network_projects_project_id_idx', 'network_projects',
-                    ['project_id'])
     op.execute('INSERT INTO network_projects (project_id, network_id) '
                'SELECT access_id, id FROM network '
                'WHERE access_id IS NOT NULL')
+    # Checked once, over the filled table, rather than row by row.
+    with op.batch_alter_table('network_projects') as batch:
+        batch.create_foreign_key('network_projects_project_id_fkey',
+                                 'project', ['project_id'], ['id'])
+        batch.create_foreign_key('network_projects_network_id_fkey',
+                                 'network', ['network_id'], ['id'])
+    op.create_index('network_projects_project_id_idx', 'network_projects',
+                    ['project_id'])
     with op.batch_alter_table('network') as batch:
         batch.drop_constraint('network_access_id_fkey', type_='foreignkey')
         batch.drop_column('access_id')

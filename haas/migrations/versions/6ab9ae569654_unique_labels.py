@@ -6,15 +6,15 @@ Rows written around the API may share a label; the data checks stop the
 upgrade before any change, naming the labels to rename.
 
 Revision ID: 6ab9ae569654
-Revises: 5a8438c6d019
-Create Date: 2026-12-01 17:00:02
+Revises: 3c2af72d0b46
+Create Date: 2026-12-01 17:00:06
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '6ab9ae569654'
-down_revision = '5a8438c6d019'
+down_revision = '3c2af72d0b46'
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ is refused while a revert_port action is pending, which HaaS 0.2 cannot
 express.
 
 Revision ID: 956783fe5a7b
-Revises: 6ab9ae569654
+Revises: 5a8438c6d019
 Create Date: 2026-12-01 17:00:03
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '956783fe5a7b'
-down_revision = '6ab9ae569654'
+down_revision = '5a8438c6d019'
 branch_labels = None
 depends_on = None
 

@@ -14,8 +14,9 @@ from haas.migrations.ops import narrow_keys, widen_keys
 revision = '6061f125b415'
 down_revision = '652c395af394'
 branch_labels = None
-# Core's revision that makes its keys 64-bit.
-depends_on = '3c2af72d0b46'
+# Core's HaaS 0.3 head, after its keys became 64-bit (3c2af72d0b46):
+# core's part of the release comes first, whole.
+depends_on = '6ab9ae569654'
 
 lint_waivers = {
     'type-change-rewrites':
