@@ -26,7 +26,7 @@ def test_the_upgrade_and_the_hand_written_script_build_the_same_database(
         pg_databases, dump):
     bench = load_bench()
 
-    result = bench.run(300)
+    result = bench.run(300, rounds=2)
 
     assert result.differences == []
     assert result.counts['node'] == 307 and result.counts['nic'] == 612

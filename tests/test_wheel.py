@@ -1,5 +1,7 @@
 """A wheel built from the tree works from a fresh virtualenv elsewhere."""
 
+import fcntl
+import json
 import os
 import pathlib
 import shutil
@@ -19,31 +21,50 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class Installed:
-    """A virtualenv with only the wheel (and its dependencies) in it."""
+    """A virtualenv with only the wheel (and its dependencies) in it, built
+    in `folder` unless it already is."""
 
-    def __init__(self, tmp_path):
-        dist = tmp_path / 'dist'
-        self.built = subprocess.run(
+    def __init__(self, folder):
+        self.env_dir = folder / 'venv'
+        self.bin_dir = self.env_dir / 'bin'
+        done = folder / 'built.json'
+        if not done.exists():
+            self._build(folder, done)
+        #: what `pip wheel` printed
+        self.built = json.loads(done.read_text())
+
+    def _build(self, folder, done):
+        dist = folder / 'dist'
+        built = subprocess.run(
             [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
              '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
             check=True, capture_output=True, text=True)
         wheel, = dist.glob('haas-*.whl')
-        self.env_dir = tmp_path / 'venv'
         venv.create(self.env_dir, with_pip=True)
-        self.bin_dir = self.env_dir / 'bin'
         subprocess.run([self.bin_dir / 'pip', 'install', '-q', str(wheel)],
                        check=True, capture_output=True)
+        done.write_text(json.dumps([built.stdout, built.stderr]))
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def installed(tmp_path_factory):
-    return Installed(tmp_path_factory.mktemp('wheel'))
+    """One wheel and virtualenv for the run: the xdist workers share the
+    run's temporary folder, and take turns under a lock (two builds in one
+    tree at once would share its build/ folder)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        base = base.parent
+    folder = base / 'wheel'
+    folder.mkdir(exist_ok=True)
+    with open(folder / 'lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return Installed(folder)
 
 
 @pytest.mark.slow
 def test_installed_wheel_finds_every_migration_script(installed, tmp_path):
     # The packaging metadata builds without a single setuptools warning.
-    assert (installed.built.stdout, installed.built.stderr) == ('', '')
+    assert installed.built == ['', '']
     env_dir, bin_dir = installed.env_dir, installed.bin_dir
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
@@ -75,7 +96,9 @@ def test_installed_wheel_finds_every_migration_script(installed, tmp_path):
 def test_a_third_party_extension_tests_its_migrations_with_the_plugin(
         installed, tmp_path):
     """The example extension, outside HaaS's tree, with only the wheel
-    installed: `haas-admin db test` and its own pytest run pass."""
+    installed (and the extension's own test tools, which this adds to the
+    shared virtualenv): `haas-admin db test` and its own pytest run
+    pass."""
     bin_dir = installed.bin_dir
     subprocess.run([bin_dir / 'pip', 'install', '-q', 'pytest',
                     'psycopg2-binary'], check=True, capture_output=True)
