@@ -508,15 +508,17 @@ class NetworkCreation(Body):
 
 @rest_call('PUT', '/network/<network>', body=NetworkCreation,
            errors=[DuplicateError, NotFoundError, BadArgumentError,
-                   AllocationError])
+                   AllocationError, BlockedError])
 def network_create(network, owner, creator, access, net_id):
     """Create a network.
 
     `owner` (HaaS 0.2's `creator`) is a project, or "admin"; `access` the
     project that may use it, or "" for everyone; `net_id` an id for the
     allocator's network, or "" to take one from the pool.  A project can
-    only create networks for itself, from the pool.  More projects are
-    given access with network_grant_project_access.
+    only create networks for itself, from the pool.  An id an
+    administrator gives must be one the allocator knows; if it is in the
+    pool it is taken from it (refused if another network has it).  More
+    projects are given access with network_grant_project_access.
     """
     if (owner is None) == (creator is None):
         raise BadArgumentError('Give the network\'s owner (or, as HaaS 0.2 '
@@ -536,11 +538,17 @@ def network_create(network, owner, creator, access, net_id):
         if net_id:
             raise BadArgumentError('Projects cannot choose network ids.')
         access = [owner]
-    allocated = not net_id
-    if allocated:
-        net_id = _haas().allocator.get_new_network_id()
+    allocator = _haas().allocator
+    if not net_id:
+        allocated = True
+        net_id = allocator.get_new_network_id()
         if net_id is None:
             raise AllocationError('No more networks')
+    elif not allocator.validate_network_id(net_id):
+        raise BadArgumentError(f'{net_id!r} is not a network id that the '
+                               f'network allocator knows')
+    else:
+        allocated = allocator.claim_network_id(net_id)
     db.session.add(Network(label=network, owner=owner, access=access,
                            allocated=allocated, network_id=net_id))
 

@@ -21,6 +21,19 @@ class NetworkAllocator:
     def free_network_id(self, net_id):
         raise NotImplementedError
 
+    def validate_network_id(self, net_id):
+        """Whether an administrator may give a network `net_id` (a string):
+        an id of the kind this allocator's networks have."""
+        return True
+
+    def claim_network_id(self, net_id):
+        """Take `net_id`, which an administrator gave a new network, out of
+        the pool: True if the pool holds it (free_network_id gives it back
+        when the network goes), False if it does not (an id from outside,
+        which stays the administrator's).  Raises BlockedError if the pool
+        holds it but has handed it out: two networks would share it."""
+        return False
+
     def populate(self, connection):
         """Fill the pool on `connection`; run by every `db create`.
 

@@ -174,14 +174,14 @@ def test_network_create_takes_creator_or_owner_but_not_both(site):
 # --- listings -----------------------------------------------------------------
 
 def test_list_networks_shows_all_to_the_admin_and_public_ones_to_others(site):
-    site.network('pub', net_id='ext-1')
+    site.network('pub', net_id='3001')
     site.network('pxe', owner='runway', access='runway', who='runway')
     everything = site.ok('GET', '/networks')
     assert list(everything) == ['pub', 'pxe']
-    assert everything['pub'] == {'network_id': 'ext-1', 'projects': None}
+    assert everything['pub'] == {'network_id': '3001', 'projects': None}
     assert everything['pxe']['projects'] == ['runway']
     assert site.ok('GET', '/networks', 'runway') == {
-        'pub': {'network_id': 'ext-1', 'projects': None}}
+        'pub': {'network_id': '3001', 'projects': None}}
 
 
 def test_list_network_attachments_by_owner_and_by_project(site):

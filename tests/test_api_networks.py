@@ -230,6 +230,43 @@ def test_network_create_by_admin_makes_each_admin_kind(client, users, kind,
     assert taken_vlans() == expected_vlans
 
 
+def test_network_create_by_admin_of_a_free_pool_id_takes_it_from_the_pool(
+        client, users, admin):
+    response = create(client, users['admin'], 'net', 'admin', '', '100')
+    # 100 is the pool's first: the next network from the pool gets another.
+    admin.network('next')
+
+    assert answer(response) == (200, b'')
+    assert [(n['network_id'], n['allocated']) for n in networks()] == [
+        ('100', True), ('101', True)]
+    assert taken_vlans() == [100, 101]
+
+
+def test_network_create_of_a_pool_id_another_network_has_is_refused(
+        client, users, admin):
+    vlan = admin.network('first')
+    before = all_rows()
+
+    response = create(client, users['admin'], 'net', 'admin', '', vlan)
+
+    assert answer(response) == (409, {
+        'type': 'BlockedError',
+        'msg': f'VLAN {vlan} is in use by another network'})
+    assert all_rows() == before
+
+
+@pytest.mark.parametrize('net_id', ['vlan-7', '0', '4095', '-1', ' 100'])
+def test_network_create_of_an_id_the_allocator_does_not_know_is_refused(
+        client, users, net_id):
+    with no_change():
+        response = create(client, users['admin'], 'net', 'admin', '', net_id)
+
+    assert answer(response) == (400, {
+        'type': 'BadArgumentError',
+        'msg': f'{net_id!r} is not a network id that the network allocator '
+               f'knows'})
+
+
 @pytest.mark.parametrize('field', OWNER_FIELDS)
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_network_create_project_network_by_admin_or_member(client, users,
@@ -590,15 +627,14 @@ def test_network_delete_gives_an_allocated_vlan_back_to_the_pool(
     assert (networks(), taken_vlans()) == ([], [])
 
 
-def test_network_delete_of_a_given_pool_id_leaves_the_pool_alone(
+def test_network_delete_of_a_given_pool_id_gives_it_back(
         client, users, admin):
-    vlan = admin.network('allocated')
-    admin.network('net', net_id=vlan)
+    admin.network('net', net_id='150')
 
     response = delete(client, users['admin'])
 
     assert answer(response) == (200, b'')
-    assert taken_vlans() == [int(vlan)]
+    assert (networks(), taken_vlans()) == ([], [])
 
 
 def test_network_delete_of_an_external_id_leaves_the_pool_alone(

@@ -10,7 +10,7 @@ import os
 import sqlalchemy as sa
 
 from haas import migrations, network_allocator
-from haas.errors import ConfigError
+from haas.errors import BlockedError, ConfigError
 from haas.model import Key, db
 
 migrations.paths[__name__] = os.path.join(
@@ -68,6 +68,21 @@ class VlanAllocator(network_allocator.NetworkAllocator):
             return  # not one of the pool's (another allocator gave it)
         db.session.execute(db.update(Vlan).where(Vlan.vlan_no == int(net_id))
                            .values(available=True))
+
+    def validate_network_id(self, net_id):
+        return net_id.isdigit() and 1 <= int(net_id) <= 4094
+
+    def claim_network_id(self, net_id):
+        # Locked: of two networks given one VLAN at once, one gets it.
+        vlan = db.session.execute(
+            db.select(Vlan).filter_by(vlan_no=int(net_id))
+            .with_for_update()).scalar_one_or_none()
+        if vlan is None:
+            return False
+        if not vlan.available:
+            raise BlockedError(f'VLAN {net_id} is in use by another network')
+        vlan.available = False
+        return True
 
     def populate(self, connection):
         table = Vlan.__table__
