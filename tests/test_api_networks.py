@@ -255,7 +255,8 @@ def test_network_create_of_a_pool_id_another_network_has_is_refused(
     assert all_rows() == before
 
 
-@pytest.mark.parametrize('net_id', ['vlan-7', '0', '4095', '-1', ' 100'])
+@pytest.mark.parametrize('net_id',
+                         ['vlan-7', '0', '4095', '-1', ' 100', '\u00b2'])
 def test_network_create_of_an_id_the_allocator_does_not_know_is_refused(
         client, users, net_id):
     with no_change():

@@ -48,6 +48,13 @@ def parse_vlans(text):
     return vlans
 
 
+def vlan_number(net_id):
+    """The number that `net_id` spells in ASCII digits, or None (str.isdigit
+    alone takes digits such as '²', which int() refuses)."""
+    text = str(net_id)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 class VlanAllocator(network_allocator.NetworkAllocator):
     def __init__(self, config):
         super().__init__(config)
@@ -64,18 +71,20 @@ class VlanAllocator(network_allocator.NetworkAllocator):
         return str(vlan.vlan_no)
 
     def free_network_id(self, net_id):
-        if not str(net_id).isdigit():
+        number = vlan_number(net_id)
+        if number is None:
             return  # not one of the pool's (another allocator gave it)
-        db.session.execute(db.update(Vlan).where(Vlan.vlan_no == int(net_id))
+        db.session.execute(db.update(Vlan).where(Vlan.vlan_no == number)
                            .values(available=True))
 
     def validate_network_id(self, net_id):
-        return net_id.isdigit() and 1 <= int(net_id) <= 4094
+        number = vlan_number(net_id)
+        return number is not None and 1 <= number <= 4094
 
     def claim_network_id(self, net_id):
         # Locked: of two networks given one VLAN at once, one gets it.
         vlan = db.session.execute(
-            db.select(Vlan).filter_by(vlan_no=int(net_id))
+            db.select(Vlan).filter_by(vlan_no=vlan_number(net_id))
             .with_for_update()).scalar_one_or_none()
         if vlan is None:
             return False
