@@ -9,9 +9,10 @@ and a user per project), then copied twice.  One copy is upgraded by
 haas-admin, the other by the script (each after a CHECKPOINT, so that
 neither pays for the other's writes); their schemas and row counts must be
 equal.  That is done in two rounds, each way going first in one, and the
-best time of each way is kept.  It prints both times, their ratio (the upgrade's time less its
-start-up, measured on the dump as it is, over the script's) and the
-upgrade's peak memory, against the targets.  Run with `make bench`, or:
+best time of each way is kept.  It prints both times, their ratio (the
+upgrade's time less its start-up, measured on the dump as it is, over the
+script's) and the upgrade's peak memory, against the targets.  Run with
+`make bench`, or:
 
     python bench/upgrade_scale.py [--nodes N] [--rounds R]
 """
@@ -304,22 +305,22 @@ def run(nodes, url=POSTGRES_URL, rounds=2):
             grow = time.monotonic() - start
             server.checkpoint()
             startup, _ = upgrade(server.uri(plain), folder)
-            upgrades, sqls, peaks, found = [], [], [], []
+            upgrades, sqls, peaks = [], [], []
             for round_ in range(rounds):
                 ours, theirs = (server.create(template=template)
                                 for _ in range(2))
 
-                def ours_first():
+                def time_upgrade():
                     server.checkpoint()
                     took, peak = upgrade(server.uri(ours), folder)
                     upgrades.append(took)
                     peaks.append(peak)
 
-                def theirs_first():
+                def time_script():
                     server.checkpoint()
                     sqls.append(by_hand(server.uri(theirs)))
-                for way in ((ours_first, theirs_first) if round_ % 2 == 0
-                            else (theirs_first, ours_first)):
+                for way in ((time_upgrade, time_script) if round_ % 2 == 0
+                            else (time_script, time_upgrade)):
                     way()
                 mine = contents(server.uri(ours))
                 found = differences(mine, contents(server.uri(theirs)))

@@ -240,10 +240,8 @@ class Runner:
         def migration_fn(**kw):
             self._started = time.monotonic()
             self._started_at = time.time()
-            checks = [(sql, message) for sql, message in (
-                datachecks.declared(script)
-                if step.is_upgrade and self.data_checks else ())
-                if (script.revision, sql) not in self.passed]
+            checks = self._checks(script, passed=False) \
+                if step.is_upgrade and self.data_checks else []
             if context.as_sql:
                 context.impl.static_output(
                     f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
@@ -288,6 +286,12 @@ class Runner:
         migration_fn.__name__ = original.__name__  # Alembic logs it
         step.migration_fn = migration_fn
 
+    def _checks(self, script, passed):
+        """The (sql, message) data checks of `script` that ran clean before
+        the upgrade (`passed`), or those that did not."""
+        return [(sql, message) for sql, message in datachecks.declared(script)
+                if ((script.revision, sql) in self.passed) == passed]
+
     def _check(self, connection, script, checks, where):
         """Run a revision's data checks in its own transaction: those on
         the tables that the revisions before it made, or all of them where
@@ -313,9 +317,7 @@ class Runner:
         if not isinstance(step, RevisionStep) or not step.is_upgrade:
             return error
         script = step.revision
-        for sql, message in datachecks.declared(script):
-            if (script.revision, sql) not in self.passed:
-                continue
+        for sql, message in self._checks(script, passed=True):
             try:
                 finding = datachecks.run(connection, self.branches, script,
                                          sql, message)
