@@ -48,12 +48,21 @@ class APIError(Exception):
 
     status_code = 400
 
-    def __init__(self, msg=''):
+    def __init__(self, msg='', retry_after=None):
         super().__init__(msg)
         self.msg = msg
+        #: Whole seconds after which the caller may try again (the answer's
+        #: Retry-After), or None.
+        self.retry_after = retry_after
 
     def to_dict(self):
         return {'type': type(self).__name__, 'msg': self.msg}
+
+    def headers(self):
+        """The answer's headers beyond its JSON body."""
+        if self.retry_after is None:
+            return {}
+        return {'Retry-After': str(max(1, int(self.retry_after)))}
 
 
 class ValidationError(APIError):
@@ -100,6 +109,12 @@ class MethodNotAllowedError(APIError):
     status_code = 405
 
 
+class TooManyRequestsError(APIError):
+    """The caller has tried too often; Retry-After says when to try again."""
+
+    status_code = 429
+
+
 class ServerError(APIError):
     """The server failed; its log says why."""
 
@@ -108,3 +123,10 @@ class ServerError(APIError):
 
 class OBMError(ServerError):
     """A node's out-of-band management failed."""
+
+
+class ServiceUnavailableError(ServerError):
+    """The server cannot answer now (its database is away); Retry-After
+    says when to try again."""
+
+    status_code = 503

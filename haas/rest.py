@@ -291,7 +291,9 @@ def _view(call):
 
 def _api_error(error):
     db.session.rollback()
-    return _json(error.to_dict(), error.status_code)
+    response = _json(error.to_dict(), error.status_code)
+    response.headers.update(error.headers())
+    return response
 
 
 #: werkzeug's errors, named as the API's own classes are.
