@@ -80,10 +80,31 @@ def engine_options(config):
         # libpq takes whole seconds; 0 would mean "wait forever".
         connect_args = {'connect_timeout': max(1, math.ceil(timeout))} \
             if timeout else {}
-        return {**options, 'connect_args': connect_args}
+        connect_args.update(_dead_peer_args(config))
+        # A pooled connection that a database restart closed is found out
+        # (one round trip) and replaced before a request uses it, instead
+        # of failing that request.
+        return {**options, 'connect_args': connect_args,
+                'pool_pre_ping': True}
     if backend == 'sqlite':
         return {**options, 'connect_args': {'timeout': busy}}
     return options
+
+
+def _dead_peer_args(config):
+    """libpq's settings that end a connection whose server stops answering
+    (TCP keepalives while it is idle, a bound on unacknowledged data while
+    it talks), in libpq's units: whole seconds, and milliseconds for
+    tcp_user_timeout.  0 leaves the system's default."""
+    enabled, idle, interval, count = config.keepalives
+    user_timeout = config.tcp_user_timeout
+    args = {'keepalives': int(enabled),
+            'tcp_user_timeout': math.ceil(user_timeout * 1000)}
+    if enabled:
+        args.update(keepalives_idle=math.ceil(idle),
+                    keepalives_interval=math.ceil(interval),
+                    keepalives_count=count)
+    return args
 
 
 def _the_one(registry, modules, what):

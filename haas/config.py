@@ -115,6 +115,24 @@ class Config:
         return self.seconds('database', 'connect_timeout', 10)
 
     @property
+    def keepalives(self):
+        """Whether PostgreSQL connections probe an idle peer (TCP
+        keepalives), and the probes' timing: seconds idle before the first,
+        seconds between two, and how many go unanswered before the
+        connection is dropped.  A peer that stops answering (a partition,
+        a frozen host) is then noticed instead of waited for forever."""
+        return (self.getboolean('database', 'keepalives', True),
+                self.seconds('database', 'keepalives_idle', 30),
+                self.seconds('database', 'keepalives_interval', 10),
+                self.count('database', 'keepalives_count', 3))
+
+    @property
+    def tcp_user_timeout(self):
+        """Seconds data sent to PostgreSQL may stay unacknowledged before
+        the connection is dropped (0: the system's default, many minutes)."""
+        return self.seconds('database', 'tcp_user_timeout', 60)
+
+    @property
     def busy_timeout(self):
         """Seconds a SQLite connection waits for another's write lock."""
         return self.seconds('database', 'busy_timeout', 60)

@@ -9,9 +9,10 @@ pending action per nic, so no two daemons ever hold two actions of one
 port.  A daemon killed mid-action leaves the action pending; the next one
 applies it again, which a switch driver must take as a no-op.  A switch
 that refuses an action (SwitchError) marks it ERROR, which frees the nic
-for the next request; any other failure (a bug, the database going away)
-keeps it pending, tried again with backoff, while the other switches'
-actions go on.
+for the next request; any other failure (a bug) keeps it pending, tried
+again with backoff, while the other switches' actions go on.  While the
+database is away (restarting, stopped, unreachable) the actions wait
+for it, and so does the daemon, which tries it again with backoff.
 """
 
 import logging
@@ -23,7 +24,8 @@ import time
 import sqlalchemy as sa
 import sqlalchemy.orm
 
-from haas.errors import SwitchError, first_line
+from haas import outages
+from haas.errors import SwitchError
 from haas.model import (DONE, ERROR, PENDING, REVERT_PORT, NetworkAttachment,
                         NetworkingAction, begin_writing, db)
 
@@ -36,6 +38,9 @@ POLL = 2.0
 #: The first and the longest wait before an action whose switch failed is
 #: tried again.
 FIRST_RETRY, LONGEST_RETRY = 1.0, 60.0
+#: The first and the longest wait before a daemon whose database is away
+#: (restarting, stopped, unreachable) tries it again.
+FIRST_RECONNECT, LONGEST_RECONNECT = 0.5, 30.0
 
 
 def notify():
@@ -143,6 +148,10 @@ class Daemon:
                   action_id, error)
 
     def _failed(self, action_id, error):
+        if outages.unavailable(error, db.engine.dialect):
+            # The database went away under the action, which is not at
+            # fault: the daemon waits for the database, then applies it.
+            raise error
         _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
         delay = min(delay * 2, LONGEST_RETRY)
         self._retry[action_id] = (time.monotonic() + delay, delay)
@@ -161,7 +170,9 @@ class Daemon:
     def serve(self):
         """Apply actions until SIGTERM or SIGINT; the action in hand is
         finished first.  Idle, it waits for a notification (PostgreSQL) or
-        the next poll, never spinning."""
+        the next poll, never spinning.  While the database is away it
+        tries it again with backoff, and applies what was queued meanwhile
+        once it is back."""
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
 
@@ -173,23 +184,39 @@ class Daemon:
                 pass
         previous = {s: signal.signal(s, stop)
                     for s in (signal.SIGTERM, signal.SIGINT)}
-        self._postgresql = db.engine.dialect.name == 'postgresql'
-        listener = self._listen_or_poll()
+        dialect = db.engine.dialect
+        failures = outages.driver_errors(dialect)
+        listener, notified = None, False
+        away = None  # while the database is away: (since, next wait)
         log.info('serving networks: waiting for actions')
         try:
             while not self.stopping:
                 try:
+                    if listener is None:
+                        listener = self._listen()
+                    elif notified:
+                        listener.poll()
+                        listener.notifies.clear()
                     self.apply_all()
-                except sa.exc.DBAPIError as e:
-                    # The database is away (restarting, unreachable): the
-                    # actions wait for it, and so does the daemon.
-                    log.error('the database failed (%s); trying again in '
-                              '%g s', first_line(e.orig), self.poll)
+                except failures as e:
+                    listener = self._unlisten(listener)
                     db.session.remove()
+                    if outages.unavailable(e, dialect):
+                        away = self._lost(e, away)
+                        wait = away[1]
+                    else:
+                        log.error('the database failed (%s); trying again '
+                                  'in %g s', outages.described(e), self.poll)
+                        wait = self.poll
+                    select.select([wake_read], [], [], wait)
+                    continue
+                if away is not None:
+                    log.warning('the database is back after %.0f s; '
+                                'applying what was queued meanwhile',
+                                time.monotonic() - away[0])
+                    away = None
                 if self.stopping:
                     break
-                if listener is None and self._postgresql:
-                    listener = self._listen_or_poll(quiet=True)
                 waits = [wake_read] + ([listener] if listener else [])
                 timeout = self.poll
                 if self._retry:
@@ -197,44 +224,48 @@ class Daemon:
                         [timeout] + [at - time.monotonic()
                                      for at, _ in self._retry.values()]))
                 ready, _, _ = select.select(waits, [], [], timeout)
-                if listener is not None and listener in ready:
-                    try:
-                        listener.poll()
-                        listener.notifies.clear()
-                    except Exception as e:  # the server closed it
-                        log.warning('lost the notification connection (%s);'
-                                    ' listening again', first_line(e))
-                        self._raw.invalidate()
-                        listener = self._listen_or_poll()
+                notified = listener is not None and listener in ready
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if listener is not None:
-                self._raw.invalidate()  # closed, never back in the pool
+            self._unlisten(listener)
             os.close(wake_read)
             os.close(wake_write)
             db.session.remove()
         log.info('serving networks: stopped')
 
-    def _listen_or_poll(self, quiet=False):
-        """A listening connection; None (so: polling) while the database
-        cannot give one, as when it restarts."""
-        try:
-            return self._listen()
-        except sa.exc.DBAPIError as e:
-            if not quiet:
-                log.warning('cannot listen for notifications (%s); polling '
-                            'every %g s', first_line(e.orig), self.poll)
-            return None
+    def _lost(self, error, away):
+        """The next (since, wait) of an outage, which is said once, when
+        it starts: a restart or an outage of hours is two lines in the
+        log, not one per attempt."""
+        if away is None:
+            log.warning('lost the database (%s); trying it again, at '
+                        'longest every %g s, until it is back',
+                        outages.described(error), LONGEST_RECONNECT)
+            return time.monotonic(), FIRST_RECONNECT
+        since, wait = away
+        return since, min(wait * 2, LONGEST_RECONNECT)
+
+    def _unlisten(self, listener):
+        """Close the listening connection, never back into the pool: a
+        connection in LISTEN mode, or a broken one."""
+        if listener is not None:
+            self._raw.invalidate()
+        return None
 
     def _listen(self):
         """A raw connection LISTENing on CHANNEL, or None on SQLite."""
         engine = db.engine
         if engine.dialect.name != 'postgresql':
             return None
-        self._raw = engine.raw_connection()
-        connection = self._raw.driver_connection
-        connection.set_session(autocommit=True)
-        with connection.cursor() as cursor:
-            cursor.execute(f'LISTEN {CHANNEL}')
+        raw = engine.raw_connection()
+        connection = raw.driver_connection
+        try:
+            connection.set_session(autocommit=True)
+            with connection.cursor() as cursor:
+                cursor.execute(f'LISTEN {CHANNEL}')
+        except BaseException:
+            raw.invalidate()
+            raise
+        self._raw = raw
         return connection

@@ -19,7 +19,7 @@ import typing
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from haas import auth, errors
+from haas import auth, errors, outages
 from haas.model import begin_writing, db
 
 log = logging.getLogger(__name__)
@@ -311,12 +311,30 @@ def _http_error(error):
     return response
 
 
+#: Seconds a caller is told to wait when the database is away: about what
+#: a restart takes.
+RETRY_AFTER = 5
+
+
 def _server_error(error):
+    if outages.unavailable(error, db.engine.dialect):
+        return _unavailable(error)
     db.session.rollback()
     log.exception('%s %s failed', request.method, request.path)
     return _json({'type': 'ServerError',
                   'msg': 'The server failed to handle the request; its log '
                          'says why.'}, 500)
+
+
+def _unavailable(error):
+    """503 for a call made while the database is away: no bug, so one line
+    in the log, and nothing to roll back on a connection that is gone."""
+    db.session.remove()
+    log.warning('%s %s: the database is unavailable (%s)', request.method,
+                request.path, outages.described(error))
+    return _api_error(errors.ServiceUnavailableError(
+        'The database is unavailable; try again shortly.',
+        retry_after=RETRY_AFTER))
 
 
 def prepare(app):
