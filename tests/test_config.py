@@ -124,3 +124,54 @@ def test_bad_timeouts_are_refused(value):
     with pytest.raises(ConfigError, match=r'^\[migrations\] lock_wait must '
                        r'be a number of seconds \(0 or more\), not '):
         cfg.seconds('migrations', 'lock_wait', 600)
+
+
+def test_postgresql_connections_notice_a_dead_peer_by_default():
+    from haas.app import engine_options
+    cfg = config.Config.from_string('[database]\nuri = postgresql://u@h/d\n')
+    assert engine_options(cfg) == {
+        'hide_parameters': True, 'pool_pre_ping': True,
+        'connect_args': {'connect_timeout': 10, 'keepalives': 1,
+                         'keepalives_idle': 30, 'keepalives_interval': 10,
+                         'keepalives_count': 3, 'tcp_user_timeout': 60000}}
+
+
+def test_dead_peer_options_in_libpqs_units():
+    from haas.app import engine_options
+    cfg = config.Config.from_string(
+        '[database]\nuri = postgresql://u@h/d\nkeepalives_idle = 1.5\n'
+        'keepalives_interval = 0\nkeepalives_count = 2\n'
+        'tcp_user_timeout = 0.25\n')
+    assert engine_options(cfg)['connect_args'] == {
+        'connect_timeout': 10, 'keepalives': 1, 'keepalives_idle': 2,
+        'keepalives_interval': 0, 'keepalives_count': 2,
+        'tcp_user_timeout': 250}
+
+
+def test_keepalives_off_leaves_their_timing_out():
+    from haas.app import engine_options
+    cfg = config.Config.from_string(
+        '[database]\nuri = postgresql://u@h/d\nkeepalives = off\n'
+        'tcp_user_timeout = 0\n')
+    assert engine_options(cfg)['connect_args'] == {
+        'connect_timeout': 10, 'keepalives': 0, 'tcp_user_timeout': 0}
+
+
+@pytest.mark.parametrize('option, value, expected', [
+    ('keepalives', 'maybe', "[database] keepalives must be a boolean "
+     "(true/false, yes/no, on/off, 1/0), not 'maybe'"),
+    ('keepalives_idle', '-1', "[database] keepalives_idle must be a number "
+     "of seconds (0 or more), not '-1'"),
+    ('keepalives_interval', 'soon', "[database] keepalives_interval must be "
+     "a number of seconds (0 or more), not 'soon'"),
+    ('keepalives_count', '2.5', "[database] keepalives_count must be a whole "
+     "number (0 or more), not '2.5'"),
+    ('tcp_user_timeout', 'inf', "[database] tcp_user_timeout must be a "
+     "number of seconds (0 or more), not 'inf'"),
+])
+def test_bad_dead_peer_options_stop_the_start(option, value, expected):
+    import haas
+    with pytest.raises(ConfigError) as error:
+        haas.create_app(f'[database]\nuri = postgresql://u@127.0.0.1:1/d\n'
+                        f'{option} = {value}\n')
+    assert str(error.value) == expected

@@ -242,11 +242,19 @@ def send(method, path, body=None, timeout=30):
 
 
 def _failure(response):
+    """The one line of a refused call, with when to try again if the
+    server said (a 503 while its database is away, a 429)."""
     try:
         error = response.json()
-        return f'{error["type"]}: {error["msg"]}'
+        line = f'{error["type"]}: {error["msg"]}'
     except (ValueError, KeyError, TypeError):
-        return f'HTTP {response.status_code}: {response.text.strip()[:200]}'
+        # Not HaaS's answer (a proxy's error page): its text, on one line.
+        text = ' '.join(response.text.split())
+        line = f'HTTP {response.status_code}: {text[:200]}'
+    retry_after = response.headers.get('Retry-After', '')
+    if retry_after.isdigit():
+        line += f' (try again in {int(retry_after)} s)'
+    return line
 
 
 def _show(call, response, as_json):
