@@ -344,7 +344,11 @@ class Caller(threading.Thread):
                     ('POST', f'/node/n{self.connected}/nic/eth0/'
                              f'connect_network', {'network': 'net'}),
                     ('GET', '/projects', None)]:
-                status, answer = request(self.base, method, path, body)
+                try:
+                    status, answer = request(self.base, method, path, body)
+                except urllib.error.URLError as e:  # gunicorn is gone
+                    self.answers.append((None, str(e.reason)))
+                    continue
                 self.answers.append((status, (answer or {}).get('type')
                                      if status >= 400 else None))
                 if method == 'POST' and status == 202:
