@@ -114,6 +114,23 @@ def test_the_client_prints_a_503_in_one_line(monkeypatch, capsys):
            'try again shortly. (try again in 5 s)\n')
 
 
+def test_haas_wsgi_on_a_database_that_is_down_starts_and_says_one_line(
+        tmp_path):
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(nowhere(), NULL_AUTH_EXTENSIONS))
+    python = os.path.join(os.path.dirname(HAAS_ADMIN), 'python')
+
+    loaded = subprocess.run(
+        [python, '-c', 'import haas.wsgi'], capture_output=True, text=True,
+        env={**os.environ, 'HAAS_CONFIG': str(path)}, timeout=60)
+
+    assert (loaded.returncode, [re.sub(r' \(.*\)', ' (...)', line)
+                                for line in loaded.stderr.splitlines()]) == (
+        0, ['WARNING:haas.wsgi:the database is unavailable (...); its schema '
+            'will be checked before the first request, which is answered '
+            '503 until then'])
+
+
 # --- a throwaway cluster ----------------------------------------------------
 
 def as_postgres(args, **kwargs):
@@ -337,6 +354,9 @@ class Caller(threading.Thread):
         self.answers = []  # (status, type), in order
         self.connected = 0
         self.stopping = threading.Event()
+        # Set, the caller makes no call (holding says it waits): a worker
+        # the test kills then has no call in hand.
+        self.hold, self.holding = threading.Event(), threading.Event()
 
     def run(self):
         while not self.stopping.is_set() and self.connected < NODES:
@@ -344,10 +364,14 @@ class Caller(threading.Thread):
                     ('POST', f'/node/n{self.connected}/nic/eth0/'
                              f'connect_network', {'network': 'net'}),
                     ('GET', '/projects', None)]:
+                while self.hold.is_set() and not self.stopping.is_set():
+                    self.holding.set()
+                    time.sleep(0.01)
+                self.holding.clear()
                 try:
                     status, answer = request(self.base, method, path, body)
-                except urllib.error.URLError as e:  # gunicorn is gone
-                    self.answers.append((None, str(e.reason)))
+                except OSError as e:  # gunicorn is gone, or its worker
+                    self.answers.append((None, type(e).__name__))
                     continue
                 self.answers.append((status, (answer or {}).get('type')
                                      if status >= 400 else None))
@@ -385,6 +409,7 @@ def test_a_restart_under_the_daemon_and_gunicorn(site):
     wait_until(lambda: caller.connected >= 2, 20, 'the first connects')
 
     site.cluster.restart()
+    back = len(caller.answers) + 1  # past the call in flight, if any
     wait_until(lambda: caller.connected >= 6, 20, 'connects after it')
     answers = caller.finish()
     wait_until(lambda: site.statuses() == {'DONE': caller.connected}, 20,
@@ -393,6 +418,9 @@ def test_a_restart_under_the_daemon_and_gunicorn(site):
     # Nothing failed: each call either succeeded or was told to wait.
     assert set(answers) <= {(200, None), (202, None),
                             (503, 'ServiceUnavailableError')}
+    # Once it is back, no call fails: not even on a pooled connection
+    # that the restart closed.
+    assert set(answers[back:]) <= {(200, None), (202, None)}
     assert (daemon.poll(), server.poll()) == (None, None)
     lines, traceback = outage_lines(daemon)
     assert ([line.split(' after')[0] for line in lines], traceback) == (
@@ -412,8 +440,11 @@ def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
 
     site.cluster.stop()
     during = len(caller.answers)
+    caller.hold.set()
+    wait_until(caller.holding.is_set, 20, 'the caller to hold')
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
+    caller.hold.clear()
     # The workers gunicorn starts in their place boot with the database
     # away (a worker that fails to boot stops gunicorn for good).
     wait_until(lambda: log_of(server).count('the database is unavailable')
@@ -423,6 +454,7 @@ def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
                'outage')
     assert server.poll() is None, log_of(server)
     site.cluster.start()
+    back = len(caller.answers) + 1  # past the call in flight, if any
     wait_until(lambda: caller.connected == NODES, 30, 'every connect')
     answers = caller.finish()
     wait_until(lambda: site.statuses() == {'DONE': NODES}, 30,
@@ -434,6 +466,7 @@ def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
     assert (503, 'ServiceUnavailableError') in outage
     assert set(answers) <= {(200, None), (202, None),
                             (503, 'ServiceUnavailableError')}
+    assert set(answers[back:]) <= {(200, None), (202, None)}
     assert after == [(200, ['p'])] * 20
     assert (daemon.poll(), server.poll()) == (None, None)
     lines, traceback = outage_lines(daemon)
@@ -595,3 +628,39 @@ def test_the_daemon_notices_a_peer_that_stopped_answering_and_reconnects(
             db.engine.dispose()
         site.close()
         proxy.close()
+
+
+def test_haas_wsgi_started_while_the_database_was_down_checks_its_schema(
+        cluster, tmp_path, monkeypatch):
+    import importlib
+    import sys
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(cluster.uri(cluster.new_database()),
+                                NULL_AUTH_EXTENSIONS))
+    monkeypatch.setenv('HAAS_CONFIG', str(path))
+    monkeypatch.delitem(sys.modules, 'haas.wsgi', raising=False)
+    cluster.stop()
+    try:
+        wsgi = importlib.import_module('haas.wsgi')
+        client = wsgi.application.test_client()
+        away = client.get('/projects')
+        cluster.start()
+        # Back, but with no schema: HaaS's tables are not there yet.
+        stale = client.get('/projects')
+        with wsgi.application.app_context():
+            migrations.create()
+        current = client.get('/projects')
+    finally:
+        if not cluster_up(cluster):
+            cluster.start()
+        sys.modules.pop('haas.wsgi', None)
+    with wsgi.application.app_context():
+        db.engine.dispose()
+
+    assert [(r.status_code, r.json) for r in (away, stale, current)] == [
+        (503, {'type': 'ServiceUnavailableError',
+               'msg': 'The database is unavailable; try again shortly.'}),
+        (503, {'type': 'ServiceUnavailableError',
+               'msg': "The database schema is not current; the server's "
+                      "log says what to run."}),
+        (200, [])]
