@@ -386,10 +386,6 @@ class Caller(threading.Thread):
         return self.answers
 
 
-def answers_of(calls_):
-    return sorted(set(calls_))
-
-
 def outage_lines(daemon):
     """The daemon's log lines about the database coming and going, and
     whether it logged a traceback."""
@@ -404,6 +400,8 @@ def outage_lines(daemon):
 def test_a_restart_under_the_daemon_and_gunicorn(site):
     daemon = site.daemon()
     server = site.gunicorn()
+    wait_until(lambda: 'waiting for actions' in log_of(daemon), 20,
+               'the daemon')
     caller = Caller(server.base)
     caller.start()
     wait_until(lambda: caller.connected >= 2, 20, 'the first connects')
@@ -447,7 +445,7 @@ def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
     caller.hold.clear()
     # The workers gunicorn starts in their place boot with the database
     # away (a worker that fails to boot stops gunicorn for good).
-    wait_until(lambda: log_of(server).count('the database is unavailable')
+    wait_until(lambda: log_of(server).count('its schema will be checked')
                >= len(workers) or server.poll() is not None, 20,
                'new workers')
     wait_until(lambda: len(caller.answers) > during + 4, 20, 'calls in the '
