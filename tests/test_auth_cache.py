@@ -3,6 +3,7 @@ remembered (until the user's stored hash changes), and repeated failures
 are refused with 429 before anything is hashed."""
 
 import pytest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import haas
 from haas.errors import ConfigError
@@ -357,6 +358,32 @@ def test_throttle_seconds_0_never_refuses(client, users, clock, backend,
 
     assert fail(client, 'runway', PER_USER_AND_ADDRESS + 1) == \
         [AUTH_FAILED] * (PER_USER_AND_ADDRESS + 1)
+
+
+def test_x_forwarded_for_is_not_trusted_by_default(client, users, clock):
+    for n in range(PER_USER_AND_ADDRESS):
+        client.get('/free_nodes', headers={
+            **basic('runway', 'wrong-pw'), 'X-Forwarded-For': f'10.5.0.{n}'},
+            environ_base={'REMOTE_ADDR': '10.0.0.1'})
+
+    assert refused(client, 'runway', 'runway-pw')[:2] == (429, TOO_MANY)
+
+
+def test_behind_proxyfix_the_forwarded_address_is_counted(
+        api, client, users, clock, monkeypatch):
+    # As README shows: one proxy, which sets X-Forwarded-For.
+    monkeypatch.setattr(api, 'wsgi_app', ProxyFix(api.wsgi_app, x_for=1))
+
+    def via_proxy(password, address):
+        return client.get('/free_nodes', headers={
+            **basic('runway', password), 'X-Forwarded-For': address},
+            environ_base={'REMOTE_ADDR': '10.0.0.1'}).status_code
+    failures = [via_proxy('wrong-pw', '10.6.0.1')
+                for _ in range(PER_USER_AND_ADDRESS)]
+
+    assert (failures, via_proxy('runway-pw', '10.6.0.1'),
+            via_proxy('runway-pw', '10.6.0.2')) == (
+        [401] * PER_USER_AND_ADDRESS, 429, 200)
 
 
 def test_ipv6_failures_count_against_the_64():
