@@ -1,9 +1,15 @@
 """What the API serves per second under gunicorn, against the floor: the
 same rows read by the same SQL through psycopg2 and encoded to JSON in one
-process; and what the networking daemon applies per second, against the
-mock switch's own rate.  10,000 nodes (each with a nic; half of them in
-projects, with networks), on PostgreSQL.  Run with `make bench`.
+process; what a call costs as a user of haas.ext.auth.database (Argon2 at
+its default cost), against the same call made anonymously; and what the
+networking daemon applies per second, against the mock switch's own rate.
+10,000 nodes (each with a nic; half of them in projects, with networks),
+on PostgreSQL.  Run with `make bench`, or `python bench/api.py auth` (or
+`calls`, `daemon`) for one part alone.
 """
+
+import base64
+import contextlib
 
 import concurrent.futures
 import json
@@ -27,6 +33,7 @@ from haas.model import (Network, NetworkingAction, Nic, Node, Obm,  # noqa
                         Port, Project, Switch, db)
 
 from conftest import NULL_AUTH_EXTENSIONS, Databases, config_text  # noqa
+from haas.ext.auth.database import User  # noqa: E402
 from test_api_server import free_port  # noqa: E402
 
 NODES = 10_000
@@ -35,6 +42,14 @@ SECONDS = 5  # of load per call
 CLIENTS = 8
 WORKERS = 4
 BIN = os.path.dirname(sys.executable)
+
+#: Database auth, anonymous callers let in (to compare with); a free node
+#: and /free_nodes are what an anonymous caller may read.
+AUTH_EXTENSIONS = ['haas.ext.auth.database',
+                   'haas.ext.network_allocators.null',
+                   'haas.ext.switches.mock', 'haas.ext.obm.mock']
+AUTH_CALLS = ['/node/node-76', '/free_nodes']
+USER, PASSWORD = 'bench', 'bench-password'
 
 #: Path -> the SQL the floor runs for it (what the call reads, by hand).
 CALLS = {
@@ -119,20 +134,21 @@ def grow(app):
         s.commit()
 
 
-def load(url):
-    """Requests per second on `url` from CLIENTS threads for SECONDS."""
-    deadline = time.monotonic() + SECONDS
+def load(url, headers=None, seconds=SECONDS):
+    """Requests per second on `url` from CLIENTS threads for `seconds`."""
+    deadline = time.monotonic() + seconds
+    request = urllib.request.Request(url, headers=headers or {})
 
     def client():
         done = 0
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(url, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:
                 response.read()
             done += 1
         return done
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
         total = sum(pool.map(lambda _: client(), range(CLIENTS)))
-    return total / SECONDS
+    return total / seconds
 
 
 def floor(uri, sql, shape):
@@ -197,56 +213,128 @@ def daemon_rate(app, config_path, uri, state):
     return NODES / took, switch_rate
 
 
-def main():
+@contextlib.contextmanager
+def serving(config_path, cwd):
+    """gunicorn with WORKERS workers on `config_path`; yields its URL once
+    it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [os.path.join(BIN, 'gunicorn'), '-w', str(WORKERS), '-b',
+         f'127.0.0.1:{port}', '--log-level', 'warning',
+         'haas.wsgi:application'],
+        env={**os.environ, 'HAAS_CONFIG': config_path}, cwd=cwd)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + '/free_nodes', timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def write_config(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def calls(uri, config_path, tmp):
+    """The API against the floor, call by call."""
+    with serving(config_path, tmp) as base:
+        print(f'{"call":<28}{"haas":>10}{"floor":>10}{"ratio":>8}'
+              f'{"target":>10}')
+        for path, (sql, shape) in CALLS.items():
+            ours = load(base + path)
+            best = floor(uri, sql, shape)
+            ratio = best / ours
+            print(f'{"GET " + path:<28}{ours:>10.0f}{best:>10.0f}'
+                  f'{ratio:>7.1f}x{"<= 3.0x":>10}  '
+                  f'{"met" if ratio <= 3 else "MISSED"}', flush=True)
+
+
+def auth(dbs, tmp):
+    """The same calls anonymous and as a user, under database auth with
+    Argon2 at its default cost: with the login cache (once each worker
+    has checked the password), and without it (cache_seconds = 0)."""
+    uri = dbs.new()
+    text = config_text(uri, AUTH_EXTENSIONS,
+                       extra='[auth]\nrequire_authentication = false\n')
+    app = haas.create_app(text)
+    with app.app_context():
+        migrations.create()
+    grow(app)
+    with app.app_context():
+        user = User(label=USER)
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        db.engine.dispose()
+    token = base64.b64encode(f'{USER}:{PASSWORD}'.encode()).decode()
+    as_user = {'Authorization': f'Basic {token}'}
+    print(f'{"as a user, Argon2 default":<28}{"user":>10}{"anonymous":>10}'
+          f'{"ratio":>8}{"target":>10}')
+    with serving(write_config(tmp, 'auth.cfg', text), tmp) as base:
+        for path in AUTH_CALLS:
+            load(base + path, as_user, seconds=1)  # each worker checks once
+            ours = load(base + path, as_user)
+            anonymous = load(base + path)
+            ratio = anonymous / ours
+            print(f'{"GET " + path:<28}{ours:>10.0f}{anonymous:>10.0f}'
+                  f'{ratio:>7.1f}x{"<= 2.0x":>10}  '
+                  f'{"met" if ratio <= 2 else "MISSED"}', flush=True)
+    uncached = text + '[haas.ext.auth.database]\ncache_seconds = 0\n'
+    with serving(write_config(tmp, 'uncached.cfg', uncached), tmp) as base:
+        path = AUTH_CALLS[0]
+        ours = load(base + path, as_user)
+        anonymous = load(base + path)
+        print(f'{"GET " + path + " uncached":<28}{ours:>10.0f}'
+              f'{anonymous:>10.0f}{anonymous / ours:>7.1f}x  '
+              f'(cache_seconds = 0: a hash per call)', flush=True)
+
+
+def main(parts):
     with tempfile.TemporaryDirectory() as tmp:
         dbs = Databases('postgresql', tmp)
-        uri = dbs.new()
-        state = os.path.join(tmp, 'switches')
-        text = config_text(uri, NULL_AUTH_EXTENSIONS, extra=(
-            f'[haas.ext.switches.mock]\nstate_dir = {state}\n'))
-        config_path = os.path.join(tmp, 'haas.cfg')
-        with open(config_path, 'w') as f:
-            f.write(text)
-        app = haas.create_app(text)
-        with app.app_context():
-            migrations.create()
-        grow(app)
-        port = free_port()
-        server = subprocess.Popen(
-            [os.path.join(BIN, 'gunicorn'), '-w', str(WORKERS), '-b',
-             f'127.0.0.1:{port}', '--log-level', 'warning',
-             'haas.wsgi:application'],
-            env={**os.environ, 'HAAS_CONFIG': config_path}, cwd=tmp)
-        base = f'http://127.0.0.1:{port}'
-        try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(base + '/projects', timeout=5)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            print(f'{NODES} nodes on PostgreSQL; gunicorn -w {WORKERS}, '
-                  f'{CLIENTS} client threads, {SECONDS} s per call; '
-                  f'requests per second')
-            print(f'{"call":<28}{"haas":>10}{"floor":>10}{"ratio":>8}'
-                  f'{"target":>10}')
-            for path, (sql, shape) in CALLS.items():
-                ours = load(base + path)
-                best = floor(uri, sql, shape)
-                ratio = best / ours
-                print(f'{"GET " + path:<28}{ours:>10.0f}{best:>10.0f}'
-                      f'{ratio:>7.1f}x{"<= 3.0x":>10}  '
-                      f'{"met" if ratio <= 3 else "MISSED"}', flush=True)
-        finally:
-            server.terminate()
-            server.wait(30)
-        ours, switch = daemon_rate(app, config_path, uri, state)
-        print(f'{"serve-networks, actions/s":<28}{ours:>10.0f}{switch:>10.0f}'
-              f'{switch / ours:>7.1f}x  (mock switch alone)')
-        with app.app_context():
-            db.engine.dispose()
+        print(f'{NODES} nodes on PostgreSQL; gunicorn -w {WORKERS}, '
+              f'{CLIENTS} client threads, {SECONDS} s per call; '
+              f'requests per second')
+        if 'calls' in parts or 'daemon' in parts:
+            uri = dbs.new()
+            state = os.path.join(tmp, 'switches')
+            text = config_text(uri, NULL_AUTH_EXTENSIONS, extra=(
+                f'[haas.ext.switches.mock]\nstate_dir = {state}\n'))
+            config_path = write_config(tmp, 'haas.cfg', text)
+            app = haas.create_app(text)
+            with app.app_context():
+                migrations.create()
+            grow(app)
+            if 'calls' in parts:
+                calls(uri, config_path, tmp)
+        if 'auth' in parts:
+            auth(dbs, tmp)
+        if 'daemon' in parts:
+            ours, switch = daemon_rate(app, config_path, uri, state)
+            print(f'{"serve-networks, actions/s":<28}{ours:>10.0f}'
+                  f'{switch:>10.0f}{switch / ours:>7.1f}x  '
+                  f'(mock switch alone)')
+        if 'calls' in parts or 'daemon' in parts:
+            with app.app_context():
+                db.engine.dispose()
         dbs.drop_all()
 
 
+PARTS = ('calls', 'auth', 'daemon')
+
+
 if __name__ == '__main__':
-    main()
+    unknown = set(sys.argv[1:]) - set(PARTS)
+    if unknown:
+        raise SystemExit(f'usage: {sys.argv[0]} [{" ".join(PARTS)}]...: no '
+                         f'part {", ".join(sorted(unknown))}')
+    main(sys.argv[1:] or PARTS)

@@ -26,6 +26,11 @@ class AuthBackend:
     def have_project_access(self, project):
         raise NotImplementedError
 
+    def forget(self):
+        """Drop what the backend remembers in memory from one request to
+        the next (recent logins and failures), as if just started: each
+        test of a long-lived application starts from nothing."""
+
     #: Whether the backend keeps users that create_admin_user can add to.
     keeps_users = False
 

@@ -474,6 +474,8 @@ def rolled_back(app):
     stay inside it.
     """
     with app.app_context():
+        # The app outlives the test: its logins and failures must not.
+        app.extensions['haas'].auth_backend.forget()
         engines = db.engines
         engine = engines[None]
         connection = engine.connect()

@@ -3,10 +3,13 @@
 Passwords are stored as Argon2 hashes, with the cost its config section
 sets (argon2-cffi's defaults otherwise).  Hashes written by HaaS 0.2
 (sha512_crypt), and hashes of an older cost, still verify and are replaced
-at the next successful login.
+at the next successful login.  A check that succeeded is remembered for a
+while, and repeated failures are refused before anything is hashed (see
+`logins`).
 """
 
 import functools
+import math
 import os
 import typing
 
@@ -17,7 +20,8 @@ from sqlalchemy.orm import selectinload
 from haas import auth, migrations
 from haas.api import assert_absent, must_find
 from haas.errors import (DuplicateError, HaasError, IllegalStateError,
-                         NotFoundError)
+                         NotFoundError, TooManyRequestsError)
+from haas.ext.auth.logins import LoginCache, Throttle
 from haas.model import Key, Project, db
 from haas.rest import Body, Name, Secret, rest_call
 
@@ -86,23 +90,59 @@ class DatabaseAuthBackend(auth.AuthBackend):
                                      defaults.memory_cost),
             parallelism=config.count(__name__, 'hash_parallelism',
                                      defaults.parallelism))
+        # A hash costs a tenth of a second of CPU and tens of MiB by
+        # design: paid on every call, it would bound the server to a few
+        # calls a second, and let anyone burn its CPU with wrong passwords.
+        self.cache = LoginCache(
+            config.seconds(__name__, 'cache_seconds', 60),
+            config.count(__name__, 'cache_size', 1000))
+        self.throttle = Throttle(
+            window=config.seconds(__name__, 'throttle_seconds', 300),
+            per_address=config.count(__name__, 'failures_per_address', 20),
+            per_user_address=config.count(
+                __name__, 'failures_per_user_and_address', 5),
+            per_user=config.count(__name__, 'failures_per_user', 100))
 
     def authenticate(self):
         credentials = request.authorization
         if credentials is None or not credentials.password \
                 or '\x00' in (credentials.username or ''):
             return False
+        name, password = credentials.username, credentials.password
+        address = request.remote_addr
+        # Before the user is read and before anything is hashed: a refused
+        # guess costs nothing, and the refusal cannot depend on whether
+        # the user exists.
+        wait = self.throttle.refusal(name, address)
+        if wait is not None:
+            raise TooManyRequestsError(
+                'Too many failed logins: try again later.',
+                retry_after=math.ceil(wait))
+        # Read on every call, cached check or not: a deleted user, and a
+        # change of rights, take effect at once.
         user = db.session.execute(db.select(User).filter_by(
-            label=credentials.username).order_by(User.id).limit(1)).scalar()
+            label=name).order_by(User.id).limit(1)).scalar()
         # An unknown user and a wrong password look alike to the caller,
         # in their answer and in their time: a hash is checked either way.
         if user is None:
-            self._check_decoy(credentials.password)
+            self._check_decoy(password)
+            self.throttle.failed(name, address)
             return False
-        if not user.verify_password(credentials.password):
-            return False
+        stored = user.hashed_password
+        if not self.cache.holds(name, password, stored):
+            if not user.verify_password(password):
+                self.throttle.failed(name, address)
+                return False
+            self.cache.add(name, password, stored)
+            if user.hashed_password != stored:  # replaced at today's cost
+                self.cache.add(name, password, user.hashed_password)
+        self.throttle.succeeded(name, address)
         g.auth_user = user
         return True
+
+    def forget(self):
+        self.cache.clear()
+        self.throttle.clear()
 
     @functools.cached_property
     def _decoy(self):
