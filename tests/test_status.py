@@ -5,9 +5,11 @@ Also `db forget`, which resolves an orphaned branch, on both databases.
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import re
 import shutil
+import sys
 import time
 
 import pytest
@@ -235,6 +237,45 @@ def test_uninstalled_extension_is_orphaned_under_its_recorded_name(
         f'(--drop-tables to drop its tables too)']
     text = cli(['db', 'status'], config_text(uri)).stdout.splitlines()
     assert text[5] == (f'{MODULE}        {MODULE}        not installed  '
+                       f'{FIRST}  -             -        orphaned')
+
+
+class EditableFinder:
+    """Finds MODULE in `folder`, which is not on sys.path: the finder
+    that `pip install -e` puts on sys.meta_path."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def find_spec(self, name, path=None, target=None):
+        if name != MODULE:
+            return None
+        return importlib.util.spec_from_file_location(
+            name, self.folder / MODULE / '__init__.py',
+            submodule_search_locations=[str(self.folder / MODULE)])
+
+
+def test_disabled_extension_installed_by_a_finder_is_disabled_not_uninstalled(
+        databases, tmp_path, monkeypatch):
+    uri = databases.new()
+    site = example_with_scripts(tmp_path)
+    run_admin(['db', 'create'], config=config_text(
+        uri, DEFAULT_EXTENSIONS + [MODULE]), cwd=tmp_path,
+        env={'PYTHONPATH': str(site)})
+    monkeypatch.setattr(sys, 'meta_path', [EditableFinder(site)]
+                        + sys.meta_path)
+
+    status = status_of(make_app(uri))
+    text = cli(['db', 'status'], config_text(uri)).stdout.splitlines()
+
+    assert (status.branches[-1], status.warnings()) == (
+        Branch(branch=MODULE, extension=MODULE, enabled=False,
+               revision=FIRST, head=None, pending=None, verdict='orphaned',
+               installed=True),
+        [f'branch {MODULE} is orphaned at {FIRST}: its extension is not '
+         f'enabled in [extensions]; enable it again, or run `haas-admin db '
+         f'forget {MODULE}` (--drop-tables to drop its tables too)'])
+    assert text[5] == (f'{MODULE}        {MODULE}        no       '
                        f'{FIRST}  -             -        orphaned')
 
 
