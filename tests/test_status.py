@@ -347,6 +347,59 @@ def test_orphaned_branch_blocks_neither_upgrade_create_nor_serve(databases,
     assert (snapshot(app), table_rows(app)) == before
 
 
+OBM_DOWN = (f'downgraded {OBM} from {OBM_HEAD} (HaaS 0.3: the keys of the '
+            f'mock OBM are 64-bit.) to {OBM_BASELINE} in T s')
+OBM_TO_BASE = (f'downgraded {OBM} from {OBM_BASELINE} (HaaS 0.2 baseline of '
+               f'the mock OBM: adopt `mockobm`, or create.) to base in T s')
+OBM_AT_BASE = (
+    f'Warning: branch {OBM} is at base now, without its tables, and its '
+    f'extension is still enabled: the servers refuse to start until '
+    f'`haas-admin db create` makes them again, or until it is taken out of '
+    f'[extensions] to retire it')
+
+
+def test_downgrade_warns_of_an_orphaned_branch_as_upgrade_does(databases):
+    uri = databases.new()
+    switch_disabled(uri)
+
+    result = cli(['db', 'downgrade', '--extension', OBM, '-1'],
+                 config_text(uri, WITHOUT_SWITCH))
+
+    assert (result.exit_code, result.stdout, progress(result.stderr)) == (
+        0, '', [f'Warning: {ORPHAN_WARNING}', OBM_DOWN])
+
+
+def test_downgrade_of_a_disabled_extension_warns_and_refuses(databases):
+    uri = databases.new()
+    app = switch_disabled(uri)
+    before = snapshot(app), table_rows(app)
+
+    result = cli(['db', 'downgrade', f'{SWITCH}@base'],
+                 config_text(uri, WITHOUT_SWITCH))
+
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (
+        1, '', [f'Warning: {ORPHAN_WARNING}',
+                f"Error: '{SWITCH}@base' names branch {SWITCH}, whose "
+                f"extension is not enabled: add it to [extensions] first "
+                f"(branches: haas, {OBM}, {LEDGER})"])
+    assert (snapshot(app), table_rows(app)) == before
+
+
+def test_downgrade_to_base_of_an_enabled_extension_warns_it_has_no_tables(
+        databases):
+    uri = databases.new()
+    app = created(uri)
+
+    result = cli(['db', 'downgrade', '--extension', OBM, 'base'],
+                 config_text(uri))
+
+    assert (result.exit_code, result.stdout, progress(result.stderr)) == (
+        0, '', [OBM_DOWN, OBM_TO_BASE, OBM_AT_BASE])
+    assert status_of(app).advice().message == (
+        f'the tables of branch {OBM} are missing: run `haas-admin db '
+        f'create`')
+
+
 @pytest.mark.parametrize('verb', ['upgrade', 'create'])
 def test_orphaned_branch_does_not_stop_another_extension_being_added(
         databases, verb):
