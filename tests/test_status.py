@@ -118,6 +118,24 @@ def test_status_after_create_is_up_to_date_and_exits_0(databases):
     ]
 
 
+def test_status_with_an_enabled_extension_not_created_exits_1(databases):
+    uri = databases.new()
+    created(uri)
+
+    result = cli(['db', 'status'], config_text(uri, DEFAULT_EXTENSIONS
+                                               + [DELL]))
+
+    assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
+        f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
+        f'up to date',
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  2        not '
+        f'created',
+        RELEASE,
+        'Schema lock: free',
+        f'Next: the tables of branch {DELL} are missing: run `haas-admin db '
+        f'create`'])
+
+
 def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
     uri = databases.new()
 
