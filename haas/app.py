@@ -39,6 +39,7 @@ def create_app(config=None):
     logging.basicConfig(level=config.log_level)
     # Read now, so that a bad value is a start-up error, not a 500 later.
     config.getboolean('auth', 'require_authentication', True)
+    _require_libvirt_endpoint(config)
     modules = extensions.load_all(config.extensions)
 
     from haas import auth, migrations, network_allocator, rest
@@ -67,6 +68,20 @@ def create_app(config=None):
     app.cli.add_command(db_commands)
     rest.init_app(app)
     return app
+
+
+def _require_libvirt_endpoint(config):
+    """ConfigError when headnodes are offered (`[headnode] base_imgs` names
+    an image) and their VMs would be made for real (no `[devel] dry_run`)
+    on no libvirt endpoint: the first headnode call would fail."""
+    images = [name for name in (config.get('headnode', 'base_imgs') or '')
+              .split(',') if name.strip()]
+    if images and not config.dry_run and \
+            config.get('headnode', 'libvirt_endpoint') is None:
+        raise ConfigError(
+            f'[headnode] libvirt_endpoint is required with [headnode] '
+            f'base_imgs (unless [devel] dry_run) but missing from '
+            f'{config.path or "the configuration"}')
 
 
 def engine_options(config):

@@ -23,8 +23,14 @@ def vm_name(headnode):
 
 
 def _endpoint():
-    return current_app.extensions['haas'].config.require('headnode',
-                                                         'libvirt_endpoint')
+    config = current_app.extensions['haas'].config
+    endpoint = config.get('headnode', 'libvirt_endpoint')
+    if endpoint is None:
+        # create_app requires it while [headnode] base_imgs offers images;
+        # a headnode made before they were taken out still has its VM.
+        raise ServerError('[headnode] libvirt_endpoint is not set in '
+                          'haas.cfg: HaaS cannot reach the headnodes\' VMs')
+    return endpoint
 
 
 def _run(program, *args):

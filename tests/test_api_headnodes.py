@@ -9,12 +9,14 @@ import uuid
 
 import pytest
 
+import haas
+from haas.errors import ConfigError
 from haas.model import Headnode, Hnic, Network, Project, db
 
 from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, error,
                      not_found, server_error)
-from conftest import (API_EXTENSIONS, CHEAP_HASHES, basic, built_app,
-                      rolled_back, table_rows)
+from conftest import (API_EXTENSIONS, CHEAP_HASHES, basic, built_app, cli,
+                      config_text, error_line, rolled_back, table_rows)
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 IMAGES = ['base-headnode', 'img1', 'img2']
@@ -898,3 +900,45 @@ def test_failing_virt_clone_leaves_the_headnode_unstarted(
         server_error("virt-clone failed: ERROR    Domain 'img1' was not "
                      "found."),
         [clone('img1', vm_of('hn'))])
+
+
+# --- [headnode] libvirt_endpoint ---------------------------------------------
+
+NO_ENDPOINT = ('[headnode] libvirt_endpoint is required with [headnode] '
+               'base_imgs (unless [devel] dry_run) but missing from the '
+               'configuration')
+
+
+def test_headnode_images_without_an_endpoint_refuse_to_start(tmp_path):
+    config = config_text(f'sqlite:///{tmp_path}/haas.db', API_EXTENSIONS,
+                         extra='[headnode]\nbase_imgs = img1\n')
+
+    with pytest.raises(ConfigError) as refused:
+        haas.create_app(config)
+    served = cli(['serve'], config)
+
+    assert (str(refused.value), error_line(served)) == (NO_ENDPOINT,
+                                                        NO_ENDPOINT)
+
+
+@pytest.mark.parametrize('extra', [
+    '',                                               # no headnode is offered
+    '[headnode]\nbase_imgs = img1\n[devel]\ndry_run =\n',   # no VM is made
+], ids=['no-images', 'dry-run'])
+def test_no_endpoint_is_needed_where_no_vm_is_made(tmp_path, extra):
+    haas.create_app(config_text(f'sqlite:///{tmp_path}/haas.db',
+                                API_EXTENSIONS, extra=extra))
+
+
+def test_a_started_headnode_without_an_endpoint_is_a_clear_server_error(
+        api, client, users):
+    # Started while [headnode] offered images; they are gone from haas.cfg
+    # now, and the endpoint with them.
+    runway = db.session.query(Project).filter_by(label='runway').one()
+    db.session.add(Headnode(label='hn', project=runway, base_img='img1',
+                            dirty=False))
+    db.session.commit()
+
+    assert caller(client, users)('admin', 'GET', '/headnode/hn') == \
+        server_error("[headnode] libvirt_endpoint is not set in haas.cfg: "
+                     "HaaS cannot reach the headnodes' VMs")

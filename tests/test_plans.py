@@ -341,7 +341,14 @@ def test_cascade_downgrade_of_core_says_so_and_leaves_only_bookkeeping(
     assert without_time(result.stderr) == [
         f'Downgrading {SWITCH}, {OBM} first: they depend on {CORE}',
         *[f'downgraded {b} from {described(s)} to {below(b, s)}'
-          for b, s in steps]]
+          for b, s in steps],
+        f'Warning: branch {CORE} is at base now, without its tables: the '
+        f'servers refuse to start until `haas-admin db create` makes them '
+        f'again',
+        *[f'Warning: branch {b} is at base now, without its tables, and its '
+          f'extension is still enabled: the servers refuse to start until '
+          f'`haas-admin db create` makes them again, or until it is taken '
+          f'out of [extensions] to retire it' for b in (SWITCH, OBM)]]
     # The ledger's branch depends on no other: it stays, with its record of
     # both commands.
     app = make_app(uri)

@@ -5,11 +5,18 @@ A test worker runs threads, where forking is unsafe, so each case runs in
 a process of its own, single-threaded as `haas-admin` is.
 """
 
+import logging
+import os
 import subprocess
 import sys
 import textwrap
 
 import sqlalchemy as sa
+
+from haas import migrations
+from haas.model import db
+
+from conftest import config_text, make_app, run_admin
 
 CHILD = '''
 import os, sys
@@ -53,3 +60,59 @@ def test_a_child_hands_back_its_result_none_on_failure_and_leaves_the_connection
     assert (result.stdout, result.stderr) == (
         "[{'haas': [('6a8c19565060', {'node': 1})]}, None] True True\n"
         "no child left\n", '')
+
+
+# --- silence, whatever the log level ---------------------------------------
+
+OBM = 'haas.ext.obm.mock'
+OBM_HEAD = 'a56855f9aa12'
+ADOPT_OBM = (f'branch {OBM} has tables but no version row (its first script '
+             f'adopts them): run `haas-admin db upgrade heads` to adopt them')
+
+
+def without_obm_row(uri):
+    """`db create` on `uri`, then the mock OBM's version row dropped by
+    hand: its tables are there to adopt, so `status` runs the probe."""
+    app = make_app(uri)
+    with app.app_context():
+        migrations.create()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"DELETE FROM alembic_version WHERE version_num = "
+                f"'{OBM_HEAD}'")
+    return app
+
+
+def test_status_at_log_level_info_logs_nothing_of_the_probes_runs(
+        databases, tmp_path):
+    uri = databases.new()
+    without_obm_row(uri)
+    config = config_text(uri) + '[general]\nlog_level = info\n'
+
+    result = run_admin(['db', 'status'], config=config, cwd=tmp_path,
+                       check=False)
+
+    # The probe runs every script on a scratch database, in a child of
+    # this single-threaded process; Alembic would log each as it runs.
+    assert (result.returncode, result.stdout.splitlines()[-1],
+            [line for line in result.stderr.splitlines()
+             if line.startswith('INFO:alembic.runtime.migration')]) == (
+        1, f'Next: {ADOPT_OBM}', [])
+
+
+def test_a_probe_in_a_thread_logs_nothing_while_the_caller_still_logs(
+        databases, caplog, monkeypatch):
+    app = without_obm_row(databases.new())
+    # Without fork (as in a process running threads) the probe builds in
+    # a thread of its own, beside this one.
+    monkeypatch.delattr(os, 'fork')
+    caplog.set_level(logging.INFO)
+
+    with app.app_context():
+        advice = migrations.status().advice()
+    logging.getLogger('alembic.runtime.migration').info('a real run')
+
+    assert (advice.message, [
+        (r.name, r.getMessage()) for r in caplog.records
+        if r.name.startswith(('alembic', 'haas.migrations'))]) == (
+        ADOPT_OBM, [('alembic.runtime.migration', 'a real run')])

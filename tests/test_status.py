@@ -5,9 +5,11 @@ Also `db forget`, which resolves an orphaned branch, on both databases.
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import re
 import shutil
+import sys
 import time
 
 import pytest
@@ -114,6 +116,24 @@ def test_status_after_create_is_up_to_date_and_exits_0(databases):
         'Schema lock: free',
         'Every enabled branch is at its head.',
     ]
+
+
+def test_status_with_an_enabled_extension_not_created_exits_1(databases):
+    uri = databases.new()
+    created(uri)
+
+    result = cli(['db', 'status'], config_text(uri, DEFAULT_EXTENSIONS
+                                               + [DELL]))
+
+    assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
+        f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
+        f'up to date',
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  2        not '
+        f'created',
+        RELEASE,
+        'Schema lock: free',
+        f'Next: the tables of branch {DELL} are missing: run `haas-admin db '
+        f'create`'])
 
 
 def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
@@ -238,6 +258,45 @@ def test_uninstalled_extension_is_orphaned_under_its_recorded_name(
                        f'{FIRST}  -             -        orphaned')
 
 
+class EditableFinder:
+    """Finds MODULE in `folder`, which is not on sys.path: the finder
+    that `pip install -e` puts on sys.meta_path."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def find_spec(self, name, path=None, target=None):
+        if name != MODULE:
+            return None
+        return importlib.util.spec_from_file_location(
+            name, self.folder / MODULE / '__init__.py',
+            submodule_search_locations=[str(self.folder / MODULE)])
+
+
+def test_disabled_extension_installed_by_a_finder_is_disabled_not_uninstalled(
+        databases, tmp_path, monkeypatch):
+    uri = databases.new()
+    site = example_with_scripts(tmp_path)
+    run_admin(['db', 'create'], config=config_text(
+        uri, DEFAULT_EXTENSIONS + [MODULE]), cwd=tmp_path,
+        env={'PYTHONPATH': str(site)})
+    monkeypatch.setattr(sys, 'meta_path', [EditableFinder(site)]
+                        + sys.meta_path)
+
+    status = status_of(make_app(uri))
+    text = cli(['db', 'status'], config_text(uri)).stdout.splitlines()
+
+    assert (status.branches[-1], status.warnings()) == (
+        Branch(branch=MODULE, extension=MODULE, enabled=False,
+               revision=FIRST, head=None, pending=None, verdict='orphaned',
+               installed=True),
+        [f'branch {MODULE} is orphaned at {FIRST}: its extension is not '
+         f'enabled in [extensions]; enable it again, or run `haas-admin db '
+         f'forget {MODULE}` (--drop-tables to drop its tables too)'])
+    assert text[5] == (f'{MODULE}        {MODULE}        no       '
+                       f'{FIRST}  -             -        orphaned')
+
+
 def test_forget_drop_tables_removes_an_uninstalled_branch_entirely(
         databases, tmp_path):
     uri = uninstalled_example(databases, tmp_path)
@@ -304,6 +363,59 @@ def test_orphaned_branch_blocks_neither_upgrade_create_nor_serve(databases,
         f'Warning: {ORPHAN_WARNING}', 'Every enabled branch is at its head.']
     assert capsys.readouterr().err == f'Warning: {ORPHAN_WARNING}\n'
     assert (snapshot(app), table_rows(app)) == before
+
+
+OBM_DOWN = (f'downgraded {OBM} from {OBM_HEAD} (HaaS 0.3: the keys of the '
+            f'mock OBM are 64-bit.) to {OBM_BASELINE} in T s')
+OBM_TO_BASE = (f'downgraded {OBM} from {OBM_BASELINE} (HaaS 0.2 baseline of '
+               f'the mock OBM: adopt `mockobm`, or create.) to base in T s')
+OBM_AT_BASE = (
+    f'Warning: branch {OBM} is at base now, without its tables, and its '
+    f'extension is still enabled: the servers refuse to start until '
+    f'`haas-admin db create` makes them again, or until it is taken out of '
+    f'[extensions] to retire it')
+
+
+def test_downgrade_warns_of_an_orphaned_branch_as_upgrade_does(databases):
+    uri = databases.new()
+    switch_disabled(uri)
+
+    result = cli(['db', 'downgrade', '--extension', OBM, '-1'],
+                 config_text(uri, WITHOUT_SWITCH))
+
+    assert (result.exit_code, result.stdout, progress(result.stderr)) == (
+        0, '', [f'Warning: {ORPHAN_WARNING}', OBM_DOWN])
+
+
+def test_downgrade_of_a_disabled_extension_warns_and_refuses(databases):
+    uri = databases.new()
+    app = switch_disabled(uri)
+    before = snapshot(app), table_rows(app)
+
+    result = cli(['db', 'downgrade', f'{SWITCH}@base'],
+                 config_text(uri, WITHOUT_SWITCH))
+
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (
+        1, '', [f'Warning: {ORPHAN_WARNING}',
+                f"Error: '{SWITCH}@base' names branch {SWITCH}, whose "
+                f"extension is not enabled: add it to [extensions] first "
+                f"(branches: haas, {OBM}, {LEDGER})"])
+    assert (snapshot(app), table_rows(app)) == before
+
+
+def test_downgrade_to_base_of_an_enabled_extension_warns_it_has_no_tables(
+        databases):
+    uri = databases.new()
+    app = created(uri)
+
+    result = cli(['db', 'downgrade', '--extension', OBM, 'base'],
+                 config_text(uri))
+
+    assert (result.exit_code, result.stdout, progress(result.stderr)) == (
+        0, '', [OBM_DOWN, OBM_TO_BASE, OBM_AT_BASE])
+    assert status_of(app).advice().message == (
+        f'the tables of branch {OBM} are missing: run `haas-admin db '
+        f'create`')
 
 
 @pytest.mark.parametrize('verb', ['upgrade', 'create'])

@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import logging
 import os
 import pickle
 import signal
@@ -127,15 +128,58 @@ class Verdict:
         return not self.problems
 
 
+#: Set in the thread (or forked child) that runs scripts on a scratch
+#: database.
+_scratch_thread = threading.local()
+
+
+class _ScratchSilence(logging.Filter):
+    """Drops the log records of scripts run on a scratch database.
+
+    Whatever [general] log_level says: those runs are how HaaS reads its
+    own scripts, not migrations of the operator's database, and Alembic's
+    "Running upgrade" lines would say otherwise.  A filter, not a level,
+    because the scratch runs may share the process with real ones (a
+    thread of a server), which must still log.
+    """
+
+    def filter(self, record):
+        return not getattr(_scratch_thread, 'active', False)
+
+
+_SILENCE = _ScratchSilence()
+
+
+@contextlib.contextmanager
+def _silenced():
+    """Log nothing of Alembic's or the runner's in this thread meanwhile.
+
+    A logger's filter sees only the records logged on that very logger,
+    not its children's, so it goes on each one Alembic has made."""
+    names = ['alembic', 'haas.migrations.runner'] + [
+        name for name in list(logging.root.manager.loggerDict)
+        if name.startswith('alembic.')]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _SILENCE not in logger.filters:
+            logger.addFilter(_SILENCE)
+    _scratch_thread.active = True
+    try:
+        yield
+    finally:
+        _scratch_thread.active = False
+
+
 @contextlib.contextmanager
 def scratch(branches, after_step=()):
     """A connection to an in-memory SQLite database on which every
     enabled branch's scripts have run, up to its head; `after_step`
-    callbacks see each revision as it is applied."""
+    callbacks see each revision as it is applied.  Nothing of those runs
+    is logged."""
     engine = sa.create_engine('sqlite://', poolclass=sa.pool.StaticPool)
     sqlite_like_postgresql(engine)
     try:
-        with engine.connect() as connection:
+        with _silenced(), engine.connect() as connection:
             connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
             # The scratch database is empty: no data to check.
             Runner(branches, after_step=after_step, data_checks=False).run(

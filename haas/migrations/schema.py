@@ -142,6 +142,19 @@ class Created(list):
     pool_added = 0
 
 
+def _at_base(branch):
+    """What a downgrade to base leaves to decide: the extension is still
+    enabled, so the servers refuse to start without its tables."""
+    if branch in BUILT_IN:
+        return (f'branch {branch} is at base now, without its tables: the '
+                f'servers refuse to start until {state.CREATE} makes them '
+                f'again')
+    return (f'branch {branch} is at base now, without its tables, and its '
+            f'extension is still enabled: the servers refuse to start until '
+            f'{state.CREATE} makes them again, or until it is taken out of '
+            f'[extensions] to retire it')
+
+
 class Schema:
     """The schema of one application's database."""
 
@@ -751,6 +764,8 @@ class Schema:
             with self.reading() as connection:
                 return self._downgrade_plan(connection, target, cascade)[0]
         with self.writing(lock_wait) as connection:
+            # The orphans said as `upgrade` says them, before anything runs.
+            self._warn(self.inspect(connection))
             hidden = self._prepare(connection)
             the_plan, dependants = self._downgrade_plan(connection, target,
                                                         cascade)
@@ -760,6 +775,10 @@ class Schema:
             self.runner().run(connection, the_plan.alembic_steps, hidden)
             with begin(connection):
                 self._record(connection)
+            taken = {step.branch for step in the_plan.steps}
+            for branch in self.inspect(connection).enabled(state.NOT_CREATED):
+                if branch.branch in taken:
+                    self.report(f'Warning: {_at_base(branch.branch)}')
         return None
 
     def downgrade_sql(self, revision, extension=None, output=None):

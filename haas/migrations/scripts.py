@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import functools
 import importlib
-import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -67,8 +66,9 @@ def owner(name, candidates):
 
 
 def installed(module):
-    """Whether a new process could import `module`: it is on sys.path now
-    (a module imported earlier, whose files are gone, is not installed)."""
+    """Whether a new process could import `module`: a finder of
+    sys.meta_path finds it now (a module imported earlier, whose files are
+    gone, is not installed)."""
     parent, _, _ = module.rpartition('.')
     try:
         path = None
@@ -77,8 +77,12 @@ def installed(module):
             if spec is None:
                 return False
             path = spec.submodule_search_locations
-        return importlib.machinery.PathFinder.find_spec(module,
-                                                        path) is not None
+        # Every finder an import would ask, not sys.path's alone: an
+        # editable install (`pip install -e`) is found by a finder of its
+        # own.  importlib.util.find_spec would answer from sys.modules.
+        return any(finder.find_spec(module, path) is not None
+                   for finder in sys.meta_path
+                   if hasattr(finder, 'find_spec'))
     except (ImportError, ValueError):
         return False
 
