@@ -128,3 +128,23 @@ def test_draft_needs_a_database_at_every_head(databases, example_scripts):
         'a draft is compared with a database at every head, and the database '
         'is not initialised: run `haas-admin db create`')
     assert list(example_scripts.glob('*.py')) == []
+
+
+def test_status_fails_while_a_branch_without_scripts_lacks_its_tables(
+        databases, example_scripts):
+    uri = databases.new()
+    config = config_text(uri, DEFAULT_EXTENSIONS + [MODULE])
+    cli(['db', 'create'], config)
+
+    result = cli(['db', 'status'], config)
+    served = cli(['serve', '--port', '1'], config)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == (
+        f'Next: branch {MODULE} has no migration script, so its table '
+        f'example_widget is missing: write its first migration '
+        f'(MIGRATIONS.md, `haas-admin db migrate --branch-label {MODULE}`), '
+        f'or take its extension out of [extensions]')
+    assert served.exit_code == 1
+    assert error_line(served).endswith('or take its extension out of '
+                                       '[extensions]')

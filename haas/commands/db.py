@@ -112,7 +112,7 @@ def _status_text(result):
             lines.append(f'{branch.branch}: {branch.detail}')
     for warning in result.warnings():
         lines.append(f'Warning: {warning}')
-    advice = result.advice()
+    advice = result.serving_advice()
     lines.append(f'Next: {advice.message}' if advice else
                  'Every enabled branch is at its head.')
     return '\n'.join(lines)

@@ -282,7 +282,7 @@ class Schema:
     def require_current(self):
         """DatabaseError unless the servers may run on this database."""
         status = self.status()
-        advice = status.advice()
+        advice = status.serving_advice()
         if advice is not None:
             raise DatabaseError(advice.message)
         self._warn(status)
@@ -550,7 +550,7 @@ class Schema:
             hidden = self._prepare(connection)
             ran = self._adopt_and_upgrade(connection, status, target,
                                           involved, hidden)
-            if self.inspect(connection).current:
+            if self.inspect(connection).advice() is None:
                 # As `create` does: an upgrade from nothing fills the pool.
                 with begin(connection):
                     added = self.allocator.populate(connection)

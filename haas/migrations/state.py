@@ -85,10 +85,10 @@ class Status:
 
     @property
     def current(self):
-        """Whether the servers may run: every enabled branch is at its head
-        and nothing blocks (a version row that no installed branch provides
-        may be a newer revision of any of them)."""
-        return self.advice() is None
+        """Whether the servers may run: every enabled branch is at its head,
+        its tables are there, and nothing blocks (a version row that no
+        installed branch provides may be a newer revision of any of them)."""
+        return self.serving_advice() is None
 
     def blockers(self):
         """Why no command can bring this database up to date: an Advice per
@@ -141,6 +141,28 @@ class Status:
                           f'{names} are missing: run {CREATE}')
         return None
 
+    def unscripted(self):
+        """Enabled branches whose models have tables that no script of
+        theirs creates yet (their extension's author has one to write)."""
+        return [b for b in self.enabled(NO_SCRIPTS) if b.detail]
+
+    def serving_advice(self):
+        """The one thing to do before the servers may run, or None: what
+        `advice` says, or else that a branch's tables are missing because
+        it has no script yet.  (`advice` alone is what a draft from
+        autogenerate needs: the first script is how such a branch starts.)"""
+        advice = self.advice()
+        if advice is not None:
+            return advice
+        unscripted = self.unscripted()
+        if unscripted:
+            b = unscripted[0]
+            return Advice(f'branch {b.branch} {b.detail}: write its first '
+                          f'migration (MIGRATIONS.md, `haas-admin db migrate '
+                          f'--branch-label {b.branch}`), or take its '
+                          f'extension out of [extensions]')
+        return None
+
     def warnings(self):
         """Lines about what does not block but needs a decision."""
         lines = []
@@ -161,7 +183,7 @@ class Status:
         return lines
 
     def as_dict(self):
-        advice = self.advice()
+        advice = self.serving_advice()
         return {
             'branches': [b.as_dict() for b in self.branches],
             'lock': None if self.lock is None else self.lock.as_dict(),
@@ -297,6 +319,13 @@ def inspect(connection, branches, tables_of, probe=None):
             entry.verdict = UP_TO_DATE if revision == head else BEHIND
         elif head is None:
             entry.verdict = NO_SCRIPTS
+            missing = sorted(own - present)
+            if missing:
+                entry.detail = (f'has no migration script, so its table'
+                                f'{"s" if len(missing) > 1 else ""} '
+                                f'{", ".join(missing)} '
+                                f'{"are" if len(missing) > 1 else "is"} '
+                                f'missing')
         elif not (own | set(branches.legacy_tables(name) or ())) & present:
             entry.verdict = NOT_CREATED
             entry.pending = branches.pending(name, None)
