@@ -124,3 +124,20 @@ def test_bad_timeouts_are_refused(value):
     with pytest.raises(ConfigError, match=r'^\[migrations\] lock_wait must '
                        r'be a number of seconds \(0 or more\), not '):
         cfg.seconds('migrations', 'lock_wait', 600)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('', 1 << 20),
+    ('[server]\nmax_body = 4096\n', 4096),
+])
+def test_max_body(text, expected):
+    assert config.Config.from_string(text).max_body == expected
+
+
+@pytest.mark.parametrize('value', ['0', '-1', 'lots', '1.5', '1e6', '²'])
+def test_bad_max_body_is_refused(value):
+    cfg = config.Config.from_string(f'[server]\nmax_body = {value}\n')
+    with pytest.raises(ConfigError) as error:
+        cfg.max_body
+    assert str(error.value) == (f'[server] max_body must be a number of '
+                                f'bytes (1 or more), not {value!r}')
