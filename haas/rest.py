@@ -676,10 +676,9 @@ def openapi(app):
                     'schema': {'$ref': '#/components/schemas/Error'}}}}
         operation = {
             'operationId': call.name, 'summary': call.summary,
-            'parameters': [_parameter(call, name,
-                                      _adapter(kind).json_schema(
-                                          schema_generator=_schema_generator()))
-                           for name, kind in path_kinds(call).items()],
+            'parameters': [_parameter(call, name, _adapter(kind).json_schema(
+                schema_generator=_schema_generator()))
+                for name, kind in path_kinds(call).items()],
             'responses': responses,
         }
         if call.body is not None:

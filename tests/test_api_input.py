@@ -246,7 +246,7 @@ def test_finite_numbers_are_stored_as_json(admin, node):
         'rack': '[1.5e+300, -2]'}
 
 
-# --- port labels --------------------------------------------------------------
+# --- port labels ------------------------------------------------------------
 
 def test_the_port_actions_come_from_the_declared_calls(api):
     assert haas_api.port_actions() == ['connect_nic', 'detach_nic', 'revert']
@@ -308,7 +308,7 @@ def test_a_port_registered_under_an_action_name_before_can_be_deleted(
     assert admin('GET', '/switch/s1')[1]['ports'] == []
 
 
-# --- the document says what the validators check ------------------------------
+# --- the document says what the validators check ----------------------------
 
 SAMPLES = ['n1', 'gi1/0/5', 'café', 'x' * 255, 'x' * 256, '', 'a\nb', 'ok\n',
            '\x00', '\x1f', '\x7f', '\x85', '\x9f', '\xa0', 'a\u2028b', '.',

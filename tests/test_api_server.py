@@ -267,7 +267,8 @@ def test_a_body_over_max_body_is_413_whether_declared_or_chunked(tmp_path):
                                          body[i:i + 500])
                       for i in range(0, len(body), 500)) + b'0\r\n\r\n'
     token = base64.b64encode(':'.join(ADMIN).encode()).decode()
-    head = f'PUT /node/n1 HTTP/1.1\r\nHost: haas\r\nAuthorization: Basic {token}'
+    head = (f'PUT /node/n1 HTTP/1.1\r\nHost: haas\r\n'
+            f'Authorization: Basic {token}')
     too_large = (413, {'type': 'RequestTooLargeError',
                        'msg': 'The request body is larger than the 1000 '
                               'bytes this server takes ([server] '
