@@ -5,6 +5,7 @@ gets the same error as from HaaS 0.2 where HaaS 0.2 was right.
 """
 
 import json
+import re
 import typing
 
 import sqlalchemy as sa
@@ -21,7 +22,8 @@ from haas.model import (MODIFY_PORT, PENDING, REVERT_PORT, Headnode, Hnic,
                         Metadata, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Obm, Port, Project,
                         Switch, db)
-from haas.rest import Body, Name, Text, rest_call
+from haas import rest
+from haas.rest import Body, Kind, Name, Text, rest_call
 
 Labels = list[str]
 
@@ -242,6 +244,7 @@ class ObmSpec(Body):
     """An OBM: its `type`, and the fields that type takes."""
 
     __extra__ = True
+    __schema__ = drivers.spec_schema(Obm)
     type: drivers.type_kind(Obm)
 
 
@@ -731,6 +734,7 @@ class SwitchSpec(Body):
     """A switch: its `type`, and the fields that type takes."""
 
     __extra__ = True
+    __schema__ = drivers.spec_schema(Switch)
     type: drivers.type_kind(Switch)
 
 
@@ -756,9 +760,52 @@ def switch_delete(switch):
     db.session.delete(switch)
 
 
-@rest_call('PUT', '/switch/<switch>/port/<path:port>',
-           errors=[NotFoundError, DuplicateError])
-def switch_register_port(switch, port):
+#: The port calls' path; an action (connect_nic, revert, ...) follows it.
+PORT_PATH = '/switch/<switch>/port/<path:port>'
+
+
+def port_actions():
+    """The actions that follow a port's label in the paths of the calls
+    the application serves."""
+    served = rest.served(_haas().config.extensions)
+    return sorted({call.path[len(PORT_PATH) + 1:].split('/')[0]
+                   for call in served
+                   if call.path.startswith(PORT_PATH + '/')})
+
+
+def _registrable_port(label):
+    segments = label.split('/')
+    if '' in segments:
+        raise ValueError('has an empty segment (a leading, trailing or '
+                         'double slash)')
+    if segments[-1] in port_actions():
+        raise ValueError(f'ends in /{segments[-1]}, which names a port '
+                         f'call')
+    return label
+
+
+def _registrable_port_pattern():
+    actions = '|'.join(re.escape(action) for action in port_actions())
+    return (f'^{rest.NO_DOT_SEGMENT}(?!(?:[^/]*/)*(?:{actions})$)'
+            f'[^/{rest.CONTROL}]+(?:/[^/{rest.CONTROL}]+)*$')
+
+
+class NewPort(Kind):
+    """A port label as one is registered: segments (gi1/0/5) that each
+    round-trip through a URL, the last not one of the port calls' actions
+    (a port gi1/connect_nic would make POST .../gi1/connect_nic name
+    two calls).  Ports registered before these rules stay reachable: only
+    registration checks them."""
+
+    @classmethod
+    def pydantic(cls):
+        return rest.string(1, rest.MAX_NAME, rest.label_check,
+                           rest.no_dot_segment, _registrable_port,
+                           pattern=_registrable_port_pattern)
+
+
+@rest_call('PUT', PORT_PATH, errors=[NotFoundError, DuplicateError])
+def switch_register_port(switch, port: NewPort):
     """Add a port to a switch (labels are the switch's own: gi1/0/5)."""
     auth.require_admin()
     switch = must_find(Switch, switch)

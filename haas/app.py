@@ -48,6 +48,9 @@ def create_app(config=None):
     app = Flask('haas')
     app.config['SQLALCHEMY_DATABASE_URI'] = config.database_uri
     app.config['SQLALCHEMY_ENGINE_OPTIONS'] = engine_options(config)
+    # werkzeug refuses a larger Content-Length before reading a byte, and
+    # stops a chunked body there: haas.rest answers both with a 413.
+    app.config['MAX_CONTENT_LENGTH'] = config.max_body
     app.extensions['haas'] = Haas(
         config=config,
         auth_backend=_the_one(auth.backends, modules, 'auth backend')(config),

@@ -138,6 +138,20 @@ class Config:
         return self.seconds('database', 'busy_timeout', 60)
 
     @property
+    def max_body(self):
+        """The largest request body the API reads, in bytes (1 MiB)."""
+        value = self.get('server', 'max_body')
+        if value is None:
+            return 1 << 20
+        # As `count`, but not 0, which would refuse every body, and ASCII
+        # digits only: int() refuses the other digits str.isdigit takes.
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit() and int(digits) > 0):
+            raise ConfigError(f'[server] max_body must be a number of bytes '
+                              f'(1 or more), not {value!r}')
+        return int(digits)
+
+    @property
     def dry_run(self):
         # Presence alone enables it, whatever the value, as upstream did.
         return self.has_option('devel', 'dry_run')

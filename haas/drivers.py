@@ -72,6 +72,29 @@ def type_kind(base):
     return DriverType
 
 
+def spec_schema(base):
+    """A `Body.__schema__` for the spec of a driver of `base` (Switch or
+    Obm): one of the application's drivers' `type`s, with exactly the
+    fields that driver takes (which `build` checks)."""
+    def documented(schema):
+        from flask import current_app
+
+        from haas import rest
+        extensions = current_app.extensions['haas'].config.extensions
+        branches = []
+        for name, cls in sorted(types(base, extensions).items()):
+            fields = rest.model_of(cls.Fields).model_json_schema()
+            if '$defs' in fields:
+                raise ValueError(f'the fields of {name} are not flat: '
+                                 f'documenting them needs their $defs')
+            fields['properties'] = {'type': {'const': name},
+                                    **fields['properties']}
+            fields['required'] = ['type', *fields.get('required', [])]
+            branches.append(fields)
+        schema['oneOf'] = branches
+    return documented
+
+
 def dry_run():
     from flask import current_app
     return current_app.extensions['haas'].config.dry_run

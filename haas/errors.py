@@ -109,6 +109,12 @@ class MethodNotAllowedError(APIError):
     status_code = 405
 
 
+class RequestTooLargeError(APIError):
+    """The request body is larger than [server] max_body."""
+
+    status_code = 413
+
+
 class TooManyRequestsError(APIError):
     """The caller has tried too often; Retry-After says when to try again."""
 

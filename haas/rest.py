@@ -11,13 +11,15 @@ import functools
 import inspect
 import json
 import logging
+import math
 import re
 import threading
 import types
 import typing
+import urllib.parse
 
 from flask import Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from haas import auth, errors, outages
 from haas.model import begin_writing, db
@@ -26,6 +28,20 @@ log = logging.getLogger(__name__)
 
 #: The longest label (of a project, node, nic, ...) the API accepts.
 MAX_NAME = 255
+
+#: Unicode's control characters (category Cc: C0, DEL and C1), which no
+#: label may hold: a newline or an ESC in a label would forge a log line
+#: or drive the terminal that shows it.  Written as both Python's `re` and
+#: JSON Schema's (ECMA 262) patterns read it, so that the OpenAPI document
+#: says what the validators check.
+CONTROL = r'\u0000-\u001f\u007f-\u009f'
+_CONTROL_CHARACTER = re.compile(f'[{CONTROL}]')
+
+#: How many problems an error message names; it counts the others, so
+#: that it stays short whatever a body holds.
+SHOWN_PROBLEMS = 3
+#: The longest a message quotes a field or key a caller named.
+SHOWN_NAME = 40
 
 # Declarations stay plain Python: pydantic, which checks them, is loaded
 # with the first request (or `prepare`), not by every command that builds
@@ -52,27 +68,114 @@ def _text(value):
     return value
 
 
-def _string(min_length, max_length):
+def label_check(value):
+    value = _text(value)
+    found = _CONTROL_CHARACTER.search(value)
+    if found:
+        raise ValueError(f'contains a control character '
+                         f'(U+{ord(found[0]):04X})')
+    return value
+
+
+def no_dot_segment(value):
+    # RFC 3986 clients (curl, requests, browsers) remove "." and ".."
+    # segments from a URL before they send it: no client could name it.
+    if any(segment in ('.', '..') for segment in value.split('/')):
+        raise ValueError('has a "." or ".." segment, which HTTP clients '
+                         'rewrite')
+    return value
+
+
+def _no_slash(value):
+    # Routing never gives one to a `<x>` parameter; said for the document.
+    if '/' in value:
+        raise ValueError('contains a slash')
+    return value
+
+
+def _no_leading_slash(value):
+    # Nor a leading one to a `<path:x>` parameter.
+    if value.startswith('/'):
+        raise ValueError('starts with a slash')
+    return value
+
+
+class _Documented:
+    """Pydantic metadata that adds `extra` (a dict, or a function that
+    returns one when the document is made) to a type's JSON schema: what
+    a validator checks, said in the OpenAPI document."""
+
+    def __init__(self, extra):
+        self.extra = extra
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        extra = self.extra() if callable(self.extra) else self.extra
+        return {**handler(core_schema), **extra}
+
+
+def string(min_length, max_length, *checks, pattern=None):
+    """A pydantic str type: its length, then each of `checks`, functions
+    that raise ValueError; `pattern` (or a function that gives it) says
+    in the document what the checks refuse."""
     import pydantic
+    metadata = [pydantic.AfterValidator(check) for check in checks]
+    if pattern is not None:
+        metadata.append(_Documented(
+            (lambda: {'pattern': pattern()}) if callable(pattern)
+            else {'pattern': pattern}))
     return typing.Annotated[str, pydantic.StringConstraints(
         strict=True, min_length=min_length, max_length=max_length),
-        pydantic.AfterValidator(_text)]
+        *metadata]
+
+
+def _string(min_length, max_length):
+    return string(min_length, max_length, _text)
+
+
+#: No control character (nor the NUL among them).
+LABEL = f'^[^{CONTROL}]*$'
+#: A label of slash-separated segments, none of them "." or "..".
+NO_DOT_SEGMENT = r'(?!(?:[^/]*/)*\.\.?(?:/|$))'
 
 
 class Name(Kind):
-    """A label: a non-empty string of at most MAX_NAME characters."""
+    """A label: a non-empty string of at most MAX_NAME characters, with no
+    control character."""
 
     @classmethod
     def pydantic(cls):
-        return _string(1, MAX_NAME)
+        return string(1, MAX_NAME, label_check, pattern=LABEL)
 
 
 class Text(Kind):
-    """A string that may be empty (`""` means "public" or "allocate")."""
+    """A string that may be empty (`""` means "public" or "allocate"),
+    with no control character."""
 
     @classmethod
     def pydantic(cls):
-        return _string(0, MAX_NAME)
+        return string(0, MAX_NAME, label_check, pattern=LABEL)
+
+
+class Segment(Kind):
+    """A path parameter `<x>`: a Name without a slash (routing would not
+    take it), and not "." or ".."."""
+
+    @classmethod
+    def pydantic(cls):
+        return string(1, MAX_NAME, label_check, _no_slash, no_dot_segment,
+                      pattern=f'^{NO_DOT_SEGMENT}[^/{CONTROL}]+$')
+
+
+class PathName(Kind):
+    """A path parameter `<path:x>`: a Name that may hold slashes (but not
+    first, which werkzeug's path converter does not take), with no "." or
+    ".." segment."""
+
+    @classmethod
+    def pydantic(cls):
+        return string(1, MAX_NAME, label_check, _no_leading_slash,
+                      no_dot_segment,
+                      pattern=f'^{NO_DOT_SEGMENT}[^/{CONTROL}][^{CONTROL}]*$')
 
 
 class Secret(Kind):
@@ -80,16 +183,18 @@ class Secret(Kind):
 
     @classmethod
     def pydantic(cls):
-        return _string(1, 1024)
+        return string(1, 1024, _text, pattern='^[^\\u0000]*$')
 
 
 class Body:
     """A request body, or an answer's shape: its fields are its class's
     annotations (with their defaults).  A body has exactly these fields,
     of exactly these types, unless `__extra__` lets it carry others (a
-    driver's)."""
+    driver's), which `__schema__`, a function that edits the body's JSON
+    schema, may then document."""
 
     __extra__ = False
+    __schema__ = None
 
 
 @functools.cache
@@ -100,7 +205,8 @@ def model_of(body):
     for name, kind in typing.get_type_hints(body).items():
         fields[name] = (_pydantic_type(kind), getattr(body, name, ...))
     config = pydantic.ConfigDict(extra='allow' if body.__extra__ else 'forbid',
-                                 strict=True, frozen=True)
+                                 strict=True, frozen=True,
+                                 json_schema_extra=body.__schema__)
     return pydantic.create_model(body.__name__, __config__=config,
                                  __doc__=body.__doc__, **fields)
 
@@ -193,18 +299,81 @@ def served(extensions):
 # --- validation -----------------------------------------------------------
 
 @functools.cache
-def _path_adapter():
+def _adapter(kind):
     import pydantic
-    return pydantic.TypeAdapter(Name.pydantic())
+    return pydantic.TypeAdapter(kind.pydantic())
+
+
+@functools.cache
+def path_kinds(call):
+    """The Kind of each of `call`'s path parameters: the one its handler
+    annotates it with, else Segment (`<x>`) or PathName (`<path:x>`)."""
+    hints = typing.get_type_hints(call.handler)
+    kinds = {}
+    for name in call.parameters:
+        hint = hints.get(name)
+        if inspect.isclass(hint) and issubclass(hint, Kind):
+            kinds[name] = hint
+        else:
+            kinds[name] = PathName if f'<path:{name}>' in call.path \
+                else Segment
+    return kinds
+
+
+def _shown(name):
+    """A field or key a caller named, as a message may quote it: its
+    control characters escaped, and cut short."""
+    name = _CONTROL_CHARACTER.sub(lambda c: f'\\x{ord(c[0]):02x}', name)
+    return name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + '...'
 
 
 def problems(error):
-    """A pydantic ValidationError in words: `field: what`, for each."""
-    found = []
-    for problem in error.errors(include_url=False):
-        where = '.'.join(str(part) for part in problem['loc']) or 'body'
-        found.append(f'{where}: {problem["msg"]}')
-    return '; '.join(found)
+    """A pydantic ValidationError in words: `field: what`, for the first
+    SHOWN_PROBLEMS, and how many more there are."""
+    found = error.errors(include_url=False)
+    said = []
+    for problem in found[:SHOWN_PROBLEMS]:
+        where = '.'.join(_shown(str(part)) for part in problem['loc'])
+        said.append(f'{where or "body"}: {problem["msg"]}')
+    if len(found) > SHOWN_PROBLEMS:
+        said.append(f'and {len(found) - SHOWN_PROBLEMS} more')
+    return '; '.join(said)
+
+
+def _finite(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise errors.ValidationError('The request body holds a number too '
+                                     'large for a float.')
+    return number
+
+
+def _no_constant(text):
+    # Python's json reads NaN and Infinity, which JSON has not: stored,
+    # they would be text that no JSON parser reads back.
+    raise errors.ValidationError(f'The request body holds {text}, which is '
+                                 f'not a JSON number.')
+
+
+def _body():
+    """The request body, read only if it is at most MAX_CONTENT_LENGTH
+    ([server] max_body) bytes long; else RequestTooLargeError."""
+    limit = request.max_content_length
+    too_large = errors.RequestTooLargeError(
+        f'The request body is larger than the {limit} bytes this server '
+        f'takes ([server] max_body).')
+    try:
+        # werkzeug refuses a Content-Length over the limit before it
+        # reads a byte.
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    # A body without a length (chunked) it reads up to the limit, and no
+    # further, without a word: one byte more is one too many.
+    if len(raw) == limit and request.content_length is None \
+            and request.environ['wsgi.input'].read(1):
+        raise too_large
+    return raw
 
 
 def _arguments(call, parameters):
@@ -216,21 +385,23 @@ def _arguments(call, parameters):
     ValidationError, raised before authentication.
     """
     import pydantic
+    kinds = path_kinds(call)
     for name, value in parameters.items():
         try:
-            _path_adapter().validate_python(value)
+            _adapter(kinds[name]).validate_python(value)
         except pydantic.ValidationError as e:
             raise errors.ValidationError(
                 f'The {name} in the path is not valid: '
                 f'{problems(e).partition(": ")[2]}') from None
     if call.body is None:
         return dict(parameters)
-    raw = request.get_data(cache=False)
+    raw = _body()
     if not raw and not any(f.is_required() for f in
                            model_of(call.body).model_fields.values()):
         raw = b'{}'  # a body of optional fields only may be left out
     try:
-        document = json.loads(raw.decode('utf-8'))
+        document = json.loads(raw.decode('utf-8'), parse_float=_finite,
+                              parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise errors.ValidationError('The request body is not UTF-8.') \
             from None
@@ -298,7 +469,8 @@ def _api_error(error):
 
 #: werkzeug's errors, named as the API's own classes are.
 _HTTP_TYPES = {400: 'ValidationError', 401: 'AuthorizationError',
-               404: 'NotFoundError', 405: 'MethodNotAllowedError'}
+               404: 'NotFoundError', 405: 'MethodNotAllowedError',
+               413: 'RequestTooLargeError'}
 
 
 def _http_error(error):
@@ -354,7 +526,9 @@ def prepare(app):
     for base in (Obm, Switch):
         for driver in drivers.types(base, extensions).values():
             model_of(driver.Fields)
-    _path_adapter()
+    for call in served(extensions):
+        for kind in path_kinds(call).values():
+            _adapter(kind)
 
 
 def init_app(app):
@@ -364,8 +538,37 @@ def init_app(app):
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
+    app.before_request(_check_path)
+    # A double slash is a 400 or a 404, not a redirect to another path
+    # (a port label //gi1 would become gi1).
+    app.url_map.merge_slashes = False
     app.extensions['haas.rest'] = _Routing(app, app.wsgi_app)
     app.wsgi_app = app.extensions['haas.rest']
+
+
+def _check_path():
+    """Refuse a path that is not UTF-8 once percent-decoded, or that holds
+    a control character, whatever it routes to.
+
+    werkzeug reads a path's bytes as UTF-8 and replaces what is not with
+    U+FFFD (its server before the path reaches WSGI, Flask for a path
+    that does), so that different paths would name the same object
+    (/project/%FF and /project/%FE): the raw request URI, which servers
+    pass on, and PATH_INFO (bytes as latin-1) are read here instead.
+    """
+    environ = request.environ
+    raw = environ.get('RAW_URI') or environ.get('REQUEST_URI') or ''
+    try:
+        urllib.parse.unquote_to_bytes(
+            urllib.parse.urlsplit(raw).path).decode('utf-8')
+        path = environ.get('PATH_INFO', '').encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        raise errors.ValidationError('The path is not UTF-8 once '
+                                     'percent-decoded.') from None
+    found = _CONTROL_CHARACTER.search(path)
+    if found:
+        raise errors.ValidationError(f'The path holds a control character '
+                                     f'(U+{ord(found[0]):04X}).')
 
 
 class _Routing:
@@ -426,6 +629,28 @@ def _parameter(call, name, schema):
     return parameter
 
 
+@functools.cache
+def _schema_generator():
+    import pydantic.json_schema
+
+    class Schemas(pydantic.json_schema.GenerateJsonSchema):
+        """pydantic's JSON schemas, but for a dict whose keys have a
+        pattern (a Name's): pydantic makes it patternProperties, which
+        lets any other key through; the validator refuses them."""
+
+        def dict_schema(self, schema):
+            json_schema = super().dict_schema(schema)
+            patterns = json_schema.pop('patternProperties', None)
+            if patterns:
+                (pattern, values), = patterns.items()
+                json_schema['propertyNames'] = {
+                    **json_schema.get('propertyNames', {}),
+                    'pattern': pattern}
+                json_schema['additionalProperties'] = values
+            return json_schema
+    return Schemas
+
+
 def openapi(app):
     """The OpenAPI 3.1 document of `app`'s calls."""
     import pydantic
@@ -438,10 +663,10 @@ def openapi(app):
     schemas, body_refs = {}, {}
     if bodies:
         body_refs, definitions = pydantic.json_schema.models_json_schema(
-            bodies, ref_template='#/components/schemas/{model}')
+            bodies, ref_template='#/components/schemas/{model}',
+            schema_generator=_schema_generator())
         schemas.update(definitions.get('$defs', {}))
     schemas['Error'] = _ERROR_SCHEMA
-    name_schema = _path_adapter().json_schema()
     paths = {}
     for call in calls_:
         responses = {}
@@ -449,28 +674,29 @@ def openapi(app):
         if call.returns is not None:
             schema = pydantic.TypeAdapter(
                 _pydantic_type(call.returns)).json_schema(
-                ref_template='#/components/schemas/{model}')
+                ref_template='#/components/schemas/{model}',
+                schema_generator=_schema_generator())
             for name, definition in schema.pop('$defs', {}).items():
                 if schemas.setdefault(name, definition) != definition:
                     raise ValueError(f'two schemas are named {name}')
             success['content'] = {call.media_type: {'schema': schema}}
         responses[str(call.status)] = success
-        statuses = {errors.ValidationError.status_code,
-                    errors.AuthorizationError.status_code}
-        statuses |= {error.status_code for error in call.errors}
-        for status in sorted(statuses):
+        answered = (errors.ValidationError, errors.AuthorizationError,
+                    *call.errors)
+        if call.body is not None:
+            answered += (errors.RequestTooLargeError,)
+        for status in sorted({error.status_code for error in answered}):
             responses[str(status)] = {
                 'description': ', '.join(sorted(
-                    {e.__name__ for e in (errors.ValidationError,
-                                          errors.AuthorizationError,
-                                          *call.errors)
+                    {e.__name__ for e in answered
                      if e.status_code == status})),
                 'content': {'application/json': {
                     'schema': {'$ref': '#/components/schemas/Error'}}}}
         operation = {
             'operationId': call.name, 'summary': call.summary,
-            'parameters': [_parameter(call, name, name_schema)
-                           for name in call.parameters],
+            'parameters': [_parameter(call, name, _adapter(kind).json_schema(
+                schema_generator=_schema_generator()))
+                for name, kind in path_kinds(call).items()],
             'responses': responses,
         }
         if call.body is not None:

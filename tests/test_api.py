@@ -343,8 +343,17 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
     assert resolve(document, '#/components/schemas/SwitchSpec')[
         'properties']['type']['enum'] == [
         'http://schema.massopencloud.org/haas/v0/switches/mock']
+    # A call that takes a body may find it too large; one that takes none
+    # does not read it.
     assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
-        'responses'].keys() == {'202', '400', '401', '404', '409'}
+        'responses'].keys() == {'202', '400', '401', '404', '409', '413'}
+    assert operations[('/node/{node}/power_cycle', 'post')][
+        'responses'].keys() == {'200', '400', '401', '404', '500'}
+    assert operations[('/project/{project}/connect_node', 'post')][
+        'responses']['413'] == {
+        'description': 'RequestTooLargeError',
+        'content': {'application/json': {
+            'schema': {'$ref': '#/components/schemas/Error'}}}}
     # A queued change answers the status_id of its action.
     for queued in ('connect_network', 'detach_network'):
         schema = operations[(f'/node/{{node}}/nic/{{nic}}/{queued}', 'post')][
@@ -479,3 +488,12 @@ def test_a_body_may_declare_an_optional_field_either_way():
     model = rest.model_of(Either)
     assert model.model_validate({'b': 'x'}).model_dump() == {'a': None,
                                                             'b': 'x'}
+
+
+def test_a_bad_max_body_is_refused_when_the_app_is_built(tmp_path):
+    from haas.errors import ConfigError
+    from conftest import config_text
+    with pytest.raises(ConfigError, match=r'^\[server\] max_body must be '):
+        haas.create_app(config_text(
+            f'sqlite:///{tmp_path}/haas.db', NULL_AUTH_EXTENSIONS,
+            extra='[server]\nmax_body = 0\n'))

@@ -33,6 +33,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (content_type_conformance,
+                                               negative_data_rejection,
+                                               positive_data_acceptance,
                                                response_headers_conformance,
                                                response_schema_conformance,
                                                status_code_conformance)
@@ -48,10 +50,28 @@ REQUEST_TIMEOUT = 5
 #: The operations are split into this many tests: one per xdist worker.
 SHARDS = 2
 
-#: No 5xx, and an answer that matches the document in every respect.
+
+def valid_data_acceptance(ctx, response, case):
+    """A request the document allows is not refused as invalid.
+
+    positive_data_acceptance, but for a 400 on meaning rather than form:
+    a BadArgumentError (an image the configuration lacks, a network id
+    the allocator does not know) says what no schema can.  The document's
+    own refusals are ValidationErrors.
+    """
+    if response.status_code == 400 and \
+            response.json().get('type') != 'ValidationError':
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+#: No 5xx, an answer that matches the document in every respect, and the
+#: document and the server agree on what is valid, both ways: what it
+#: allows is not refused as invalid, what it forbids is refused.
 CHECKS = [not_a_server_error, status_code_conformance,
           content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+          response_schema_conformance, valid_data_acceptance,
+          negative_data_rejection]
 
 
 def _free_port():

@@ -240,3 +240,59 @@ def test_request_without_credentials_is_refused_with_401(server):
         'type': 'AuthorizationError',
         'msg': 'Authentication failed. Authentication is required to use '
                'this service.'})
+
+
+def _exchange(base, head, body=b''):
+    """Send `head` (a request line and headers, without the blank line
+    that ends them) and `body` to the server at `base` over a socket, as
+    they are; the answer's (status, JSON body)."""
+    host, port = base.rsplit('//', 1)[1].split(':')
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(head.encode('latin-1') + b'\r\n\r\n' + body)
+        answer = b''
+        while chunk := s.recv(65536):  # the server closes when done
+            answer += chunk
+    head, _, data = answer.partition(b'\r\n\r\n')
+    return int(head.split()[1]), json.loads(data)
+
+
+def test_a_body_over_max_body_is_413_whether_declared_or_chunked(tmp_path):
+    """werkzeug's server, as `haas-admin serve` runs it: a Content-Length
+    over the limit is refused with no byte of the body sent; a chunked
+    body is refused once it passes the limit."""
+    body = json.dumps({'obm': {'type': MOCK_OBM, 'host': 'h', 'user': 'u',
+                               'password': 'p'},
+                       'metadata': {'pad': 'x' * 2000}}).encode()
+    chunks = b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 500]),
+                                         body[i:i + 500])
+                      for i in range(0, len(body), 500)) + b'0\r\n\r\n'
+    token = base64.b64encode(':'.join(ADMIN).encode()).decode()
+    head = (f'PUT /node/n1 HTTP/1.1\r\nHost: haas\r\n'
+            f'Authorization: Basic {token}')
+    too_large = (413, {'type': 'RequestTooLargeError',
+                       'msg': 'The request body is larger than the 1000 '
+                              'bytes this server takes ([server] '
+                              'max_body).'})
+
+    with serving(f'sqlite:///{tmp_path / "haas.db"}', tmp_path,
+                 extra='[server]\nmax_body = 1000\n') as server:
+        declared = _exchange(server.base,
+                             head + f'\r\nContent-Length: {13 * 10**6}')
+        streamed = _exchange(server.base,
+                             head + '\r\nTransfer-Encoding: chunked', chunks)
+        rows = server.rows(['node', 'obm', 'metadata'])
+
+    assert (declared, streamed) == (too_large, too_large)
+    # (Reflection brings the tables they refer to.)
+    assert rows == {'node': [], 'obm': [], 'metadata': [], 'project': []}
+
+
+def test_a_path_that_is_not_utf8_is_400_over_http(tmp_path):
+    with serving(f'sqlite:///{tmp_path / "haas.db"}', tmp_path) as server:
+        refused = server.call('PUT', '/project/%FF%FE')
+        projects = server.call('GET', '/projects')
+
+    assert (refused, projects) == (
+        (400, {'type': 'ValidationError',
+               'msg': 'The path is not UTF-8 once percent-decoded.'}),
+        (200, []))

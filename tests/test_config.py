@@ -175,3 +175,20 @@ def test_bad_dead_peer_options_stop_the_start(option, value, expected):
         haas.create_app(f'[database]\nuri = postgresql://u@127.0.0.1:1/d\n'
                         f'{option} = {value}\n')
     assert str(error.value) == expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('', 1 << 20),
+    ('[server]\nmax_body = 4096\n', 4096),
+])
+def test_max_body(text, expected):
+    assert config.Config.from_string(text).max_body == expected
+
+
+@pytest.mark.parametrize('value', ['0', '-1', 'lots', '1.5', '1e6', '²'])
+def test_bad_max_body_is_refused(value):
+    cfg = config.Config.from_string(f'[server]\nmax_body = {value}\n')
+    with pytest.raises(ConfigError) as error:
+        cfg.max_body
+    assert str(error.value) == (f'[server] max_body must be a number of '
+                                f'bytes (1 or more), not {value!r}')
