@@ -104,7 +104,8 @@ class Config:
         value = self.get(section, option)
         if value is None:
             return default
-        if not value.strip().isdigit():
+        # ASCII digits: str.isdigit alone takes '²', which int() refuses.
+        if not (value.strip().isascii() and value.strip().isdigit()):
             raise ConfigError(f'[{section}] {option} must be a whole number '
                               f'(0 or more), not {value!r}')
         return int(value)

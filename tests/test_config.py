@@ -166,6 +166,8 @@ def test_keepalives_off_leaves_their_timing_out():
      "a number of seconds (0 or more), not 'soon'"),
     ('keepalives_count', '2.5', "[database] keepalives_count must be a whole "
      "number (0 or more), not '2.5'"),
+    ('keepalives_count', '²', "[database] keepalives_count must be a whole "
+     "number (0 or more), not '²'"),
     ('tcp_user_timeout', 'inf', "[database] tcp_user_timeout must be a "
      "number of seconds (0 or more), not 'inf'"),
 ])
