@@ -738,6 +738,15 @@ class SwitchSpec(Body):
     type: drivers.type_kind(Switch)
 
 
+def _within(label, limit, what):
+    """BadArgumentError for a `label` longer than a driver's `limit`
+    (None: no limit): its actions could never be applied."""
+    if limit is not None and len(label) > limit:
+        raise BadArgumentError(f'The {what} {label} is {len(label)} '
+                               f'characters long; this switch type takes '
+                               f'at most {limit}.')
+
+
 @rest_call('PUT', '/switch/<switch>', body=SwitchSpec,
            errors=[DuplicateError, BadArgumentError])
 def switch_register(switch, type, **fields):
@@ -745,6 +754,7 @@ def switch_register(switch, type, **fields):
     auth.require_admin()
     assert_absent(Switch, switch)
     new = drivers.build(Switch, 'switch', type, fields)
+    _within(switch, new.max_label, 'switch label')
     new.label = switch
     db.session.add(new)
 
@@ -804,11 +814,13 @@ class NewPort(Kind):
                            pattern=_registrable_port_pattern)
 
 
-@rest_call('PUT', PORT_PATH, errors=[NotFoundError, DuplicateError])
+@rest_call('PUT', PORT_PATH,
+           errors=[NotFoundError, DuplicateError, BadArgumentError])
 def switch_register_port(switch, port: NewPort):
     """Add a port to a switch (labels are the switch's own: gi1/0/5)."""
     auth.require_admin()
     switch = must_find(Switch, switch)
+    _within(port, switch.max_port_label, 'port label')
     assert_absent_n(switch, Port, port)
     db.session.add(Port(owner=switch, label=port))
 
@@ -936,13 +948,16 @@ class ActionShape(Body):
     type: str
     channel: str
     new_network: typing.Optional[str]
+    error: typing.Optional[str]
 
 
 @rest_call('GET', '/networking_action/<status_id>', returns=ActionShape,
            errors=[NotFoundError])
 def show_networking_action(status_id):
     """Show a networking action by the status_id it was queued with: its
-    status (PENDING, DONE, ERROR), what it does and to which nic."""
+    status (PENDING, DONE, ERROR), what it does and to which nic, and
+    `error`: why it is ERROR, or why its last attempt failed while it is
+    PENDING (null otherwise)."""
     action = db.session.execute(db.select(NetworkingAction).filter_by(
         uuid=status_id)).scalar()
     if action is None:
@@ -953,7 +968,8 @@ def show_networking_action(status_id):
             'nic': action.nic.label, 'type': action.type,
             'channel': action.channel,
             'new_network': (action.new_network.label
-                            if action.new_network else None)}
+                            if action.new_network else None),
+            'error': action.error}
 
 
 @rest_call('GET', '/active_extensions', returns=Labels)

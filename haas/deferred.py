@@ -8,11 +8,14 @@ action marked DONE) in the same transaction.  The API queues at most one
 pending action per nic, so no two daemons ever hold two actions of one
 port.  A daemon killed mid-action leaves the action pending; the next one
 applies it again, which a switch driver must take as a no-op.  A switch
-that refuses an action (SwitchError) marks it ERROR, which frees the nic
-for the next request; any other failure (a bug) keeps it pending, tried
-again with backoff, while the other switches' actions go on.  While the
-database is away (restarting, stopped, unreachable) the actions wait
-for it, and so does the daemon, which tries it again with backoff.
+that refuses an action, or cannot ever apply it (SwitchError), marks it
+ERROR, with the reason, which frees the nic for the next request; a
+switch that cannot take it now (SwitchUnavailableError) and any other
+failure (a bug) keep it pending, tried again with backoff, while the
+other switches' actions go on (haas.drivers says which a driver raises
+when).  While the database is away (restarting, stopped, unreachable)
+the actions wait for it, and so does the daemon, which tries it again
+with backoff.
 """
 
 import logging
@@ -25,7 +28,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from haas import outages
-from haas.errors import SwitchError
+from haas.errors import SwitchError, SwitchUnavailableError, squashed
 from haas.model import (DONE, ERROR, PENDING, REVERT_PORT, NetworkAttachment,
                         NetworkingAction, begin_writing, db)
 
@@ -41,6 +44,9 @@ FIRST_RETRY, LONGEST_RETRY = 1.0, 60.0
 #: The first and the longest wait before a daemon whose database is away
 #: (restarting, stopped, unreachable) tries it again.
 FIRST_RECONNECT, LONGEST_RECONNECT = 0.5, 30.0
+#: The longest reason recorded on an action, in characters: a driver's
+#: message may carry a whole device answer.
+LONGEST_REASON = 2000
 
 
 def notify():
@@ -94,6 +100,10 @@ class Daemon:
             db.session.rollback()
             self._refused(action.id, e)
             return True
+        except SwitchUnavailableError as e:
+            db.session.rollback()
+            self._unavailable(action.id, e)
+            return True
         except Exception as e:
             db.session.rollback()
             self._failed(action.id, e)
@@ -133,28 +143,49 @@ class Daemon:
             db.session.add(NetworkAttachment(
                 nic=nic, network=action.new_network, channel=action.channel))
         action.status = DONE
+        action.error = None  # a failed attempt before this one
         db.session.commit()
         log.info('applied %s', what)
 
     def _refused(self, action_id, error):
-        """Mark the action ERROR: its switch refused it."""
+        """Mark the action ERROR, with why: its switch refused it."""
         self._retry.pop(action_id, None)
+        self._record(action_id, error, status=ERROR)
+        log.error('action %s failed (switch error: %s); marked ERROR',
+                  action_id, error)
+
+    def _unavailable(self, action_id, error):
+        """Keep the action pending, with why its attempt failed, and try
+        it again later: its switch cannot take it now."""
+        delay = self._later(action_id)
+        self._record(action_id, error)
+        log.error('action %s failed (switch unavailable: %s); trying again '
+                  'in %g s', action_id, error, delay)
+
+    def _record(self, action_id, error, **values):
+        """Write `error` as the action's reason, with `values`, while it
+        is still pending (another daemon may have finished it since)."""
+        reason = squashed(error)[:LONGEST_REASON] or type(error).__name__
         begin_writing()
         db.session.execute(sa.update(NetworkingAction).where(
             NetworkingAction.id == action_id,
-            NetworkingAction.status == PENDING).values(status=ERROR))
+            NetworkingAction.status == PENDING).values(error=reason,
+                                                       **values))
         db.session.commit()
-        log.error('action %s failed (switch error: %s); marked ERROR',
-                  action_id, error)
+
+    def _later(self, action_id):
+        """Put the action off, each time twice as long; the delay."""
+        _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
+        delay = min(delay * 2, LONGEST_RETRY)
+        self._retry[action_id] = (time.monotonic() + delay, delay)
+        return delay
 
     def _failed(self, action_id, error):
         if outages.unavailable(error, db.engine.dialect):
             # The database went away under the action, which is not at
             # fault: the daemon waits for the database, then applies it.
             raise error
-        _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
-        delay = min(delay * 2, LONGEST_RETRY)
-        self._retry[action_id] = (time.monotonic() + delay, delay)
+        delay = self._later(action_id)
         log.error('action %s failed (unexpected error: %s); trying again in '
                   '%g s', action_id, error, delay, exc_info=True)
 

@@ -4,6 +4,28 @@ A driver is a subclass of `haas.model.Switch` or `haas.model.Obm` with an
 `api_name` (the type URI clients give) and `Fields`, the haas.rest.Body of
 what registering one takes.  An application knows the drivers of the
 extensions it enables.
+
+A switch driver's `session()` gives what the networking daemon applies
+actions through: `apply_networking(action)`, `revert_port(label)` and
+`disconnect()`.  Applying an action again must change nothing (a daemon
+may die between applying and recording it).  How a call fails decides
+what becomes of the action:
+
+- `haas.errors.SwitchError`: trying again cannot help (the switch
+  refused, the port or VLAN is unknown to it, a label it cannot hold).
+  The action is marked ERROR with the message as its reason, shown by
+  show_networking_action; the nic takes its next request.
+- `haas.errors.SwitchUnavailableError`: the switch cannot take it now
+  (unreachable, a timeout, a lost SSH session).  The action stays
+  PENDING, with the message as the reason of its last attempt, and is
+  tried again with backoff (1 s, doubling, at most 60 s).
+- Anything else is taken for a bug: retried with the same backoff, and
+  logged with its traceback.
+
+A driver that cannot configure every label declares `max_port_label`
+(and `max_label`, for the switch's own, if it uses it) on its class:
+registering a longer one is refused (400), instead of queuing actions
+that could never be applied.
 """
 
 import functools

@@ -40,7 +40,18 @@ class DatabaseError(HaasError):
 
 
 class SwitchError(Exception):
-    """A switch refused or failed to apply a networking action."""
+    """A switch refused a networking action, or the action cannot be
+    applied to it: trying again cannot help (an unknown VLAN, a port the
+    switch does not have, a label it cannot hold).  The daemon marks the
+    action ERROR, with this message as its reason, which frees the nic."""
+
+
+class SwitchUnavailableError(Exception):
+    """A switch cannot take a networking action now (it does not answer,
+    a timeout, a lost connection, its storage failing): trying again may
+    help.  The daemon keeps the action PENDING, with this message as the
+    reason of its last attempt, and tries again with backoff.  Not a
+    SwitchError, so that no `except SwitchError` takes it for a refusal."""
 
 
 class APIError(Exception):

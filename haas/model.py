@@ -95,9 +95,18 @@ class Switch(db.Model):
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type, 'polymorphic_identity': 'switch'}
 
+    #: The longest port label, in characters, the driver can configure;
+    #: None when it takes any the API does (haas.rest.MAX_NAME).
+    #: switch_register_port refuses a longer one (400), rather than queue
+    #: actions that could never be applied.
+    max_port_label = None
+    #: The same for the switch's own label, for a driver that uses it.
+    max_label = None
+
     def session(self):
         """A connection to the switch, for the networking daemon: an
-        object with `apply_networking(action)` and `disconnect()`.  A
+        object with `apply_networking(action)`, `revert_port(label)` and
+        `disconnect()` (see haas.drivers for what each may raise).  A
         driver whose switch cannot be driven yet raises SwitchError."""
         from haas.errors import SwitchError
         raise SwitchError(f'the {type(self).__name__} driver cannot '
@@ -197,8 +206,8 @@ class Hnic(db.Model):
 
 class NetworkingAction(db.Model):
     """A change of a nic's network, queued by the API and applied by
-    `serve-networks`, which records how it ended (DONE, or ERROR when the
-    switch refused it).  A nic has one action at most: a finished one is
+    `serve-networks`, which records how it ended (DONE, or ERROR, with
+    the reason, when the switch refused it).  A nic has one action at most: a finished one is
     deleted when the next is queued."""
 
     __tablename__ = 'networking_action'
@@ -212,6 +221,9 @@ class NetworkingAction(db.Model):
                      default=lambda: str(uuid.uuid4()))
     status = db.Column(db.String, nullable=False, default=PENDING)
     type = db.Column(db.String, nullable=False, default=MODIFY_PORT)
+    # Why the action is ERROR, or why its last attempt failed while it
+    # stays PENDING; NULL once DONE, and before any attempt.
+    error = db.Column(db.Text)
 
     # Spelt with OR, not IN: PostgreSQL shows IN on a varchar otherwise
     # after a dump is restored, and the schemas would differ.

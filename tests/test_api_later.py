@@ -310,7 +310,7 @@ def test_a_connect_is_followed_by_its_status_id_to_done(site):
     assert site.ok('GET', path, 'runway') == {
         'status': 'PENDING', 'node': 'n1', 'nic': 'eth0',
         'type': 'modify_port', 'channel': 'vlan/native',
-        'new_network': 'pub'}
+        'new_network': 'pub', 'error': None}
 
     apply_all()
 
@@ -363,7 +363,7 @@ def test_a_port_revert_takes_the_nic_off_every_network(site):
 
     assert site.ok('GET', f'/networking_action/{status_id}') == {
         'status': DONE, 'node': 'n1', 'nic': 'eth0', 'type': 'revert_port',
-        'channel': '', 'new_network': None}
+        'channel': '', 'new_network': None, 'error': None}
     assert site.ok('GET', '/node/n1')['nics'][0]['networks'] == {}
     state = read_state(None, 'sw0')
     assert state['ports'] == {} and state['applied'][-1] == \

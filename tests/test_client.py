@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
 import uuid
 
 import pytest
@@ -57,13 +56,11 @@ def running(uri, tmp_path, gunicorn=False):
 
 
 def ports(state, switch):
-    """What the mock switch's ports carry, read from its files."""
-    folder = state / switch
-    if not folder.is_dir():
-        return {}
-    return {urllib.parse.unquote(path.name[:-len('.port.json')]):
-            json.loads(path.read_text())
-            for path in folder.glob('*.port.json')}
+    """What the mock switch's ports carry, as the mock reads its files."""
+    from haas.config import Config
+    from haas.ext.switches import mock
+    return mock.read_state(Config.from_string(
+        f'[haas.ext.switches.mock]\nstate_dir = {state}\n'), switch)['ports']
 
 
 def eventually(check, seconds=30):
@@ -119,6 +116,14 @@ def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
     assert shown == {'vlan/native': 'pxe'}
     assert ports(state, 'sw0') == {'gi1/0/5': {'vlan/native': vlan}}
     assert action_status(server, connected) == 'DONE'
+    assert haas(server, 'action', 'show', connected)[1] == (
+        'channel: vlan/native\n'
+        'error:\n'
+        'new_network: pxe\n'
+        'nic: eth0\n'
+        'node: n1\n'
+        'status: DONE\n'
+        'type: modify_port\n')
     # The administrator's view: where the nic is cabled, and no metadata.
     assert haas(server, 'node', 'show', 'n1')[1] == (
         'metadata: {}\n'

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from haas import deferred
-from haas.errors import SwitchError
+from haas.errors import SwitchError, SwitchUnavailableError
 from haas.ext.switches import mock
 from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
                         db)
@@ -69,6 +69,23 @@ def actions():
             for a in db.session.execute(sa.select(NetworkingAction)
                                         .order_by(NetworkingAction.id))
             .scalars()]
+
+
+def reasons():
+    """Every networking action's node, status and recorded reason."""
+    return [(a.nic.owner.label, a.status, a.error)
+            for a in db.session.execute(sa.select(NetworkingAction)
+                                        .order_by(NetworkingAction.id))
+            .scalars()]
+
+
+def shown(client, headers, node):
+    """show_networking_action of node `node`'s nic eth0's action."""
+    (uuid,) = db.session.execute(
+        sa.select(NetworkingAction.uuid).join(NetworkingAction.nic)
+        .join(Nic.owner).where(sa.text('node.label = :node')),
+        {'node': node}).scalars()
+    return client.get(f'/networking_action/{uuid}', headers=headers).json
 
 
 def test_a_queued_connect_is_applied_to_the_switch_and_recorded(
@@ -227,6 +244,10 @@ def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
     assert [r.getMessage() for r in caplog.records] == [
         f'action {refused} failed (switch error: port p1 is shut down); '
         f'marked ERROR']
+    assert shown(client, admin, 'n1') == {
+        'status': 'ERROR', 'node': 'n1', 'nic': 'eth0', 'type': 'modify_port',
+        'channel': 'vlan/native', 'new_network': 'net',
+        'error': 'port p1 is shut down'}
     assert client.get('/node/n1', headers=admin).json['nics'][0][
         'networks'] == {}
     # Not tried again: nothing is pending, and no retry waits.
@@ -274,6 +295,83 @@ def test_an_unexpected_failure_waits_for_its_retry_while_others_go_on(
     assert switches('bad')['ports'] == switches('good')['ports']
     assert actions() == [('n1', 'net', 'DONE', 'modify_port'),
                          ('n2', 'net', 'DONE', 'modify_port')]
+
+
+def test_a_switch_unavailable_keeps_the_action_pending_with_its_reason(
+        client, two_switches, switches, monkeypatch, caplog):
+    admin, vlan = two_switches
+    apply = failing(monkeypatch, SwitchUnavailableError(
+        'bad did not answer within 30 s'))
+    daemon = deferred.Daemon()
+
+    with caplog.at_level(logging.ERROR, logger='haas.deferred'):
+        assert daemon.apply_all() == 2
+
+    failed = db.session.execute(sa.select(NetworkingAction.id).filter_by(
+        status='PENDING')).scalar_one()
+    assert reasons() == [('n1', 'PENDING', 'bad did not answer within 30 s'),
+                         ('n2', 'DONE', None)]
+    assert shown(client, admin, 'n1')['error'] == \
+        'bad did not answer within 30 s'
+    # Expected: no traceback in the log.
+    assert [(r.getMessage(), r.exc_info) for r in caplog.records] == [
+        (f'action {failed} failed (switch unavailable: bad did not answer '
+         f'within 30 s); trying again in 1 s', None)]
+    assert [switches(s)['ports'] for s in ('bad', 'good')] == [
+        {}, {'p1': {'vlan/native': vlan}}]
+    # Back, the switch takes it at its retry time; the reason goes.
+    monkeypatch.setattr(mock.MockSession, 'apply_networking', apply)
+    daemon._retry = {i: (0.0, d) for i, (_, d) in daemon._retry.items()}
+    assert daemon.apply_all() == 1
+    assert reasons() == [('n1', 'DONE', None), ('n2', 'DONE', None)]
+    assert switches('bad')['ports'] == switches('good')['ports']
+
+
+def test_a_label_the_file_system_cannot_hold_marks_the_action_error(
+        client, users, switches, monkeypatch, tmp_path):
+    """The mock turns the file system's refusal of a name into a
+    SwitchError (as on a file system whose names are shorter than the
+    mock's LONGEST_NAME, here made longer than any's)."""
+    admin = users['admin']
+    monkeypatch.setattr(mock, 'LONGEST_NAME', 10_000)
+    port = 'p' * 250
+    calls(client, admin, ('PUT', '/switch/sw0', SWITCH))
+    cabled_node(client, admin, 'n1', 'sw0', port)
+    calls(client, admin,
+          ('PUT', '/network/net', {'owner': 'runway', 'access': 'runway',
+                                   'net_id': ''}),
+          ('POST', '/node/n1/nic/eth0/connect_network', {'network': 'net'}))
+    daemon = deferred.Daemon()
+
+    assert daemon.apply_all() == 1
+
+    assert reasons() == [('n1', 'ERROR', f'the mock switch cannot keep port '
+                                         f'{port}: File name too long')]
+    assert (daemon.apply_all(), daemon._retry) == (0, {})
+    assert sorted(os.listdir(tmp_path / 'sw0')) == ['journal.jsonl']
+    assert switches('sw0') == {'ports': {}, 'applied': []}
+
+
+def test_a_broken_state_dir_keeps_the_action_pending_until_fixed(
+        client, scene, switches, tmp_path):
+    """A state_dir that cannot be written (here a file stands where the
+    switch's folder goes) is the mock's unreachable switch."""
+    admin, vlan = scene
+    (tmp_path / 'sw0').write_text('in the way')
+    client.post('/node/n1/nic/eth0/connect_network', headers=admin,
+                json={'network': 'net'})
+    daemon = deferred.Daemon()
+
+    assert daemon.apply_all() == 1
+
+    assert reasons() == [('n1', 'PENDING', 'the mock switch cannot keep port '
+                                           'gi1/0/1: File exists')]
+    assert (tmp_path / 'sw0').read_text() == 'in the way'
+    (tmp_path / 'sw0').unlink()
+    daemon._retry = {i: (0.0, d) for i, (_, d) in daemon._retry.items()}
+    assert daemon.apply_all() == 1
+    assert reasons() == [('n1', 'DONE', None)]
+    assert switches('sw0')['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
 
 
 # --- real daemons on PostgreSQL ---------------------------------------------

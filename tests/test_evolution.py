@@ -15,9 +15,13 @@ from conftest import (LEGACY_EXTENSIONS, cli, config_text, error_line,
                       make_app, snapshot, state_rows, table_rows)
 
 BASELINE = releases.RELEASES['0.2']['haas']
+#: Core's revisions of HaaS 0.3, and the last of them: core's part of the
+#: release.  Core's head is past it.
 CHAIN = ['b5f9f30f275f', '5a8438c6d019', '956783fe5a7b', '153502badb2b',
          '3c2af72d0b46', '6ab9ae569654']
 HEAD = CHAIN[-1]
+#: Core's revisions since 0.3.
+SINCE = ['eba7cfa60973']
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 #: A HaaS 0.2 database's rows, as its API wrote them: a public, a project
@@ -131,7 +135,9 @@ def test_a_0_2_database_upgrades_to_0_3_keeping_every_row(at_0_2, databases):
         migrations.create()
     assert snapshot(app) == snapshot(created)
     status = cli(['db', 'status', '--json'], config)
-    assert json.loads(status.output)['release'] == '0.3'
+    # At the heads, past 0.3.
+    assert (core(app), json.loads(status.output)['release']) == (
+        SINCE[-1], None)
 
 
 def test_on_postgresql_every_key_is_64_bit(pg_at_0_2):
@@ -287,6 +293,9 @@ def test_status_names_the_release_and_upgrade_stops_at_one(databases):
     assert cli(['db', 'upgrade', '--to-release', '0.3'], config).exit_code \
         == 0
     assert status_release(config) == '0.3'
+    # Core stopped at its 0.3 revision, before those that came since.
+    assert cli(['db', 'current'], config).output.splitlines()[0] == (
+        f'{HEAD} (haas) (behind its head {SINCE[-1]}: {len(SINCE)} to run)')
     assert error_line(cli(['db', 'upgrade', '--to-release', '0.2'],
                           config)).startswith(
         f'the database is past release 0.2 (haas at {HEAD} and 7 more '
@@ -303,8 +312,12 @@ def test_every_release_names_every_branch_of_haas_and_only_known_revisions():
         assert sorted(heads) == sorted(releases.BASELINES), release
         for branch, revision in heads.items():
             assert branches.branch_of(revision) == branch, (release, branch)
-    assert releases.RELEASES[releases.names()[-1]] == {
-        b: r for b, r in branches.heads.items() if b in releases.BASELINES}
+    # The last release has every branch of HaaS's tree at its head, but
+    # core, which has had revisions since.
+    last = releases.RELEASES[releases.names()[-1]]
+    assert {b: r for b, r in last.items() if r != branches.heads[b]} == {
+        'haas': HEAD}
+    assert branches.heads['haas'] == SINCE[-1]
 
 
 def test_a_release_with_a_revision_unknown_to_its_branch_is_not_matched():

@@ -1,10 +1,11 @@
 """Plans, offline SQL and the per-extension verbs: what would run, in what
 order, and what runs when only one branch is asked for.
 
-Core has HaaS 0.2's baseline and HaaS 0.3's six revisions; each
-extension its baseline and a 0.3 revision that widens its keys, which
-depends on core's head; the ledger one script.  A plan from nothing runs
-the ledger's first, then core's, then each extension's.
+Core has HaaS 0.2's baseline, HaaS 0.3's six revisions, and those made
+since; each extension its baseline and a 0.3 revision that widens its
+keys, which depends on core's 0.3 head; the ledger one script.  A plan
+from nothing runs the ledger's first, then core's through 0.3, then each
+extension's, then core's since 0.3, on which no extension depends.
 """
 
 import json
@@ -12,7 +13,7 @@ import re
 
 from haas.migrations import LEDGER
 
-from conftest import (CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS, cli,
+from conftest import (CORE_0_3, CORE_REVISIONS, LEGACY_EXTENSIONS, cli,
                       config_text, error_line, make_app, run_admin, snapshot,
                       state_rows, table_names, table_rows)
 
@@ -49,6 +50,8 @@ SCRIPTS = {
                ("HaaS 0.3: core's primary and foreign keys are 64-bit.", []),
                ('HaaS 0.3: network, node, project and switch labels are '
                 'unique.', []),
+               ('Networking actions keep the reason they failed, in '
+                'networking_action.error.', []),
            ], strict=True)],
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
@@ -104,16 +107,30 @@ def tables(branch):
     return [t for _, _, created in SCRIPTS[branch] for t in created]
 
 
+#: Core's scripts through release 0.3, on whose last every extension's
+#: 0.3 revision depends, and those since, on which none depends.
+TO_0_3 = SCRIPTS[CORE][:CORE_REVISIONS.index(CORE_0_3) + 1]
+LATER = SCRIPTS[CORE][len(TO_0_3):]
+
+
 def upgrades(*branches):
-    """(branch, script) of every script of `branches`, in order."""
-    return [(b, script) for b in branches for script in SCRIPTS[b]]
+    """(branch, script) of every script of `branches`, in the order an
+    upgrade runs them: core's since 0.3 after the others, which need
+    only core's 0.3."""
+    steps = [(b, script) for b in branches for script in SCRIPTS[b]
+             if not (b == CORE and script in LATER)]
+    return steps + [(CORE, script) for script in LATER if CORE in branches]
 
 
 def reverts(*branches):
-    """(branch, script) of a cascade downgrade of core to base: each
-    branch's scripts from its first that depends on core, last first."""
-    return [(b, script) for b in branches
-            for script in reversed(SCRIPTS[b][1 if b == VLAN else 0:])]
+    """(branch, script) of a cascade downgrade of core to base: core's
+    since 0.3 first, then each branch's scripts from its first that
+    depends on core, last first."""
+    later = [(CORE, script) for script in reversed(LATER)
+             if CORE in branches]
+    return later + [(b, script) for b in branches
+                    for script in reversed(SCRIPTS[b][1 if b == VLAN else 0:])
+                    if (b, script) not in later]
 
 
 def described(script):
@@ -266,7 +283,9 @@ def test_upgrade_plan_of_one_extension_lists_core_and_its_branch(databases):
     result = cli(['db', 'upgrade', '--plan', '--extension', OBM],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
-    assert result.stdout == plan_text('upgrade', upgrades(CORE, OBM))
+    # Core only as far as the extension needs: to 0.3.
+    assert result.stdout == plan_text('upgrade', [
+        (b, s) for b, s in upgrades(CORE, OBM) if s not in LATER])
 
 
 def test_upgrade_of_one_extension_creates_only_core_and_its_tables(
@@ -299,7 +318,7 @@ def test_history_of_one_extension_shows_only_its_branch():
 
     (baseline, first), (head, second) = [s[:2] for s in SCRIPTS[OBM]]
     assert (result.stdout, result.stderr) == (
-        f'{baseline} ({CORE_HEAD}) -> {head} ({OBM}) (head), {second}\n'
+        f'{baseline} ({CORE_0_3}) -> {head} ({OBM}) (head), {second}\n'
         f'<base> ({SCRIPTS[CORE][0][0]}) -> {baseline} ({OBM}), {first}\n',
         '')
 
@@ -417,13 +436,13 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
         len(steps), len(steps))
     ledger, (ipmi, *others) = revision(LEDGER), LEGACY_ORDER[2:]
     expected = [(marker(LEDGER, SCRIPTS[LEDGER][0]), [ledger])] + [
-        (marker(CORE, s), sorted([ledger, s[0]])) for s in SCRIPTS[CORE]]
+        (marker(CORE, s), sorted([ledger, s[0]])) for s in TO_0_3]
     # An extension's baseline depends on core's baseline, which core's row
     # implies: the first gets a row of its own beside core's.  Its head
     # depends on core's head: it takes over both rows.
     (baseline, _, _), (head, _, _) = SCRIPTS[ipmi]
     expected += [(marker(ipmi, SCRIPTS[ipmi][0]),
-                  sorted([ledger, CORE_HEAD, baseline])),
+                  sorted([ledger, CORE_0_3, baseline])),
                  (marker(ipmi, SCRIPTS[ipmi][1]), sorted([ledger, head]))]
     # Every later baseline gets a row, which its head then moves on.
     done = [head]
@@ -432,6 +451,9 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
             expected.append((marker(b, script),
                              sorted([ledger, *done, script[0]])))
         done.append(revision(b))
+    # Core's since 0.3 come last, beside the heads that imply its 0.3.
+    expected += [(marker(CORE, s), sorted([ledger, *done, s[0]]))
+                 for s in LATER]
     assert version_rows(sql) == expected
 
 
@@ -458,8 +480,9 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
                 *[f'CREATE TABLE {t} (' for t in script[2]], 'COMMIT;']
 
     expected = []
-    for branch in (CORE, OBM):
-        for down, script in zip([None] + SCRIPTS[branch], SCRIPTS[branch]):
+    # Core only as far as the extension needs: to 0.3.
+    for branch, scripts in ((CORE, TO_0_3), (OBM, SCRIPTS[OBM])):
+        for down, script in zip([None] + scripts, scripts):
             expected += revision_sql(branch, script, down[0] if down else '')
     # alembic_version is made in the first transaction, before the rest.
     expected.insert(1, 'CREATE TABLE alembic_version (')
@@ -468,8 +491,8 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
     assert skeleton(sql) == expected
     # The mock OBM's head depends on core's head: it takes over its row.
     assert version_rows(sql) == [
-        (marker(CORE, s), [s[0]]) for s in SCRIPTS[CORE]] + [
-        (marker(OBM, SCRIPTS[OBM][0]), sorted([CORE_HEAD, baseline])),
+        (marker(CORE, s), [s[0]]) for s in TO_0_3] + [
+        (marker(OBM, SCRIPTS[OBM][0]), sorted([CORE_0_3, baseline])),
         (marker(OBM, SCRIPTS[OBM][1]), [head])]
 
 
@@ -480,6 +503,8 @@ def test_upgrade_plan_sql_is_only_what_is_pending(databases):
 
     result = cli(['db', 'upgrade', '--plan', '--sql'], config)
 
-    # `upgrade --extension` left the ledger out; `upgrade` runs it first.
+    # `upgrade --extension` left the ledger out, and core's since 0.3;
+    # `upgrade` runs the ledger first, and those last.
     assert created_per_revision(result.stdout) == [(None, [])] + [
-        (marker(b, s), s[2]) for b, s in upgrades(LEDGER, SWITCH)]
+        (marker(b, s), s[2]) for b, s in upgrades(LEDGER, SWITCH)] + [
+        (marker(CORE, s), s[2]) for s in LATER]

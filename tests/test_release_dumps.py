@@ -11,8 +11,8 @@ import pytest
 from haas import deferred, migrations
 from haas.model import db
 
-from conftest import (CHEAP_HASHES, LEGACY_EXTENSIONS, basic, cli,
-                      config_text, make_app, snapshot, state_rows)
+from conftest import (CHEAP_HASHES, CORE_HEAD, LEGACY_EXTENSIONS, basic,
+                      cli, config_text, make_app, snapshot, state_rows)
 from test_legacy import load_dump, read_dump
 
 DUMP_0_3 = os.path.join(os.path.dirname(__file__), 'fixtures',
@@ -53,17 +53,30 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
 
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
 
-    assert json.loads(cli(['db', 'status', '--json'], config).output)[
-        'current']
-    assert state_rows(app) == rows
+    after = json.loads(cli(['db', 'status', '--json'], config).output)
+    assert (after['current'], after['release']) == (True, None)
+    # Every row kept; each action gains a reason, none; core, past the 0.3
+    # its extensions' rows imply, gets a version row and label of its own.
+    assert state_rows(app)['networking_action'] == [
+        {**row, 'error': None} for row in rows['networking_action']]
+    assert state_rows(app)['alembic_version'] == sorted(
+        rows['alembic_version'] + [{'version_num': CORE_HEAD}],
+        key=lambda row: row['version_num'])
+    assert {t: r for t, r in state_rows(app).items()
+            if t not in ('networking_action', 'alembic_version',
+                         'haas_schema_branch')} == {
+        t: r for t, r in rows.items()
+        if t not in ('networking_action', 'alembic_version',
+                     'haas_schema_branch')}
     created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
     with created.app_context():
         migrations.create()
     assert snapshot(app) == snapshot(created)
 
 
-def test_the_0_3_dump_is_served(loaded, tmp_path):
-    uri, _ = loaded
+def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
+    uri, config = loaded
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
     app = make_app(uri, LEGACY_EXTENSIONS,
                    extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
     client = app.test_client()
@@ -82,7 +95,8 @@ def test_the_0_3_dump_is_served(loaded, tmp_path):
                          headers=alice).json
     assert pending == {'status': 'PENDING', 'node': 'runway_node_1',
                        'nic': 'eth0', 'type': 'modify_port',
-                       'channel': 'vlan/native', 'new_network': None}
+                       'channel': 'vlan/native', 'new_network': None,
+                       'error': None}
     assert client.get(f'/networking_action/{statuses["ERROR"]}',
                       headers=admin).json['status'] == 'ERROR'
     users = client.get('/auth/basic/users', headers=admin).json
@@ -103,8 +117,9 @@ def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
     load_dump(uri, read_dump())
     config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+    # Core's head is past release 0.3.
     assert json.loads(cli(['db', 'status', '--json'], config).output)[
-        'release'] == '0.3'
+        'release'] is None
     app = make_app(uri, LEGACY_EXTENSIONS,
                    extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
     with app.app_context():

@@ -13,7 +13,8 @@ import pytest
 
 from haas.commands import admin
 
-from conftest import CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS, config_text
+from conftest import (CORE_0_3, CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS,
+                      config_text)
 
 #: Run in a fresh interpreter: each command of argv[1] (a JSON list of
 #: argument lists), then print, per run, its exit status, its output and
@@ -55,7 +56,7 @@ DB_VERBS = {'status', 'create', 'upgrade', 'downgrade', 'forget', 'stamp',
             'check', 'current', 'heads', 'branches', 'show', 'history',
             'revision', 'migrate', 'edit', 'merge'}
 
-HEADS = [f'{CORE_HEAD} (haas) (effective head)',
+HEADS = [f'{CORE_HEAD} (haas) (head)',
          '82a6f7041729 (haas.migrations.ledger) (head)',
          '15084df56fa8 (haas.ext.auth.database) (head)',
          '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
@@ -137,13 +138,17 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert by_verb['heads'].splitlines() == HEADS
     # No branch forks: `branches` has nothing to say.
     assert by_verb['branches'] == ''
-    # Each branch newest first; core's last, as the extensions depend on it.
+    # Newest first: core's since 0.3, on which nothing depends, then each
+    # extension, then core's 0.3, as the extensions depend on it, then the
+    # first scripts of the ledger and core, which depend on nothing.
+    since = CORE_REVISIONS.index(CORE_0_3) + 1
     assert [line.partition(' -> ')[2].split()[0]
             for line in by_verb['history'].splitlines()] == [
-        '82a6f7041729', *[revision for head, baseline in zip(HEADS[2:],
-                                                             BASELINES)
-                          for revision in (head.split()[0], baseline)],
-        *reversed(CORE_REVISIONS)]
+        *reversed(CORE_REVISIONS[since:]),
+        *[revision for head, baseline in zip(HEADS[2:], BASELINES)
+          for revision in (head.split()[0], baseline)],
+        *reversed(CORE_REVISIONS[1:since]), '82a6f7041729',
+        CORE_REVISIONS[0]]
     assert [line for line in by_verb['show'].splitlines()
             if line.startswith('Rev: ')] == [
         f'Rev: {line.split()[0]} (head)' for line in HEADS]

@@ -141,7 +141,8 @@ def _calls():
         c('port', 'revert', 'POST', '/switch/{switch}/port/{port}/revert',
           shows='object', doc='Queue taking a port off every network.'),
         c('action', 'show', 'GET', '/networking_action/{status_id}',
-          shows='object', doc='Show a networking action by its status_id.'),
+          shows='object', doc='Show a networking action by its status_id: '
+              'its status, and in error why it failed.'),
         c('extensions', 'list', 'GET', '/active_extensions', shows='labels',
           doc='List the enabled extensions.'),
         c('headnode', 'create', 'PUT', '/headnode/{headnode}',

@@ -232,7 +232,12 @@ class View:
             label = self.label_of(row)
             for revision in label.requires if label else ():
                 branch = branches.branch_of(revision)
-                if branch is None or branch in self.current:
+                # Other rows may imply an older revision of that branch
+                # (core's 0.3, which every extension's head depends on,
+                # while the hidden row stood for core's head too).
+                if branch is None or branches.position(
+                        branch, self.current.get(branch)) >= \
+                        branches.position(branch, revision):
                     continue
                 self.current[branch] = revision
                 self.implied.append(revision)

@@ -1,22 +1,27 @@
 """A switch without hardware, for development and tests.
 
 It keeps what each port carries in a folder per switch, in
-`[haas.ext.switches.mock] state_dir` (by default `haas-mock-switches` in
-the system's temporary directory): a JSON file per port, and a journal of
-the actions applied.  The networking daemon that applies actions and a
-test or an operator looking from outside see the same state.  Setting
-what a port carries is idempotent, so an action applied again after a
-daemon died before recording it changes nothing but the journal.
+`[haas.ext.switches.mock] state_dir` (see `state_dir` for its default, a
+folder per database): a JSON file per port, and a journal of the actions
+applied.  The networking daemon that applies actions and a test or an
+operator looking from outside (`python -m haas.ext.switches.mock_state`)
+see the same state.  Setting what a port carries is idempotent, so an
+action applied again after a daemon died before recording it changes
+nothing but the journal.  Every label, whatever it holds, names a file
+inside state_dir (see `file_name`): none needs a limit.
 """
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
 import urllib.parse
 
 from haas import migrations
+from haas.errors import SwitchError, SwitchUnavailableError
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
 
@@ -47,21 +52,70 @@ class MockSwitch(Switch):
 
 
 def state_dir(config):
-    return config.get(__name__, 'state_dir') or os.path.join(
-        tempfile.gettempdir(), 'haas-mock-switches')
+    """`[haas.ext.switches.mock] state_dir`, else a folder of the
+    database's own, so that two databases on one machine (tests, two
+    installations) never share a switch's files: `<file>.mock-switches`
+    beside a SQLite database file; otherwise, as for PostgreSQL or an
+    in-memory SQLite, `haas-mock-switches-<digest>` in the system's
+    temporary directory, the digest the SHA-256 of the database URI
+    without its password (the same for every process that uses that
+    database, and no secret in a folder name)."""
+    configured = config.get(__name__, 'state_dir')
+    if configured:
+        return configured
+    import sqlalchemy as sa
+    url = sa.engine.make_url(config.database_uri)
+    database = url.database or ''
+    if url.get_backend_name() == 'sqlite' and database != ':memory:' \
+            and database and not database.startswith('file:'):
+        return os.path.abspath(database) + '.mock-switches'
+    # (URL.set keeps a password given None; URL is a named tuple.)
+    digest = hashlib.sha256(url._replace(password=None).render_as_string(
+        hide_password=False).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f'haas-mock-switches-{digest}')
 
 
-def _quoted(label):
-    # A label may hold anything but a slash, `..` included.
-    return urllib.parse.quote(label, safe='')
+#: What a port's file name ends with, and its copy's while it is written.
+PORT_SUFFIX, NEW_SUFFIX = '.port.json', '.new'
+#: The longest file name the mock writes, suffixes included: under the 255
+#: bytes of most file systems, and the 143 of eCryptfs.
+LONGEST_NAME = 140
+
+
+def file_name(label):
+    """A file name for `label` that stays in its folder, whatever the label
+    holds: its percent-encoding, dots included (so never `.` or `..`, and
+    never a slash or a NUL), when that fits in LONGEST_NAME with the
+    suffixes; else, as for a 250-character port label or a switch label of
+    100 `é`, and for the empty label, `+` and the SHA-256 of the label
+    (`+` is never in an encoding, so the two forms never meet).  A file
+    records its real label: names are only looked up, never decoded."""
+    quoted = urllib.parse.quote(label, safe='', errors='surrogatepass') \
+        .replace('.', '%2E')
+    if quoted and len(quoted) + len(PORT_SUFFIX + NEW_SUFFIX) <= LONGEST_NAME:
+        return quoted
+    return '+' + hashlib.sha256(
+        label.encode('utf-8', 'surrogatepass')).hexdigest()
+
+
+def _inside(root, *names):
+    """`root`/`names`, refused (SwitchError) unless it resolves inside
+    `root`: a switch folder made a symbolic link to elsewhere."""
+    path = os.path.join(root, *names)
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
+        raise SwitchError(f'{path} leads outside the mock switches\' folder '
+                          f'{root}: refused')
+    return path
 
 
 def switch_dir(config, label):
     """The folder of switch `label`: a JSON file per port that carries
-    something ({channel: network_id}) and `journal.jsonl`, one line per
-    action applied ([action id, port, channel, network_id or null]; a
-    revert of every channel is [null, port, null, null])."""
-    return os.path.join(state_dir(config), _quoted(label))
+    something ({"port": label, "channels": {channel: network_id}}) and
+    `journal.jsonl`, one line per action applied ([action id, port,
+    channel, network_id or null]; a revert of every channel is [null,
+    port, null, null])."""
+    return _inside(state_dir(config), file_name(label))
 
 
 @contextlib.contextmanager
@@ -83,11 +137,29 @@ def read_state(config, label):
         applied = [json.loads(line) for line in journal if line.strip()]
         ports = {}
         for name in os.listdir(folder):
-            if name.endswith('.port.json'):
+            if name.endswith(PORT_SUFFIX):
                 with open(os.path.join(folder, name)) as f:
-                    ports[urllib.parse.unquote(name[:-len('.port.json')])] = \
-                        json.load(f)
+                    carried = json.load(f)
+                ports[carried['port']] = carried['channels']
     return {'ports': ports, 'applied': applied}
+
+
+#: What the file system answers for a name it can never hold: no retry
+#: helps.  Anything else (a full disk, a read-only or missing state_dir,
+#: permissions) an operator can fix, as one would bring a switch back.
+_NAME_ERRORS = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL}
+
+
+@contextlib.contextmanager
+def _driver_errors(port):
+    """The file system's errors as a driver's (haas.drivers)."""
+    try:
+        yield
+    except OSError as e:
+        reason = f'the mock switch cannot keep port {port}: {e.strerror}'
+        if e.errno in _NAME_ERRORS:
+            raise SwitchError(reason) from e
+        raise SwitchUnavailableError(reason) from e
 
 
 class MockSession:
@@ -96,15 +168,19 @@ class MockSession:
         self.folder = switch_dir(current_app.extensions['haas'].config,
                                  switch.label)
 
+    def _port_file(self, label):
+        return _inside(self.folder, file_name(label) + PORT_SUFFIX)
+
     def apply_networking(self, action):
+        label = action.nic.port.label
+        path = self._port_file(label)
         # The journal's lock is the switch's: one change at a time.
-        with _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
-            label = action.nic.port.label
-            path = os.path.join(self.folder, _quoted(label) + '.port.json')
+        with _driver_errors(label), \
+                _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
             carried = {}
             if os.path.exists(path):
                 with open(path) as f:
-                    carried = json.load(f)
+                    carried = json.load(f)['channels']
             network_id = None
             if action.new_network is None:
                 carried.pop(action.channel, None)
@@ -112,9 +188,10 @@ class MockSession:
                 network_id = action.new_network.network_id
                 carried[action.channel] = network_id
             if carried:
-                with open(path + '.new', 'w') as f:
-                    json.dump(carried, f, sort_keys=True)
-                os.replace(path + '.new', path)
+                with open(path + NEW_SUFFIX, 'w') as f:
+                    json.dump({'port': label, 'channels': carried}, f,
+                              sort_keys=True)
+                os.replace(path + NEW_SUFFIX, path)
             elif os.path.exists(path):
                 os.remove(path)
             journal.write(json.dumps([action.id, label, action.channel,
@@ -123,8 +200,9 @@ class MockSession:
 
     def revert_port(self, label):
         """Take port `label` off every network."""
-        with _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
-            path = os.path.join(self.folder, _quoted(label) + '.port.json')
+        path = self._port_file(label)
+        with _driver_errors(label), \
+                _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
             if os.path.exists(path):
                 os.remove(path)
             journal.write(json.dumps([None, label, None, None]) + '\n')
