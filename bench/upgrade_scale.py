@@ -1,5 +1,6 @@
-"""HaaS 0.2 -> 0.3 on a big database: `haas-admin db upgrade heads` against
-the same change written by hand as one SQL script (upgrade_0_2_to_0_3.sql).
+"""HaaS 0.2 -> 0.3 on a big database: `haas-admin db upgrade --to-release
+0.3` against the same change written by hand as one SQL script
+(upgrade_0_2_to_0_3.sql).
 
 The HaaS 0.2 dump is grown to N nodes with set-based SQL (each node with an
 OBM, two nics, one cabled to a switch port; a project for every hundred
@@ -164,21 +165,23 @@ def execute(uri, statements, autocommit=False):
 
 
 def upgrade(uri, folder):
-    """(seconds, peak MiB) of `haas-admin db upgrade heads` on `uri`."""
+    """(seconds, peak MiB) of `haas-admin db upgrade --to-release 0.3` on
+    `uri`."""
     path = os.path.join(folder, f'haas-{uuid.uuid4().hex[:8]}.cfg')
     with open(path, 'w') as f:
         f.write(config_text(uri, LEGACY_EXTENSIONS))
     env = {**os.environ, 'HAAS_CONFIG': path}
     start = time.monotonic()
-    process = subprocess.Popen([HAAS_ADMIN, 'db', 'upgrade', 'heads'],
-                               env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [HAAS_ADMIN, 'db', 'upgrade', '--to-release', '0.3'], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.monotonic() - start
     error = process.stderr.read().decode()
     process.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f'haas-admin db upgrade heads failed:\n{error}')
+        raise SystemExit(f'haas-admin db upgrade --to-release 0.3 '
+                         f'failed:\n{error}')
     # ru_maxrss is in KiB on Linux: the process or a child it waited for.
     return elapsed, usage.ru_maxrss / 1024
 
@@ -273,7 +276,8 @@ class Result:
             ('rounds (each way timed once a round, best kept)',
              f'{self.rounds}'),
             ('hand-written SQL', f'{self.sql:.2f} s'),
-            ('haas-admin db upgrade heads', f'{self.upgraded:.2f} s'),
+            ('haas-admin db upgrade --to-release 0.3',
+             f'{self.upgraded:.2f} s'),
             ('  of which start-up (the dump as it is)',
              f'{self.startup:.2f} s'),
             ('ratio (upgrade - start-up) / SQL',

@@ -1,6 +1,7 @@
 """bench/upgrade_scale.py at a small size, as a correctness test only: the
-0.2 dump grown, upgraded by `haas-admin db upgrade heads`, equals the same
-dump changed by the hand-written script (the timings are the bench's)."""
+0.2 dump grown, upgraded by `haas-admin db upgrade --to-release 0.3`,
+equals the same dump changed by the hand-written script (the timings are
+the bench's)."""
 
 import importlib.util
 import os
