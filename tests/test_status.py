@@ -57,7 +57,7 @@ EMPTY_HEADER = ('BRANCH                  EXTENSION               ENABLED  '
 NO_RELEASE = ('Release: none (the branches are not all at the revisions of '
               'one of 0.2, 0.3)')
 #: A database at the heads: core's head is past release 0.3.
-RELEASE = NO_RELEASE
+RELEASE = 'Release: none (every branch is at its head, past release 0.3)'
 
 
 def up_to_date(branch, head):
@@ -131,7 +131,7 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
         f'up to date',
         f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  2        not '
         f'created',
-        RELEASE,
+        NO_RELEASE,
         'Schema lock: free',
         f'Next: the tables of branch {DELL} are missing: run `haas-admin db '
         f'create`'])

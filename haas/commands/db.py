@@ -102,7 +102,7 @@ def _status_text(result):
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
-    lines.append(f'Release: {result.release or _no_release()}')
+    lines.append(f'Release: {result.release or _no_release(result)}')
     lines.append(f'Schema lock: {result.lock or "free"}')
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
@@ -118,8 +118,13 @@ def _status_text(result):
     return '\n'.join(lines)
 
 
-def _no_release():
+def _no_release(result):
     from haas.migrations import releases
+    if result.current:
+        # At every head, and the heads are no release's: a development
+        # version, past the last release.
+        return (f'none (every branch is at its head, past release '
+                f'{releases.names()[-1]})')
     return (f'none (the branches are not all at the revisions of one of '
             f'{", ".join(releases.names())})')
 
