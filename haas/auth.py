@@ -13,6 +13,10 @@ backends = {}
 class AuthBackend:
     """Decides who the caller of the current request is and what they may do."""
 
+    #: The APIError classes `authenticate` may raise besides
+    #: AuthorizationError, for the OpenAPI document.
+    errors = ()
+
     def __init__(self, config):
         self.config = config
 

@@ -667,6 +667,7 @@ def openapi(app):
             schema_generator=_schema_generator())
         schemas.update(definitions.get('$defs', {}))
     schemas['Error'] = _ERROR_SCHEMA
+    auth_errors = tuple(app.extensions['haas'].auth_backend.errors)
     paths = {}
     for call in calls_:
         responses = {}
@@ -681,7 +682,10 @@ def openapi(app):
                     raise ValueError(f'two schemas are named {name}')
             success['content'] = {call.media_type: {'schema': schema}}
         responses[str(call.status)] = success
+        # Every call may find the database away, and meet the auth
+        # backend's own refusals (a throttle's 429).
         answered = (errors.ValidationError, errors.AuthorizationError,
+                    errors.ServiceUnavailableError, *auth_errors,
                     *call.errors)
         if call.body is not None:
             answered += (errors.RequestTooLargeError,)

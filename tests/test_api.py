@@ -344,11 +344,18 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
         'properties']['type']['enum'] == [
         'http://schema.massopencloud.org/haas/v0/switches/mock']
     # A call that takes a body may find it too large; one that takes none
-    # does not read it.
+    # does not read it.  Any may find the database away (503), and meet
+    # the database auth backend's throttle (429).
     assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
-        'responses'].keys() == {'202', '400', '401', '404', '409', '413'}
+        'responses'].keys() == {'202', '400', '401', '404', '409', '413',
+                                '429', '503'}
     assert operations[('/node/{node}/power_cycle', 'post')][
-        'responses'].keys() == {'200', '400', '401', '404', '500'}
+        'responses'].keys() == {'200', '400', '401', '404', '429', '500',
+                                '503'}
+    assert operations[('/projects', 'get')]['responses']['503'] == {
+        'description': 'ServiceUnavailableError',
+        'content': {'application/json': {
+            'schema': {'$ref': '#/components/schemas/Error'}}}}
     assert operations[('/project/{project}/connect_node', 'post')][
         'responses']['413'] == {
         'description': 'RequestTooLargeError',

@@ -79,6 +79,7 @@ class User(db.Model):
 
 class DatabaseAuthBackend(auth.AuthBackend):
     keeps_users = True
+    errors = (TooManyRequestsError,)
 
     def __init__(self, config):
         super().__init__(config)
