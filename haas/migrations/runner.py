@@ -1,15 +1,17 @@
 """Running migration steps: one transaction per revision, told as it goes.
 
-Every run of scripts, online or as SQL, goes through `Runner`: the verbs
-use it directly and env.py (for Alembic's own commands) through
-`run_environment`.  Each revision runs in its own transaction, with
-PostgreSQL's ``lock_timeout`` and ``statement_timeout`` set inside it (a
-script may set its own), and is retried with backoff when it hits the lock
-timeout.  A script that sets ``transactional = False`` runs outside a
-transaction, for ``CREATE INDEX CONCURRENTLY``; an invalid index that an
-earlier failed attempt left is dropped first.
+Every run of scripts, online or as SQL, goes through `Runner`, which the
+verbs use directly; env.py, through `run_environment`, serves only the
+Alembic commands that HaaS runs itself to write scripts.  Each revision
+runs in its own transaction, with PostgreSQL's ``lock_timeout`` and
+``statement_timeout`` set inside it (a script may set its own), and is
+retried with backoff when it hits the lock timeout.  A script that sets
+``transactional = False`` runs outside a transaction, for ``CREATE INDEX
+CONCURRENTLY``; an invalid index that an earlier failed attempt left is
+dropped first.
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -17,6 +19,7 @@ import time
 
 import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
+from alembic.util import CommandError
 
 from haas.errors import MigrationError, first_line, squashed
 from haas.migrations import alembic_private, datachecks
@@ -405,8 +408,42 @@ def _settings(context, statements):
         context.execute('; '.join(statements))
 
 
+#: The key, in an Alembic configuration's ``attributes``, by which HaaS
+#: marks the Alembic commands it runs itself (`db revision --autogenerate`,
+#: `db migrate`, `db merge`); its value names the command.  env.py runs
+#: only for a command so marked.
+OWN_COMMAND = 'haas_own_command'
+
+#: What env.py says to every other command.  Upgrades, downgrades and
+#: stamps do not go through env.py at all: `Runner` runs them under the
+#: schema lock, with the ledger and the data checks.
+REFUSAL = ("use `haas-admin db` instead (`haas-admin db upgrade heads`, "
+           "`downgrade`, `stamp`, `current`, `migrate`): HaaS's migrations "
+           "run only through it, under the schema lock, with the migration "
+           "ledger and the data checks")
+
+
+@contextlib.contextmanager
+def own_command(config, name):
+    """Mark the Alembic command that HaaS runs on Alembic configuration
+    `config` meanwhile, so that env.py runs for it."""
+    config.attributes[OWN_COMMAND] = name
+    try:
+        yield
+    finally:
+        del config.attributes[OWN_COMMAND]
+
+
 def run_environment(context):
-    """What env.py does: run Alembic's command with HaaS's options."""
+    """What env.py does: run Alembic's command with HaaS's options, if it is
+    one that HaaS runs itself; else refuse, naming the command to use.
+
+    `flask_migrate.upgrade()` and `alembic upgrade` would otherwise change
+    the schema without the lock, the ledger or the data checks.  Alembic's
+    CommandError is what both turn into one line and an exit status.
+    """
+    if context.config.attributes.get(OWN_COMMAND) is None:
+        raise CommandError(REFUSAL)
     from haas.model import db
     branches = context.config.attributes['haas_branches']
     runner = Runner(branches, target_metadata=db.metadata)
