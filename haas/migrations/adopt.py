@@ -22,6 +22,7 @@ import threading
 
 import sqlalchemy as sa
 from haas.errors import MigrationError
+from haas.migrations import alembic_private
 from haas.migrations.runner import Runner
 from haas.model import sqlite_like_postgresql
 
@@ -183,7 +184,8 @@ def scratch(branches, after_step=()):
             connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
             # The scratch database is empty: no data to check.
             Runner(branches, after_step=after_step, data_checks=False).run(
-                connection, branches.script._upgrade_revs('heads', ()))
+                connection, alembic_private.upgrade_steps(branches.script,
+                                                          'heads', ()))
             yield connection
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script.revision import MultipleHeads
 
 from haas.errors import HaasError
+from haas.migrations import alembic_private
 from haas.migrations.adopt import scratch
 from haas.migrations.tables import branch_of_table
 from haas.model import db
@@ -60,7 +61,7 @@ def graph_problems(branches):
                             f'({", ".join(sorted(e.heads))})')
         ids = {s.revision for s in scripts}
         for script in scripts:
-            down = script._versioned_down_revisions
+            down = alembic_private.down_revisions(script)
             if len(down) > 1:
                 problems.append(f'branch {name}: {script.revision} merges '
                                 f'{", ".join(down)}; a branch is one line')

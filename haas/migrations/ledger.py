@@ -16,7 +16,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-from haas.migrations import LEDGER
+from haas.migrations import LEDGER, alembic_private
 from haas.model import db
 
 LEDGER_TABLE = 'haas_schema_ledger'
@@ -167,7 +167,7 @@ class Writer:
         script = step.up_revision
         branch = self.branches.branch_of(script.revision)
         first_of_ledger = (branch == LEDGER
-                           and not script._versioned_down_revisions)
+                           and not alembic_private.down_revisions(script))
         if first_of_ledger and not step.is_upgrade:
             self._present_on = None  # its downgrade dropped the table
             return

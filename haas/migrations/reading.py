@@ -2,6 +2,7 @@
 
 from alembic import command
 
+from haas.migrations import alembic_private
 from haas.migrations.scripts import revision_errors
 
 
@@ -39,7 +40,7 @@ def history(branches, rev_range, extension, verbose, indicate_current):
             if extension is None or branches.branch_of(s.revision) == extension]
     for script in scripts:
         if indicate_current:
-            script._db_current_indicator = script.revision in currents
+            alembic_private.mark_current(script, script.revision in currents)
         print(script.cmd_format(verbose=verbose, include_branches=True,
                                 include_doc=True, include_parents=True))
 

@@ -1,25 +1,28 @@
 """Running migration steps: one transaction per revision, told as it goes.
 
-Every run of scripts, online or as SQL, goes through `Runner`: the verbs
-use it directly and env.py (for Alembic's own commands) through
-`run_environment`.  Each revision runs in its own transaction, with
-PostgreSQL's ``lock_timeout`` and ``statement_timeout`` set inside it (a
-script may set its own), and is retried with backoff when it hits the lock
-timeout.  A script that sets ``transactional = False`` runs outside a
-transaction, for ``CREATE INDEX CONCURRENTLY``; an invalid index that an
-earlier failed attempt left is dropped first.
+Every run of scripts, online or as SQL, goes through `Runner`, which the
+verbs use directly; env.py, through `run_environment`, serves only the
+Alembic commands that HaaS runs itself to write scripts.  Each revision
+runs in its own transaction, with PostgreSQL's ``lock_timeout`` and
+``statement_timeout`` set inside it (a script may set its own), and is
+retried with backoff when it hits the lock timeout.  A script that sets
+``transactional = False`` runs outside a transaction, for ``CREATE INDEX
+CONCURRENTLY``; an invalid index that an earlier failed attempt left is
+dropped first.
 """
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import time
 
 import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import RevisionStep
+from alembic.util import CommandError
 
 from haas.errors import MigrationError, first_line, squashed
-from haas.migrations import datachecks
+from haas.migrations import alembic_private, datachecks
 
 log = logging.getLogger(__name__)
 
@@ -175,30 +178,23 @@ class Runner:
         with env:
             env.configure(connection=connection,
                           **self.options(connection.dialect.name))
-            self._hide(env.get_context(), hidden)
+            alembic_private.hide_rows(env.get_context(), hidden)
             with env.begin_transaction():
                 env.run_migrations()
-
-    @staticmethod
-    def _hide(context, hidden):
-        if hidden:
-            read = context.get_current_heads
-            context.get_current_heads = lambda: tuple(
-                h for h in read() if h not in hidden)
 
     # --- offline ----------------------------------------------------------
 
     def sql(self, dialect_name, steps, start, output):
         """Write the SQL of `steps`, from version rows `start`, to
         `output`."""
+        # Offline, Alembic takes the version rows from `starting_rev`.
         env = EnvironmentContext(self.branches.config, self.branches.script,
-                                 fn=self._steps(steps, set()), as_sql=True)
+                                 fn=self._steps(steps, set()), as_sql=True,
+                                 starting_rev=tuple(start) or None)
         with env:
             env.configure(dialect_name=dialect_name, literal_binds=True,
                           output_buffer=output,
                           **self.options(dialect_name))
-            context = env.get_context()
-            context.get_current_heads = lambda: tuple(start)
             with env.begin_transaction():
                 env.run_migrations()
 
@@ -207,7 +203,7 @@ class Runner:
     def _steps(self, steps, done):
         def fn(heads, context):
             for step in steps:
-                if isinstance(step, RevisionStep):
+                if alembic_private.is_revision_step(step):
                     self._wrap(step, context)
                 self._current = step
                 yield step
@@ -215,7 +211,8 @@ class Runner:
         return fn
 
     def _wrap(self, step, context):
-        script = step.revision
+        script = alembic_private.step_script(step)
+        upgrade = alembic_private.step_is_upgrade(step)
         module = script.module
         branch = self.branches.branch_of(script.revision)
         postgresql = context.dialect.name == 'postgresql'
@@ -225,8 +222,6 @@ class Runner:
                                self.settings.lock_timeout)
         statement_timeout = getattr(module, 'statement_timeout',
                                     self.settings.statement_timeout)
-        original = step.__dict__.setdefault('_haas_original',
-                                            step.migration_fn)
         where = f'revision {describe(script)} of branch {branch}'
 
         def timeouts(scope):
@@ -237,19 +232,20 @@ class Runner:
                     f'SET {scope} statement_timeout = '
                     f'{_milliseconds(statement_timeout)}'))
 
-        def migration_fn(**kw):
+        def run_revision(original, **kw):
             self._started = time.monotonic()
             self._started_at = time.time()
             checks = self._checks(script, passed=False) \
-                if step.is_upgrade and self.data_checks else []
+                if upgrade and self.data_checks else []
             if context.as_sql:
-                context.impl.static_output(
-                    f'-- {"upgrade" if step.is_upgrade else "downgrade"} '
+                alembic_private.write_comment(
+                    context,
+                    f'-- {"upgrade" if upgrade else "downgrade"} '
                     f'{branch}: {describe(script)}')
                 for sql, message in checks:
-                    context.impl.static_output(
-                        f'-- data check, must return no rows ({message}): '
-                        f'{" ".join(sql.split())}')
+                    alembic_private.write_comment(
+                        context, f'-- data check, must return no rows '
+                        f'({message}): {" ".join(sql.split())}')
             else:
                 self._check(context.connection, script, checks, where)
             try:
@@ -283,8 +279,8 @@ class Runner:
                     f'database stays at the last revision that completed)',
                     e) from e
 
-        migration_fn.__name__ = original.__name__  # Alembic logs it
-        step.migration_fn = migration_fn
+        alembic_private.wrap_migration(
+            step, lambda original: functools.partial(run_revision, original))
 
     def _checks(self, script, passed):
         """The (sql, message) data checks of `script` that ran clean before
@@ -314,9 +310,10 @@ class Runner:
         before the upgrade and find something now (rows an earlier
         revision of the upgrade wrote, or a server), their finding."""
         step = self._current
-        if not isinstance(step, RevisionStep) or not step.is_upgrade:
+        if not alembic_private.is_revision_step(step) or \
+                not alembic_private.step_is_upgrade(step):
             return error
-        script = step.revision
+        script = alembic_private.step_script(step)
         for sql, message in self._checks(script, passed=True):
             try:
                 finding = datachecks.run(connection, self.branches, script,
@@ -350,11 +347,12 @@ class Runner:
 
     def _record_failure(self, connection, error):
         step = self._current
-        if self.ledger is None or not isinstance(step, RevisionStep):
+        if self.ledger is None or not alembic_private.is_revision_step(step):
             return
         now = time.monotonic()
         elapsed = now - (self._started or now)
-        self.ledger.failed(connection, step.revision, step.is_upgrade,
+        self.ledger.failed(connection, alembic_private.step_script(step),
+                           alembic_private.step_is_upgrade(step),
                            self._started_at or time.time(), elapsed,
                            _error_line(error.error))
 
@@ -383,7 +381,8 @@ class Runner:
             self._tell(f'upgraded {branch} to {describe(script)} in '
                        f'{elapsed:.2f} s')
         else:
-            down = ', '.join(script._versioned_down_revisions) or 'base'
+            down = ', '.join(alembic_private.down_revisions(script)) or \
+                'base'
             self._tell(f'downgraded {branch} from {describe(script)} to '
                        f'{down} in {elapsed:.2f} s')
 
@@ -409,8 +408,42 @@ def _settings(context, statements):
         context.execute('; '.join(statements))
 
 
+#: The key, in an Alembic configuration's ``attributes``, by which HaaS
+#: marks the Alembic commands it runs itself (`db revision --autogenerate`,
+#: `db migrate`, `db merge`); its value names the command.  env.py runs
+#: only for a command so marked.
+OWN_COMMAND = 'haas_own_command'
+
+#: What env.py says to every other command.  Upgrades, downgrades and
+#: stamps do not go through env.py at all: `Runner` runs them under the
+#: schema lock, with the ledger and the data checks.
+REFUSAL = ("use `haas-admin db` instead (`haas-admin db upgrade heads`, "
+           "`downgrade`, `stamp`, `current`, `migrate`): HaaS's migrations "
+           "run only through it, under the schema lock, with the migration "
+           "ledger and the data checks")
+
+
+@contextlib.contextmanager
+def own_command(config, name):
+    """Mark the Alembic command that HaaS runs on Alembic configuration
+    `config` meanwhile, so that env.py runs for it."""
+    config.attributes[OWN_COMMAND] = name
+    try:
+        yield
+    finally:
+        del config.attributes[OWN_COMMAND]
+
+
 def run_environment(context):
-    """What env.py does: run Alembic's command with HaaS's options."""
+    """What env.py does: run Alembic's command with HaaS's options, if it is
+    one that HaaS runs itself; else refuse, naming the command to use.
+
+    `flask_migrate.upgrade()` and `alembic upgrade` would otherwise change
+    the schema without the lock, the ledger or the data checks.  Alembic's
+    CommandError is what both turn into one line and an exit status.
+    """
+    if context.config.attributes.get(OWN_COMMAND) is None:
+        raise CommandError(REFUSAL)
     from haas.model import db
     branches = context.config.attributes['haas_branches']
     runner = Runner(branches, target_metadata=db.metadata)

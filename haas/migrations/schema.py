@@ -17,8 +17,8 @@ import time
 import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
-from haas.migrations import (BUILT_IN, LEDGER, bookkeeping, datachecks,
-                             ledger, lock, releases, state)
+from haas.migrations import (BUILT_IN, LEDGER, alembic_private, bookkeeping,
+                             datachecks, ledger, lock, releases, state)
 from haas.migrations.adopt import Probe
 from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
@@ -93,9 +93,10 @@ class Plan:
         self.verify = 'fail'
 
     def _add(self, step, branches):
-        script = step.revision
+        script = alembic_private.step_script(step)
         self.steps.append(Step(
-            'upgrade' if step.is_upgrade else 'downgrade',
+            'upgrade' if alembic_private.step_is_upgrade(step)
+            else 'downgrade',
             branches.branch_of(script.revision), script,
             getattr(script.module, 'transactional', True)))
 
@@ -132,7 +133,8 @@ class Plan:
     @property
     def upgrades(self):
         """The scripts the plan upgrades to, in order."""
-        return [s.revision for s in self.alembic_steps if s.is_upgrade]
+        return [alembic_private.step_script(s) for s in self.alembic_steps
+                if alembic_private.step_is_upgrade(s)]
 
 
 class Created(list):
@@ -333,27 +335,43 @@ class Schema:
                  if b.adopt_at]
         start = self._minimal(list(rows) + [r for _, r in adopt])
         with revision_errors(self.branches, target):
-            steps = self.branches.script._upgrade_revs(target, start)
-        touched = {self.branches.branch_of(s.revision.revision)
-                   for s in steps} | set(involved)
+            steps = self._upgrade_steps(target, start)
+        touched = {self._branch_of_step(s) for s in steps} | set(involved)
         stamps = [(b, r) for b, r in adopt if b in touched]
         if len(stamps) != len(adopt):
             start = self._minimal(list(rows) + [r for _, r in stamps])
             with revision_errors(self.branches, target):
-                steps = self.branches.script._upgrade_revs(target, start)
+                steps = self._upgrade_steps(target, start)
         first, rest = self._ledger_first(steps)
         if not first and LEDGER in involved:
             # Any upgrade but of one other branch brings the ledger up too.
             first, _ = self._ledger_first(
-                self.branches.script._upgrade_revs(f'{LEDGER}@head', start))
+                self._upgrade_steps(f'{LEDGER}@head', start))
         return Plan(stamps, rest, self.branches, start, first=first)
 
     def _ledger_first(self, steps):
         """(the ledger's steps, the others): the ledger depends on no
         branch and none on it, so it may go first, and record the rest."""
-        first = [s for s in steps
-                 if self.branches.branch_of(s.revision.revision) == LEDGER]
+        first = [s for s in steps if self._branch_of_step(s) == LEDGER]
         return first, [s for s in steps if s not in first]
+
+    # Alembic computes the steps; see haas.migrations.alembic_private.
+
+    def _upgrade_steps(self, target, start):
+        return alembic_private.upgrade_steps(self.branches.script, target,
+                                             start)
+
+    def _downgrade_steps(self, target, start):
+        return alembic_private.downgrade_steps(self.branches.script, target,
+                                               start)
+
+    def _stamp_steps(self, revision, start):
+        return alembic_private.stamp_steps(self.branches.script, revision,
+                                           start)
+
+    def _branch_of_step(self, step):
+        return self.branches.branch_of(
+            alembic_private.step_script(step).revision)
 
     def _refuse(self, status, behind=False):
         blocked = status.blocked
@@ -436,7 +454,7 @@ class Schema:
         # the ledger's rows below.
         runner.after_step = []
         runner.ledger = None
-        runner.run(connection, self.branches.script._stamp_revs(
+        runner.run(connection, self._stamp_steps(
             self._minimal([self.branches.heads[b] for b in new]), heads),
             hidden, in_transaction=True)
         if LEDGER in new:
@@ -463,8 +481,8 @@ class Schema:
             runner.run(connection, plan.first, hidden)
         for branch, revision in plan.stamps:
             heads, _ = self.visible_rows(connection)
-            runner.run(connection, self.branches.script._stamp_revs(
-                revision, heads), hidden)
+            runner.run(connection, self._stamp_steps(revision, heads),
+                       hidden)
         runner.run(connection, plan.rest, hidden)
         return plan
 
@@ -576,7 +594,7 @@ class Schema:
                 start = self._resolve(first)
             with revision_errors(self.branches, target):
                 steps = sum(self._ledger_first(
-                    self.branches.script._upgrade_revs(target, start)), [])
+                    self._upgrade_steps(target, start)), [])
         self.runner().sql(self.engine.dialect.name, steps, start, output)
 
     # --- lint -------------------------------------------------------------
@@ -609,11 +627,9 @@ class Schema:
                                      f'{extension}')
             start = (script.revision,)
         with revision_errors(self.branches, since):
-            steps = self.branches.script._upgrade_revs(f'{branch}@head',
-                                                       start)
+            steps = self._upgrade_steps(f'{branch}@head', start)
         findings = linting.lint(self.runner(), self.branches, steps, start)
-        read = [s for s in steps
-                if self.branches.branch_of(s.revision.revision) == branch]
+        read = [s for s in steps if self._branch_of_step(s) == branch]
         return [f for f in findings if f.branch == branch], len(read)
 
     # --- the ledger -------------------------------------------------------
@@ -705,7 +721,7 @@ class Schema:
         heads, hidden = self.visible_rows(connection)
         self._check_relative(connection, target)
         with revision_errors(self.branches, target):
-            steps = self.branches.script._downgrade_revs(target, heads)
+            steps = self._downgrade_steps(target, heads)
         plan = Plan([], steps, self.branches)
         named = self._named_branch(target)
         touched = []
@@ -789,7 +805,7 @@ class Schema:
             first, target = target.split(':', 1)
             start = self._resolve(first)
             with revision_errors(self.branches, target):
-                steps = self.branches.script._downgrade_revs(target, start)
+                steps = self._downgrade_steps(target, start)
         else:
             with self.reading() as connection:
                 steps = self._downgrade_plan(connection, target,
@@ -806,7 +822,7 @@ class Schema:
             raise MigrationError(NO_REVISION)
         if sql:
             with revision_errors(self.branches, revision):
-                steps = self.branches.script._stamp_revs(revision, ())
+                steps = self._stamp_steps(revision, ())
             self.runner().sql(self.engine.dialect.name, steps, (),
                               output or sys.stdout)
             return
@@ -814,8 +830,8 @@ class Schema:
             hidden = self._prepare(connection)
             heads, _ = self.visible_rows(connection)
             with revision_errors(self.branches, revision):
-                steps = self.branches.script._stamp_revs(
-                    revision, () if purge else heads)
+                steps = self._stamp_steps(revision,
+                                          () if purge else heads)
             with begin(connection):
                 if purge:
                     bookkeeping.delete_rows(

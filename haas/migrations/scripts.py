@@ -24,7 +24,7 @@ from alembic.util import CommandError, to_tuple
 
 from haas.extensions import load as load_extension
 from haas.errors import ExtensionError, MigrationError, squashed
-from haas.migrations import BUILT_IN, MIGRATIONS_DIR, paths
+from haas.migrations import BUILT_IN, MIGRATIONS_DIR, alembic_private, paths
 
 
 def conventional_folder(module):
@@ -171,8 +171,7 @@ class Branches:
         for row in rows:
             others = [self.revisions[r] for r in rows if r != row]
             implied = {s.revision for s in
-                       self.script.revision_map._get_ancestor_nodes(
-                           others, check=False)}
+                       alembic_private.ancestors(self.script, others)}
             if row in implied:
                 found.append(row)
         return found
@@ -202,7 +201,7 @@ class Branches:
             # no script has surfaces as a bare KeyError.
             missing = e.args[0]
             referrers = sorted(
-                s.revision for s in self.script._load_revisions()
+                s.revision for s in alembic_private.load_scripts(self.script)
                 if missing in to_tuple(s.down_revision, ())
                 + to_tuple(s.dependencies, ()))
             raise MigrationError(
@@ -288,8 +287,8 @@ class Branches:
         itself."""
         branch = self.branch_of(revision)
         implied = {}
-        for script in self.script.revision_map._get_ancestor_nodes(
-                [self.revisions[revision]], check=False):
+        for script in alembic_private.ancestors(
+                self.script, [self.revisions[revision]]):
             other = self.branch_of(script.revision)
             if other is None or other == branch:
                 continue

@@ -7,6 +7,7 @@ from alembic import command
 
 from haas.errors import MigrationError
 from haas.migrations import paths
+from haas.migrations.runner import own_command
 from haas.migrations.schema import Schema
 from haas.migrations.scripts import revision_errors
 
@@ -30,7 +31,8 @@ def revision(message=None, autogenerate=False, sql=False, head=None,
             raise MigrationError(f'a draft is compared with a database at '
                                  f'every head, and {advice.message}')
     branches = _branches(schema, autogenerate)
-    with revision_errors(branches, head):
+    with revision_errors(branches, head), \
+            own_command(branches.config, 'revision'):
         return command.revision(
             branches.config, message, autogenerate=autogenerate, sql=sql,
             head=head, splice=splice, branch_label=branch_label,
@@ -65,6 +67,7 @@ def edit(revision):
 
 def merge(revisions, message=None, branch_label=None, rev_id=None):
     branches = _branches()
-    with revision_errors(branches, ' '.join(revisions)):
+    with revision_errors(branches, ' '.join(revisions)), \
+            own_command(branches.config, 'merge'):
         return command.merge(branches.config, revisions, message=message,
                              branch_label=branch_label, rev_id=rev_id)
