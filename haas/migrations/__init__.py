@@ -11,20 +11,11 @@ Verbs that touch the database run inside the HaaS application's context;
 `heads`, `branches`, `show` and `history` need only the configuration.
 """
 
-import os
-
-CORE = 'haas'
-#: The branch of the migration ledger, haas.migrations.ledger's table.
-LEDGER = 'haas.migrations.ledger'
-#: Branches of HaaS itself, enabled whatever [extensions] says.
-BUILT_IN = (CORE, LEDGER)
-MIGRATIONS_DIR = os.path.dirname(os.path.abspath(__file__))
-
-#: Branch label -> folder of its version scripts.  Core registers `haas`;
-#: an extension with tables registers ``paths[__name__] = <its folder>``
-#: when it is imported.  Only the branches of enabled extensions take part.
-paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions'),
-         LEDGER: os.path.join(MIGRATIONS_DIR, 'ledger_versions')}
+# The registry lives in its own module, which the library's modules
+# import; these names are the same objects, for extension authors
+# (``haas.migrations.paths[__name__] = ...``).
+from haas.migrations.registry import (  # noqa: F401
+    BUILT_IN, CORE, LEDGER, MIGRATIONS_DIR, paths)
 
 
 def init_app(app):

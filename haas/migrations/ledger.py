@@ -16,7 +16,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-from haas.migrations import LEDGER
+from haas.migrations.registry import LEDGER
 from haas.model import db
 
 LEDGER_TABLE = 'haas_schema_ledger'
