@@ -294,25 +294,6 @@ def check():
     return checks.check(_schema())
 
 
-def test(extension, config=None, postgresql=None):
-    """Run the migration checks of EXTENSION on fresh databases.
-
-    On a new SQLite database each (or, with --postgresql URL, on new
-    databases made on that server and dropped after), with EXTENSION
-    enabled: its branch upgrades from base to head on an empty database;
-    `upgrade heads` builds what `db create` builds; every revision goes
-    down and up again with the rows the extension's `haas_testing_rows`
-    seeds unchanged; autogenerate finds nothing to do for its models; its
-    scripts import no models.  The sections of haas.cfg other than
-    [database] and [extensions] are used as they are.  Exits 1 on a
-    problem.  The same checks are pytest tests in `haas.testing`.
-
-    Returns {check: its problems}.
-    """
-    from haas import testing
-    return testing.test_extension(extension, config, postgresql)
-
-
 # --- writing scripts ---------------------------------------------------------
 
 def revision(message=None, autogenerate=False, sql=False, head=None,
