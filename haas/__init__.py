@@ -4,7 +4,7 @@ Importing this package does nothing but define `create_app`, so that the
 command line starts fast; the application is wired in `haas.app`.
 """
 
-__version__ = '0.3.0.dev0'
+from haas.version import __version__  # noqa: F401
 
 
 def create_app(config=None):

@@ -656,7 +656,7 @@ def openapi(app):
     import pydantic
     import pydantic.json_schema
 
-    from haas import __version__
+    from haas.version import __version__
     calls_ = served(app.extensions['haas'].config.extensions)
     bodies = [(model_of(call.body), 'validation')
               for call in calls_ if call.body]
