@@ -69,8 +69,15 @@ def create_app(config=None):
     migrations.init_app(app)
     # `flask --app haas db` is then the same group as `haas-admin db`.
     app.cli.add_command(db_commands)
-    rest.init_app(app)
+    rest.init_app(app, _declare_core_calls)
     return app
+
+
+def _declare_core_calls():
+    """Declare core's REST calls, which importing haas.api does: with an
+    app's first route, so that a command that builds the app to work on
+    its database does not load the API."""
+    from haas import api  # noqa: F401
 
 
 def _require_libvirt_endpoint(config):

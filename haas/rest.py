@@ -88,8 +88,8 @@ def rest_call(method, path, body=None, status=200, returns=None, errors=(),
 def served(extensions):
     """The calls an application with `extensions` enabled serves: those of
     its extensions (and their submodules), and every call that no
-    extension declares."""
-    import haas.api  # noqa: F401  (declares core's calls)
+    extension declares.  Core's calls are declared once haas.api is
+    imported, which an app's first route does (see `init_app`)."""
     from haas.extensions import loaded
 
     def owner(module):
@@ -315,10 +315,12 @@ def prepare(app):
             _adapter(kind)
 
 
-def init_app(app):
+def init_app(app, declare_calls):
     """Answer every error of `app` in JSON, and route the calls it serves
     with its first request (or `prepare`): a command that builds the app
-    and serves nothing does not pay for them."""
+    and serves nothing does not pay for them.  `declare_calls()`, which
+    runs then, declares core's calls (it imports haas.api, which this
+    module does not)."""
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
@@ -326,7 +328,7 @@ def init_app(app):
     # A double slash is a 400 or a 404, not a redirect to another path
     # (a port label //gi1 would become gi1).
     app.url_map.merge_slashes = False
-    app.extensions['haas.rest'] = _Routing(app, app.wsgi_app)
+    app.extensions['haas.rest'] = _Routing(app, app.wsgi_app, declare_calls)
     app.wsgi_app = app.extensions['haas.rest']
 
 
@@ -358,9 +360,10 @@ def _check_path():
 class _Routing:
     """WSGI middleware that routes `app`'s calls before its first request."""
 
-    def __init__(self, app, wsgi_app):
+    def __init__(self, app, wsgi_app, declare_calls):
         self.app = app
         self.wsgi_app = wsgi_app
+        self.declare_calls = declare_calls
         self.routed = False
         self.lock = threading.Lock()
 
@@ -376,6 +379,7 @@ def route(app):
     with routing.lock:
         if routing.routed:
             return
+        routing.declare_calls()
         extensions = app.extensions['haas'].config.extensions
         for call in served(extensions):
             # A path declared with a trailing slash (HaaS 0.2's
