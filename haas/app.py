@@ -1,7 +1,8 @@
 """The composition root: the one module that wires a HaaS application.
 
-Configuration, database, migrations, extensions, the REST API and the `db`
-command group meet here; nothing in core imports this module.
+Configuration, database, migrations, extensions and the REST API meet
+here; nothing in core imports this module, only its callers (`haas`,
+`haas.commands`, `haas.testing`), which sit above it.
 """
 
 import dataclasses
@@ -43,7 +44,6 @@ def create_app(config=None):
     modules = extensions.load_all(config.extensions)
 
     from haas import auth, migrations, network_allocator, rest
-    from haas.commands.db import db as db_commands
 
     app = Flask('haas')
     app.config['SQLALCHEMY_DATABASE_URI'] = config.database_uri
@@ -67,10 +67,15 @@ def create_app(config=None):
         if db.engine.dialect.name == 'sqlite':
             sqlite_like_postgresql(db.engine)
     migrations.init_app(app)
-    # `flask --app haas db` is then the same group as `haas-admin db`.
-    app.cli.add_command(db_commands)
-    rest.init_app(app)
+    rest.init_app(app, _declare_core_calls)
     return app
+
+
+def _declare_core_calls():
+    """Declare core's REST calls, which importing haas.api does: with an
+    app's first route, so that a command that builds the app to work on
+    its database does not load the API."""
+    from haas import api  # noqa: F401
 
 
 def _require_libvirt_endpoint(config):

@@ -1,7 +1,7 @@
 """Switch and OBM drivers: their registry, and `[devel] dry_run`.
 
 A driver is a subclass of `haas.model.Switch` or `haas.model.Obm` with an
-`api_name` (the type URI clients give) and `Fields`, the haas.rest.Body of
+`api_name` (the type URI clients give) and `Fields`, the haas.fields.Body of
 what registering one takes.  An application knows the drivers of the
 extensions it enables.
 
@@ -33,6 +33,7 @@ import logging
 import typing
 
 from haas import errors
+from haas.fields import Kind, Name, model_of, problems
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +64,28 @@ def build(base, kind, type_name, fields):
         raise errors.BadArgumentError(f'{type_name!r} is not a valid {kind} '
                                       f'type.')
     import pydantic
-
-    from haas import rest
     try:
-        valid = rest.model_of(cls.Fields).model_validate(fields)
+        valid = model_of(cls.Fields).model_validate(fields)
     except pydantic.ValidationError as e:
         raise errors.ValidationError(
             f'The fields are not valid for {kind} type {type_name}: '
-            f'{rest.problems(e)}') from None
+            f'{problems(e)}') from None
     return cls(**valid.model_dump())
 
 
 def type_kind(base):
     """The field Kind of a driver type of `base` (Switch or Obm): a name,
     documented as one of the types the application's extensions have."""
-    from haas import rest
-
     def documented(schema):
         from flask import current_app
         extensions = current_app.extensions['haas'].config.extensions
         schema['enum'] = sorted(types(base, extensions))
 
-    class DriverType(rest.Kind):
+    class DriverType(Kind):
         @classmethod
         def pydantic(cls):
             import pydantic
-            return typing.Annotated[rest.Name.pydantic(), pydantic.Field(
+            return typing.Annotated[Name.pydantic(), pydantic.Field(
                 json_schema_extra=documented)]
     DriverType.__name__ = f'{base.__name__}Type'
     return DriverType
@@ -100,12 +97,10 @@ def spec_schema(base):
     fields that driver takes (which `build` checks)."""
     def documented(schema):
         from flask import current_app
-
-        from haas import rest
         extensions = current_app.extensions['haas'].config.extensions
         branches = []
         for name, cls in sorted(types(base, extensions).items()):
-            fields = rest.model_of(cls.Fields).model_json_schema()
+            fields = model_of(cls.Fields).model_json_schema()
             if '$defs' in fields:
                 raise ValueError(f'the fields of {name} are not flat: '
                                  f'documenting them needs their $defs')

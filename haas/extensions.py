@@ -42,8 +42,9 @@ def load_all(names):
 
 def registers_something(name):
     """Whether module `name` filled one of HaaS's registries."""
-    from haas import auth, migrations, network_allocator
-    if name in migrations.paths or name in auth.backends \
+    from haas import auth, network_allocator
+    from haas.migrations.registry import paths
+    if name in paths or name in auth.backends \
             or name in network_allocator.allocators:
         return True
     # Models need haas.model, which an extension with models has imported.

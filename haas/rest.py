@@ -14,7 +14,6 @@ import logging
 import math
 import re
 import threading
-import types
 import typing
 import urllib.parse
 
@@ -22,210 +21,15 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from haas import auth, errors, outages
+# Field kinds and bodies live below both this module and haas.drivers;
+# declarations import them from here as well.
+from haas.fields import (  # noqa: F401
+    CONTROL, CONTROL_CHARACTER, LABEL, MAX_NAME, NO_DOT_SEGMENT, SHOWN_NAME,
+    SHOWN_PROBLEMS, Body, Kind, Name, PathName, Secret, Segment, Text,
+    label_check, model_of, no_dot_segment, problems, pydantic_type, string)
 from haas.model import begin_writing, db
 
 log = logging.getLogger(__name__)
-
-#: The longest label (of a project, node, nic, ...) the API accepts.
-MAX_NAME = 255
-
-#: Unicode's control characters (category Cc: C0, DEL and C1), which no
-#: label may hold: a newline or an ESC in a label would forge a log line
-#: or drive the terminal that shows it.  Written as both Python's `re` and
-#: JSON Schema's (ECMA 262) patterns read it, so that the OpenAPI document
-#: says what the validators check.
-CONTROL = r'\u0000-\u001f\u007f-\u009f'
-_CONTROL_CHARACTER = re.compile(f'[{CONTROL}]')
-
-#: How many problems an error message names; it counts the others, so
-#: that it stays short whatever a body holds.
-SHOWN_PROBLEMS = 3
-#: The longest a message quotes a field or key a caller named.
-SHOWN_NAME = 40
-
-# Declarations stay plain Python: pydantic, which checks them, is loaded
-# with the first request (or `prepare`), not by every command that builds
-# the application to work on its database.
-
-
-class Kind:
-    """The kind of a field: its `pydantic()` type is built when needed."""
-
-    @classmethod
-    def pydantic(cls):
-        raise NotImplementedError
-
-
-def _text(value):
-    # JSON may spell a lone surrogate (\ud800), which no database stores,
-    # and a NUL, which PostgreSQL refuses in text.
-    try:
-        value.encode('utf-8')
-    except UnicodeEncodeError:
-        raise ValueError('is not valid Unicode text') from None
-    if '\x00' in value:
-        raise ValueError('contains a NUL character')
-    return value
-
-
-def label_check(value):
-    value = _text(value)
-    found = _CONTROL_CHARACTER.search(value)
-    if found:
-        raise ValueError(f'contains a control character '
-                         f'(U+{ord(found[0]):04X})')
-    return value
-
-
-def no_dot_segment(value):
-    # RFC 3986 clients (curl, requests, browsers) remove "." and ".."
-    # segments from a URL before they send it: no client could name it.
-    if any(segment in ('.', '..') for segment in value.split('/')):
-        raise ValueError('has a "." or ".." segment, which HTTP clients '
-                         'rewrite')
-    return value
-
-
-def _no_slash(value):
-    # Routing never gives one to a `<x>` parameter; said for the document.
-    if '/' in value:
-        raise ValueError('contains a slash')
-    return value
-
-
-def _no_leading_slash(value):
-    # Nor a leading one to a `<path:x>` parameter.
-    if value.startswith('/'):
-        raise ValueError('starts with a slash')
-    return value
-
-
-class _Documented:
-    """Pydantic metadata that adds `extra` (a dict, or a function that
-    returns one when the document is made) to a type's JSON schema: what
-    a validator checks, said in the OpenAPI document."""
-
-    def __init__(self, extra):
-        self.extra = extra
-
-    def __get_pydantic_json_schema__(self, core_schema, handler):
-        extra = self.extra() if callable(self.extra) else self.extra
-        return {**handler(core_schema), **extra}
-
-
-def string(min_length, max_length, *checks, pattern=None):
-    """A pydantic str type: its length, then each of `checks`, functions
-    that raise ValueError; `pattern` (or a function that gives it) says
-    in the document what the checks refuse."""
-    import pydantic
-    metadata = [pydantic.AfterValidator(check) for check in checks]
-    if pattern is not None:
-        metadata.append(_Documented(
-            (lambda: {'pattern': pattern()}) if callable(pattern)
-            else {'pattern': pattern}))
-    return typing.Annotated[str, pydantic.StringConstraints(
-        strict=True, min_length=min_length, max_length=max_length),
-        *metadata]
-
-
-def _string(min_length, max_length):
-    return string(min_length, max_length, _text)
-
-
-#: No control character (nor the NUL among them).
-LABEL = f'^[^{CONTROL}]*$'
-#: A label of slash-separated segments, none of them "." or "..".
-NO_DOT_SEGMENT = r'(?!(?:[^/]*/)*\.\.?(?:/|$))'
-
-
-class Name(Kind):
-    """A label: a non-empty string of at most MAX_NAME characters, with no
-    control character."""
-
-    @classmethod
-    def pydantic(cls):
-        return string(1, MAX_NAME, label_check, pattern=LABEL)
-
-
-class Text(Kind):
-    """A string that may be empty (`""` means "public" or "allocate"),
-    with no control character."""
-
-    @classmethod
-    def pydantic(cls):
-        return string(0, MAX_NAME, label_check, pattern=LABEL)
-
-
-class Segment(Kind):
-    """A path parameter `<x>`: a Name without a slash (routing would not
-    take it), and not "." or ".."."""
-
-    @classmethod
-    def pydantic(cls):
-        return string(1, MAX_NAME, label_check, _no_slash, no_dot_segment,
-                      pattern=f'^{NO_DOT_SEGMENT}[^/{CONTROL}]+$')
-
-
-class PathName(Kind):
-    """A path parameter `<path:x>`: a Name that may hold slashes (but not
-    first, which werkzeug's path converter does not take), with no "." or
-    ".." segment."""
-
-    @classmethod
-    def pydantic(cls):
-        return string(1, MAX_NAME, label_check, _no_leading_slash,
-                      no_dot_segment,
-                      pattern=f'^{NO_DOT_SEGMENT}[^/{CONTROL}][^{CONTROL}]*$')
-
-
-class Secret(Kind):
-    """A password: not empty, not absurdly long."""
-
-    @classmethod
-    def pydantic(cls):
-        return string(1, 1024, _text, pattern='^[^\\u0000]*$')
-
-
-class Body:
-    """A request body, or an answer's shape: its fields are its class's
-    annotations (with their defaults).  A body has exactly these fields,
-    of exactly these types, unless `__extra__` lets it carry others (a
-    driver's), which `__schema__`, a function that edits the body's JSON
-    schema, may then document."""
-
-    __extra__ = False
-    __schema__ = None
-
-
-@functools.cache
-def model_of(body):
-    """The pydantic model of a Body class."""
-    import pydantic
-    fields = {}
-    for name, kind in typing.get_type_hints(body).items():
-        fields[name] = (_pydantic_type(kind), getattr(body, name, ...))
-    config = pydantic.ConfigDict(extra='allow' if body.__extra__ else 'forbid',
-                                 strict=True, frozen=True,
-                                 json_schema_extra=body.__schema__)
-    return pydantic.create_model(body.__name__, __config__=config,
-                                 __doc__=body.__doc__, **fields)
-
-
-def _pydantic_type(kind):
-    """`kind` with its Kinds and Bodies replaced by pydantic's types."""
-    if inspect.isclass(kind) and issubclass(kind, Kind):
-        return kind.pydantic()
-    if inspect.isclass(kind) and issubclass(kind, Body):
-        return model_of(kind)
-    arguments = typing.get_args(kind)
-    if not arguments:
-        return kind
-    converted = tuple(_pydantic_type(a) for a in arguments)
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):  # Optional[X], X | None
-        return typing.Union[converted]
-    return origin[converted]
-
 
 #: A path parameter of a Flask rule, `<name>` or `<converter:name>`.
 _PARAMETER = re.compile(r'<(?:[^:<>]+:)?([^<>]+)>')
@@ -284,8 +88,8 @@ def rest_call(method, path, body=None, status=200, returns=None, errors=(),
 def served(extensions):
     """The calls an application with `extensions` enabled serves: those of
     its extensions (and their submodules), and every call that no
-    extension declares."""
-    import haas.api  # noqa: F401  (declares core's calls)
+    extension declares.  Core's calls are declared once haas.api is
+    imported, which an app's first route does (see `init_app`)."""
     from haas.extensions import loaded
 
     def owner(module):
@@ -318,26 +122,6 @@ def path_kinds(call):
             kinds[name] = PathName if f'<path:{name}>' in call.path \
                 else Segment
     return kinds
-
-
-def _shown(name):
-    """A field or key a caller named, as a message may quote it: its
-    control characters escaped, and cut short."""
-    name = _CONTROL_CHARACTER.sub(lambda c: f'\\x{ord(c[0]):02x}', name)
-    return name if len(name) <= SHOWN_NAME else name[:SHOWN_NAME] + '...'
-
-
-def problems(error):
-    """A pydantic ValidationError in words: `field: what`, for the first
-    SHOWN_PROBLEMS, and how many more there are."""
-    found = error.errors(include_url=False)
-    said = []
-    for problem in found[:SHOWN_PROBLEMS]:
-        where = '.'.join(_shown(str(part)) for part in problem['loc'])
-        said.append(f'{where or "body"}: {problem["msg"]}')
-    if len(found) > SHOWN_PROBLEMS:
-        said.append(f'and {len(found) - SHOWN_PROBLEMS} more')
-    return '; '.join(said)
 
 
 def _finite(text):
@@ -522,7 +306,7 @@ def prepare(app):
         if call.body is not None:
             model_of(call.body)
         if call.returns is not None:
-            pydantic.TypeAdapter(_pydantic_type(call.returns))
+            pydantic.TypeAdapter(pydantic_type(call.returns))
     for base in (Obm, Switch):
         for driver in drivers.types(base, extensions).values():
             model_of(driver.Fields)
@@ -531,10 +315,12 @@ def prepare(app):
             _adapter(kind)
 
 
-def init_app(app):
+def init_app(app, declare_calls):
     """Answer every error of `app` in JSON, and route the calls it serves
     with its first request (or `prepare`): a command that builds the app
-    and serves nothing does not pay for them."""
+    and serves nothing does not pay for them.  `declare_calls()`, which
+    runs then, declares core's calls (it imports haas.api, which this
+    module does not)."""
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
@@ -542,7 +328,7 @@ def init_app(app):
     # A double slash is a 400 or a 404, not a redirect to another path
     # (a port label //gi1 would become gi1).
     app.url_map.merge_slashes = False
-    app.extensions['haas.rest'] = _Routing(app, app.wsgi_app)
+    app.extensions['haas.rest'] = _Routing(app, app.wsgi_app, declare_calls)
     app.wsgi_app = app.extensions['haas.rest']
 
 
@@ -565,7 +351,7 @@ def _check_path():
     except UnicodeError:
         raise errors.ValidationError('The path is not UTF-8 once '
                                      'percent-decoded.') from None
-    found = _CONTROL_CHARACTER.search(path)
+    found = CONTROL_CHARACTER.search(path)
     if found:
         raise errors.ValidationError(f'The path holds a control character '
                                      f'(U+{ord(found[0]):04X}).')
@@ -574,9 +360,10 @@ def _check_path():
 class _Routing:
     """WSGI middleware that routes `app`'s calls before its first request."""
 
-    def __init__(self, app, wsgi_app):
+    def __init__(self, app, wsgi_app, declare_calls):
         self.app = app
         self.wsgi_app = wsgi_app
+        self.declare_calls = declare_calls
         self.routed = False
         self.lock = threading.Lock()
 
@@ -592,6 +379,7 @@ def route(app):
     with routing.lock:
         if routing.routed:
             return
+        routing.declare_calls()
         extensions = app.extensions['haas'].config.extensions
         for call in served(extensions):
             # A path declared with a trailing slash (HaaS 0.2's
@@ -656,7 +444,7 @@ def openapi(app):
     import pydantic
     import pydantic.json_schema
 
-    from haas import __version__
+    from haas.version import __version__
     calls_ = served(app.extensions['haas'].config.extensions)
     bodies = [(model_of(call.body), 'validation')
               for call in calls_ if call.body]
@@ -674,7 +462,7 @@ def openapi(app):
         success = {'description': 'Done.'}
         if call.returns is not None:
             schema = pydantic.TypeAdapter(
-                _pydantic_type(call.returns)).json_schema(
+                pydantic_type(call.returns)).json_schema(
                 ref_template='#/components/schemas/{model}',
                 schema_generator=_schema_generator())
             for name, definition in schema.pop('$defs', {}).items():

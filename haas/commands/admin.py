@@ -6,7 +6,7 @@ error an operator can fix into one line and exit status 1.
 
 import click
 
-from haas.commands import HaasGroup, Script, with_app
+from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
 
 

@@ -9,12 +9,13 @@ import json
 import click
 
 from haas import migrations
-from haas.commands import (HaasGroup, app_context, haas_config, help_of,
-                           with_app, with_config)
+from haas.commands.base import (HaasGroup, app_context, haas_config,
+                                help_of, with_app, with_config)
 
 
 def _verb(name, function, needs='app', **settings):
-    """A command that calls `function`, documented by its docstring.
+    """A command that calls `function`, documented by its docstring (or,
+    with no `function`, by the command's own).
 
     `needs` is what the command runs with: 'app' (inside the application's
     context), 'config' (given as `config`) or None (it says itself).
@@ -23,7 +24,8 @@ def _verb(name, function, needs='app', **settings):
     wrap = {'app': with_app, 'config': with_config, None: lambda f: f}[needs]
 
     def decorate(f):
-        return db.command(name, help=help_of(function), **settings)(wrap(f))
+        return db.command(name, help=help_of(function or f),
+                          **settings)(wrap(f))
     return decorate
 
 
@@ -322,13 +324,28 @@ def lint(since, extension, as_json):
                    + (f' ({len(findings)} waived).' if findings else '.'))
 
 
-@_verb('test', migrations.test, needs='config')
+@_verb('test', None, needs='config')
 @click.option('--postgresql', metavar='URL', default=None,
               help='A PostgreSQL server to make the test databases on '
                    '(default: SQLite files in a temporary folder).')
 @click.argument('extension')
 def test(config, postgresql, extension):
-    results = migrations.test(extension, config, postgresql)
+    """Run the migration checks of EXTENSION on fresh databases.
+
+    On a new SQLite database each (or, with --postgresql URL, on new
+    databases made on that server and dropped after), with EXTENSION
+    enabled: its branch upgrades from base to head on an empty database;
+    `upgrade heads` builds what `db create` builds; every revision goes
+    down and up again with the rows the extension's `haas_testing_rows`
+    seeds unchanged; autogenerate finds nothing to do for its models; its
+    scripts import no models.  The sections of haas.cfg other than
+    [database] and [extensions] are used as they are.  Exits 1 on a
+    problem.  The same checks are pytest tests in `haas.testing`.
+    """
+    # The checks are haas.testing's, which sits above the migrations
+    # library: the command calls them, the library does not.
+    from haas import testing
+    results = testing.test_extension(extension, config, postgresql)
     failed = 0
     for check, problems in results.items():
         click.echo(f'{"ok    " if not problems else "FAILED"}  {check}')

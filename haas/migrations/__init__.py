@@ -11,20 +11,11 @@ Verbs that touch the database run inside the HaaS application's context;
 `heads`, `branches`, `show` and `history` need only the configuration.
 """
 
-import os
-
-CORE = 'haas'
-#: The branch of the migration ledger, haas.migrations.ledger's table.
-LEDGER = 'haas.migrations.ledger'
-#: Branches of HaaS itself, enabled whatever [extensions] says.
-BUILT_IN = (CORE, LEDGER)
-MIGRATIONS_DIR = os.path.dirname(os.path.abspath(__file__))
-
-#: Branch label -> folder of its version scripts.  Core registers `haas`;
-#: an extension with tables registers ``paths[__name__] = <its folder>``
-#: when it is imported.  Only the branches of enabled extensions take part.
-paths = {CORE: os.path.join(MIGRATIONS_DIR, 'versions'),
-         LEDGER: os.path.join(MIGRATIONS_DIR, 'ledger_versions')}
+# The registry lives in its own module, which the library's modules
+# import; these names are the same objects, for extension authors
+# (``haas.migrations.paths[__name__] = ...``).
+from haas.migrations.registry import (  # noqa: F401
+    BUILT_IN, CORE, LEDGER, MIGRATIONS_DIR, paths)
 
 
 def init_app(app):
@@ -301,25 +292,6 @@ def check():
     """
     from haas.migrations import checks
     return checks.check(_schema())
-
-
-def test(extension, config=None, postgresql=None):
-    """Run the migration checks of EXTENSION on fresh databases.
-
-    On a new SQLite database each (or, with --postgresql URL, on new
-    databases made on that server and dropped after), with EXTENSION
-    enabled: its branch upgrades from base to head on an empty database;
-    `upgrade heads` builds what `db create` builds; every revision goes
-    down and up again with the rows the extension's `haas_testing_rows`
-    seeds unchanged; autogenerate finds nothing to do for its models; its
-    scripts import no models.  The sections of haas.cfg other than
-    [database] and [extensions] are used as they are.  Exits 1 on a
-    problem.  The same checks are pytest tests in `haas.testing`.
-
-    Returns {check: its problems}.
-    """
-    from haas import testing
-    return testing.test_extension(extension, config, postgresql)
 
 
 # --- writing scripts ---------------------------------------------------------

@@ -6,7 +6,7 @@ configuration's ``attributes['haas_branches']``.
 
 from alembic.operations import ops as alembic_ops
 
-from haas.migrations import paths
+from haas.migrations.registry import paths
 from haas.migrations.tables import branch_of_table, tables_of
 
 

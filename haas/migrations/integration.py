@@ -6,7 +6,7 @@ HaaS's verbs build their Alembic configuration themselves; Flask-Migrate's
 
 from flask_migrate import Migrate
 
-from haas.migrations import MIGRATIONS_DIR
+from haas.migrations.registry import MIGRATIONS_DIR
 from haas.model import db
 
 _flask_migrate = Migrate()

@@ -16,7 +16,8 @@ import hashlib
 
 import sqlalchemy as sa
 
-from haas.migrations import LEDGER, alembic_private
+from haas.migrations import alembic_private
+from haas.migrations.registry import LEDGER
 from haas.model import db
 
 LEDGER_TABLE = 'haas_schema_ledger'
@@ -107,7 +108,7 @@ def utc(timestamp=None):
 
 def entry(branch, revision, direction, outcome=OK, started_at=None,
           duration=None, fingerprint=None, error=None, reason=None):
-    from haas import __version__
+    from haas.version import __version__
     return {'branch': branch, 'revision': revision, 'direction': direction,
             'outcome': outcome, 'started_at': started_at,
             'duration': duration, 'haas_version': __version__,

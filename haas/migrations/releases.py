@@ -10,7 +10,7 @@ extensions from other packages, which keep releases of their own.
 A release's entry is written when it is made, and never changes after.
 """
 
-from haas.migrations import CORE
+from haas.migrations.registry import CORE
 
 BASELINES = {
     CORE: '6a8c19565060',

@@ -17,9 +17,10 @@ import time
 import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
-from haas.migrations import (BUILT_IN, LEDGER, alembic_private, bookkeeping,
-                             datachecks, ledger, lock, releases, state)
+from haas.migrations import (alembic_private, bookkeeping, datachecks, ledger,
+                             lock, releases, state)
 from haas.migrations.adopt import Probe
+from haas.migrations.registry import BUILT_IN, LEDGER
 from haas.migrations.runner import Runner, Settings, describe, message_of
 from haas.migrations.scripts import Branches, revision_errors
 from haas.migrations.tables import branch_tables, tables_of

@@ -24,7 +24,8 @@ from alembic.util import CommandError, to_tuple
 
 from haas.extensions import load as load_extension
 from haas.errors import ExtensionError, MigrationError, squashed
-from haas.migrations import BUILT_IN, MIGRATIONS_DIR, alembic_private, paths
+from haas.migrations import alembic_private
+from haas.migrations.registry import BUILT_IN, MIGRATIONS_DIR, paths
 
 
 def conventional_folder(module):

@@ -4,7 +4,7 @@ A model's table belongs to the branch of the module that defines its class;
 a plain ``db.Table`` names its module in ``info['module']``.
 """
 
-from haas.migrations import CORE, paths
+from haas.migrations.registry import CORE, paths
 from haas.migrations.scripts import owner
 
 

@@ -6,7 +6,7 @@ import os
 from alembic import command
 
 from haas.errors import MigrationError
-from haas.migrations import paths
+from haas.migrations.registry import paths
 from haas.migrations.runner import own_command
 from haas.migrations.schema import Schema
 from haas.migrations.scripts import revision_errors
