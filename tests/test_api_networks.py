@@ -12,7 +12,7 @@ from haas.model import (DONE, ERROR, MODIFY_PORT, PENDING as QUEUED,
                         Headnode, Hnic, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Project, db)
 
-from conftest import no_change, table_rows
+from support.databases import no_change, table_rows
 
 MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'

@@ -10,7 +10,8 @@ from passlib.hash import sha512_crypt
 from haas.ext.auth.database import User, user_projects
 from haas.model import Project, db
 
-from conftest import basic, no_change, table_rows
+from support.api import basic
+from support.databases import no_change, table_rows
 
 AUTH_FAILED = {'type': 'AuthorizationError',
                'msg': 'Authentication failed. Authentication is required to '

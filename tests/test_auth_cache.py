@@ -11,7 +11,9 @@ from haas.ext.auth.database import User
 from haas.ext.auth.logins import LoginCache, client_network
 from haas.model import db
 
-from conftest import API_EXTENSIONS, basic, config_text, no_change
+from support.api import basic
+from support.config import API_EXTENSIONS, config_text
+from support.databases import no_change
 
 AUTH_FAILED = (401, {'type': 'AuthorizationError',
                      'msg': 'Authentication failed. Authentication is '
