@@ -2,10 +2,10 @@
 the tests read back from them (schemas, rows).
 
 PostgreSQL is the server at HAAS_TEST_POSTGRES_URL (default: local, trust
-auth); when it is unreachable its tests skip, unless
-HAAS_TEST_REQUIRE_POSTGRES=1, as in CI, makes that a failure.  Each test
-database gets a unique name and is dropped when the process ends; no other
-database is touched.
+auth), the one `haas.testing` makes an extension author's databases on;
+when it is unreachable its tests skip, unless HAAS_TEST_REQUIRE_POSTGRES=1,
+as in CI, makes that a failure.  Each test database gets a unique name and
+is dropped when the process ends; no other database is touched.
 """
 
 import atexit
@@ -13,44 +13,38 @@ import contextlib
 import os
 import uuid
 
-import pytest
 import sqlalchemy as sa
 
 import haas
 from haas import migrations
 from haas.config import with_driver
 from haas.model import db
+from haas.testing import plugin, postgresql_databases
 
 from support.config import DEFAULT_EXTENSIONS, config_text
 
 # In haas.cfg's form: a bare postgresql:// URL means HaaS's driver, psycopg2.
-POSTGRES_URL = with_driver(os.environ.get(
-    'HAAS_TEST_POSTGRES_URL', 'postgresql://postgres@127.0.0.1:5432/postgres'))
-REQUIRE_POSTGRES = os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1'
+POSTGRES_URL = with_driver(plugin.postgres_url())
+
+_server = {}  # 'new': haas.testing's factory, or 'error': why there is none
 
 
-_postgres_error = None
-
-
-def _postgres_admin():
-    """An AUTOCOMMIT engine on the PostgreSQL server, or skip/fail."""
-    global _postgres_error
-    if _postgres_error is None:
-        engine = sa.create_engine(POSTGRES_URL, isolation_level='AUTOCOMMIT',
-                                  poolclass=sa.pool.NullPool)
+def _new_postgres_database():
+    """haas.testing's factory of new PostgreSQL databases, one per process:
+    its databases are dropped when the process ends.  Skips or fails the
+    test when the server cannot be used, and asks once."""
+    if not _server:
+        stack = contextlib.ExitStack()
         try:
-            with engine.connect():
-                pass
-            _postgres_error = ''
-        except sa.exc.OperationalError as e:
-            _postgres_error = str(e.orig).strip().splitlines()[0]
-    if _postgres_error:
-        message = f'PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_error}'
-        if REQUIRE_POSTGRES:
-            pytest.fail(message + ' (HAAS_TEST_REQUIRE_POSTGRES=1)')
-        pytest.skip(message)
-    return sa.create_engine(POSTGRES_URL, isolation_level='AUTOCOMMIT',
-                            poolclass=sa.pool.NullPool)
+            _server['new'] = stack.enter_context(
+                postgresql_databases(POSTGRES_URL))
+        except ConnectionError as e:
+            _server['error'] = str(e)
+        else:
+            atexit.register(stack.close)
+    if 'error' in _server:
+        plugin.unusable(_server['error'])
+    return _server['new']
 
 
 class Databases:
@@ -59,69 +53,48 @@ class Databases:
     PostgreSQL's CREATE DATABASE takes half a second, so the databases a
     process has made are reused: once a test is done with them they go to
     `_free`, and a later "new" database is one of them with its schema
-    dropped and made again, which takes milliseconds.  They are dropped
-    when the process ends.
+    dropped and made again, which takes milliseconds.
     """
 
-    _free = []
-    _made = []
+    _free = []  # the URIs of databases that no test uses any more
 
     def __init__(self, backend, tmp_dir):
         self.backend = backend
         self.tmp = tmp_dir
         self.created = []
-        self.admin = _postgres_admin() if backend == 'postgresql' else None
+        self._new = _new_postgres_database() if backend == 'postgresql' \
+            else None
 
     def new(self):
         """The URI of a new empty database."""
-        name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
         if self.backend == 'sqlite':
+            name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
             return f'sqlite:///{self.tmp / (name + ".db")}'
         if self._free:
-            name = self._free.pop()
-            self._empty(name)
+            uri = self._free.pop()
+            _empty(uri)
         else:
-            with self.admin.connect() as c:
-                c.exec_driver_sql(f'CREATE DATABASE {name}')
-            if not self._made:
-                atexit.register(_drop_databases, self.admin.url)
-            self._made.append(name)
-        self.created.append(name)
-        return self._uri(name)
-
-    def _uri(self, name):
-        return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(
-            hide_password=False)
-
-    def _empty(self, name):
-        with self.admin.connect() as c:
-            # Whatever a test left connected (a server, a killed command).
-            c.execute(sa.text(
-                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
-                'WHERE datname = :name AND pid <> pg_backend_pid()'),
-                {'name': name})
-        engine = sa.create_engine(self._uri(name), poolclass=sa.pool.NullPool,
-                                  isolation_level='AUTOCOMMIT')
-        with engine.connect() as c:
-            c.exec_driver_sql('DROP SCHEMA public CASCADE')
-            c.exec_driver_sql('CREATE SCHEMA public')
-        engine.dispose()
+            uri = self._new()
+        self.created.append(uri)
+        return uri
 
     def drop_all(self):
         """Give this object's databases back for reuse."""
-        if self.admin is None:
-            return
         self._free.extend(self.created)
         self.created = []
-        self.admin.dispose()
 
 
-def _drop_databases(url):
-    engine = sa.create_engine(url, isolation_level='AUTOCOMMIT',
-                              poolclass=sa.pool.NullPool)
+def _empty(uri):
+    """Drop every object of the PostgreSQL database at `uri`."""
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool,
+                              isolation_level='AUTOCOMMIT')
     with engine.connect() as c:
-        for name in Databases._made:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        # Whatever a test left connected (a server, a killed command).
+        c.exec_driver_sql(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+            'WHERE datname = current_database() AND pid <> pg_backend_pid()')
+        c.exec_driver_sql('DROP SCHEMA public CASCADE')
+        c.exec_driver_sql('CREATE SCHEMA public')
     engine.dispose()
 
 
