@@ -11,7 +11,7 @@ from haas.ext.auth.database import User
 from haas.ext.auth.logins import LoginCache, client_network
 from haas.model import db
 
-from support.api import basic
+from support.api import answer, basic
 from support.config import API_EXTENSIONS, config_text
 from support.databases import no_change
 
@@ -73,11 +73,6 @@ def hasher(backend, monkeypatch):
     counting = CountingHasher(backend.hasher)
     monkeypatch.setattr(backend, 'hasher', counting)
     return counting
-
-
-def answer(response):
-    return response.status_code, (response.json if response.data
-                                  else response.data)
 
 
 def call(client, user, password, address='10.0.0.1', path='/free_nodes'):
