@@ -609,6 +609,10 @@ def test_the_daemon_notices_a_peer_that_stopped_answering_and_reconnects(
         partition.mend()
         eventually(lambda: site.statuses() == {'DONE': 2}, 30,
                    'the action queued meanwhile')
+        # The daemon says it is back once it has applied what was queued:
+        # the action can be DONE a moment before the line is written.
+        eventually(lambda: 'the database is back' in log_of(daemon), 15,
+                   'the daemon to say so')
 
         assert daemon.poll() is None
         lines, traceback = outage_lines(daemon)
