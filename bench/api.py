@@ -32,9 +32,10 @@ from haas.ext.switches import mock  # noqa: E402
 from haas.model import (Network, NetworkingAction, Nic, Node, Obm,  # noqa
                         Port, Project, Switch, db)
 
-from conftest import NULL_AUTH_EXTENSIONS, Databases, config_text  # noqa
+from support.config import NULL_AUTH_EXTENSIONS, config_text  # noqa: E402
+from support.databases import Databases  # noqa: E402
 from haas.ext.auth.database import User  # noqa: E402
-from test_api_server import free_port  # noqa: E402
+from support.servers import free_port  # noqa: E402
 
 NODES = 10_000
 PROJECTS = 50

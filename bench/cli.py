@@ -14,9 +14,9 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
-from conftest import (LEGACY_EXTENSIONS, Databases,  # noqa: E402
-                      config_text)
-from test_legacy import DUMP, load_dump  # noqa: E402
+from support.config import LEGACY_EXTENSIONS, config_text  # noqa: E402
+from support.databases import Databases  # noqa: E402
+from support.legacy import DUMP, load_dump  # noqa: E402
 
 REPEAT = 11
 BIN = os.path.dirname(sys.executable)

@@ -23,8 +23,8 @@ import haas  # noqa: E402
 from haas import migrations  # noqa: E402
 from haas.model import Project, db  # noqa: E402
 
-from conftest import (LEGACY_EXTENSIONS, Databases, config_text,  # noqa: E402
-                      rolled_back)
+from support.config import LEGACY_EXTENSIONS, config_text  # noqa: E402
+from support.databases import Databases, rolled_back  # noqa: E402
 
 REPEAT = 5
 

@@ -30,8 +30,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
-from conftest import LEGACY_EXTENSIONS, POSTGRES_URL, config_text  # noqa: E402
-from test_legacy import DUMP, load_dump  # noqa: E402
+from support.config import LEGACY_EXTENSIONS, config_text  # noqa: E402
+from support.databases import POSTGRES_URL  # noqa: E402
+from support.legacy import DUMP, load_dump  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')

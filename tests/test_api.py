@@ -11,7 +11,9 @@ import haas
 from haas import rest
 from haas.ext.auth.database import User
 
-from conftest import (NULL_AUTH_EXTENSIONS, basic, built_app, table_rows)
+from support.api import basic
+from support.config import NULL_AUTH_EXTENSIONS
+from support.databases import built_app, table_rows
 
 UNAUTHENTICATED = {
     'type': 'AuthorizationError',
@@ -470,7 +472,7 @@ def test_memberships_held_twice_by_haas_0_2_can_still_be_removed(
 def test_a_bad_require_authentication_is_refused_when_the_app_is_built(
         tmp_path):
     from haas.errors import ConfigError
-    from conftest import config_text
+    from support.config import config_text
     with pytest.raises(ConfigError, match='require_authentication must be a '
                                           'boolean'):
         haas.create_app(config_text(
@@ -499,7 +501,7 @@ def test_a_body_may_declare_an_optional_field_either_way():
 
 def test_a_bad_max_body_is_refused_when_the_app_is_built(tmp_path):
     from haas.errors import ConfigError
-    from conftest import config_text
+    from support.config import config_text
     with pytest.raises(ConfigError, match=r'^\[server\] max_body must be '):
         haas.create_app(config_text(
             f'sqlite:///{tmp_path}/haas.db', NULL_AUTH_EXTENSIONS,

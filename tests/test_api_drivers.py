@@ -10,7 +10,7 @@ from haas.ext.switches.dell import PowerConnect55xx
 from haas.ext.switches.nexus import Nexus
 from haas.model import Node, Switch, db
 
-from conftest import built_app, rolled_back
+from support.databases import built_app, rolled_back
 
 DRIVERS = ['haas.ext.auth.null', 'haas.ext.network_allocators.null',
            'haas.ext.switches.dell', 'haas.ext.switches.nexus',

@@ -19,7 +19,6 @@ make one test of them all, and it does not run on pytest 9.2: it sets
 """
 
 import os
-import socket
 import subprocess
 import time
 import types
@@ -39,7 +38,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                response_schema_conformance,
                                                status_code_conformance)
 
-from conftest import DEFAULT_EXTENSIONS, HAAS_ADMIN, config_text
+from support.commands import HAAS_ADMIN
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.servers import free_port
 
 #: Generated requests per operation.
 MAX_EXAMPLES = 25
@@ -74,12 +75,6 @@ CHECKS = [not_a_server_error, status_code_conformance,
           negative_data_rejection]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _stop(server):
     server.terminate()
     try:
@@ -100,7 +95,7 @@ def haas_server(tmp_path_factory):
     created = subprocess.run([HAAS_ADMIN, 'db', 'create'], cwd=tmp, env=env,
                              capture_output=True, text=True)
     assert created.returncode == 0, created.stdout + created.stderr
-    port = _free_port()
+    port = free_port()
     log_path = tmp / 'server.log'
     with open(log_path, 'wb') as log:
         server = subprocess.Popen(

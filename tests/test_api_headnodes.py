@@ -13,10 +13,11 @@ import haas
 from haas.errors import ConfigError
 from haas.model import Headnode, Hnic, Network, Project, db
 
-from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, error,
-                     not_found, server_error)
-from conftest import (API_EXTENSIONS, CHEAP_HASHES, basic, built_app, cli,
-                      config_text, error_line, rolled_back, table_rows)
+from support.api import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, answer,
+                         basic, error, not_found, server_error)
+from support.commands import cli, error_line
+from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
+from support.databases import built_app, rolled_back, table_rows
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 IMAGES = ['base-headnode', 'img1', 'img2']
@@ -32,12 +33,6 @@ MISMATCH = (409, {'type': 'ProjectMismatchError',
 
 
 # --- set-up and observation -----------------------------------------------
-
-def answer(response):
-    """A response as (status, JSON body), or (status, b'') when empty."""
-    return response.status_code, (response.json if response.data
-                                  else response.data)
-
 
 def caller(client, users):
     """call(who, method, path, body=None): the answer to `who`'s request."""

@@ -12,7 +12,7 @@ from haas import api as haas_api
 from haas import rest
 from haas.model import Port, Switch, db
 
-from conftest import no_change
+from support.databases import no_change
 
 MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'

@@ -8,9 +8,12 @@ from passlib.hash import sha512_crypt
 import haas
 from haas.model import db
 
-from conftest import (CHEAP_HASHES, HEADNODE_CONFIG, LEGACY_EXTENSIONS,
-                      Databases, basic, cli, config_text)
-from test_legacy import load_dump, read_dump
+from support.api import basic
+from support.commands import cli
+from support.config import (CHEAP_HASHES, HEADNODE_CONFIG, LEGACY_EXTENSIONS,
+                            config_text)
+from support.databases import Databases
+from support.legacy import load_dump, read_dump
 
 
 @pytest.fixture(scope='module')

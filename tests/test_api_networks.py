@@ -12,10 +12,9 @@ from haas.model import (DONE, ERROR, MODIFY_PORT, PENDING as QUEUED,
                         Headnode, Hnic, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Project, db)
 
-from conftest import no_change, table_rows
+from support.api import MOCK_OBM, MOCK_SWITCH, answer
+from support.databases import no_change, table_rows
 
-MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
-MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'
 #: The VLANs of the `client` fixture's pool.
 POOL = set(range(100, 201)) | set(range(300, 501))
 #: An id an administrator gives, outside the pool.
@@ -37,12 +36,6 @@ MISMATCH = {'type': 'ProjectMismatchError',
 
 
 # --- set-up and observation -----------------------------------------------
-
-def answer(response):
-    """Status and body: the JSON, or the raw bytes of an empty answer."""
-    return response.status_code, (response.json if response.data
-                                  else response.data)
-
 
 class Admin:
     """Sets things up through the API as an administrator."""

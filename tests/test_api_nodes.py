@@ -10,9 +10,9 @@ from haas.model import (Metadata, Network, NetworkAttachment,
                         NetworkingAction, Nic, Node, Port, Project, Switch,
                         db)
 
-from answers import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, blocked,
-                     duplicate, error, not_found)
-from conftest import table_rows
+from support.api import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, answer,
+                         blocked, duplicate, error, not_found)
+from support.databases import table_rows
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 SWITCH_TYPE = 'http://schema.massopencloud.org/haas/v0/switches/mock'
@@ -28,12 +28,6 @@ def bad_body(problems):
 
 
 # --- set-up ---------------------------------------------------------------
-
-def answer(response):
-    """A response as (status, JSON body), or (status, b'') when empty."""
-    return response.status_code, (response.json if response.data
-                                  else response.data)
-
 
 def obm(host='node-ipmi', **changes):
     """The `obm` object of node_register; a change to None drops a field."""

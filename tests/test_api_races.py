@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from haas.model import NetworkingAction, Nic, db
 
-from conftest import NULL_AUTH_EXTENSIONS, built_app
+from support.config import NULL_AUTH_EXTENSIONS
+from support.databases import built_app
 
 OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
        'host': 'h', 'user': 'u', 'password': 'p'}
@@ -100,7 +101,8 @@ def test_a_network_deleted_by_another_server_meanwhile_is_404_and_freed_once(
         tmp_path):
     from haas.model import Network
     from haas import create_app, migrations
-    from conftest import Databases, config_text
+    from support.config import config_text
+    from support.databases import Databases
     dbs = Databases('postgresql', tmp_path)
     app = create_app(config_text(dbs.new(), [
         'haas.ext.auth.null', 'haas.ext.network_allocators.vlan_pool'],

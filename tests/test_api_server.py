@@ -2,27 +2,17 @@
 a whole life cycle of a node on a network, on SQLite and PostgreSQL."""
 
 import base64
-import contextlib
 import json
-import os
 import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.exceptions import NotFound
 
-from conftest import API_EXTENSIONS, CHEAP_HASHES, HAAS_ADMIN, config_text
-from haas.model import NetworkingAction
+from support.api import MOCK_OBM, MOCK_SWITCH
+from support.servers import ADMIN, serving
 
-MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
-MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'
-ADMIN = ('admin', 'admin-pw')
 EMPTY = (200, b'')
-#: conftest's config_text pool, 100-200, 300-500.
+#: support.config's config_text pool, 100-200, 300-500.
 POOL = [*range(100, 201), *range(300, 501)]
 PENDING = (409, {'type': 'BlockedError',
                  'msg': 'A networking operation is already active on the '
@@ -32,131 +22,6 @@ NO_ROWS = {name: [] for name in (
     'project', 'node', 'obm', 'mock_obm', 'nic', 'switch', 'mock_switch',
     'port', 'network', 'network_projects', 'networking_action',
     'network_attachment', 'metadata')}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A `haas-admin serve` process and an HTTP client of it."""
-
-    def __init__(self, base, uri):
-        self.base, self.uri = base, uri
-
-    def call(self, method, path, body=None, credentials=ADMIN):
-        """(status, JSON body, or the raw bytes of an empty answer)."""
-        status, headers, data = self.raw(method, path, body, credentials)
-        return status, json.loads(data) if data else data
-
-    def raw(self, method, path, body=None, credentials=ADMIN):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data,
-                                         method=method)
-        if credentials is not None:
-            token = base64.b64encode(':'.join(credentials).encode()).decode()
-            request.add_header('Authorization', f'Basic {token}')
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.headers, response.read()
-        except urllib.error.HTTPError as e:
-            with e:
-                return e.code, e.headers, e.read()
-
-    def rows(self, tables):
-        """Every row of each of `tables`, ordered."""
-        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
-        try:
-            with engine.connect() as connection:
-                metadata = sa.MetaData()
-                metadata.reflect(connection, only=tables)
-                return {name: [tuple(row) for row in connection.execute(
-                            sa.select(table).order_by(*table.columns))]
-                        for name, table in metadata.tables.items()}
-        finally:
-            engine.dispose()
-
-    def actions(self):
-        """The networking actions: (channel, uuid, status, type) each."""
-        table = NetworkingAction.__table__
-        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
-        try:
-            with engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(
-                    sa.select(table.c.channel, table.c.uuid, table.c.status,
-                              table.c.type).order_by(table.c.id))]
-        finally:
-            engine.dispose()
-
-    def refuse_pending_actions(self):
-        """Mark the pending networking actions ERROR, as the networking
-        daemon (none runs here) does when their switch refuses them;
-        returns how many there were."""
-        table = NetworkingAction.__table__
-        engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
-        try:
-            with engine.begin() as connection:
-                return connection.execute(
-                    sa.update(table).where(table.c.status == 'PENDING')
-                    .values(status='ERROR')).rowcount
-        finally:
-            engine.dispose()
-
-
-def _admin(args, env, input=None):
-    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True,
-                            text=True, env=env, input=input, timeout=120)
-    assert result.returncode == 0, (args, result.stderr)
-
-
-@contextlib.contextmanager
-def serving(uri, tmp_path, extra='', gunicorn=False):
-    """A server on a new schema of `uri`, with one administrator, ADMIN;
-    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg').  The server
-    is `haas-admin serve`, or with `gunicorn` two gunicorn workers."""
-    path = tmp_path / 'haas.cfg'
-    path.write_text(config_text(uri, API_EXTENSIONS,
-                                extra=CHEAP_HASHES + extra))
-    env = {**os.environ, 'HAAS_CONFIG': str(path)}
-    _admin(['db', 'create'], env)
-    _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,
-           input=ADMIN[1] + '\n')
-    port = free_port()
-    server = Server(f'http://127.0.0.1:{port}', uri)
-    log_path = tmp_path / 'server.log'
-    with open(log_path, 'wb') as log:
-        command = [HAAS_ADMIN, 'serve', '--host', '127.0.0.1', '--port',
-                   str(port)]
-        if gunicorn:
-            command = [os.path.join(os.path.dirname(HAAS_ADMIN), 'gunicorn'),
-                       '-w', '2', '-b', f'127.0.0.1:{port}',
-                       'haas.wsgi:application']
-        process = subprocess.Popen(command, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                server.raw('GET', '/projects', credentials=None)
-                break
-            except urllib.error.URLError:
-                if process.poll() is not None:
-                    pytest.fail(f'the server exited ({process.returncode}):\n'
-                                f'{log_path.read_text()}')
-                if time.monotonic() > deadline:
-                    pytest.fail(f'the server did not answer within 30 s:\n'
-                                f'{log_path.read_text()}')
-                time.sleep(0.05)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from passlib.hash import sha512_crypt
 from haas.ext.auth.database import User, user_projects
 from haas.model import Project, db
 
-from conftest import basic, no_change, table_rows
+from support.api import answer, basic
+from support.databases import no_change, table_rows
 
 AUTH_FAILED = {'type': 'AuthorizationError',
                'msg': 'Authentication failed. Authentication is required to '
@@ -21,12 +22,6 @@ NO_ACCESS = {'type': 'AuthorizationError',
              'msg': 'You do not have access to the required project.'}
 REFUSED = [('runway', ADMIN_ONLY), ('other', ADMIN_ONLY),
            ('anonymous', AUTH_FAILED)]
-
-
-def answer(response):
-    """Status and body: the JSON, or the raw bytes of an empty answer."""
-    return response.status_code, (response.json if response.data
-                                  else response.data)
 
 
 def user_row(label):

@@ -10,9 +10,13 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from conftest import HAAS_ADMIN, config_text, make_app
 from haas.ext.network_allocators.vlan_pool import Vlan
 from haas.model import Network, db
+
+from support.api import answer
+from support.commands import HAAS_ADMIN
+from support.config import config_text
+from support.databases import make_app
 
 VLAN_EXTENSIONS = ['haas.ext.auth.null',
                    'haas.ext.network_allocators.vlan_pool',
@@ -43,11 +47,6 @@ for i in range(int(count)):
 print(json.dumps({'started': started, 'finished': time.time(),
                   'answers': answers}))
 '''
-
-
-def answer(response):
-    return response.status_code, (response.json if response.data
-                                  else response.data)
 
 
 @pytest.fixture

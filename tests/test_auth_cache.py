@@ -11,7 +11,9 @@ from haas.ext.auth.database import User
 from haas.ext.auth.logins import LoginCache, client_network
 from haas.model import db
 
-from conftest import API_EXTENSIONS, basic, config_text, no_change
+from support.api import answer, basic
+from support.config import API_EXTENSIONS, config_text
+from support.databases import no_change
 
 AUTH_FAILED = (401, {'type': 'AuthorizationError',
                      'msg': 'Authentication failed. Authentication is '
@@ -71,11 +73,6 @@ def hasher(backend, monkeypatch):
     counting = CountingHasher(backend.hasher)
     monkeypatch.setattr(backend, 'hasher', counting)
     return counting
-
-
-def answer(response):
-    return response.status_code, (response.json if response.data
-                                  else response.data)
 
 
 def call(client, user, password, address='10.0.0.1', path='/free_nodes'):

@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from haas.migrations import LEDGER
 from haas.model import db
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, cli, config_text,
-                      error_line, table_names, write_script)
+from support.commands import cli, error_line
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import table_names
+from support.revisions import CORE_HEAD, write_script
 
 MODULE = 'haas_example_ext'
 LEDGER_HEAD = '82a6f7041729'

@@ -17,10 +17,9 @@ import sqlalchemy as sa
 import haas
 from haas.model import db
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, HAAS_ADMIN,
-                      LEGACY_EXTENSIONS, cli, config_text, error_line,
-                      run_admin)
-from test_plans import described, upgrades
+from support.commands import HAAS_ADMIN, cli, error_line, run_admin
+from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
+from support.revisions import CORE_HEAD, described, upgrades
 
 BRANCHES = ('haas, haas.ext.obm.mock, haas.ext.switches.mock, '
             'haas.migrations.ledger')

@@ -1,98 +1,29 @@
 """The `haas` client, as a user runs it: real processes of the client, of
 `haas-admin serve` and of `haas-admin serve-networks`."""
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import time
-import uuid
 
-import pytest
-
-from test_api_server import ADMIN, free_port, serving
-
-HAAS = os.path.join(os.path.dirname(sys.executable), 'haas')
-HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')
-
-
-def haas(server, *args, credentials=ADMIN, check=True):
-    """Run `haas ARGS` against `server`; (exit status, stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('HAAS_CONFIG', 'HAAS_USERNAME', 'HAAS_PASSWORD')}
-    env['HAAS_ENDPOINT'] = server.base if hasattr(server, 'base') else server
-    if credentials:
-        env['HAAS_USERNAME'], env['HAAS_PASSWORD'] = credentials
-    result = subprocess.run([HAAS, *args], capture_output=True, text=True,
-                            env=env, timeout=60)
-    if check:
-        assert result.returncode == 0, (args, result.stderr)
-    return result.returncode, result.stdout, result.stderr
-
-
-@pytest.fixture
-def site(databases, tmp_path):
-    """`haas-admin serve` and a networking daemon on one database; the
-    mock switches' state directory."""
-    with running(databases.new(), tmp_path) as site:
-        yield site
-
-
-@contextlib.contextmanager
-def running(uri, tmp_path, gunicorn=False):
-    state = tmp_path / 'switches'
-    with serving(uri, tmp_path, gunicorn=gunicorn,
-                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n') \
-            as server:
-        env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
-        daemon = subprocess.Popen([HAAS_ADMIN, 'serve-networks'], env=env,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            yield server, state
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
-
-
-def ports(state, switch):
-    """What the mock switch's ports carry, as the mock reads its files."""
-    from haas.config import Config
-    from haas.ext.switches import mock
-    return mock.read_state(Config.from_string(
-        f'[haas.ext.switches.mock]\nstate_dir = {state}\n'), switch)['ports']
-
-
-def eventually(check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
-def status_id(result):
-    """The status_id a queued change printed, checked to be all it
-    printed, and a version 4 UUID."""
-    status, out, err = result
-    assert (status, out[:len('status_id: ')], out[-1:], err) == (
-        0, 'status_id: ', '\n', '')
-    found = out[len('status_id: '):-1]
-    assert uuid.UUID(found).version == 4
-    return found
-
-
-def action_status(server, found):
-    """The status of networking action `found`, as `haas action show`
-    prints it."""
-    return json.loads(haas(server, 'action', 'show', found, '--json')[1])[
-        'status']
+from support.commands import HAAS
+from support.servers import (action_status, eventually, free_port, haas, ports,
+                             running, status_id)
 
 
 def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
-        site):
-    server, state = site
+        live_site):
+    cable_connect_detach_and_remove(*live_site)
+
+
+def test_the_same_under_gunicorn_on_postgresql(pg_databases, tmp_path):
+    with running(pg_databases.new(), tmp_path, gunicorn=True) as site:
+        cable_connect_detach_and_remove(*site)
+
+
+def cable_connect_detach_and_remove(server, state):
+    """A node's whole life through the client, against `server` with a
+    networking daemon whose mock switches keep their state in `state`."""
     for args in [
             ('project', 'create', 'runway'),
             ('node', 'register', 'n1', 'mock', 'host=bmc', 'user=root',
@@ -158,14 +89,8 @@ def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
     assert haas(server, 'node', 'free', '--json') == (0, '[]\n', '')
 
 
-def test_the_same_under_gunicorn_on_postgresql(pg_databases, tmp_path):
-    with running(pg_databases.new(), tmp_path, gunicorn=True) as site:
-        test_a_node_is_cabled_connected_detached_and_removed_with_the_client(
-            site)
-
-
-def test_a_refused_call_prints_the_servers_error_and_exits_1(site):
-    server, _ = site
+def test_a_refused_call_prints_the_servers_error_and_exits_1(live_site):
+    server, _ = live_site
     haas(server, 'project', 'create', 'runway')
 
     again = haas(server, 'project', 'create', 'runway', check=False)
@@ -184,8 +109,8 @@ def test_a_refused_call_prints_the_servers_error_and_exits_1(site):
                                "nosuch' is not a valid OBM type.\n")
 
 
-def test_a_list_as_json_parses_back(site):
-    server, _ = site
+def test_a_list_as_json_parses_back(live_site):
+    server, _ = live_site
     for name in ('b', 'a'):
         haas(server, 'project', 'create', name)
 

@@ -6,17 +6,13 @@ status_ids, metadata, reverts).  A real `haas-admin serve` and
 
 import json
 
-import test_client
-from test_client import action_status, eventually, haas, ports, status_id
-
-# test_client's fixture: a server and a networking daemon.
-site = test_client.site
+from support.servers import action_status, eventually, haas, ports, status_id
 
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 
-def test_a_haas_0_2_client_and_a_0_3_client_share_one_server(site):
-    server, state = site
+def test_a_haas_0_2_client_and_a_0_3_client_share_one_server(live_site):
+    server, state = live_site
 
     # HaaS 0.2's client: each call as it sent it, reading what it read.
     old = [

@@ -8,8 +8,10 @@ from haas.errors import MigrationError
 from haas.migrations import LEDGER
 from haas.model import db
 
-from conftest import (CORE_BASELINE, DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS,
-                      cli, config_text, make_app, snapshot, table_rows)
+from support.commands import cli
+from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
+from support.databases import make_app, snapshot, table_rows
+from support.revisions import CORE_BASELINE
 
 def create(app):
     with app.app_context():

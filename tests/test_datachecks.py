@@ -10,10 +10,11 @@ import sqlalchemy as sa
 
 from haas.model import db
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
-                      cli, config_text, error_line, make_app, table_rows,
-                      write_script)
-from test_status import FIRST, SECOND, WIDGET
+from support.commands import cli, error_line
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import make_app, table_rows
+from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.revisions import CORE_HEAD, write_script
 
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 DUPLICATES = ('SELECT label, count(*) FROM example_widget GROUP BY label '

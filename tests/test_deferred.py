@@ -16,26 +16,17 @@ from haas.ext.switches import mock
 from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
                         db)
 
-from conftest import HAAS_ADMIN, NULL_AUTH_EXTENSIONS, Databases, config_text
-
-OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
-       'host': 'h', 'user': 'u', 'password': 'p'}
-SWITCH = {'type': 'http://schema.massopencloud.org/haas/v0/switches/mock',
-          'hostname': 'h', 'username': 'u', 'password': 'p'}
-
+from support.api import OBM, SWITCH, calls
+from support.commands import HAAS_ADMIN
+from support.config import NULL_AUTH_EXTENSIONS, config_text
+from support.databases import Databases
+from support.servers import eventually
 
 @pytest.fixture
 def switches(monkeypatch, tmp_path):
     """The mock switches' state, in a directory of this test's own."""
     monkeypatch.setattr(mock, 'state_dir', lambda config: str(tmp_path))
     return lambda label: mock.read_state(None, label)
-
-
-def calls(client, headers, *requests):
-    for method, path, body in requests:
-        response = client.open(path, method=method, json=body,
-                               headers=headers)
-        assert response.status_code in (200, 202), (path, response.json)
 
 
 def cabled_node(client, headers, node, switch, port, project='runway'):
@@ -455,13 +446,6 @@ def journal(tmp_path):
         dbs.drop_all()
 
 
-def wait_until(condition, seconds=60):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.05)
-
-
 def attachments(app):
     with app.app_context():
         return db.session.execute(sa.select(sa.func.count(
@@ -486,7 +470,7 @@ def test_two_daemons_apply_200_actions_once_each(journal):
     start, remaining, read, app = journal
 
     first, second = start(), start()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
 
     assert (stop(first), stop(second)) == (0, 0)
     state = read()
@@ -499,12 +483,12 @@ def test_two_daemons_apply_200_actions_once_each(journal):
 def test_a_daemon_killed_mid_run_loses_nothing_and_doubles_nothing(journal):
     start, remaining, read, app = journal
     first = start()
-    wait_until(lambda: remaining() < 180)
+    eventually(lambda: remaining() < 180, 60)
 
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     second = start()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
 
     assert stop(second) == 0
     state = read()
@@ -519,13 +503,13 @@ def test_an_idle_daemon_wakes_at_once_for_a_new_action_and_stops_on_sigterm(
         journal):
     start, remaining, read, app = journal
     daemon = start()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
     client = app.test_client()
     calls(client, {}, ('POST', '/node/n0/nic/eth0/detach_network',
                        {'network': 'net'}))
 
     queued = time.monotonic()
-    wait_until(lambda: remaining() == 0, seconds=10)
+    eventually(lambda: remaining() == 0, 10)
     took = time.monotonic() - queued
 
     assert took < deferred.POLL  # woken by NOTIFY, not by its poll
@@ -557,7 +541,7 @@ def test_two_daemons_keep_each_ports_actions_in_order(journal):
     assert remaining() == 400
 
     first, second = start(), start()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
 
     assert (stop(first), stop(second)) == (0, 0)
     state = read()
@@ -584,13 +568,13 @@ def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
         other.execute(sa.text(
             'SELECT id FROM networking_action WHERE id = 1 FOR UPDATE'))
         daemon = start()
-        wait_until(lambda: remaining() <= 2)
+        eventually(lambda: remaining() <= 2, 60)
         time.sleep(1)  # time enough to take the detach, if it would
 
         # The detach waits behind the held connect.
         assert remaining() == 2
         other.rollback()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
 
     assert stop(daemon) == 0
     port0 = [entry for entry in read()['applied'] if entry[1] == 'port0']
@@ -602,7 +586,7 @@ def test_an_action_waits_while_an_older_one_of_its_nic_is_held(journal):
 def test_a_daemon_outlives_its_database_connections(journal):
     start, remaining, read, app = journal
     daemon = start()
-    wait_until(lambda: remaining() == 0)
+    eventually(lambda: remaining() == 0, 60)
     with app.app_context():
         # As a database restart would: every other session is cut off.
         killed = db.session.execute(sa.text(
@@ -615,7 +599,7 @@ def test_a_daemon_outlives_its_database_connections(journal):
 
     calls(app.test_client(), {}, ('POST', '/node/n0/nic/eth0/detach_network',
                                   {'network': 'net'}))
-    wait_until(lambda: remaining() == 0, seconds=20)
+    eventually(lambda: remaining() == 0, 20)
 
     assert daemon.poll() is None
     assert ('port0' in read()['ports'], statuses(app)) == (

@@ -14,13 +14,13 @@ from haas.migrations.scripts import Branches
 from haas.migrations.tables import tables_of
 from haas.model import db
 
-import legacy_objects
-import test_legacy
-from conftest import (API_EXTENSIONS, DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS,
-                      Databases, config_text, make_app, run_admin, snapshot,
-                      state_rows)
-from test_legacy import MASK, load_dump
-from test_third_party_extension import MODULE as EXAMPLE, install_example
+from support import legacy_objects
+from support.commands import run_admin
+from support.config import (API_EXTENSIONS, DEFAULT_EXTENSIONS,
+                            LEGACY_EXTENSIONS, config_text)
+from support.databases import Databases, make_app, snapshot, state_rows
+from support.example import EXAMPLE_MODULE as EXAMPLE, install_example
+from support.legacy import MASK, load_dump
 
 EXTENSION_SETS = {
     'default': DEFAULT_EXTENSIONS,
@@ -29,11 +29,9 @@ EXTENSION_SETS = {
     'api': API_EXTENSIONS,
 }
 VLAN_POOL = 'haas.ext.network_allocators.vlan_pool'
-# test_legacy's fixture (the HaaS 0.2 dump), which tests here take by name.
-dump = test_legacy.dump
 # A second third-party extension, made from the example.
 SECOND = 'haas_second_example_ext'
-# The pool conftest.config_text configures: LEGACY_VLANS, '100-200, 300-500'.
+# The pool config_text configures: LEGACY_VLANS, '100-200, 300-500'.
 POOL = list(range(100, 201)) + list(range(300, 501))
 # The extensions with tables: every branch but core's.
 WITH_TABLES = LEGACY_EXTENSIONS

@@ -11,8 +11,9 @@ from haas import migrations
 from haas.migrations import releases
 from haas.model import db
 
-from conftest import (LEGACY_EXTENSIONS, cli, config_text, error_line,
-                      make_app, snapshot, state_rows, table_rows)
+from support.commands import cli, error_line
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.databases import make_app, snapshot, state_rows, table_rows
 
 BASELINE = releases.RELEASES['0.2']['haas']
 #: Core's revisions of HaaS 0.3, and the last of them: core's part of the

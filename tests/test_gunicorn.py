@@ -4,17 +4,15 @@ database, each worker with its own application."""
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import NULL_AUTH_EXTENSIONS, config_text, run_admin
-from test_api_server import free_port
-
-GUNICORN = os.path.join(os.path.dirname(sys.executable), 'gunicorn')
+from support.commands import GUNICORN, run_admin
+from support.config import NULL_AUTH_EXTENSIONS, config_text
+from support.servers import free_port
 
 
 def request(base, method, path, body=None):

@@ -14,12 +14,14 @@ from haas.migrations import LEDGER, ledger
 from haas.migrations.scripts import Branches
 from haas.model import db
 
-from conftest import (CORE_HEAD, CORE_REVISIONS, DEFAULT_EXTENSIONS,
-                      EXAMPLE_MODULE as MODULE, cli, config_text, error_line,
-                      make_app, table_rows, write_script)
-from test_legacy import load_dump, read_dump
-from test_status import (FIRST, LEDGER_HEAD, OBM, OBM_BASELINE, OBM_HEAD,
-                         SECOND, SWITCH, SWITCH_BASELINE, SWITCH_HEAD, WIDGET)
+from support.commands import cli, error_line
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import make_app, table_rows
+from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.legacy import load_dump, read_dump
+from support.revisions import (CORE_HEAD, CORE_REVISIONS, LEDGER_HEAD, OBM,
+                               OBM_BASELINE, OBM_HEAD, SWITCH, SWITCH_BASELINE,
+                               SWITCH_HEAD, write_script)
 
 DROP_WIDGET = "op.drop_table('example_widget')"
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]

@@ -6,24 +6,21 @@ holding the same objects.  CI sets HAAS_TEST_REQUIRE_LEGACY_DUMP=1, which
 turns a missing dump into a failure instead of a skip.
 """
 
-import os
-
-import psycopg2
 import pytest
-import sqlalchemy as sa
 
 from haas import migrations
 from haas.migrations import LEDGER
 from haas.ext.obm.mock import MockObm
 from haas.model import Node, db
 
-import legacy_objects
-from conftest import (HISTORY, LEGACY_EXTENSIONS, config_text, make_app,
-                      run_admin, snapshot, state_rows, table_rows)
-from test_plans import SCRIPTS
+from support import legacy_objects
+from support.commands import run_admin
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.databases import (HISTORY, make_app, snapshot, state_rows,
+                               table_rows)
+from support.legacy import MASK, load_dump
+from support.revisions import SCRIPTS
 
-DUMP = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
-                    'fixtures', 'haas-0.2-legacy.sql')
 DUMP_ROWS = {
     'headnode': 4, 'hnic': 8, 'ipmi': 0, 'mock_obm': 7, 'mock_switch': 2,
     'network': 7, 'network_attachment': 0, 'networking_action': 0,
@@ -31,7 +28,6 @@ DUMP_ROWS = {
     'power_connect55xx': 0, 'project': 3, 'switch': 2, 'user': 0,
     'user_projects': 0, 'vlan': 302,
 }
-MASK = {'headnode': ['uuid']}
 #: The rows HaaS 0.3's revisions add: the project of access of each of the
 #: dump's four networks that has one becomes a row of the network's list.
 UPGRADE_ROWS = {'network_projects': 4, 'metadata': 0}
@@ -40,31 +36,6 @@ UPGRADE_ROWS = {'network_projects': 4, 'metadata': 0}
 EVERY_SCRIPT = [(branch, revision)
                 for branch in ['haas', LEDGER] + LEGACY_EXTENSIONS
                 for revision, _, _ in SCRIPTS[branch]]
-
-
-@pytest.fixture
-def dump():
-    return read_dump()
-
-
-def read_dump():
-    """The dump's SQL; a skip (a failure in CI) when it is absent."""
-    if not os.path.isfile(DUMP):
-        message = f'the HaaS 0.2 dump is not at {os.path.normpath(DUMP)}'
-        if os.environ.get('HAAS_TEST_REQUIRE_LEGACY_DUMP') == '1':
-            pytest.fail(message)
-        pytest.skip(message)
-    with open(DUMP, encoding='utf-8') as f:
-        return f.read()
-
-
-def load_dump(uri, sql):
-    """Load the dump as it is, the way psql would, statement by statement."""
-    url = sa.make_url(uri)
-    with psycopg2.connect(host=url.host, port=url.port, user=url.username,
-                          password=url.password, dbname=url.database) as conn:
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
 
 
 def sequences(app):

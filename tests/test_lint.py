@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
-                      cli, config_text, error_line, write_script)
-from test_status import FIRST, SECOND, WIDGET
+from support.commands import cli, error_line
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.revisions import CORE_HEAD, write_script
 
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 #: No server listens there: --since must not connect.

@@ -12,17 +12,19 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, HAAS_ADMIN, Databases,
-                      cli, config_text, error_line)
 from haas import migrations
 from haas.migrations import LEDGER
-from test_plans import SCRIPTS
+
+from support.commands import HAAS_ADMIN, cli, error_line
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import Databases
+from support.revisions import CORE_HEAD, SCRIPTS
+from support.servers import eventually
 
 KEY = 0x48414153
 # Core's row goes once a revision that depends on it is there.
@@ -269,15 +271,6 @@ def start():
             admin.process.wait()
 
 
-def eventually(condition, what):
-    """Wait for `condition()` to hold, within the bound."""
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f'not after {BOUND} s: {what}')
-        time.sleep(0.05)
-
-
 def write_config(tmp_path, text):
     path = tmp_path / f'haas-{uuid.uuid4().hex[:8]}.cfg'
     path.write_text(text)
@@ -367,7 +360,7 @@ def test_concurrent_upgrades_wait_then_apply_each_revision_once(
         # Each has met the test's lock before any may take it.
         eventually(lambda: all(a.lines[:1] == [waiting_line(holder, BOUND)]
                                for a in admins),
-                   f'every upgrade waiting for {holder}')
+                   BOUND, f'every upgrade waiting for {holder}')
     results = [a.finish() for a in admins]
 
     assert [status for status, _, _ in results] == [0] * n, results
@@ -399,7 +392,7 @@ def test_concurrent_sqlite_creates_wait_then_create_once(tmp_path, start):
         admins = [start(['db', 'create'], config) for _ in range(4)]
         eventually(lambda: all(a.lines[:1] == [waiting_line(holder, BOUND)]
                                for a in admins),
-                   f'every create waiting for {holder}')
+                   BOUND, f'every create waiting for {holder}')
     results = [a.finish() for a in admins]
 
     assert [status for status, _, _ in results] == [0] * 4, results
@@ -520,7 +513,8 @@ def table_locked(uri, table):
 
 def test_reading_the_schema_behind_a_locked_table_fails_after_lock_timeout(
         pg_databases):
-    from test_legacy import LEGACY_EXTENSIONS, load_dump, read_dump
+    from support.config import LEGACY_EXTENSIONS
+    from support.legacy import load_dump, read_dump
     uri = pg_databases.new()
     load_dump(uri, read_dump())  # adoptable: its tables are read closely
     config = config_text(uri, LEGACY_EXTENSIONS,
@@ -551,7 +545,7 @@ def test_revision_that_hits_the_lock_timeout_is_retried(pg_databases,
         admin = start(['db', 'upgrade'], write_config(tmp_path, text),
                       tmp_path / 'site')
         eventually(lambda: admin.lines[:1] == [
-            f'{failed}; retry 1 of 5 in 1 s'], 'the first retry')
+            f'{failed}; retry 1 of 5 in 1 s'], BOUND, 'the first retry')
     status, _, lines = admin.finish()
 
     assert status == 0, lines

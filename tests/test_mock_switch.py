@@ -16,7 +16,7 @@ from haas.config import Config
 from haas.ext.switches import mock, mock_state
 from haas.model import REVERT_PORT, NetworkingAction, Port, Switch, db
 
-from test_deferred import OBM, SWITCH, calls
+from support.api import OBM, SWITCH, calls
 
 LONG_PORT = 'p' * 250
 #: 100 characters, 600 bytes percent-encoded: over the 255 of a file name.

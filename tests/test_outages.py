@@ -27,10 +27,10 @@ import haas
 from haas import migrations
 from haas.model import db
 
-from conftest import HAAS_ADMIN, NULL_AUTH_EXTENSIONS, config_text
-from test_api_server import free_port
-from test_deferred import OBM, SWITCH, calls
-from test_gunicorn import GUNICORN
+from support.api import OBM, SWITCH, calls
+from support.commands import GUNICORN, HAAS_ADMIN
+from support.config import NULL_AUTH_EXTENSIONS, config_text
+from support.servers import eventually, free_port
 
 #: In CI these faults must run: a skip there would pass for a success.
 IN_CI = os.environ.get('CI') == 'true'
@@ -40,13 +40,6 @@ def cannot_run(reason):
     if IN_CI:
         pytest.fail(f'{reason} (CI=true: the outage tests must run)')
     pytest.skip(reason)
-
-
-def wait_until(condition, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.05)
 
 
 # --- without a cluster ------------------------------------------------------
@@ -280,7 +273,7 @@ class Site:
                               f'127.0.0.1:{port}', '--graceful-timeout', '5',
                               'haas.wsgi:application'], 'gunicorn')
         process.base = f'http://127.0.0.1:{port}'
-        wait_until(lambda: answered(process.base, 'GET', '/projects')
+        eventually(lambda: answered(process.base, 'GET', '/projects')
                    or process.poll() is not None, 30, 'gunicorn')
         assert process.poll() is None, log_of(process)
         return process
@@ -400,17 +393,17 @@ def outage_lines(daemon):
 def test_a_restart_under_the_daemon_and_gunicorn(site):
     daemon = site.daemon()
     server = site.gunicorn()
-    wait_until(lambda: 'waiting for actions' in log_of(daemon), 20,
+    eventually(lambda: 'waiting for actions' in log_of(daemon), 20,
                'the daemon')
     caller = Caller(server.base)
     caller.start()
-    wait_until(lambda: caller.connected >= 2, 20, 'the first connects')
+    eventually(lambda: caller.connected >= 2, 20, 'the first connects')
 
     site.cluster.restart()
     back = len(caller.answers) + 1  # past the call in flight, if any
-    wait_until(lambda: caller.connected >= 6, 20, 'connects after it')
+    eventually(lambda: caller.connected >= 6, 20, 'connects after it')
     answers = caller.finish()
-    wait_until(lambda: site.statuses() == {'DONE': caller.connected}, 20,
+    eventually(lambda: site.statuses() == {'DONE': caller.connected}, 20,
                'every action applied')
 
     # Nothing failed: each call either succeeded or was told to wait.
@@ -429,33 +422,33 @@ def test_a_restart_under_the_daemon_and_gunicorn(site):
 def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
     daemon = site.daemon()
     server = site.gunicorn(workers=2)
-    wait_until(lambda: 'waiting for actions' in log_of(daemon), 20,
+    eventually(lambda: 'waiting for actions' in log_of(daemon), 20,
                'the daemon')
     workers = gunicorn_workers(server)
     caller = Caller(server.base)
     caller.start()
-    wait_until(lambda: caller.connected >= 2, 20, 'the first connects')
+    eventually(lambda: caller.connected >= 2, 20, 'the first connects')
 
     site.cluster.stop()
     during = len(caller.answers)
     caller.hold.set()
-    wait_until(caller.holding.is_set, 20, 'the caller to hold')
+    eventually(caller.holding.is_set, 20, 'the caller to hold')
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     caller.hold.clear()
     # The workers gunicorn starts in their place boot with the database
     # away (a worker that fails to boot stops gunicorn for good).
-    wait_until(lambda: log_of(server).count('its schema will be checked')
+    eventually(lambda: log_of(server).count('its schema will be checked')
                >= len(workers) or server.poll() is not None, 20,
                'new workers')
-    wait_until(lambda: len(caller.answers) > during + 4, 20, 'calls in the '
+    eventually(lambda: len(caller.answers) > during + 4, 20, 'calls in the '
                'outage')
     assert server.poll() is None, log_of(server)
     site.cluster.start()
     back = len(caller.answers) + 1  # past the call in flight, if any
-    wait_until(lambda: caller.connected == NODES, 30, 'every connect')
+    eventually(lambda: caller.connected == NODES, 30, 'every connect')
     answers = caller.finish()
-    wait_until(lambda: site.statuses() == {'DONE': NODES}, 30,
+    eventually(lambda: site.statuses() == {'DONE': NODES}, 30,
                'every action applied')
     after = [request(server.base, 'GET', '/projects') for _ in range(20)]
 
@@ -602,7 +595,7 @@ def test_the_daemon_notices_a_peer_that_stopped_answering_and_reconnects(
         client = site.app.test_client()
         calls(client, {}, ('POST', '/node/n0/nic/eth0/connect_network',
                            {'network': 'net'}))
-        wait_until(lambda: site.statuses() == {'DONE': 1}, 20,
+        eventually(lambda: site.statuses() == {'DONE': 1}, 20,
                    'the daemon to apply the first action')
 
         partition.cut()
@@ -611,11 +604,15 @@ def test_the_daemon_notices_a_peer_that_stopped_answering_and_reconnects(
                            {'network': 'net'}))
         # Idle on its LISTEN connection, the daemon hears nothing: only
         # its keepalives can tell it that the server is gone.
-        wait_until(lambda: 'lost the database' in log_of(daemon), 15,
+        eventually(lambda: 'lost the database' in log_of(daemon), 15,
                    'the daemon to notice')
         partition.mend()
-        wait_until(lambda: site.statuses() == {'DONE': 2}, 30,
+        eventually(lambda: site.statuses() == {'DONE': 2}, 30,
                    'the action queued meanwhile')
+        # The daemon says it is back once it has applied what was queued:
+        # the action can be DONE a moment before the line is written.
+        eventually(lambda: 'the database is back' in log_of(daemon), 15,
+                   'the daemon to say so')
 
         assert daemon.poll() is None
         lines, traceback = outage_lines(daemon)

@@ -13,73 +13,12 @@ import re
 
 from haas.migrations import LEDGER
 
-from conftest import (CORE_0_3, CORE_REVISIONS, LEGACY_EXTENSIONS, cli,
-                      config_text, error_line, make_app, run_admin, snapshot,
-                      state_rows, table_names, table_rows)
-
-CORE = 'haas'
-OBM = 'haas.ext.obm.mock'
-SWITCH = 'haas.ext.switches.mock'
-VLAN = 'haas.ext.network_allocators.vlan_pool'
-
-
-def widened(revision, what):
-    """An extension's HaaS 0.3 revision: it creates no table."""
-    return revision, f'HaaS 0.3: the keys of {what} are 64-bit.', []
-
-
-#: Branch -> its scripts, first to last: (revision, the first line of its
-#: message, the tables it creates).
-SCRIPTS = {
-    LEDGER: [('82a6f7041729', 'Create the migration ledger, '
-              '`haas_schema_ledger`.', ['haas_schema_ledger'])],
-    CORE: [(revision, message, created) for revision, (message, created) in
-           zip(CORE_REVISIONS, [
-               ('HaaS 0.2 baseline of core: adopt a pre-versioning database, '
-                'or create.',
-                ['project', 'obm', 'switch', 'node', 'port', 'nic', 'network',
-                 'headnode', 'hnic', 'networking_action',
-                 'network_attachment']),
-               ("HaaS 0.3: a network's creator is its owner.", []),
-               ("HaaS 0.3: a network's access is a list of projects.",
-                ['network_projects']),
-               ('HaaS 0.3: networking actions keep a uuid, a status and a '
-                'type.', []),
-               ('HaaS 0.3: nodes carry metadata, in the metadata table.',
-                ['metadata']),
-               ("HaaS 0.3: core's primary and foreign keys are 64-bit.", []),
-               ('HaaS 0.3: network, node, project and switch labels are '
-                'unique.', []),
-               ('Networking actions keep the reason they failed, in '
-                'networking_action.error.', []),
-           ], strict=True)],
-    'haas.ext.obm.ipmi': [
-        ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
-         '`ipmi` unless it exists.', ['ipmi']),
-        widened('bfe71cdb8f5d', 'the IPMI OBM')],
-    OBM: [('df8d9f423f2b', 'HaaS 0.2 baseline of the mock OBM: adopt '
-           '`mockobm`, or create.', ['mock_obm']),
-          widened('a56855f9aa12', 'the mock OBM')],
-    'haas.ext.switches.dell': [
-        ('099b939261c1', 'HaaS 0.2 baseline of the Dell PowerConnect 55xx '
-         'switch driver: adopt `powerconnect55xx`, or create.',
-         ['power_connect55xx']),
-        widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
-    'haas.ext.switches.nexus': [
-        ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
-         'driver: create `nexus` unless it exists.', ['nexus']),
-        widened('45b6520d2c63', 'the Cisco Nexus switch')],
-    VLAN: [('652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
-            'create `vlan`.', ['vlan']),
-           widened('6061f125b415', 'the VLAN pool')],
-    SWITCH: [('b5b31d19257d', 'HaaS 0.2 baseline of the mock switch: adopt '
-              '`mockswitch`, or create.', ['mock_switch']),
-             widened('b9d87c7080f1', 'the mock switch')],
-    'haas.ext.auth.database': [
-        ('570e90107adc', 'HaaS 0.2 baseline of database auth: create `user` '
-         'and `user_projects`.', ['user', 'user_projects']),
-        widened('15084df56fa8', 'the database auth backend')],
-}
+from support.commands import cli, error_line, run_admin
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.databases import (make_app, snapshot, state_rows, table_names,
+                               table_rows)
+from support.revisions import (CORE, CORE_0_3, LATER, OBM, SCRIPTS, SWITCH,
+                               TO_0_3, VLAN, described, upgrades)
 
 #: The order an upgrade from nothing runs every branch of
 #: LEGACY_EXTENSIONS in: the ledger first, so that it records the rest, then
@@ -107,21 +46,6 @@ def tables(branch):
     return [t for _, _, created in SCRIPTS[branch] for t in created]
 
 
-#: Core's scripts through release 0.3, on whose last every extension's
-#: 0.3 revision depends, and those since, on which none depends.
-TO_0_3 = SCRIPTS[CORE][:CORE_REVISIONS.index(CORE_0_3) + 1]
-LATER = SCRIPTS[CORE][len(TO_0_3):]
-
-
-def upgrades(*branches):
-    """(branch, script) of every script of `branches`, in the order an
-    upgrade runs them: core's since 0.3 after the others, which need
-    only core's 0.3."""
-    steps = [(b, script) for b in branches for script in SCRIPTS[b]
-             if not (b == CORE and script in LATER)]
-    return steps + [(CORE, script) for script in LATER if CORE in branches]
-
-
 def reverts(*branches):
     """(branch, script) of a cascade downgrade of core to base: core's
     since 0.3 first, then each branch's scripts from its first that
@@ -131,11 +55,6 @@ def reverts(*branches):
     return later + [(b, script) for b in branches
                     for script in reversed(SCRIPTS[b][1 if b == VLAN else 0:])
                     if (b, script) not in later]
-
-
-def described(script):
-    rev, message, _ = script
-    return f'{rev} ({message})'
 
 
 def below(branch, script):

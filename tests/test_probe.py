@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from haas import migrations
 from haas.model import db
 
-from conftest import config_text, make_app, run_admin
+from support.commands import run_admin
+from support.config import config_text
+from support.databases import make_app
 
 CHILD = '''
 import os, sys

@@ -11,9 +11,12 @@ import pytest
 from haas import deferred, migrations
 from haas.model import db
 
-from conftest import (CHEAP_HASHES, CORE_HEAD, LEGACY_EXTENSIONS, basic,
-                      cli, config_text, make_app, snapshot, state_rows)
-from test_legacy import load_dump, read_dump
+from support.api import basic
+from support.commands import cli
+from support.config import CHEAP_HASHES, LEGACY_EXTENSIONS, config_text
+from support.databases import make_app, snapshot, state_rows
+from support.legacy import load_dump, read_dump
+from support.revisions import CORE_HEAD
 
 DUMP_0_3 = os.path.join(os.path.dirname(__file__), 'fixtures',
                         'haas-0.3.sql')

@@ -2,18 +2,12 @@
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
 
-from conftest import HAAS_ADMIN, run_admin
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from support.commands import HAAS_ADMIN, run_admin
+from support.servers import free_port
 
 
 def call(method, url):

@@ -13,8 +13,8 @@ import pytest
 
 from haas.commands import admin
 
-from conftest import (CORE_0_3, CORE_HEAD, CORE_REVISIONS, LEGACY_EXTENSIONS,
-                      config_text)
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.revisions import CORE_0_3, CORE_HEAD, CORE_REVISIONS
 
 #: Run in a fresh interpreter: each command of argv[1] (a JSON list of
 #: argument lists), then print, per run, its exit status, its output and

@@ -24,21 +24,15 @@ from haas.migrations.schema import Schema
 from haas.migrations.state import Branch
 from haas.model import db
 
-from conftest import (CORE_BASELINE, CORE_HEAD, DEFAULT_EXTENSIONS, cli,
-                      config_text, error_line, make_app, run_admin, snapshot,
-                      state_rows, table_rows, write_script)
-from test_third_party_extension import MODULE, install_example
+from support.commands import cli, error_line, run_admin
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import make_app, snapshot, state_rows, table_rows
+from support.example import (EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET,
+                             install_example)
+from support.revisions import (CORE_BASELINE, CORE_HEAD, LEDGER_HEAD, OBM,
+                               OBM_BASELINE, OBM_HEAD, SWITCH,
+                               SWITCH_BASELINE, SWITCH_HEAD, write_script)
 
-LEDGER_HEAD = '82a6f7041729'
-SWITCH_HEAD = 'b9d87c7080f1'
-OBM_HEAD = 'a56855f9aa12'
-#: The mock drivers' HaaS 0.2 baselines.  Their 0.3 revisions widen keys
-#: only, which the comparison of shapes (generic types) does not see: the
-#: tables of either match the baseline first.
-SWITCH_BASELINE = 'b5b31d19257d'
-OBM_BASELINE = 'df8d9f423f2b'
-SWITCH = 'haas.ext.switches.mock'
-OBM = 'haas.ext.obm.mock'
 DELL = 'haas.ext.switches.dell'
 DELL_HEAD = '9d5f2cab3511'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
@@ -162,17 +156,6 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
 
 # --- a third-party branch ------------------------------------------------
 
-FIRST = 'aaaaaaaaaaaa'
-SECOND = 'bbbbbbbbbbbb'
-# project.id is a 64-bit key (core's 3c2af72d0b46), as the model's
-# project_id is.
-WIDGET = ("op.create_table('example_widget', "
-          "sa.Column('id', sa.Integer(), nullable=False), "
-          "sa.Column('label', sa.String(), nullable=False), "
-          "sa.Column('project_id', sa.BigInteger().with_variant("
-          "sa.Integer(), 'sqlite'), nullable=False), "
-          "sa.ForeignKeyConstraint(['project_id'], ['project.id']), "
-          "sa.PrimaryKeyConstraint('id'))")
 LABEL_INDEX = "op.create_index('example_widget_label', 'example_widget', " \
               "['label'])"
 

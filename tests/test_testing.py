@@ -6,10 +6,11 @@ import textwrap
 
 import pytest
 
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE as MODULE,
-                      LEGACY_EXTENSIONS, POSTGRES_URL, cli, config_text,
-                      error_line, write_script)
-from test_status import FIRST, SECOND, WIDGET
+from support.commands import cli, error_line
+from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
+from support.databases import POSTGRES_URL
+from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.revisions import CORE_HEAD, write_script
 
 pytest_plugins = ['pytester']
 

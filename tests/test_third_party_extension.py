@@ -5,23 +5,11 @@ processes; the others import it in this process (conftest.example_module)
 and give its branch a scratch folder.
 """
 
-import pathlib
-import shutil
-
-from conftest import (CORE_HEAD, DEFAULT_EXTENSIONS, EXAMPLE_MODULE, cli,
-                      config_text, error_line, run_admin, table_names)
-
-EXAMPLE = pathlib.Path(__file__).parent / 'extensions' / 'haas_example_ext'
-MODULE = EXAMPLE_MODULE
-
-
-def install_example(tmp_path):
-    """Copy the example extension to a scratch import path; its folder."""
-    target = tmp_path / 'site' / MODULE
-    shutil.copytree(EXAMPLE, target,
-                    ignore=shutil.ignore_patterns('__pycache__', 'migrations'))
-    return target
-
+from support.commands import cli, error_line, run_admin
+from support.config import DEFAULT_EXTENSIONS, config_text
+from support.databases import table_names
+from support.example import EXAMPLE_MODULE as MODULE, install_example
+from support.revisions import CORE_HEAD
 
 def _created_tables(text):
     for line in text.splitlines():

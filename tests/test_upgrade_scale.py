@@ -6,11 +6,6 @@ the bench's)."""
 import importlib.util
 import os
 
-import test_legacy
-
-# test_legacy's fixture: the HaaS 0.2 dump (a skip, or in CI a failure,
-# without it).
-dump = test_legacy.dump
 
 BENCH = os.path.join(os.path.dirname(__file__), '..', 'bench',
                      'upgrade_scale.py')

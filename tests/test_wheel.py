@@ -13,9 +13,9 @@ import pytest
 
 from haas.migrations import LEDGER
 
-from conftest import (CORE_HEAD, EXAMPLE, EXAMPLE_MODULE, LEGACY_EXTENSIONS,
-                      config_text, write_script)
-from test_status import FIRST, WIDGET
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.example import EXAMPLE, EXAMPLE_MODULE, FIRST, WIDGET
+from support.revisions import CORE_HEAD, write_script
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

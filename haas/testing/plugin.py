@@ -32,17 +32,27 @@ def haas_sqlite(tmp_path):
     return sqlite_databases(tmp_path)
 
 
+def postgres_url():
+    """The URL of the PostgreSQL server the tests make databases on."""
+    return os.environ.get('HAAS_TEST_POSTGRES_URL', DEFAULT_POSTGRES)
+
+
+def unusable(message):
+    """Skip the test for want of PostgreSQL, or fail it where the server
+    is required (HAAS_TEST_REQUIRE_POSTGRES=1, as in CI)."""
+    if os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1':
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def haas_postgresql():
     from haas.testing import postgresql_databases
-    url = os.environ.get('HAAS_TEST_POSTGRES_URL', DEFAULT_POSTGRES)
     with contextlib.ExitStack() as stack:
         try:
-            new = stack.enter_context(postgresql_databases(url))
+            new = stack.enter_context(postgresql_databases(postgres_url()))
         except ConnectionError as e:
-            if os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1':
-                pytest.fail(str(e))
-            pytest.skip(str(e))
+            unusable(str(e))
         yield new
 
 
