@@ -1,4 +1,5 @@
-"""Kept for tools that still call setup.py; all metadata is in pyproject.toml."""
+"""Kept for tools that still call setup.py; all metadata is in
+pyproject.toml."""
 from setuptools import setup
 
 setup()

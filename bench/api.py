@@ -9,9 +9,8 @@ on PostgreSQL.  Run with `make bench`, or `python bench/api.py auth` (or
 """
 
 import base64
-import contextlib
-
 import concurrent.futures
+import contextlib
 import json
 import os
 import subprocess
@@ -27,14 +26,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
 import haas  # noqa: E402
 from haas import migrations  # noqa: E402
+from haas.ext.auth.database import User  # noqa: E402
 from haas.ext.obm.mock import MockObm  # noqa: E402
 from haas.ext.switches import mock  # noqa: E402
-from haas.model import (Network, NetworkingAction, Nic, Node, Obm,  # noqa
-                        Port, Project, Switch, db)
+from haas.model import (  # noqa: E402
+    Network,
+    NetworkingAction,
+    Nic,
+    Node,
+    Obm,
+    Port,
+    Project,
+    Switch,
+    db,
+)
 
 from support.config import NULL_AUTH_EXTENSIONS, config_text  # noqa: E402
 from support.databases import Databases  # noqa: E402
-from haas.ext.auth.database import User  # noqa: E402
 from support.servers import free_port  # noqa: E402
 
 NODES = 10_000

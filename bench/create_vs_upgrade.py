@@ -3,8 +3,8 @@
 Rebuilding the schema per test (`db create` or `db upgrade heads`) against
 rolling back one transaction on a schema built once, which is what the test
 suite does.  `db create` also fills the 302 VLANs of the pool, which
-`upgrade` leaves to it.  Run with `make bench`; PostgreSQL is skipped when unreachable
-(HAAS_TEST_POSTGRES_URL, as for the tests).
+`upgrade` leaves to it.  Run with `make bench`; PostgreSQL is skipped when
+unreachable (HAAS_TEST_POSTGRES_URL, as for the tests).
 """
 
 import logging

@@ -9,20 +9,39 @@ import re
 import typing
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Response, current_app
 from sqlalchemy.orm import joinedload, selectinload
 
-from flask import Response
-
-from haas import auth, deferred, drivers, libvirt
-from haas.errors import (AllocationError, BadArgumentError, BlockedError,
-                         DuplicateError, IllegalStateError, NotFoundError,
-                         OBMError, ProjectMismatchError, ServerError)
-from haas.model import (MODIFY_PORT, PENDING, REVERT_PORT, Headnode, Hnic,
-                        Metadata, Network, NetworkAttachment,
-                        NetworkingAction, Nic, Node, Obm, Port, Project,
-                        Switch, db)
-from haas import rest
+from haas import auth, deferred, drivers, libvirt, rest
+from haas.errors import (
+    AllocationError,
+    BadArgumentError,
+    BlockedError,
+    DuplicateError,
+    IllegalStateError,
+    NotFoundError,
+    OBMError,
+    ProjectMismatchError,
+    ServerError,
+)
+from haas.model import (
+    MODIFY_PORT,
+    PENDING,
+    REVERT_PORT,
+    Headnode,
+    Hnic,
+    Metadata,
+    Network,
+    NetworkAttachment,
+    NetworkingAction,
+    Nic,
+    Node,
+    Obm,
+    Port,
+    Project,
+    Switch,
+    db,
+)
 from haas.rest import Body, Kind, Name, Text, rest_call
 
 Labels = list[str]
@@ -1143,7 +1162,7 @@ def list_headnode_images():
     return base_images()
 
 
-# --- consoles -----------------------------------------------------------------
+# --- consoles ---------------------------------------------------------------
 
 @rest_call('GET', '/node/<node>/console', returns=str,
            media_type='text/plain', errors=[NotFoundError, OBMError])

@@ -164,7 +164,8 @@ class Config:
             raise ConfigError(
                 f'[general] log_level must be one of {", ".join(LOG_LEVELS)}, '
                 f'not {level!r}')
-        return {'warn': 'WARNING', 'fatal': 'CRITICAL'}.get(level, level.upper())
+        return {'warn': 'WARNING', 'fatal': 'CRITICAL'}.get(level,
+                                                             level.upper())
 
 
 def with_driver(uri):
@@ -186,7 +187,7 @@ def _absolute_sqlite_uri(uri, cwd):
     if not uri.startswith(prefix):
         return uri
     path = uri[len(prefix):]
-    if path in ('', ':memory:') or path.startswith('/') or path.startswith('file:'):
+    if path in ('', ':memory:') or path.startswith(('/', 'file:')):
         return uri
     return prefix + os.path.join(cwd, path)
 
@@ -226,5 +227,6 @@ def load(path=None):
     try:
         parser.read_string(text, source=path)
     except configparser.Error as e:
-        raise ConfigError(f'bad configuration in {path}: {squashed(e)}') from None
+        raise ConfigError(f'bad configuration in {path}: '
+                          f'{squashed(e)}') from None
     return Config(parser, path=os.path.abspath(path))

@@ -29,8 +29,16 @@ import sqlalchemy.orm
 
 from haas import outages
 from haas.errors import SwitchError, SwitchUnavailableError, squashed
-from haas.model import (DONE, ERROR, PENDING, REVERT_PORT, NetworkAttachment,
-                        NetworkingAction, begin_writing, db)
+from haas.model import (
+    DONE,
+    ERROR,
+    PENDING,
+    REVERT_PORT,
+    NetworkAttachment,
+    NetworkingAction,
+    begin_writing,
+    db,
+)
 
 log = logging.getLogger(__name__)
 

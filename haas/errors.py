@@ -36,7 +36,8 @@ class MigrationError(HaasError):
 
 
 class DatabaseError(HaasError):
-    """The database cannot be reached or is not in the state a command needs."""
+    """The database cannot be reached or is not in the state a command
+    needs."""
 
 
 class SwitchError(Exception):

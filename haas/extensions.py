@@ -10,7 +10,6 @@ import sys
 
 from haas.errors import ExtensionError
 
-
 #: Every module imported as an extension, by any application of this
 #: process: what it declares is served only where it is enabled.
 loaded = set()

@@ -93,7 +93,8 @@ class Switch(db.Model):
     id = db.Column(Key, primary_key=True)
     label = db.Column(db.String, nullable=False, unique=True)
     type = db.Column(db.String, nullable=False)
-    __mapper_args__ = {'polymorphic_on': type, 'polymorphic_identity': 'switch'}
+    __mapper_args__ = {'polymorphic_on': type,
+                       'polymorphic_identity': 'switch'}
 
     #: The longest port label, in characters, the driver can configure;
     #: None when it takes any the API does (haas.rest.MAX_NAME).
@@ -207,8 +208,8 @@ class Hnic(db.Model):
 class NetworkingAction(db.Model):
     """A change of a nic's network, queued by the API and applied by
     `serve-networks`, which records how it ended (DONE, or ERROR, with
-    the reason, when the switch refused it).  A nic has one action at most: a finished one is
-    deleted when the next is queued."""
+    the reason, when the switch refused it).  A nic has one action at
+    most: a finished one is deleted when the next is queued."""
 
     __tablename__ = 'networking_action'
     id = db.Column(Key, primary_key=True)
@@ -283,7 +284,8 @@ def table_owners():
     owners = {}
     for mapper in db.Model.registry.mappers:
         table = mapper.local_table
-        if mapper.inherits is not None and table is mapper.inherits.local_table:
+        if mapper.inherits is not None \
+                and table is mapper.inherits.local_table:
             continue  # single-table inheritance: the parent owns it
         owners[table.name] = mapper.class_.__module__
     for table in db.metadata.tables.values():

@@ -21,12 +21,31 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from haas import auth, errors, outages
+
 # Field kinds and bodies live below both this module and haas.drivers;
 # declarations import them from here as well.
 from haas.fields import (  # noqa: F401
-    CONTROL, CONTROL_CHARACTER, LABEL, MAX_NAME, NO_DOT_SEGMENT, SHOWN_NAME,
-    SHOWN_PROBLEMS, Body, Kind, Name, PathName, Secret, Segment, Text,
-    label_check, model_of, no_dot_segment, problems, pydantic_type, string)
+    CONTROL,
+    CONTROL_CHARACTER,
+    LABEL,
+    MAX_NAME,
+    NO_DOT_SEGMENT,
+    SHOWN_NAME,
+    SHOWN_PROBLEMS,
+    Body,
+    Kind,
+    Name,
+    PathName,
+    Secret,
+    Segment,
+    Text,
+    label_check,
+    model_of,
+    no_dot_segment,
+    problems,
+    pydantic_type,
+    string,
+)
 from haas.model import begin_writing, db
 
 log = logging.getLogger(__name__)

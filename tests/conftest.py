@@ -14,10 +14,18 @@ from haas import migrations
 from haas.model import db
 
 from support.api import basic
-from support.config import (API_EXTENSIONS, CHEAP_HASHES, HEADNODE_CONFIG,
-                            NULL_AUTH_EXTENSIONS)
-from support.databases import (Databases, built_app, dispose_engines,
-                               rolled_back)
+from support.config import (
+    API_EXTENSIONS,
+    CHEAP_HASHES,
+    HEADNODE_CONFIG,
+    NULL_AUTH_EXTENSIONS,
+)
+from support.databases import (
+    Databases,
+    built_app,
+    dispose_engines,
+    rolled_back,
+)
 from support.example import EXAMPLE, EXAMPLE_MODULE
 from support.legacy import read_dump
 from support.servers import running

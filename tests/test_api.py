@@ -108,7 +108,7 @@ def test_project_delete_is_blocked_while_it_owns_or_may_use_a_network(
         'manhattan', 'runway']
 
 
-# --- authentication -----------------------------------------------------------
+# --- authentication ----------------------------------------------------------
 
 @pytest.mark.parametrize('who', ['anonymous', 'unknown user',
                                  'wrong password', 'no password'])
@@ -146,7 +146,7 @@ def test_null_auth_makes_everyone_an_admin(null_client):
     assert answer(null_client.get('/projects'))[::2] == (200, ['p'])
 
 
-# --- errors and bodies --------------------------------------------------------
+# --- errors and bodies -------------------------------------------------------
 
 def test_unknown_path_and_wrong_method_answer_json_of_the_api_classes(
         client, users):
@@ -226,9 +226,9 @@ def test_a_call_without_body_fields_ignores_any_body(client, users):
     assert answer(response)[::2] == (200, None)
 
 
-# --- calls as data ------------------------------------------------------------
+# --- calls as data -----------------------------------------------------------
 
-def test_a_call_declared_after_an_app_has_routed_is_served_by_apps_that_route_later(
+def test_a_call_declared_after_an_app_has_routed_is_served_by_apps_that_route_later(  # noqa: E501
         tmp_path):
     (tmp_path / 'a').mkdir()
     (tmp_path / 'b').mkdir()
@@ -302,7 +302,7 @@ def test_core_builds_no_app_and_imports_no_cli_or_extension():
     assert callable(haas.create_app)
 
 
-# --- OpenAPI --------------------------------------------------------------------
+# --- OpenAPI -----------------------------------------------------------------
 
 def resolve(document, ref):
     node = document
@@ -418,7 +418,7 @@ def test_every_call_with_a_body_refuses_malformed_ones_and_writes_nothing(
     assert table_rows(api) == before
 
 
-# --- hostile input ------------------------------------------------------------
+# --- hostile input -----------------------------------------------------------
 
 def test_a_deeply_nested_body_is_400(client, users):
     data = b'[' * 100000 + b']' * 100000
@@ -440,8 +440,9 @@ def test_a_nul_in_a_user_name_is_an_unknown_user(client, users):
 def test_a_legacy_hash_and_a_password_it_cannot_take_is_a_wrong_password(
         client, api):
     from passlib.hash import sha512_crypt
-    from haas.model import db
+
     from haas.ext.auth.database import User
+    from haas.model import db
     db.session.add(User(label='old', is_admin=True,
                         hashed_password=sha512_crypt.using(rounds=1000).hash('pw')))
     db.session.commit()
@@ -454,6 +455,7 @@ def test_a_legacy_hash_and_a_password_it_cannot_take_is_a_wrong_password(
 def test_memberships_held_twice_by_haas_0_2_can_still_be_removed(
         client, users, api):
     import sqlalchemy as sa
+
     from haas.model import db
     db.session.execute(sa.text(
         'INSERT INTO user_projects (user_id, project_id) SELECT u.id, p.id '
@@ -472,6 +474,7 @@ def test_memberships_held_twice_by_haas_0_2_can_still_be_removed(
 def test_a_bad_require_authentication_is_refused_when_the_app_is_built(
         tmp_path):
     from haas.errors import ConfigError
+
     from support.config import config_text
     with pytest.raises(ConfigError, match='require_authentication must be a '
                                           'boolean'):
@@ -501,6 +504,7 @@ def test_a_body_may_declare_an_optional_field_either_way():
 
 def test_a_bad_max_body_is_refused_when_the_app_is_built(tmp_path):
     from haas.errors import ConfigError
+
     from support.config import config_text
     with pytest.raises(ConfigError, match=r'^\[server\] max_body must be '):
         haas.create_app(config_text(

@@ -31,12 +31,14 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
-from schemathesis.specs.openapi.checks import (content_type_conformance,
-                                               negative_data_rejection,
-                                               positive_data_acceptance,
-                                               response_headers_conformance,
-                                               response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from support.commands import HAAS_ADMIN
 from support.config import DEFAULT_EXTENSIONS, config_text

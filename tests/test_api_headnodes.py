@@ -13,8 +13,17 @@ import haas
 from haas.errors import ConfigError
 from haas.model import Headnode, Hnic, Network, Project, db
 
-from support.api import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, answer,
-                         basic, error, not_found, server_error)
+from support.api import (
+    ADMIN_ONLY,
+    AUTH_REQUIRED,
+    DONE,
+    NO_ACCESS,
+    answer,
+    basic,
+    error,
+    not_found,
+    server_error,
+)
 from support.commands import cli, error_line
 from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
 from support.databases import built_app, rolled_back, table_rows

@@ -171,7 +171,7 @@ def test_network_create_takes_creator_or_owner_but_not_both(site):
             assert (status, shown['type']) == (400, 'BadArgumentError')
 
 
-# --- listings -----------------------------------------------------------------
+# --- listings ----------------------------------------------------------------
 
 def test_list_networks_shows_all_to_the_admin_and_public_ones_to_others(site):
     site.network('pub', net_id='3001')

@@ -10,8 +10,12 @@ from haas.model import db
 
 from support.api import basic
 from support.commands import cli
-from support.config import (CHEAP_HASHES, HEADNODE_CONFIG, LEGACY_EXTENSIONS,
-                            config_text)
+from support.config import (
+    CHEAP_HASHES,
+    HEADNODE_CONFIG,
+    LEGACY_EXTENSIONS,
+    config_text,
+)
 from support.databases import Databases
 from support.legacy import load_dump, read_dump
 

@@ -8,9 +8,21 @@ import pytest
 from flask import current_app
 
 from haas.ext.network_allocators.vlan_pool import Vlan
-from haas.model import (DONE, ERROR, MODIFY_PORT, PENDING as QUEUED,
-                        Headnode, Hnic, Network, NetworkAttachment,
-                        NetworkingAction, Nic, Node, Project, db)
+from haas.model import (
+    DONE,
+    ERROR,
+    MODIFY_PORT,
+    Headnode,
+    Hnic,
+    Network,
+    NetworkAttachment,
+    NetworkingAction,
+    Nic,
+    Node,
+    Project,
+    db,
+)
+from haas.model import PENDING as QUEUED
 
 from support.api import MOCK_OBM, MOCK_SWITCH, answer
 from support.databases import no_change, table_rows

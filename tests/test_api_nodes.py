@@ -6,12 +6,30 @@ from urllib.parse import quote
 
 import pytest
 
-from haas.model import (Metadata, Network, NetworkAttachment,
-                        NetworkingAction, Nic, Node, Port, Project, Switch,
-                        db)
+from haas.model import (
+    Metadata,
+    Network,
+    NetworkAttachment,
+    NetworkingAction,
+    Nic,
+    Node,
+    Port,
+    Project,
+    Switch,
+    db,
+)
 
-from support.api import (ADMIN_ONLY, AUTH_REQUIRED, DONE, NO_ACCESS, answer,
-                         blocked, duplicate, error, not_found)
+from support.api import (
+    ADMIN_ONLY,
+    AUTH_REQUIRED,
+    DONE,
+    NO_ACCESS,
+    answer,
+    blocked,
+    duplicate,
+    error,
+    not_found,
+)
 from support.databases import table_rows
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'

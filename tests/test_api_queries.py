@@ -7,9 +7,19 @@ import sqlalchemy as sa
 
 from haas.ext.obm.mock import MockObm
 from haas.ext.switches.mock import MockSwitch
-from haas.model import (Metadata, Network, NetworkAttachment,
-                        NetworkingAction, Nic, Node, Obm, Port, Project, db,
-                        network_projects)
+from haas.model import (
+    Metadata,
+    Network,
+    NetworkAttachment,
+    NetworkingAction,
+    Nic,
+    Node,
+    Obm,
+    Port,
+    Project,
+    db,
+    network_projects,
+)
 
 #: The status_id of the one networking action, on node-0's eth0.
 STATUS_ID = '0b9a3c4e-5d6f-4a7b-8c9d-0e1f2a3b4c5d'

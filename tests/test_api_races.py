@@ -99,8 +99,9 @@ def hold_then_release(app, engine, other, request):
 
 def test_a_network_deleted_by_another_server_meanwhile_is_404_and_freed_once(
         tmp_path):
-    from haas.model import Network
     from haas import create_app, migrations
+    from haas.model import Network
+
     from support.config import config_text
     from support.databases import Databases
     dbs = Databases('postgresql', tmp_path)

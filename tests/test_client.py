@@ -7,8 +7,15 @@ import subprocess
 import sys
 
 from support.commands import HAAS
-from support.servers import (action_status, eventually, free_port, haas, ports,
-                             running, status_id)
+from support.servers import (
+    action_status,
+    eventually,
+    free_port,
+    haas,
+    ports,
+    running,
+    status_id,
+)
 
 
 def test_a_node_is_cabled_connected_detached_and_removed_with_the_client(

@@ -57,8 +57,8 @@ def test_haas_config_naming_a_missing_file_is_an_error(here, monkeypatch):
     ('sqlite:///:memory:', 'sqlite:///:memory:'),
 ])
 def test_database_uri(uri, expected):
-    assert config.Config.from_string(f'[database]\nuri = {uri}\n').database_uri \
-        == expected
+    assert config.Config.from_string(
+        f'[database]\nuri = {uri}\n').database_uri == expected
 
 
 @pytest.mark.parametrize('text, dry_run', [
@@ -106,7 +106,8 @@ def test_a_file_that_is_not_utf8_names_the_byte_and_line(here):
     (here / 'haas.cfg').write_bytes(b'[database]\n# caf\xe9\nuri = x\n')
     with pytest.raises(ConfigError) as error:
         config.load()
-    assert str(error.value) == 'haas.cfg is not UTF-8 text: byte 0xe9 on line 2'
+    assert str(error.value) == ('haas.cfg is not UTF-8 text: '
+                                'byte 0xe9 on line 2')
 
 
 @pytest.mark.parametrize('text, expected', [

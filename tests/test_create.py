@@ -13,6 +13,7 @@ from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
 from support.databases import make_app, snapshot, table_rows
 from support.revisions import CORE_BASELINE
 
+
 def create(app):
     with app.app_context():
         return migrations.create()
@@ -35,7 +36,7 @@ def test_create_twice_changes_nothing(databases):
     assert len(before[1]['vlan']) == 302
 
 
-def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databases):
+def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databases):  # noqa: E501
     uri = databases.new()
     create(make_app(uri, DEFAULT_EXTENSIONS))
     before = snapshot(make_app(uri, DEFAULT_EXTENSIONS))
@@ -44,7 +45,8 @@ def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databas
     assert create(make_app(uri, widened)) == ['haas.ext.switches.dell']
 
     after = snapshot(make_app(uri, widened))
-    assert set(after['tables']) - set(before['tables']) == {'power_connect55xx'}
+    assert (set(after['tables']) - set(before['tables'])
+            == {'power_connect55xx'})
     assert {k: v for k, v in after['tables'].items()
             if k != 'power_connect55xx'} == before['tables']
     # The Dell switch's head.
@@ -176,7 +178,8 @@ def test_create_is_atomic(databases):
     allocator = app.extensions['haas'].allocator
     # The unique key of vlan.vlan_no refuses the second row.
     allocator.populate = lambda connection: connection.execute(
-        sa.insert(sa.table('vlan', sa.column('vlan_no'), sa.column('available'))),
+        sa.insert(sa.table('vlan', sa.column('vlan_no'),
+                           sa.column('available'))),
         [{'vlan_no': 7, 'available': True}] * 2)
 
     with pytest.raises(sa.exc.IntegrityError):

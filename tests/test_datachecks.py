@@ -13,7 +13,8 @@ from haas.model import db
 from support.commands import cli, error_line
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import make_app, table_rows
-from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import FIRST, SECOND, WIDGET
 from support.revisions import CORE_HEAD, write_script
 
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from haas import deferred
 from haas.errors import SwitchError, SwitchUnavailableError
 from haas.ext.switches import mock
-from haas.model import (Network, NetworkAttachment, NetworkingAction, Nic,
-                        db)
+from haas.model import Network, NetworkAttachment, NetworkingAction, Nic, db
 
 from support.api import OBM, SWITCH, calls
 from support.commands import HAAS_ADMIN
 from support.config import NULL_AUTH_EXTENSIONS, config_text
 from support.databases import Databases
 from support.servers import eventually
+
 
 @pytest.fixture
 def switches(monkeypatch, tmp_path):
@@ -385,7 +385,8 @@ def journal(tmp_path):
     with app.app_context():
         migrations.create()
     client = app.test_client()
-    calls(client, {}, ('PUT', '/project/p', None), ('PUT', '/switch/sw', SWITCH),
+    calls(client, {}, ('PUT', '/project/p', None),
+          ('PUT', '/switch/sw', SWITCH),
           ('PUT', '/network/net', {'owner': 'p', 'access': 'p',
                                    'net_id': ''}))
     # The 200 nodes, cabled, in project p, each with a connect queued: the

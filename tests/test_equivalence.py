@@ -1,5 +1,6 @@
-"""The equivalence matrix: create, upgrade from empty or from HaaS 0.2, enabling
-extensions late, and a revision undone and redone all build the same database.
+"""The equivalence matrix: create, upgrade from empty or from HaaS 0.2,
+enabling extensions late, and a revision undone and redone all build the
+same database.
 """
 
 import ast
@@ -16,10 +17,15 @@ from haas.model import db
 
 from support import legacy_objects
 from support.commands import run_admin
-from support.config import (API_EXTENSIONS, DEFAULT_EXTENSIONS,
-                            LEGACY_EXTENSIONS, config_text)
+from support.config import (
+    API_EXTENSIONS,
+    DEFAULT_EXTENSIONS,
+    LEGACY_EXTENSIONS,
+    config_text,
+)
 from support.databases import Databases, make_app, snapshot, state_rows
-from support.example import EXAMPLE_MODULE as EXAMPLE, install_example
+from support.example import EXAMPLE_MODULE as EXAMPLE
+from support.example import install_example
 from support.legacy import MASK, load_dump
 
 EXTENSION_SETS = {
@@ -136,7 +142,7 @@ def test_legacy_dump_upgraded_equals_create_and_upgrade_from_empty(
     assert (snapshot(legacy), state_rows(legacy, MASK)) == built['create']
 
 
-# --- enabling extensions ------------------------------------------------------
+# --- enabling extensions -----------------------------------------------------
 
 @pytest.mark.parametrize('verb', VERBS)
 @pytest.mark.parametrize('extension', WITH_TABLES)
@@ -241,7 +247,8 @@ def test_every_revision_survives_downgrade_and_upgrade(builds, branch):
             assert below == script.down_revision
             for revision in before['alembic_version']:
                 migrations.upgrade(revision)
-            touched = {t for step in plan.steps for t in tables_of(step.branch)}
+            touched = {t for step in plan.steps
+                       for t in tables_of(step.branch)}
 
         assert snapshot(app) == before, f'{branch}@{script.revision}'
         assert without_tables(state_rows(app), touched) == without_tables(

@@ -148,7 +148,8 @@ def test_on_postgresql_every_key_is_64_bit(pg_at_0_2):
     narrow = query(app, "SELECT table_name, column_name FROM "
                         "information_schema.columns WHERE table_schema = "
                         "current_schema() AND (column_name = 'id' OR "
-                        "right(column_name, 3) = '_id') AND data_type = 'integer' "
+                        "right(column_name, 3) = '_id') AND "
+                        "data_type = 'integer' "
                         "AND table_name NOT IN ('haas_schema_ledger') "
                         "ORDER BY 1, 2")
     assert narrow == []

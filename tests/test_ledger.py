@@ -17,11 +17,21 @@ from haas.model import db
 from support.commands import cli, error_line
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import make_app, table_rows
-from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import FIRST, SECOND, WIDGET
 from support.legacy import load_dump, read_dump
-from support.revisions import (CORE_HEAD, CORE_REVISIONS, LEDGER_HEAD, OBM,
-                               OBM_BASELINE, OBM_HEAD, SWITCH, SWITCH_BASELINE,
-                               SWITCH_HEAD, write_script)
+from support.revisions import (
+    CORE_HEAD,
+    CORE_REVISIONS,
+    LEDGER_HEAD,
+    OBM,
+    OBM_BASELINE,
+    OBM_HEAD,
+    SWITCH,
+    SWITCH_BASELINE,
+    SWITCH_HEAD,
+    write_script,
+)
 
 DROP_WIDGET = "op.drop_table('example_widget')"
 WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
@@ -401,7 +411,7 @@ def test_an_unknown_verify_policy_is_a_one_line_error(upgraded):
         "[migrations] verify must be one of fail, warn, not 'maybe'")
 
 
-# --- fingerprints -------------------------------------------------------------
+# --- fingerprints ------------------------------------------------------------
 
 def test_a_fingerprint_is_of_the_code_of_one_direction(tmp_path):
     write_script(tmp_path, FIRST, upgrade=WIDGET, downgrade=DROP_WIDGET)

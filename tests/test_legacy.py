@@ -9,15 +9,20 @@ turns a missing dump into a failure instead of a skip.
 import pytest
 
 from haas import migrations
-from haas.migrations import LEDGER
 from haas.ext.obm.mock import MockObm
+from haas.migrations import LEDGER
 from haas.model import Node, db
 
 from support import legacy_objects
 from support.commands import run_admin
 from support.config import LEGACY_EXTENSIONS, config_text
-from support.databases import (HISTORY, make_app, snapshot, state_rows,
-                               table_rows)
+from support.databases import (
+    HISTORY,
+    make_app,
+    snapshot,
+    state_rows,
+    table_rows,
+)
 from support.legacy import MASK, load_dump
 from support.revisions import SCRIPTS
 
@@ -41,7 +46,8 @@ EVERY_SCRIPT = [(branch, revision)
 def sequences(app):
     with app.app_context(), db.engine.connect() as connection:
         return dict(connection.exec_driver_sql(
-            'SELECT sequencename, last_value FROM pg_sequences ORDER BY 1').all())
+            'SELECT sequencename, last_value FROM pg_sequences '
+            'ORDER BY 1').all())
 
 
 def state_sequences(app):

@@ -15,10 +15,25 @@ from haas.migrations import LEDGER
 
 from support.commands import cli, error_line, run_admin
 from support.config import LEGACY_EXTENSIONS, config_text
-from support.databases import (make_app, snapshot, state_rows, table_names,
-                               table_rows)
-from support.revisions import (CORE, CORE_0_3, LATER, OBM, SCRIPTS, SWITCH,
-                               TO_0_3, VLAN, described, upgrades)
+from support.databases import (
+    make_app,
+    snapshot,
+    state_rows,
+    table_names,
+    table_rows,
+)
+from support.revisions import (
+    CORE,
+    CORE_0_3,
+    LATER,
+    OBM,
+    SCRIPTS,
+    SWITCH,
+    TO_0_3,
+    VLAN,
+    described,
+    upgrades,
+)
 
 #: The order an upgrade from nothing runs every branch of
 #: LEGACY_EXTENSIONS in: the ledger first, so that it records the rest, then

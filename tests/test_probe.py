@@ -50,13 +50,14 @@ except ChildProcessError:
 '''
 
 
-def test_a_child_hands_back_its_result_none_on_failure_and_leaves_the_connection(
+def test_a_child_hands_back_its_result_none_on_failure_and_leaves_the_connection(  # noqa: E501
         pg_databases):
     url = sa.make_url(pg_databases.new())
     dsn = (f'host={url.host} port={url.port} user={url.username} '
            f'dbname={url.database}')
 
-    result = subprocess.run([sys.executable, '-c', textwrap.dedent(CHILD), dsn],
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(CHILD),
+                             dsn],
                             capture_output=True, text=True, timeout=60)
 
     assert (result.stdout, result.stderr) == (

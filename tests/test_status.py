@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from haas import migrations
 from haas.errors import DatabaseError
 from haas.migrations import LEDGER, lock
-from haas.migrations.lock import Holder
 from haas.migrations import schema as schema_module
+from haas.migrations.lock import Holder
 from haas.migrations.schema import Schema
 from haas.migrations.state import Branch
 from haas.model import db
@@ -27,11 +27,20 @@ from haas.model import db
 from support.commands import cli, error_line, run_admin
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import make_app, snapshot, state_rows, table_rows
-from support.example import (EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET,
-                             install_example)
-from support.revisions import (CORE_BASELINE, CORE_HEAD, LEDGER_HEAD, OBM,
-                               OBM_BASELINE, OBM_HEAD, SWITCH,
-                               SWITCH_BASELINE, SWITCH_HEAD, write_script)
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import FIRST, SECOND, WIDGET, install_example
+from support.revisions import (
+    CORE_BASELINE,
+    CORE_HEAD,
+    LEDGER_HEAD,
+    OBM,
+    OBM_BASELINE,
+    OBM_HEAD,
+    SWITCH,
+    SWITCH_BASELINE,
+    SWITCH_HEAD,
+    write_script,
+)
 
 DELL = 'haas.ext.switches.dell'
 DELL_HEAD = '9d5f2cab3511'

@@ -9,7 +9,8 @@ import pytest
 from support.commands import cli, error_line
 from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
 from support.databases import POSTGRES_URL
-from support.example import EXAMPLE_MODULE as MODULE, FIRST, SECOND, WIDGET
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import FIRST, SECOND, WIDGET
 from support.revisions import CORE_HEAD, write_script
 
 pytest_plugins = ['pytester']

@@ -8,8 +8,10 @@ and give its branch a scratch folder.
 from support.commands import cli, error_line, run_admin
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import table_names
-from support.example import EXAMPLE_MODULE as MODULE, install_example
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import install_example
 from support.revisions import CORE_HEAD
+
 
 def _created_tables(text):
     for line in text.splitlines():
@@ -81,7 +83,8 @@ def test_create_leaves_tables_of_a_branch_without_scripts(databases,
     assert result.stderr.splitlines()[0] == (
         f'Warning: branch {MODULE} has no migration script yet, so its tables '
         f'are not created: write its first migration (MIGRATIONS.md)')
-    assert 'project' in table_names(uri) and 'example_widget' not in table_names(uri)
+    assert ('project' in table_names(uri)
+            and 'example_widget' not in table_names(uri))
 
 
 def test_branch_behind_its_head_stops_servers_and_create(databases,

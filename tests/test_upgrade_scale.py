@@ -6,7 +6,6 @@ the bench's)."""
 import importlib.util
 import os
 
-
 BENCH = os.path.join(os.path.dirname(__file__), '..', 'bench',
                      'upgrade_scale.py')
 

@@ -88,7 +88,8 @@ def _calls():
               'to follow it with `haas action show`.'),
         c('node', 'detach-network', 'POST',
           '/node/{node}/nic/{nic}/detach_network', [('network', True)],
-          shows='object', doc='Queue detaching a nic from a network; prints the status_id.'),
+          shows='object', doc='Queue detaching a nic from a network; '
+                              'prints the status_id.'),
         c('node', 'console', 'GET', '/node/{node}/console', shows='text',
           doc="Print a node's console log."),
         c('node', 'start-console', 'PUT', '/node/{node}/console',

@@ -16,8 +16,17 @@ import threading
 # The commands import what they share from haas.commands.base, below this
 # entry point; these names stay importable from here.
 from haas.commands.base import (  # noqa: F401
-    HaasCommand, HaasGroup, Script, app_context, explain, haas_config,
-    help_of, summary, with_app, with_config)
+    HaasCommand,
+    HaasGroup,
+    Script,
+    app_context,
+    explain,
+    haas_config,
+    help_of,
+    summary,
+    with_app,
+    with_config,
+)
 
 
 def run():

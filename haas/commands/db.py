@@ -9,8 +9,14 @@ import json
 import click
 
 from haas import migrations
-from haas.commands.base import (HaasGroup, app_context, haas_config,
-                                help_of, with_app, with_config)
+from haas.commands.base import (
+    HaasGroup,
+    app_context,
+    haas_config,
+    help_of,
+    with_app,
+    with_config,
+)
 
 
 def _verb(name, function, needs='app', **settings):

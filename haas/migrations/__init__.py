@@ -15,7 +15,12 @@ Verbs that touch the database run inside the HaaS application's context;
 # import; these names are the same objects, for extension authors
 # (``haas.migrations.paths[__name__] = ...``).
 from haas.migrations.registry import (  # noqa: F401
-    BUILT_IN, CORE, LEDGER, MIGRATIONS_DIR, paths)
+    BUILT_IN,
+    CORE,
+    LEDGER,
+    MIGRATIONS_DIR,
+    paths,
+)
 
 
 def init_app(app):
@@ -104,8 +109,9 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
     stops at that release's revision; `status` names the release a
     database is at.  With --extension MODULE only that branch is upgraded,
     with what it depends on.  With --plan nothing runs: every script that
-    would run is listed, in order; --sql prints the statements instead, from nothing (or from START in START:END), or with
-    --plan from where the database is.
+    would run is listed, in order; --sql prints the statements instead,
+    from nothing (or from START in START:END), or with --plan from where
+    the database is.
     """
     return _schema().upgrade(revision, extension, plan, lock_wait)
 

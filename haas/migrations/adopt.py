@@ -21,6 +21,7 @@ import signal
 import threading
 
 import sqlalchemy as sa
+
 from haas.errors import MigrationError
 from haas.migrations import alembic_private
 from haas.migrations.runner import Runner
@@ -57,7 +58,8 @@ def shapes(inspector, tables):
             'primary_key': primary_key,
             'foreign_keys': sorted(
                 (tuple(fk['constrained_columns']), fk['referred_table'],
-                 tuple(fk['referred_columns'])) for fk in foreign.get(key, [])),
+                 tuple(fk['referred_columns']))
+                for fk in foreign.get(key, [])),
             'unique': sorted(
                 {tuple(sorted(u['column_names']))
                  for u in uniques.get(key, [])}

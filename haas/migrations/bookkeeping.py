@@ -103,7 +103,8 @@ def record(connection, branches, tables_of, rows=None, ensured=False):
             and row.revision in in_database()}
     stale = [branch for branch, row in written.items()
              if branch not in kept
-             and (row.revision, row.requires, row.tables) != wanted.get(branch)]
+             and (row.revision, row.requires, row.tables)
+             != wanted.get(branch)]
     if stale:
         connection.execute(branch_table.delete().where(
             branch_table.c.branch.in_(stale)))

@@ -138,7 +138,8 @@ def describe_diff(item):
     if kind in ('add_column', 'remove_column'):
         _, _, table, column = item
         if kind == 'add_column':
-            return table, f'add column {table}.{column.name} ({_column(column)})'
+            return table, (f'add column {table}.{column.name} '
+                           f'({_column(column)})')
         return table, f'drop column {table}.{column.name}'
     if kind.startswith('modify_'):
         _, _, table, column, _, old, new = item

@@ -5,8 +5,9 @@ accepted change leaves a row in haas_schema_ledger, a table of the built-in
 branch haas.migrations.ledger.  A row carries the fingerprint of the code
 that ran: a hash of the script's syntax tree, without docstrings and
 without the function of the other direction, so that reformatting a
-script or editing a comment leaves it as it was.  `db verify` compares the fingerprints of the applied
-revisions with their scripts as they are now.
+script or editing a comment leaves it as it was.  `db verify` compares
+the fingerprints of the applied revisions with their scripts as they are
+now.
 """
 
 import ast

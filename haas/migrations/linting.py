@@ -120,8 +120,8 @@ def _rules_of(statement, created):
     if rest.startswith('ADD') and re.search(r'\b(UNIQUE|PRIMARY KEY)\b',
                                             rest):
         yield 'index-not-concurrent'
-    if rest.startswith('RENAME') or re.search(r'\bDROP (?:COLUMN )?(?!'
-                                              r'CONSTRAINT|DEFAULT|NOT)', rest):
+    if rest.startswith('RENAME') or re.search(
+            r'\bDROP (?:COLUMN )?(?!CONSTRAINT|DEFAULT|NOT)', rest):
         yield 'breaking-rename-or-drop'
 
 

@@ -37,7 +37,8 @@ def history(branches, rev_range, extension, verbose, indicate_current):
     with revision_errors(branches, rev_range):
         scripts = [s for s in branches.script.walk_revisions(
             base=base or 'base', head=head or 'heads')
-            if extension is None or branches.branch_of(s.revision) == extension]
+            if extension is None
+            or branches.branch_of(s.revision) == extension]
     for script in scripts:
         if indicate_current:
             alembic_private.mark_current(script, script.revision in currents)

@@ -17,8 +17,15 @@ import time
 import sqlalchemy as sa
 
 from haas.errors import DatabaseError, MigrationError
-from haas.migrations import (alembic_private, bookkeeping, datachecks, ledger,
-                             lock, releases, state)
+from haas.migrations import (
+    alembic_private,
+    bookkeeping,
+    datachecks,
+    ledger,
+    lock,
+    releases,
+    state,
+)
 from haas.migrations.adopt import Probe
 from haas.migrations.registry import BUILT_IN, LEDGER
 from haas.migrations.runner import Runner, Settings, describe, message_of
@@ -264,7 +271,8 @@ class Schema:
             return state.inspect(connection, self.branches, self.tables_of,
                                  self.probe)
         except sa.exc.OperationalError as e:
-            if getattr(e.orig, 'pgcode', None) != '55P03':  # lock_not_available
+            # 55P03: lock_not_available
+            if getattr(e.orig, 'pgcode', None) != '55P03':
                 raise
             raise DatabaseError(
                 f'a table is locked by another session, and reading the '
@@ -332,8 +340,8 @@ class Schema:
         asked for or one the steps run, which a branch asked for needs.
         """
         rows, _ = self.visible_rows(connection)
-        adopt = [(b.branch, b.adopt_at) for b in status.enabled(state.ADOPTABLE)
-                 if b.adopt_at]
+        adopt = [(b.branch, b.adopt_at)
+                 for b in status.enabled(state.ADOPTABLE) if b.adopt_at]
         start = self._minimal(list(rows) + [r for _, r in adopt])
         with revision_errors(self.branches, target):
             steps = self._upgrade_steps(target, start)
@@ -638,9 +646,9 @@ class Schema:
     def _ledger_status(self, status):
         if status.revisions.get(LEDGER) is None:
             advice = status.advice()
+            todo = advice.message if advice else 'run `haas-admin db create`'
             raise MigrationError(
-                f'the database has no migration ledger yet: '
-                f'{advice.message if advice else "run `haas-admin db create`"}')
+                f'the database has no migration ledger yet: {todo}')
 
     def log(self, extension=None):
         """The ledger's rows, oldest first; of one branch with `extension`."""
@@ -870,7 +878,8 @@ class Schema:
                 if drop_tables:
                     metadata = sa.MetaData()
                     metadata.reflect(connection, only=tables)
-                    # reflect() adds the tables they refer to; drop only theirs.
+                    # reflect() adds the tables they refer to; drop only
+                    # theirs.
                     for table in reversed(metadata.sorted_tables):
                         if table.name in tables:
                             table.drop(connection)
@@ -892,8 +901,9 @@ class Schema:
     def _check_references(self, connection, orphan, tables):
         if not tables:
             raise MigrationError(
-                f'HaaS does not know the tables of {orphan.branch or orphan.revision}'
-                f': forget it without --drop-tables, then drop them by hand')
+                f'HaaS does not know the tables of '
+                f'{orphan.branch or orphan.revision}: forget it without '
+                f'--drop-tables, then drop them by hand')
         inspector = sa.inspect(connection)
         for other in sorted(set(inspector.get_table_names()) - set(tables)):
             for fk in inspector.get_foreign_keys(other):

@@ -18,12 +18,16 @@ import warnings
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from alembic.script.revision import (MultipleHeads, RangeNotAncestorError,
-                                     ResolutionError, RevisionError)
+from alembic.script.revision import (
+    MultipleHeads,
+    RangeNotAncestorError,
+    ResolutionError,
+    RevisionError,
+)
 from alembic.util import CommandError, to_tuple
 
-from haas.extensions import load as load_extension
 from haas.errors import ExtensionError, MigrationError, squashed
+from haas.extensions import load as load_extension
 from haas.migrations import alembic_private
 from haas.migrations.registry import BUILT_IN, MIGRATIONS_DIR, paths
 

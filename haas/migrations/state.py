@@ -133,7 +133,8 @@ class Status:
                           f'({b.detail}): run {UPGRADE} to adopt them')
         missing = self.enabled(NOT_CREATED)
         if missing and not self.orphans and all(
-                b.verdict in (NOT_CREATED, NO_SCRIPTS) for b in self.enabled()):
+                b.verdict in (NOT_CREATED, NO_SCRIPTS)
+                for b in self.enabled()):
             return Advice(f'the database is not initialised: run {CREATE}')
         if missing:
             names = ', '.join(b.branch for b in missing)

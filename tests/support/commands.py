@@ -25,13 +25,14 @@ def run_admin(args, config=None, cwd=None, env=None, check=True):
     environ = dict(os.environ)
     environ.pop('HAAS_CONFIG', None)
     if config is not None:
-        path = os.path.join(cwd or os.getcwd(), f'haas-{uuid.uuid4().hex[:8]}.cfg')
+        path = os.path.join(cwd or os.getcwd(),
+                            f'haas-{uuid.uuid4().hex[:8]}.cfg')
         with open(path, 'w') as f:
             f.write(config)
         environ['HAAS_CONFIG'] = path
     environ.update(env or {})
-    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True, text=True,
-                            cwd=cwd, env=environ, timeout=120)
+    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True,
+                            text=True, cwd=cwd, env=environ, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f'haas-admin {" ".join(args)} failed '
                              f'({result.returncode}):\n{result.stderr}')

@@ -47,5 +47,6 @@ def config_text(uri, extensions=DEFAULT_EXTENSIONS, vlans=LEGACY_VLANS,
     lines = ['[database]', f'uri = {uri}', '[extensions]']
     lines += [f'{name} =' for name in extensions]
     if 'haas.ext.network_allocators.vlan_pool' in extensions:
-        lines += ['[haas.ext.network_allocators.vlan_pool]', f'vlans = {vlans}']
+        lines += ['[haas.ext.network_allocators.vlan_pool]',
+                  f'vlans = {vlans}']
     return '\n'.join(lines) + '\n' + extra

@@ -180,7 +180,8 @@ _reflected = {}  # id(app) -> MetaData, for apps under `rolled_back`
 
 
 def table_rows(app, mask=None):
-    """Every row of every table, ordered, with `mask` {table: columns} hidden."""
+    """Every row of every table, ordered, with `mask` {table: columns}
+    hidden."""
     mask = mask or {}
     rows = {}
     with app.app_context():

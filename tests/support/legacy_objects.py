@@ -1,12 +1,12 @@
 """The objects of the HaaS 0.2 legacy dump, built through the models.
-A fresh database plus `populate()` must equal the dump after `db upgrade heads`.
+A fresh database plus `populate()` must equal the dump after
+`db upgrade heads`.
 """
 
 from haas.ext.network_allocators.vlan_pool import Vlan
 from haas.ext.obm.mock import MockObm
 from haas.ext.switches.mock import MockSwitch
-from haas.model import (Headnode, Hnic, Network, Nic, Node, Port, Project,
-                        db)
+from haas.model import Headnode, Hnic, Network, Nic, Node, Port, Project, db
 
 # Every id below comes from insertion order: each list is in id order, and
 # the objects are added to the session in that order, table by table.
@@ -64,8 +64,9 @@ NIC_MAC = 'Unknown'
 
 # (label, owner, access, allocated, network_id), as HaaS 0.2 had them: None
 # for owner (0.2's creator) means the admin; access is the one project of
-# the access list, or None for an empty list (public).  The allocated networks hold the
-# VLANs the pool handed out, in order: those are in ALLOCATED_VLANS.
+# the access list, or None for an empty list (public).  The allocated
+# networks hold the VLANs the pool handed out, in order: those are in
+# ALLOCATED_VLANS.
 NETWORKS = [
     ('stock_int_pub', None, None, True, '100'),
     ('stock_ext_pub', None, None, False, 'ext_pub_chan'),

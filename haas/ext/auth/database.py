@@ -19,8 +19,13 @@ from sqlalchemy.orm import selectinload
 
 from haas import auth, migrations
 from haas.api import assert_absent, must_find
-from haas.errors import (DuplicateError, HaasError, IllegalStateError,
-                         NotFoundError, TooManyRequestsError)
+from haas.errors import (
+    DuplicateError,
+    HaasError,
+    IllegalStateError,
+    NotFoundError,
+    TooManyRequestsError,
+)
 from haas.ext.auth.logins import LoginCache, Throttle
 from haas.model import Key, Project, db
 from haas.rest import Body, Name, Secret, rest_call

@@ -10,8 +10,8 @@ Revises:
 Create Date: 2026-12-01 00:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '82a6f7041729'
