@@ -9,7 +9,7 @@ PORT ?= 5000
 # Two workers: the suite is built for a two-core machine.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,15 @@ run: $(VENV)/.installed-run
 	trap 'kill $$daemon 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/haas-admin serve --host $(HOST) --port $(PORT)
 
-# The whole suite, on SQLite and on PostgreSQL (skipped when unreachable,
-# unless HAAS_TEST_REQUIRE_POSTGRES=1).
-test: $(VENV)/.installed-test
+# The house style (ruff) and the public API's types (mypy), then the whole
+# suite, on SQLite and on PostgreSQL (skipped when unreachable, unless
+# HAAS_TEST_REQUIRE_POSTGRES=1).
+test: lint $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/create_vs_upgrade.py

@@ -28,30 +28,56 @@ registering a longer one is refused (400), instead of queuing actions
 that could never be applied.
 """
 
+from __future__ import annotations
+
 import functools
 import logging
 import typing
+from collections.abc import Callable, Iterable, Iterator
 
 from haas import errors
 from haas.fields import Kind, Name, model_of, problems
 
+if typing.TYPE_CHECKING:
+    from haas.model import NetworkingAction
+
 log = logging.getLogger(__name__)
 
+#: What `no_dry_run` wraps, and gives back with the same signature.
+F = typing.TypeVar('F', bound=Callable[..., typing.Any])
 
-def _subclasses(base):
+
+class SwitchSession(typing.Protocol):
+    """What a switch driver's `session()` returns (see above)."""
+
+    def apply_networking(self, action: NetworkingAction) -> None:
+        """Make the action's port carry (or no longer carry) its network
+        on its channel."""
+
+    def revert_port(self, label: str) -> None:
+        """Take port `label` off every network."""
+
+    def disconnect(self) -> None:
+        """End the session (close an SSH connection, log out)."""
+
+
+def _subclasses(base: type) -> Iterator[type[typing.Any]]:
+    cls: type[typing.Any]
     for cls in base.__subclasses__():
         yield cls
         yield from _subclasses(cls)
 
 
-def types(base, extensions):
+def types(base: type,
+          extensions: Iterable[str]) -> dict[str, type[typing.Any]]:
     """api_name -> driver class, for the drivers of `extensions`."""
     return {cls.api_name: cls for cls in _subclasses(base)
             if getattr(cls, 'api_name', None)
             and cls.__module__ in extensions}
 
 
-def build(base, kind, type_name, fields):
+def build(base: type, kind: str, type_name: str,
+          fields: dict[str, typing.Any]) -> typing.Any:
     """A new driver object of `type_name` from `fields` (a dict).
 
     BadArgumentError for a type no enabled extension provides; a
@@ -73,17 +99,17 @@ def build(base, kind, type_name, fields):
     return cls(**valid.model_dump())
 
 
-def type_kind(base):
+def type_kind(base: type) -> type[Kind]:
     """The field Kind of a driver type of `base` (Switch or Obm): a name,
     documented as one of the types the application's extensions have."""
-    def documented(schema):
+    def documented(schema: dict[str, typing.Any]) -> None:
         from flask import current_app
         extensions = current_app.extensions['haas'].config.extensions
         schema['enum'] = sorted(types(base, extensions))
 
     class DriverType(Kind):
         @classmethod
-        def pydantic(cls):
+        def pydantic(cls) -> typing.Any:
             import pydantic
             return typing.Annotated[Name.pydantic(), pydantic.Field(
                 json_schema_extra=documented)]
@@ -91,11 +117,12 @@ def type_kind(base):
     return DriverType
 
 
-def spec_schema(base):
+def spec_schema(
+        base: type) -> Callable[[dict[str, typing.Any]], None]:
     """A `Body.__schema__` for the spec of a driver of `base` (Switch or
     Obm): one of the application's drivers' `type`s, with exactly the
     fields that driver takes (which `build` checks)."""
-    def documented(schema):
+    def documented(schema: dict[str, typing.Any]) -> None:
         from flask import current_app
         extensions = current_app.extensions['haas'].config.extensions
         branches = []
@@ -112,25 +139,25 @@ def spec_schema(base):
     return documented
 
 
-def dry_run():
+def dry_run() -> bool:
     from flask import current_app
     return current_app.extensions['haas'].config.dry_run
 
 
-def no_dry_run(f):
+def no_dry_run(f: F) -> F:
     """Skip `f`, and log it, under `[devel] dry_run`: it touches hardware
     or libvirt.  It then returns None."""
     @functools.wraps(f)
-    def run(*args, **kwargs):
+    def run(*args: typing.Any, **kwargs: typing.Any) -> typing.Any:
         if dry_run():
             log.info('dry run: skipped %s(%s)', f.__qualname__,
                      ', '.join(_described(a) for a in args))
             return None
         return f(*args, **kwargs)
-    return run
+    return typing.cast(F, run)
 
 
-def _described(value):
+def _described(value: object) -> str:
     # What names an argument in the log, never a password.
     for attribute in ('label', 'host', 'hostname'):
         if getattr(value, attribute, None):

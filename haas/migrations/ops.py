@@ -10,18 +10,25 @@ that no constraint is checked twice and no table is rewritten for a
 constraint.  SQLite's INTEGER is 64-bit already: there they do nothing.
 """
 
-from alembic import op
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+
 import sqlalchemy as sa
+from alembic import op
+
+#: {table: [column]}: the key columns an operation changes.
+Columns = Mapping[str, Sequence[str]]
 
 #: The largest value of a 32-bit key.
 INT_MAX = 2 ** 31 - 1
 
 
-def _postgresql():
+def _postgresql() -> bool:
     return op.get_bind().dialect.name == 'postgresql'
 
 
-def _foreign_keys(columns):
+def _foreign_keys(
+        columns: Columns) -> list[tuple[str, str, str]]:
     """(table, name, definition) of each foreign key on one of `columns`
     ({table: [column]}) or referring to one of them."""
     bind = op.get_bind()
@@ -46,7 +53,8 @@ def _foreign_keys(columns):
     return found
 
 
-def _retype(columns, sequences, type_):
+def _retype(columns: Columns, sequences: Iterable[str],
+            type_: str) -> None:
     foreign_keys = [] if op.get_context().as_sql else _foreign_keys(columns)
     for table, name, _ in foreign_keys:
         op.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
@@ -61,7 +69,8 @@ def _retype(columns, sequences, type_):
                    f'{definition}')
 
 
-def widen_keys(columns, sequences=()):
+def widen_keys(columns: Columns,
+               sequences: Iterable[str] = ()) -> None:
     """Make `columns` ({table: [column]}) bigint, and `sequences` bigint
     sequences, on PostgreSQL.  Offline (--sql), where nothing can be read,
     the foreign keys stay in place: PostgreSQL checks them again itself."""
@@ -69,7 +78,8 @@ def widen_keys(columns, sequences=()):
         _retype(columns, sequences, 'bigint')
 
 
-def narrow_keys(columns, sequences=()):
+def narrow_keys(columns: Columns,
+                sequences: Iterable[str] = ()) -> None:
     """Make `columns` integer again, and `sequences` integer sequences, on
     PostgreSQL; refused, naming the column, where a value does not fit in
     32 bits (nothing is changed then)."""
@@ -89,8 +99,8 @@ def narrow_keys(columns, sequences=()):
             if bind.execute(sa.text(
                     'SELECT to_regclass(:s) IS NOT NULL'),
                     {'s': sequence}).scalar():
-                last = bind.execute(sa.text(
-                    f'SELECT last_value FROM "{sequence}"')).scalar()
+                last: int = typing.cast(int, bind.execute(sa.text(
+                    f'SELECT last_value FROM "{sequence}"')).scalar())
                 if last > INT_MAX:
                     raise RuntimeError(
                         f'sequence {sequence} is at {last}, past what a '

@@ -18,16 +18,41 @@ into the same checks as pytest tests with `MigrationTests` (see
 haas.testing.plugin for the fixtures).
 """
 
+from __future__ import annotations
+
 import ast
 import contextlib
 import importlib
 import itertools
+import typing
+
+if typing.TYPE_CHECKING:
+    import os
+    from collections.abc import (
+        Callable,
+        Container,
+        Iterator,
+        Mapping,
+        Sequence,
+    )
+    from typing import Any
+
+    from alembic.script import Script
+    from flask import Flask
+    from sqlalchemy.engine import URL, Connection
+
+    from haas.config import Config
+    from haas.migrations.schema import Schema
+    from haas.migrations.scripts import Branches
+
+    #: The rows to seed at a revision: {table: [{column: value}, ...]}.
+    Rows = Mapping[str, Sequence[Mapping[str, Any]]]
 
 #: Tables that describe the branches; not the extension's data.
 BOOKKEEPING = ('alembic_version', 'haas_schema_branch', 'haas_schema_ledger')
 
 
-def companions(extension):
+def companions(extension: str) -> list[str]:
     """The extensions to enable beside `extension`: exactly one auth
     backend and one network allocator are required."""
     from haas import auth, extensions, network_allocator
@@ -43,29 +68,34 @@ def companions(extension):
 class Harness:
     """The migration checks of one extension."""
 
-    CHECKS = ('upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
-              'no_drift', 'scripts_import_no_models')
+    CHECKS: tuple[str, ...] = (
+        'upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
+        'no_drift', 'scripts_import_no_models')
 
-    def __init__(self, extension, new_database, config='', rows_at=None):
+    def __init__(self, extension: str, new_database: Callable[[], str],
+                 config: str = '',
+                 rows_at: Callable[[str], Rows | None] | None = None
+                 ) -> None:
         self.extension = extension
         self.new_database = new_database
         self.config = config
         module = importlib.import_module(extension)
-        self.rows_at = rows_at or getattr(module, 'haas_testing_rows',
-                                          lambda revision: {})
+        self.rows_at: Callable[[str], Rows | None] = (
+            rows_at if rows_at else getattr(module, 'haas_testing_rows',
+                                            lambda revision: {}))
         self.extensions = companions(extension)
         #: the progress lines of the commands the checks ran
-        self.heard = []
+        self.heard: list[str] = []
 
     # --- databases and apps ---------------------------------------------
 
-    def config_text(self, uri):
+    def config_text(self, uri: str) -> str:
         lines = ['[database]', f'uri = {uri}', '[extensions]']
         lines += [f'{name} =' for name in self.extensions]
         return '\n'.join(lines) + '\n' + self.config
 
     @contextlib.contextmanager
-    def app(self, uri=None):
+    def app(self, uri: str | None = None) -> Iterator[Flask]:
         """An app on `uri` (a new database by default), in its context."""
         from haas.app import create_app
         from haas.config import Config
@@ -80,22 +110,22 @@ class Harness:
                     engine.dispose()
 
     @property
-    def branches(self):
+    def branches(self) -> Branches:
         from haas.migrations.scripts import Branches
         return Branches(self.extensions)
 
-    def branch_names(self):
+    def branch_names(self) -> list[str]:
         """The branches the extension owns."""
         return [b for b in self.branches.names
                 if b == self.extension or b.startswith(self.extension + '.')]
 
     # --- the checks -------------------------------------------------------
 
-    def run(self):
+    def run(self) -> dict[str, list[str]]:
         """{check: its problems} for every check."""
         return {name: getattr(self, name)() for name in self.CHECKS}
 
-    def upgrade_from_empty(self):
+    def upgrade_from_empty(self) -> list[str]:
         problems = self._no_branch()
         if problems:
             return problems
@@ -113,9 +143,9 @@ class Harness:
                              and b.verdict != 'up to date']
         return problems
 
-    def upgrade_equals_create(self):
+    def upgrade_equals_create(self) -> list[str]:
         from haas.migrations.tables import tables_of
-        built = {}
+        built: dict[str, dict[str, Any]] = {}
         for verb, run in (('create', lambda s: s.create()),
                           ('upgrade heads', lambda s: s.upgrade('heads'))):
             with self.app() as app:
@@ -134,7 +164,7 @@ class Harness:
                                 f'{upgraded.get(key)!r}')
         return problems
 
-    def round_trip(self):
+    def round_trip(self) -> list[str]:
         problems = self._no_branch()
         with self.app():
             migrations = self._schema(pool=False)
@@ -174,14 +204,14 @@ class Harness:
                     parent = script.revision
         return problems
 
-    def no_drift(self):
+    def no_drift(self) -> list[str]:
         from haas.migrations.checks import drift
         prefixes = tuple(f'branch {b}:' for b in self.branch_names())
         return [line for line in drift(self.branches)
                 if line.startswith(prefixes)]
 
-    def scripts_import_no_models(self):
-        problems = []
+    def scripts_import_no_models(self) -> list[str]:
+        problems: list[str] = []
         forbidden = ('haas.model', self.extension)
         for branch in self.branch_names():
             for script in self.branches.by_branch[branch]:
@@ -198,7 +228,7 @@ class Harness:
 
     # --- helpers ----------------------------------------------------------
 
-    def _schema(self, pool=True):
+    def _schema(self, pool: bool = True) -> Schema:
         """The verbs' work on the app's database, with its progress kept
         in `heard` instead of printed.  Without `pool`, an upgrade that
         reaches every head leaves the allocator's pool alone: what the
@@ -206,19 +236,20 @@ class Harness:
         from flask import current_app
 
         from haas.migrations.schema import Schema
-        schema = Schema(current_app._get_current_object(),
-                        report=self.heard.append)
+        schema = Schema(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            report=self.heard.append)
         if not pool:
             schema.allocator = _NoPool()
         return schema
 
-    def _no_branch(self):
+    def _no_branch(self) -> list[str]:
         if not self.branch_names():
             return [f'{self.extension} has no branch: register its folder '
                     f'in haas.migrations.paths and write its first script']
         return []
 
-    def _guarded(self, what, run):
+    def _guarded(self, what: str, run: Callable[[], object]) -> list[str]:
         from haas.errors import HaasError
         try:
             run()
@@ -226,13 +257,14 @@ class Harness:
             return [f'{what}: {e}']
         return []
 
-    def _seed(self, revision):
+    def _seed(self, revision: str) -> list[str]:
         import sqlalchemy as sa
+
         from haas.model import db
         rows = self.rows_at(revision) or {}
         if not rows:
             return []
-        problems = []
+        problems: list[str] = []
         with db.engine.begin() as connection:
             metadata = sa.MetaData()
             metadata.reflect(connection, only=list(rows))
@@ -252,17 +284,17 @@ class Harness:
 class _NoPool:
     """An allocator whose pool a round trip leaves alone."""
 
-    def populate(self, connection):
+    def populate(self, connection: Connection) -> int:
         return 0
 
 
-def _dependencies(script):
+def _dependencies(script: Script) -> tuple[str, ...]:
     """The revisions of other branches that a script depends on."""
     depends = script.dependencies or ()
     return (depends,) if isinstance(depends, str) else tuple(depends)
 
 
-def _imports(tree):
+def _imports(tree: ast.AST) -> Iterator[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
@@ -271,11 +303,12 @@ def _imports(tree):
             yield node.module
 
 
-def _rows():
+def _rows() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the bookkeeping, ordered."""
     import sqlalchemy as sa
+
     from haas.model import db
-    found = {}
+    found: dict[str, list[tuple[Any, ...]]] = {}
     with db.engine.connect() as connection:
         metadata = sa.MetaData()
         metadata.reflect(connection)
@@ -286,7 +319,7 @@ def _rows():
     return found
 
 
-def _schema_of(app, tables):
+def _schema_of(app: Flask, tables: Container[str]) -> dict[str, Any]:
     """{'table <name>': its schema, 'version rows': ...}, for `tables`."""
     from haas import migrations
     from haas.model import db
@@ -300,7 +333,9 @@ def _schema_of(app, tables):
     return found
 
 
-def test_extension(extension, config=None, postgresql=None):
+def test_extension(extension: str, config: Config | None = None,
+                   postgresql: str | URL | None = None
+                   ) -> dict[str, list[str]]:
     """{check: problems} of `extension`, on fresh SQLite databases in a
     temporary folder, or on databases made on the PostgreSQL server at
     `postgresql`; `config` (a haas.config.Config) gives the sections other
@@ -331,14 +366,14 @@ def test_extension(extension, config=None, postgresql=None):
         return Harness(extension, new, extra).run()
 
 
-def sqlite_databases(folder):
+def sqlite_databases(folder: str | os.PathLike[str]) -> Callable[[], str]:
     """A factory of new SQLite database URIs, files in `folder`."""
     names = itertools.count()
     return lambda: f'sqlite:///{folder}/haas-{next(names)}.db'
 
 
 @contextlib.contextmanager
-def postgresql_databases(url):
+def postgresql_databases(url: str | URL) -> Iterator[Callable[[], str]]:
     """A factory of new databases on the PostgreSQL server at `url`, each
     dropped at the end.  ConnectionError if the server cannot be used."""
     import os
@@ -360,9 +395,9 @@ def postgresql_databases(url):
     except sa.exc.DBAPIError as e:
         raise ConnectionError(f'PostgreSQL at {url.render_as_string()} '
                               f'cannot be used: {e.orig}') from None
-    made = []
+    made: list[str] = []
 
-    def new():
+    def new() -> str:
         name = f'haas_test_{os.getpid()}_{uuid.uuid4().hex[:10]}'
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE {name}')
@@ -391,33 +426,36 @@ class MigrationTests:
     and set `config` for the extension's own haas.cfg sections.
     """
 
-    extension = None
-    config = ''
+    extension: str | None = None
+    config: str = ''
 
-    def rows_at(self, revision):
+    def rows_at(self, revision: str) -> Rows | None:
         """{table: [row, ...]} to insert once the database is at
         `revision`, before the next revision goes down and up; by default
         the extension's own `haas_testing_rows(revision)`, if it has one."""
-        module = importlib.import_module(self.extension)
+        module = importlib.import_module(typing.cast(str, self.extension))
         return getattr(module, 'haas_testing_rows', lambda r: {})(revision)
 
-    def harness(self, new_database):
-        return Harness(self.extension, new_database, self.config,
-                       self.rows_at)
+    def harness(self, new_database: Callable[[], str]) -> Harness:
+        return Harness(typing.cast(str, self.extension), new_database,
+                       self.config, self.rows_at)
 
     def test_upgrades_from_base_to_head_on_an_empty_database(
-            self, haas_databases):
+            self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).upgrade_from_empty() == []
 
-    def test_upgrade_heads_builds_what_create_builds(self, haas_databases):
+    def test_upgrade_heads_builds_what_create_builds(
+            self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).upgrade_equals_create() == []
 
     def test_every_revision_goes_down_and_up_with_its_rows(
-            self, haas_databases):
+            self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).round_trip() == []
 
-    def test_autogenerate_finds_nothing_to_do(self, haas_databases):
+    def test_autogenerate_finds_nothing_to_do(
+            self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).no_drift() == []
 
-    def test_scripts_import_no_models(self, haas_databases):
+    def test_scripts_import_no_models(
+            self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).scripts_import_no_models() == []

@@ -18,26 +18,35 @@ suite has the fixtures without a conftest:
   created (`db create`) with the extension enabled, in its context.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
+import typing
 
 import pytest
+
+if typing.TYPE_CHECKING:
+    import pathlib
+    from collections.abc import Callable, Iterator
+
+    from flask import Flask
 
 DEFAULT_POSTGRES = 'postgresql://postgres@127.0.0.1:5432/postgres'
 
 
 @pytest.fixture
-def haas_sqlite(tmp_path):
+def haas_sqlite(tmp_path: pathlib.Path) -> Callable[[], str]:
     from haas.testing import sqlite_databases
     return sqlite_databases(tmp_path)
 
 
-def postgres_url():
+def postgres_url() -> str:
     """The URL of the PostgreSQL server the tests make databases on."""
     return os.environ.get('HAAS_TEST_POSTGRES_URL', DEFAULT_POSTGRES)
 
 
-def unusable(message):
+def unusable(message: str) -> typing.NoReturn:
     """Skip the test for want of PostgreSQL, or fail it where the server
     is required (HAAS_TEST_REQUIRE_POSTGRES=1, as in CI)."""
     if os.environ.get('HAAS_TEST_REQUIRE_POSTGRES') == '1':
@@ -46,7 +55,7 @@ def unusable(message):
 
 
 @pytest.fixture
-def haas_postgresql():
+def haas_postgresql() -> Iterator[Callable[[], str]]:
     from haas.testing import postgresql_databases
     with contextlib.ExitStack() as stack:
         try:
@@ -57,17 +66,17 @@ def haas_postgresql():
 
 
 @pytest.fixture(params=['sqlite', 'postgresql'])
-def haas_databases(request):
+def haas_databases(request: pytest.FixtureRequest) -> Callable[[], str]:
     return request.getfixturevalue(f'haas_{request.param}')
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini('haas_extension',
                   'the module of the HaaS extension that haas_app enables')
 
 
 @pytest.fixture
-def haas_extension(request):
+def haas_extension(request: pytest.FixtureRequest) -> str:
     name = request.config.getini('haas_extension')
     if not name:
         pytest.fail('name the extension under test: haas_extension = '
@@ -77,7 +86,8 @@ def haas_extension(request):
 
 
 @pytest.fixture
-def haas_app(haas_databases, haas_extension):
+def haas_app(haas_databases: Callable[[], str],
+             haas_extension: str) -> Iterator[Flask]:
     from haas.migrations.schema import Schema
     from haas.testing import Harness
     harness = Harness(haas_extension, haas_databases)
