@@ -298,7 +298,7 @@ def verify(ctx, accept, reason, as_json):
         click.echo(f'changed: revision {c.revision} of branch {c.branch} '
                    f'({c.path}), {verb} {when}')
     if changes:
-        from haas.migrations.schema import changed_message
+        from haas.migrations.reviewing import changed_message
         raise click.ClickException(changed_message(changes))
     click.echo(f'Every applied script is the code that ran ({checked} '
                f'checked).')

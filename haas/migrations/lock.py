@@ -181,6 +181,14 @@ def schema_lock(connection, wait, report=None, command=None):
             del connection.info[_HELD]
 
 
+def begin(connection):
+    """A new transaction on `connection`, after ending the one that its
+    reads began."""
+    if connection.in_transaction():
+        connection.rollback()
+    return connection.begin()
+
+
 def _wait_for(try_lock, who, wait, report):
     deadline = time.monotonic() + wait
     told = None
