@@ -1,0 +1,103 @@
+"""The REST calls on projects and the nodes they hold."""
+
+
+
+from haas import auth
+from haas.api.lookups import (
+    Labels,
+    _labels,
+    assert_absent,
+    assert_no_pending_action,
+    must_find,
+)
+from haas.errors import BlockedError, DuplicateError, NotFoundError, OBMError
+from haas.model import Network, Node, Project, db
+from haas.rest import Body, Name, rest_call
+
+
+@rest_call('GET', '/projects', returns=Labels)
+def list_projects():
+    """List the labels of every project."""
+    auth.require_admin()
+    return _labels(db.select(Project.label))
+
+
+@rest_call('PUT', '/project/<project>', errors=[DuplicateError])
+def project_create(project):
+    """Create a project."""
+    auth.require_admin()
+    assert_absent(Project, project)
+    db.session.add(Project(label=project))
+
+
+@rest_call('DELETE', '/project/<project>',
+           errors=[NotFoundError, BlockedError])
+def project_delete(project):
+    """Delete a project that owns nothing any more."""
+    auth.require_admin()
+    project = must_find(Project, project)
+    if project.nodes:
+        raise BlockedError('Project has nodes still')
+    if project.networks_owned:
+        raise BlockedError('Project still has networks')
+    if project.networks_access:
+        raise BlockedError('Project can still access networks')
+    if project.headnodes:
+        raise BlockedError('Project still has a headnode')
+    db.session.delete(project)
+
+
+class NodeField(Body):
+    node: Name
+
+
+@rest_call('POST', '/project/<project>/connect_node', body=NodeField,
+           errors=[NotFoundError, BlockedError])
+def project_connect_node(project, node):
+    """Give a free node to a project."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    node = must_find(Node, node, lock=True)
+    if node.project is not None:
+        raise BlockedError('Node is already owned by a project.')
+    node.project = project
+
+
+@rest_call('POST', '/project/<project>/detach_node', body=NodeField,
+           errors=[NotFoundError, BlockedError, OBMError])
+def project_detach_node(project, node):
+    """Take a node back from a project; it must be off every network."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    node = must_find(Node, node, lock=True)
+    if node.project is not project:
+        raise NotFoundError(f'Node {node.label} is not in project '
+                            f'{project.label}.')
+    for nic in node.nics:
+        if nic.attachments:
+            raise BlockedError('Node attached to a network')
+    for nic in node.nics:
+        assert_no_pending_action(nic)
+    node.obm.stop_console()
+    node.obm.delete_console()
+    node.project = None
+
+
+@rest_call('GET', '/project/<project>/nodes', returns=Labels,
+           errors=[NotFoundError])
+def list_project_nodes(project):
+    """List the labels of a project's nodes."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    return _labels(db.select(Node.label).filter_by(project_id=project.id))
+
+
+@rest_call('GET', '/project/<project>/networks', returns=Labels,
+           errors=[NotFoundError])
+def list_project_networks(project):
+    """List the labels of the networks a project has access to (public
+    networks are not listed)."""
+    project = must_find(Project, project)
+    auth.require_project_access(project)
+    return _labels(db.select(Network.label).where(
+        Network.access.any(Project.id == project.id)))
