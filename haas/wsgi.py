@@ -48,6 +48,12 @@ application = create_app()
 with application.app_context():
     try:
         migrations.require_current_schema()
+    except DatabaseError as e:
+        # One line and exit status 3, not a traceback: gunicorn's master
+        # stops when a worker fails to boot so ("Worker failed to boot"),
+        # and no worker could serve this schema.
+        log.error('%s', e)
+        raise SystemExit(3) from None
     except outages.driver_errors(db.engine.dialect) as e:
         if not outages.unavailable(e, db.engine.dialect):
             raise

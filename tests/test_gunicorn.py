@@ -63,3 +63,21 @@ def test_gunicorn_workers_serve_one_database(pg_databases, tmp_path,
         server.terminate()
         server.wait(30)
     assert server.returncode == 0
+
+
+@pytest.mark.parametrize('preload', [False, True], ids=['workers',
+                                                        'preload'])
+def test_gunicorn_on_a_schema_not_current_stops_with_one_line(tmp_path,
+                                                             preload):
+    env = {k: v for k, v in os.environ.items() if k != 'HAAS_CONFIG'}
+
+    server = subprocess.run(
+        [GUNICORN, '-w', '2', '-b', f'127.0.0.1:{free_port()}',
+         *(['--preload'] if preload else []), 'haas.wsgi:application'],
+        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+    assert server.returncode != 0
+    assert 'Traceback' not in server.stderr, server.stderr
+    assert server.stderr.count(
+        'ERROR:haas.wsgi:the database is not initialised: run `haas-admin '
+        'db create`\n') >= 1, server.stderr
