@@ -6,9 +6,10 @@ what registering one takes.  An application knows the drivers of the
 extensions it enables.
 
 A switch driver's `session()` gives what the networking daemon applies
-actions through: `apply_networking(action)`, `revert_port(label)` and
-`disconnect()`.  Applying an action again must change nothing (a daemon
-may die between applying and recording it).  How a call fails decides
+actions through: `apply_networking(action)`, `revert_port(label)`,
+`port_networks(label)` and `disconnect()`.  Applying an action again
+must change nothing (a daemon may die between applying and recording
+it).  How a call fails decides
 what becomes of the action:
 
 - `haas.errors.SwitchError`: trying again cannot help (the switch
@@ -56,6 +57,12 @@ class SwitchSession(typing.Protocol):
 
     def revert_port(self, label: str) -> None:
         """Take port `label` off every network."""
+
+    def port_networks(self, label: str) -> dict[str, str]:
+        """What port `label` carries now, read from the switch: channel
+        (``vlan/native``, ``vlan/<id>``) -> the network's network_id (the
+        VLAN number, as text).  What `haas-admin switch verify` compares
+        with the database."""
 
     def disconnect(self) -> None:
         """End the session (close an SSH connection, log out)."""

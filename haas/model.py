@@ -113,6 +113,13 @@ class Switch(db.Model):
         raise SwitchError(f'the {type(self).__name__} driver cannot '
                           f'configure switches yet')
 
+    @classmethod
+    def validate_port_name(cls, label):
+        """Refuse (ValueError, with why) a port label this switch could
+        not have, such as ``gi1/0/5`` on a Nexus: switch_register_port
+        answers 400 with the reason, rather than queue actions that could
+        never be applied.  Any label is valid by default."""
+
     def ensure_legal_operation(self, nic, operation, channel):
         """Refuse (with an APIError) a change this switch cannot make:
         `operation` is 'connect' or 'detach'.  Every change is legal by

@@ -117,6 +117,11 @@ def switch_register_port(switch, port: NewPort):
     auth.require_admin()
     switch = must_find(Switch, switch)
     _within(port, switch.max_port_label, 'port label')
+    try:
+        switch.validate_port_name(port)
+    except ValueError as e:
+        raise BadArgumentError(f'{port!r} is not a port of a '
+                               f'{type(switch).__name__}: {e}') from None
     assert_absent_n(switch, Port, port)
     db.session.add(Port(owner=switch, label=port))
 

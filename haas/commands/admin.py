@@ -8,6 +8,7 @@ import click
 
 from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
+from haas.commands.simulate import simulate
 
 
 @click.group(cls=HaasGroup)
@@ -24,6 +25,7 @@ def main(ctx):
 
 
 main.add_command(db)
+main.add_command(simulate)
 
 
 @main.command('create-admin-user')

@@ -208,5 +208,14 @@ class MockSession:
             journal.write(json.dumps([None, label, None, None]) + '\n')
             journal.flush()
 
+    def port_networks(self, label):
+        """What port `label` carries: {channel: network_id}."""
+        path = self._port_file(label)
+        with _driver_errors(label):
+            if not os.path.exists(path):
+                return {}
+            with open(path) as f:
+                return json.load(f)['channels']
+
     def disconnect(self):
         pass

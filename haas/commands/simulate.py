@@ -1,0 +1,44 @@
+"""`haas-admin simulate`: run a simulated device (haas.simulators)."""
+
+import click
+
+from haas.commands.base import HaasGroup
+from haas.simulators import MODELS
+
+
+@click.group(cls=HaasGroup)
+def simulate():
+    """Run a simulated device, for tests, demos and trying HaaS without
+    hardware."""
+
+
+def _address(ctx, param, value):
+    host, sep, port = value.rpartition(':')
+    if not sep or not port.isascii() or not port.isdigit() \
+            or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f'{value!r} is not HOST:PORT')
+    return host.strip('[]') or '127.0.0.1', int(port)
+
+
+@simulate.command('switch')
+@click.option('--model', required=True, help='The device to simulate.',
+              type=click.Choice(sorted(MODELS)))
+@click.option('--listen', default='127.0.0.1:0', show_default=True,
+              callback=_address,
+              help='HOST:PORT to listen on (port 0: any free port).')
+@click.option('--state', required=True,
+              type=click.Path(file_okay=False),
+              help='Folder that keeps the device\'s state across restarts.')
+@click.option('--username', required=True, help='The login it accepts.')
+@click.option('--password', required=True, help='Its password.')
+@click.option('--latency', default=0.0, show_default=True,
+              type=click.FloatRange(min=0),
+              help='Seconds each command takes.')
+def switch(model, listen, state, username, password, latency):
+    """Run one simulated switch until stopped (SIGTERM or Ctrl-C).
+
+    It prints `listening on HOST:PORT` once it accepts connections.
+    """
+    from haas import simulators
+    host, port = listen
+    simulators.server(model)(host, port, state, username, password, latency)
