@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from haas import config as haas_config
-from haas import extensions
+from haas import crypto, extensions
 from haas.errors import ConfigError
 from haas.model import db, sqlite_like_postgresql
 
@@ -25,6 +25,9 @@ class Haas:
     config: haas_config.Config
     auth_backend: object
     allocator: object
+    #: The keys of [secrets] key_file, read when a password is first
+    #: encrypted or decrypted (haas.crypto).
+    keyring: crypto.Keyring
 
 
 def create_app(config=None):
@@ -56,6 +59,7 @@ def create_app(config=None):
         auth_backend=_the_one(auth.backends, modules, 'auth backend')(config),
         allocator=_the_one(network_allocator.allocators, modules,
                            'network allocator')(config),
+        keyring=crypto.Keyring(crypto.key_file(config)),
     )
     try:
         db.init_app(app)

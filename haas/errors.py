@@ -40,6 +40,13 @@ class DatabaseError(HaasError):
     needs."""
 
 
+class SecretsError(DatabaseError):
+    """The key file of [secrets] is missing, unreadable or malformed, or its
+    keys cannot decrypt the passwords the database holds (haas.crypto).
+    A DatabaseError, so that the servers refuse to start on it as they do
+    on a stale schema."""
+
+
 class SwitchError(Exception):
     """A switch refused a networking action, or the action cannot be
     applied to it: trying again cannot help (an unknown VLAN, a port the

@@ -294,11 +294,26 @@ RETRY_AFTER = 5
 def _server_error(error):
     if outages.unavailable(error, db.engine.dialect):
         return _unavailable(error)
+    # A password written while the key file cannot be read: SQLAlchemy
+    # wraps what a column type raises on the way in (StatementError).
+    if isinstance(getattr(error, 'orig', None), errors.SecretsError):
+        return _secrets_error(error.orig)
     db.session.rollback()
     log.exception('%s %s failed', request.method, request.path)
     return _json({'type': 'ServerError',
                   'msg': 'The server failed to handle the request; its log '
                          'says why.'}, 500)
+
+
+def _secrets_error(error):
+    """503 for a call that needs a password the key file cannot give (a
+    wrong, missing or unreadable key): the operator's to fix, told in the
+    log in one line; the caller learns nothing of the key."""
+    db.session.rollback()
+    log.error('%s %s: %s', request.method, request.path, error)
+    return _api_error(errors.ServiceUnavailableError(
+        'The server cannot decrypt the passwords in its database; its log '
+        'says what to do.'))
 
 
 def _unavailable(error):
@@ -341,6 +356,7 @@ def init_app(app, declare_calls):
     runs then, declares core's calls (it imports haas.api, which this
     module does not)."""
     app.register_error_handler(errors.APIError, _api_error)
+    app.register_error_handler(errors.SecretsError, _secrets_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
     app.before_request(_check_path)

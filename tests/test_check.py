@@ -22,9 +22,9 @@ from support.revisions import CORE_HEAD, write_script
 MODULE = 'haas_example_ext'
 LEDGER_HEAD = '82a6f7041729'
 OBM = 'haas.ext.obm.mock'
-OBM_HEAD = 'a56855f9aa12'
+OBM_HEAD = 'bf6ad6510a60'
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '9d5f2cab3511'
+DELL_HEAD = 'e9c7556cca0f'
 FIRST, SECOND, THIRD, FOURTH = 'a1' * 6, 'b2' * 6, 'c3' * 6, 'd4' * 6
 NEWER = 'f' * 12
 

@@ -71,8 +71,8 @@ def test_defaults_without_config_use_haas_db_here(tmp_path):
     current = run_admin(['db', 'current'], cwd=tmp_path).stdout
     assert current == (f'{CORE_HEAD} (haas) (head)\n'
                        '82a6f7041729 (haas.migrations.ledger) (head)\n'
-                       'b9d87c7080f1 (haas.ext.switches.mock) (head)\n'
-                       'a56855f9aa12 (haas.ext.obm.mock) (head)\n')
+                       '8bdf5c902a41 (haas.ext.switches.mock) (head)\n'
+                       'bf6ad6510a60 (haas.ext.obm.mock) (head)\n')
 
 
 @pytest.mark.parametrize('setting, message', [
@@ -145,7 +145,7 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
                           "branch or '<branch>@head'"),
     (['db', 'upgrade', 'head'],
      "'head' stands for several heads (" + ', '.join(sorted([
-         CORE_HEAD, '82a6f7041729', 'a56855f9aa12', 'b9d87c7080f1'])) +
+         CORE_HEAD, '82a6f7041729', 'bf6ad6510a60', '8bdf5c902a41'])) +
      "): HaaS keeps one branch per extension; use "
      "'heads' for all of them or '<branch>@head' for one (branches: "
      f"{BRANCHES})"),
@@ -279,7 +279,7 @@ def test_show_without_revision_shows_every_head(databases):
     assert [line for line in result.stdout.splitlines()
             if line.startswith('Rev: ')] == [
         f'Rev: {CORE_HEAD} (head)', 'Rev: 82a6f7041729 (head)',
-        'Rev: b9d87c7080f1 (head)', 'Rev: a56855f9aa12 (head)']
+        'Rev: 8bdf5c902a41 (head)', 'Rev: bf6ad6510a60 (head)']
 
 
 def test_upgrade_prints_one_line_per_revision_to_stderr(databases):

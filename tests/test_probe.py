@@ -68,7 +68,7 @@ def test_a_child_hands_back_its_result_none_on_failure_and_leaves_the_connection
 # --- silence, whatever the log level ---------------------------------------
 
 OBM = 'haas.ext.obm.mock'
-OBM_HEAD = 'a56855f9aa12'
+OBM_HEAD = 'bf6ad6510a60'
 ADOPT_OBM = (f'branch {OBM} has tables but no version row (its first script '
              f'adopts them): run `haas-admin db upgrade heads` to adopt them')
 

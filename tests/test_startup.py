@@ -60,11 +60,11 @@ HEADS = [f'{CORE_HEAD} (haas) (head)',
          '82a6f7041729 (haas.migrations.ledger) (head)',
          '15084df56fa8 (haas.ext.auth.database) (head)',
          '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
-         'b9d87c7080f1 (haas.ext.switches.mock) (head)',
-         '45b6520d2c63 (haas.ext.switches.nexus) (head)',
-         '9d5f2cab3511 (haas.ext.switches.dell) (head)',
-         'a56855f9aa12 (haas.ext.obm.mock) (head)',
-         'bfe71cdb8f5d (haas.ext.obm.ipmi) (head)']
+         '8bdf5c902a41 (haas.ext.switches.mock) (head)',
+         '8ecb0d349ed2 (haas.ext.switches.nexus) (head)',
+         'e9c7556cca0f (haas.ext.switches.dell) (head)',
+         'bf6ad6510a60 (haas.ext.obm.mock) (head)',
+         '2de6116630a2 (haas.ext.obm.ipmi) (head)']
 #: The HaaS 0.2 baseline of each extension of HEADS after core.
 BASELINES = ['570e90107adc', '652c395af394', 'b5b31d19257d', 'bf72d2ab7e56',
              '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b']

@@ -43,7 +43,7 @@ from support.revisions import (
 )
 
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '9d5f2cab3511'
+DELL_HEAD = 'e9c7556cca0f'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
 WITHOUT_SWITCH = [e for e in DEFAULT_EXTENSIONS if e != SWITCH]
 CORE_ONLY = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']

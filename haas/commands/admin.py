@@ -8,6 +8,7 @@ import click
 
 from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
+from haas.commands.secrets import secrets
 from haas.commands.simulate import simulate
 
 
@@ -26,6 +27,7 @@ def main(ctx):
 
 main.add_command(db)
 main.add_command(simulate)
+main.add_command(secrets)
 
 
 @main.command('create-admin-user')

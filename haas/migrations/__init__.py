@@ -88,9 +88,15 @@ def create(lock_wait=None):
     tables.  It refuses while a branch is behind its head (`upgrade
     heads` comes first).
 
+    Makes the key file of [secrets] where there is none and the database
+    holds no password yet (a new installation).
+
     Returns the branches it created or adopted.
     """
-    return _schema().create(lock_wait)
+    schema = _schema()
+    created = schema.create(lock_wait)
+    schema.provide_key_file()
+    return created
 
 
 def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
@@ -111,9 +117,14 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
     with what it depends on.  With --plan nothing runs: every script that
     would run is listed, in order; --sql prints the statements instead,
     from nothing (or from START in START:END), or with --plan from where
-    the database is.
+    the database is.  Makes the key file of [secrets], as `create` does,
+    where there is none and the database holds no password.
     """
-    return _schema().upgrade(revision, extension, plan, lock_wait)
+    schema = _schema()
+    result = schema.upgrade(revision, extension, plan, lock_wait)
+    if not plan:
+        schema.provide_key_file()
+    return result
 
 
 def release_target(name):

@@ -10,6 +10,10 @@ A script declares them next to its revision identifiers::
          'node labels must be unique: rename the duplicates'),
     ]
 
+A check that SQL cannot state (one that needs the key file to decrypt,
+`haas.migrations.ops.key_check`) is a function in place of the SQL: it
+takes the connection and returns the offending rows.
+
 `upgrade` runs the checks of every pending revision before it runs any of
 them, and `upgrade --plan` shows what they find.  A check on a table that a
 pending revision creates cannot run that early; it runs at the start of the
@@ -61,11 +65,13 @@ def _row(row):
 
 
 def declared(script):
-    """The (sql, message) checks a script declares."""
+    """The (sql, message) checks a script declares; `sql` may be a
+    function of the connection that returns the offending rows."""
     checks = getattr(script.module, 'data_checks', None) or ()
     for check in checks:
         if not (isinstance(check, tuple) and len(check) == 2
-                and all(isinstance(part, str) for part in check)):
+                and (isinstance(check[0], str) or callable(check[0]))
+                and isinstance(check[1], str)):
             raise MigrationError(
                 f'revision {script.revision}: data_checks holds '
                 f'(sql, message) pairs of strings, not {check!r}')
@@ -74,12 +80,16 @@ def declared(script):
 
 def run(connection, branches, script, sql, message):
     """The Finding of one check, or None; DBAPIError if it cannot run."""
-    result = connection.execute(sa.text(sql))
-    sample, count = [], 0
-    for rows in iter(lambda: result.fetchmany(1000), []):
-        if len(sample) < SAMPLE:
-            sample += [tuple(r) for r in rows[:SAMPLE - len(sample)]]
-        count += len(rows)
+    if callable(sql):
+        found = [tuple(r) for r in sql(connection)]
+        sample, count = found[:SAMPLE], len(found)
+    else:
+        result = connection.execute(sa.text(sql))
+        sample, count = [], 0
+        for rows in iter(lambda: result.fetchmany(1000), []):
+            if len(sample) < SAMPLE:
+                sample += [tuple(r) for r in rows[:SAMPLE - len(sample)]]
+            count += len(rows)
     if not count:
         return None
     return Finding(branches.branch_of(script.revision), script.revision,
@@ -104,6 +114,15 @@ def before(connection, branches, scripts, passed=None):
             elif passed is not None:
                 passed.add((script.revision, sql))
     return findings
+
+
+def as_comment(sql):
+    """A check as it is written into offline SQL: its statement, or what
+    a function checks, which no SQL can."""
+    if callable(sql):
+        return (f'run by haas-admin db upgrade, not SQL: '
+                f'{" ".join((sql.__doc__ or sql.__name__).split())}')
+    return " ".join(sql.split())
 
 
 def refusal(findings):

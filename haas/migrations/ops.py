@@ -8,13 +8,21 @@ on PostgreSQL, rewriting each table once: the foreign keys on those columns
 and the ones that refer to them are dropped first and restored after, so
 that no constraint is checked twice and no table is rewritten for a
 constraint.  SQLite's INTEGER is 64-bit already: there they do nothing.
+
+`encrypt_column` and `decrypt_column` turn a column of passwords into
+Fernet tokens under the key file of `[secrets]` and back (the
+`haas.crypto.Encrypted` type reads and writes such a column), and
+`key_check` is the data check that goes with them: see MIGRATIONS.md,
+"Encrypted columns".
 """
 
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from haas import crypto
 
 #: {table: [column]}: the key columns an operation changes.
 Columns = Mapping[str, Sequence[str]]
@@ -106,3 +114,83 @@ def narrow_keys(columns: Columns,
                         f'sequence {sequence} is at {last}, past what a '
                         f'32-bit key holds: it cannot go back to integer')
     _retype(columns, sequences, 'integer')
+
+
+# --- encrypted columns ------------------------------------------------------
+
+#: A data check that Python runs: given the connection, the offending rows.
+Check = Callable[[sa.engine.Connection], list[tuple[typing.Any, ...]]]
+
+
+def keyring() -> crypto.Keyring:
+    """The keys of `[secrets] key_file`, as the application that runs the
+    migration has them: what a script that encrypts or decrypts uses."""
+    return typing.cast(crypto.Keyring, crypto.current())
+
+
+def _offline(note: str) -> bool:
+    """Whether the migration writes SQL (--sql) instead of running: there
+    no row can be read, and `note` goes into the SQL as a comment."""
+    context = op.get_context()
+    if context.as_sql:
+        from haas.migrations import alembic_private
+        alembic_private.write_comment(context, f'-- {note}')
+    return context.as_sql
+
+
+def _recode(table: str, column: str, key: str,
+            change: Callable[[crypto.Keyring, str], str]) -> None:
+    t = sa.table(table, sa.column(key), sa.column(column))
+    bind = op.get_bind()
+    # A password table holds a row per switch or BMC: thousands at most,
+    # read at once, then written back in one executemany.  The key is read
+    # only when there is a row: a new database needs none yet.
+    rows = bind.execute(sa.select(t.c[key], t.c[column])
+                        .where(t.c[column].is_not(None))).all()
+    if not rows:
+        return
+    keys = keyring()
+    bind.execute(
+        sa.update(t).where(t.c[key] == sa.bindparam('row_key'))
+        .values({column: sa.bindparam('row_value')}),
+        [{'row_key': k, 'row_value': change(keys, v)} for k, v in rows])
+
+
+def encrypt_column(table: str, column: str, key: str = 'id') -> None:
+    """Replace every value of `table`.`column` (text) by its Fernet token
+    under the first key of the key file; `key` names the rows."""
+    if not _offline(f'{table}.{column} is encrypted here by `haas-admin db '
+                    f'upgrade`, which has the key; this SQL cannot'):
+        _recode(table, column, key, crypto.Keyring.encrypt)
+
+
+def decrypt_column(table: str, column: str, key: str = 'id') -> None:
+    """Replace every token of `table`.`column` by its text: the reverse of
+    `encrypt_column`.  SecretsError, in one line, if a key of the file
+    cannot decrypt a value (the revision then changes nothing)."""
+    if not _offline(f'{table}.{column} is decrypted here by `haas-admin db '
+                    f'downgrade`, which has the key; this SQL cannot'):
+        _recode(table, column, key, crypto.Keyring.decrypt)
+
+
+def key_check(table: str, column: str, key: str = 'id') -> Check:
+    """A data check (``data_checks = [(key_check(...), message)]``) for a
+    revision that encrypts `table`.`column`, or reads it encrypted: where
+    the column holds a value, the key file must be readable (else
+    SecretsError, one line), and the rows returned are those holding a
+    Fernet token that no key of the file decrypts.  So an upgrade stops
+    before it changes anything, not half-way through its branches."""
+    def check(connection: sa.engine.Connection) -> list[tuple[typing.Any,
+                                                             ...]]:
+        t = sa.table(table, sa.column(key), sa.column(column))
+        rows = connection.execute(sa.select(t.c[key], t.c[column])
+                                  .where(t.c[column].is_not(None))).all()
+        if not rows:
+            return []
+        keys = keyring()
+        keys.fernet  # the file, readable and well formed
+        return [(k,) for k, v in rows
+                if crypto.is_token(v) and not keys.decrypts(v)]
+    check.__doc__ = (f'every token of {table}.{column} decrypts with '
+                     f'[secrets] key_file')
+    return check

@@ -245,7 +245,7 @@ class Runner:
                 for sql, message in checks:
                     alembic_private.write_comment(
                         context, f'-- data check, must return no rows '
-                        f'({message}): {" ".join(sql.split())}')
+                        f'({message}): {datachecks.as_comment(sql)}')
             else:
                 self._check(context.connection, script, checks, where)
             try:

@@ -17,6 +17,7 @@ import time
 
 import sqlalchemy as sa
 
+from haas import crypto
 from haas.errors import DatabaseError, MigrationError
 from haas.migrations import (
     alembic_private,
@@ -49,6 +50,7 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
         haas = app.extensions['haas']
         self.config = haas.config
         self.allocator = haas.allocator
+        self.keyring = haas.keyring
         self.report = report
         self.branches = Branches(self.config.extensions)
         self.branches.config.attributes['haas_branches'] = self.branches
@@ -174,6 +176,17 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
         if advice is not None:
             raise DatabaseError(advice.message)
         self._warn(status)
+        with self.reading() as connection:
+            crypto.check_key(self.keyring, connection, db.metadata)
+
+    def provide_key_file(self):
+        """Make the key file of [secrets] where there is none yet and the
+        database holds no password (haas.crypto.provide_key_file)."""
+        with self.reading() as connection:
+            if crypto.provide_key_file(self.keyring, connection,
+                                       db.metadata):
+                self.report(f'Created the key file {self.keyring.path}: '
+                            f'back it up apart from the database')
 
     def _warn(self, status):
         for line in status.warnings():

@@ -16,7 +16,7 @@ import uuid
 import sqlalchemy as sa
 
 import haas
-from haas import migrations
+from haas import crypto, migrations
 from haas.config import with_driver
 from haas.model import db
 from haas.testing import plugin, postgresql_databases
@@ -184,6 +184,7 @@ def table_rows(app, mask=None):
     hidden."""
     mask = mask or {}
     rows = {}
+    keyring = app.extensions['haas'].keyring
     with app.app_context():
         bind = db.engines[None]
         # Inside `rolled_back`, the test's own connection: what it sees.
@@ -203,10 +204,21 @@ def table_rows(app, mask=None):
             result = connection.execute(
                 sa.select(table).order_by(*table.columns)).mappings()
             rows[name] = [
-                {k: ('<masked>' if k in mask.get(name, ()) else v)
+                {k: ('<masked>' if k in mask.get(name, ()) else
+                     _readable(keyring, v))
                  for k, v in row.items()}
                 for row in result]
     return rows
+
+
+def _readable(keyring, value):
+    """A value as a comparison between databases sees it: a Fernet token,
+    new at every encryption, as its text when the app's key file decrypts
+    it (tests/test_secrets.py reads the tokens themselves)."""
+    if isinstance(value, str) and crypto.is_token(value) and \
+            keyring.exists() and keyring.decrypts(value):
+        return keyring.decrypt(value)
+    return value
 
 
 #: Tables of history, not state: how a database was built, which is what

@@ -16,8 +16,12 @@ CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
 CORE_0_3 = '6ab9ae569654'
 
 LEDGER_HEAD = '82a6f7041729'
-SWITCH_HEAD = 'b9d87c7080f1'
-OBM_HEAD = 'a56855f9aa12'
+SWITCH_HEAD = '8bdf5c902a41'
+OBM_HEAD = 'bf6ad6510a60'
+#: The mock drivers' HaaS 0.3 revisions, before their passwords were
+#: encrypted.
+SWITCH_0_3 = 'b9d87c7080f1'
+OBM_0_3 = 'a56855f9aa12'
 #: The mock drivers' HaaS 0.2 baselines.  Their 0.3 revisions widen keys
 #: only, which the comparison of shapes (generic types) does not see: the
 #: tables of either match the baseline first.
@@ -34,6 +38,12 @@ VLAN = 'haas.ext.network_allocators.vlan_pool'
 def widened(revision, what):
     """An extension's HaaS 0.3 revision: it creates no table."""
     return revision, f'HaaS 0.3: the keys of {what} are 64-bit.', []
+
+
+def encrypted(revision, what, table):
+    """A driver's revision that encrypts its passwords: no table."""
+    return (revision, f'Passwords of the {what} encrypted at rest '
+            f'({table}.password).', [])
 
 
 #: Branch -> its scripts, first to last: (revision, the first line of its
@@ -64,25 +74,31 @@ SCRIPTS = {
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
          '`ipmi` unless it exists.', ['ipmi']),
-        widened('bfe71cdb8f5d', 'the IPMI OBM')],
+        widened('bfe71cdb8f5d', 'the IPMI OBM'),
+        encrypted('2de6116630a2', 'IPMI BMC', 'ipmi')],
     OBM: [('df8d9f423f2b', 'HaaS 0.2 baseline of the mock OBM: adopt '
            '`mockobm`, or create.', ['mock_obm']),
-          widened('a56855f9aa12', 'the mock OBM')],
+          widened('a56855f9aa12', 'the mock OBM'),
+          encrypted('bf6ad6510a60', 'mock OBM', 'mock_obm')],
     'haas.ext.switches.dell': [
         ('099b939261c1', 'HaaS 0.2 baseline of the Dell PowerConnect 55xx '
          'switch driver: adopt `powerconnect55xx`, or create.',
          ['power_connect55xx']),
-        widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
+        widened('9d5f2cab3511', 'the Dell PowerConnect switch'),
+        encrypted('e9c7556cca0f', 'Dell PowerConnect switch',
+                  'power_connect55xx')],
     'haas.ext.switches.nexus': [
         ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
          'driver: create `nexus` unless it exists.', ['nexus']),
-        widened('45b6520d2c63', 'the Cisco Nexus switch')],
+        widened('45b6520d2c63', 'the Cisco Nexus switch'),
+        encrypted('8ecb0d349ed2', 'Cisco Nexus switch', 'nexus')],
     VLAN: [('652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
             'create `vlan`.', ['vlan']),
            widened('6061f125b415', 'the VLAN pool')],
     SWITCH: [('b5b31d19257d', 'HaaS 0.2 baseline of the mock switch: adopt '
               '`mockswitch`, or create.', ['mock_switch']),
-             widened('b9d87c7080f1', 'the mock switch')],
+             widened('b9d87c7080f1', 'the mock switch'),
+             encrypted('8bdf5c902a41', 'mock switch', 'mock_switch')],
     'haas.ext.auth.database': [
         ('570e90107adc', 'HaaS 0.2 baseline of database auth: create `user` '
          'and `user_projects`.', ['user', 'user_projects']),

@@ -9,6 +9,7 @@ import os
 import subprocess
 
 from haas import migrations
+from haas.crypto import Encrypted
 from haas.drivers import no_dry_run
 from haas.errors import OBMError
 from haas.model import Obm, db
@@ -33,7 +34,8 @@ class Ipmi(Obm):
     id = db.Column(db.ForeignKey('obm.id'), primary_key=True)
     host = db.Column(db.String, nullable=False)
     user = db.Column(db.String, nullable=False)
-    password = db.Column(db.String, nullable=False)
+    # A Fernet token in the database (haas.crypto); text here.
+    password = db.Column(Encrypted, nullable=False)
 
     def _ipmitool(self, *args):
         command = ['ipmitool', '-I', 'lanplus', '-U', self.user, '-E',

@@ -8,6 +8,7 @@ import logging
 import os
 
 from haas import migrations
+from haas.crypto import Encrypted
 from haas.drivers import no_dry_run
 from haas.model import Obm, db
 from haas.rest import Body, Name, Secret
@@ -31,7 +32,8 @@ class MockObm(Obm):
     id = db.Column(db.ForeignKey('obm.id'), primary_key=True)
     host = db.Column(db.String, nullable=False)
     user = db.Column(db.String, nullable=False)
-    password = db.Column(db.String, nullable=False)
+    # A Fernet token in the database (haas.crypto); text here.
+    password = db.Column(Encrypted, nullable=False)
 
     @no_dry_run
     def power_cycle(self):

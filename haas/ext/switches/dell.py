@@ -3,6 +3,7 @@
 import os
 
 from haas import migrations
+from haas.crypto import Encrypted
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
 
@@ -23,4 +24,5 @@ class PowerConnect55xx(Switch):
     id = db.Column(db.ForeignKey('switch.id'), primary_key=True)
     hostname = db.Column(db.String, nullable=False)
     username = db.Column(db.String, nullable=False)
-    password = db.Column(db.String, nullable=False)
+    # A Fernet token in the database (haas.crypto); text here.
+    password = db.Column(Encrypted, nullable=False)

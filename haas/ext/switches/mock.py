@@ -21,6 +21,7 @@ import tempfile
 import urllib.parse
 
 from haas import migrations
+from haas.crypto import Encrypted
 from haas.errors import SwitchError, SwitchUnavailableError
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
@@ -42,7 +43,8 @@ class MockSwitch(Switch):
     id = db.Column(db.ForeignKey('switch.id'), primary_key=True)
     hostname = db.Column(db.String, nullable=False)
     username = db.Column(db.String, nullable=False)
-    password = db.Column(db.String, nullable=False)
+    # A Fernet token in the database (haas.crypto); text here.
+    password = db.Column(Encrypted, nullable=False)
 
     def session(self):
         return MockSession(self)

@@ -4,6 +4,7 @@ import os
 import typing
 
 from haas import migrations
+from haas.crypto import Encrypted
 from haas.model import Switch, db
 from haas.rest import Body, Kind, Name, Secret
 
@@ -53,6 +54,7 @@ class Nexus(Switch):
     id = db.Column(db.ForeignKey('switch.id'), primary_key=True)
     hostname = db.Column(db.String, nullable=False)
     username = db.Column(db.String, nullable=False)
-    password = db.Column(db.String, nullable=False)
+    # A Fernet token in the database (haas.crypto); text here.
+    password = db.Column(Encrypted, nullable=False)
     # A VLAN number kept as text, as HaaS 0.2 stored it.
     dummy_vlan = db.Column(db.String, nullable=False)

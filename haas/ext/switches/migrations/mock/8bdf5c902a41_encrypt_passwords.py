@@ -1,0 +1,36 @@
+"""Passwords of the mock switch encrypted at rest (mock_switch.password).
+
+Each password becomes a Fernet token under the key file of [secrets]
+(haas.crypto), which the model's `Encrypted` column reads.  SQL has no
+Fernet, so it is done in Python, in one read and one executemany write
+(haas.migrations.ops.encrypt_column).  The data check stops the upgrade
+before anything changes when the table holds passwords and the key file
+cannot be read, or holds tokens that it cannot decrypt.  The downgrade
+decrypts them again, with the same key file.
+
+Revision ID: 8bdf5c902a41
+Revises: b9d87c7080f1
+Create Date: 2027-01-10 12:00:00
+
+"""
+from haas.migrations.ops import decrypt_column, encrypt_column, key_check
+
+# revision identifiers, used by Alembic.
+revision = '8bdf5c902a41'
+down_revision = 'b9d87c7080f1'
+branch_labels = None
+depends_on = None
+
+data_checks = [
+    (key_check('mock_switch', 'password'),
+     'mock_switch.password holds tokens that [secrets] key_file cannot '
+     'decrypt: put back the key that encrypted them'),
+]
+
+
+def upgrade():
+    encrypt_column('mock_switch', 'password')
+
+
+def downgrade():
+    decrypt_column('mock_switch', 'password')
