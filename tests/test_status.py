@@ -34,6 +34,7 @@ from support.revisions import (
     CORE_HEAD,
     LEDGER_HEAD,
     OBM,
+    OBM_0_3,
     OBM_BASELINE,
     OBM_HEAD,
     SWITCH,
@@ -132,7 +133,7 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
     assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
         f'up to date',
-        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  2        not '
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  3        not '
         f'created',
         NO_RELEASE,
         'Schema lock: free',
@@ -152,9 +153,9 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
         f'{CORE_HEAD}  8        not created',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
-        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  2        not '
+        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  3        not '
         f'created',
-        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  2        not '
+        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  3        not '
         f'created',
         NO_RELEASE,
         'Schema lock: free',
@@ -358,8 +359,10 @@ def test_orphaned_branch_blocks_neither_upgrade_create_nor_serve(databases,
     assert (snapshot(app), table_rows(app)) == before
 
 
-OBM_DOWN = (f'downgraded {OBM} from {OBM_HEAD} (HaaS 0.3: the keys of the '
-            f'mock OBM are 64-bit.) to {OBM_BASELINE} in T s')
+OBM_DOWN = (f'downgraded {OBM} from {OBM_HEAD} (Passwords of the mock OBM '
+            f'encrypted at rest (mock_obm.password).) to {OBM_0_3} in T s')
+OBM_0_3_DOWN = (f'downgraded {OBM} from {OBM_0_3} (HaaS 0.3: the keys of the '
+                f'mock OBM are 64-bit.) to {OBM_BASELINE} in T s')
 OBM_TO_BASE = (f'downgraded {OBM} from {OBM_BASELINE} (HaaS 0.2 baseline of '
                f'the mock OBM: adopt `mockobm`, or create.) to base in T s')
 OBM_AT_BASE = (
@@ -405,7 +408,7 @@ def test_downgrade_to_base_of_an_enabled_extension_warns_it_has_no_tables(
                  config_text(uri))
 
     assert (result.exit_code, result.stdout, progress(result.stderr)) == (
-        0, '', [OBM_DOWN, OBM_TO_BASE, OBM_AT_BASE])
+        0, '', [OBM_DOWN, OBM_0_3_DOWN, OBM_TO_BASE, OBM_AT_BASE])
     assert status_of(app).advice().message == (
         f'the tables of branch {OBM} are missing: run `haas-admin db '
         f'create`')
@@ -433,8 +436,11 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
                              f'baseline of the Dell PowerConnect 55xx switch '
                              f'driver: adopt `powerconnect55xx`, or create.) '
                              f'in T s',
-                    f'upgraded {DELL} to {DELL_HEAD} (HaaS 0.3: the keys of '
-                    f'the Dell PowerConnect switch are 64-bit.) in T s'],
+                    f'upgraded {DELL} to 9d5f2cab3511 (HaaS 0.3: the keys of '
+                    f'the Dell PowerConnect switch are 64-bit.) in T s',
+                    f'upgraded {DELL} to {DELL_HEAD} (Passwords of the Dell '
+                    f'PowerConnect switch encrypted at rest '
+                    f'(power_connect55xx.password).) in T s'],
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [
@@ -520,7 +526,7 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
         # Its first script adopts tables it finds, as from HaaS 0.2; the
         # second widens their keys again, which changes nothing.
         Branch(branch=OBM, extension=OBM, enabled=True, revision=None,
-               head=OBM_HEAD, pending=2, verdict='adoptable', adopt_at=None,
+               head=OBM_HEAD, pending=3, verdict='adoptable', adopt_at=None,
                detail='its first script adopts them')]
     assert status.advice().message == (
         f'branch {OBM} has tables but no version row (its first script '
@@ -530,8 +536,10 @@ def test_dropped_version_row_is_adoptable_and_restored(databases, verb):
     assert progress(result.stderr) == [
         f'upgraded {OBM} to {OBM_BASELINE} (HaaS 0.2 baseline of the mock '
         f'OBM: adopt `mockobm`, or create.) in T s',
-        f'upgraded {OBM} to {OBM_HEAD} (HaaS 0.3: the keys of the mock OBM '
-        f'are 64-bit.) in T s']
+        f'upgraded {OBM} to {OBM_0_3} (HaaS 0.3: the keys of the mock OBM '
+        f'are 64-bit.) in T s',
+        f'upgraded {OBM} to {OBM_HEAD} (Passwords of the mock OBM encrypted '
+        f'at rest (mock_obm.password).) in T s']
     assert (snapshot(app), state_rows(app)) == before
     last = table_rows(app)['haas_schema_ledger'][-1]
     assert (last['branch'], last['direction'], last['outcome']) == (
@@ -624,9 +632,9 @@ def test_foreign_node_table_is_core_mismatch_and_stops_serve(databases):
         f'{CORE_HEAD}  -        mismatch',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
-        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  2        not '
+        f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  3        not '
         f'created',
-        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  2        not '
+        f'{OBM}       {OBM}       yes      -         {OBM_HEAD}  3        not '
         f'created',
         NO_RELEASE,
         'Schema lock: free',
