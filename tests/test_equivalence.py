@@ -9,7 +9,7 @@ import datetime
 import pytest
 import sqlalchemy as sa
 
-from haas import migrations
+from haas import crypto, migrations
 from haas.migrations import LEDGER
 from haas.migrations.scripts import Branches
 from haas.migrations.tables import tables_of
@@ -195,9 +195,11 @@ LEFT_EMPTY = {'metadata': "153502badb2b's downgrade refuses to drop node "
 
 def fill(connection):
     """Insert one row into every table of the branches, keys included,
-    but those of LEFT_EMPTY."""
+    but those of LEFT_EMPTY; an encrypted column gets a token, as the
+    models write it."""
     metadata = sa.MetaData()
     metadata.reflect(connection)
+    encrypted = set(crypto.encrypted_columns(db.metadata))
     inserted = {}
     for table in metadata.sorted_tables:
         if table.name in ('alembic_version', 'haas_schema_branch',
@@ -211,6 +213,9 @@ def fill(connection):
                     fk.column.name]
             elif (table.name, column.name) in CONSTRAINED:
                 row[column.name] = CONSTRAINED[table.name, column.name]
+            elif (table.name, column.name) in encrypted:
+                row[column.name] = crypto.current().encrypt(
+                    f'{table.name}.{column.name}')
             elif column.type.python_type is str:
                 length = getattr(column.type, 'length', None)
                 row[column.name] = f'{table.name}.{column.name}'[:length]

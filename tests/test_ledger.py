@@ -25,9 +25,11 @@ from support.revisions import (
     CORE_REVISIONS,
     LEDGER_HEAD,
     OBM,
+    OBM_0_3,
     OBM_BASELINE,
     OBM_HEAD,
     SWITCH,
+    SWITCH_0_3,
     SWITCH_BASELINE,
     SWITCH_HEAD,
     write_script,
@@ -38,8 +40,8 @@ WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 #: (branch, revision) of every script of core and the mock drivers, in
 #: the order an upgrade runs them.
 DEFAULT_SCRIPTS = [('haas', r) for r in CORE_REVISIONS] + [
-    (SWITCH, SWITCH_BASELINE), (SWITCH, SWITCH_HEAD), (OBM, OBM_BASELINE),
-    (OBM, OBM_HEAD)]
+    (SWITCH, SWITCH_BASELINE), (SWITCH, SWITCH_0_3), (SWITCH, SWITCH_HEAD),
+    (OBM, OBM_BASELINE), (OBM, OBM_0_3), (OBM, OBM_HEAD)]
 #: The scripts `upgraded` applied, which verify checks: the ledger's, those
 #: and the example's.
 APPLIED = 1 + len(DEFAULT_SCRIPTS) + 1

@@ -8,7 +8,7 @@ turns a missing dump into a failure instead of a skip.
 
 import pytest
 
-from haas import migrations
+from haas import crypto, migrations
 from haas.ext.obm.mock import MockObm
 from haas.migrations import LEDGER
 from haas.model import Node, db
@@ -118,9 +118,15 @@ def test_after_upgrade_every_node_loads_its_obm(legacy_app):
     with legacy_app.app_context():
         migrations.upgrade('heads')
         nodes = db.session.execute(db.select(Node).order_by(Node.id)).scalars()
-        obms = [(n.label, type(n.obm), n.obm.host) for n in nodes]
-    assert obms == [(label, MockObm, host)
+        obms = [(n.label, type(n.obm), n.obm.host, n.obm.password)
+                for n in nodes]
+        stored = db.session.execute(db.text(
+            'SELECT password FROM mock_obm')).scalars().all()
+    assert obms == [(label, MockObm, host, 'password')
                     for label, _, host in legacy_objects.NODES]
+    # The database holds tokens only, every one of them new.
+    assert 'password' not in stored and len(set(stored)) == len(stored)
+    assert all(crypto.is_token(token) for token in stored)
 
 
 def test_after_upgrade_create_changes_nothing_and_server_may_start(legacy_app):

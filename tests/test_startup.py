@@ -14,7 +14,7 @@ import pytest
 from haas.commands import admin
 
 from support.config import LEGACY_EXTENSIONS, config_text
-from support.revisions import CORE_0_3, CORE_HEAD, CORE_REVISIONS
+from support.revisions import CORE_0_3, CORE_HEAD, CORE_REVISIONS, SCRIPTS
 
 #: Run in a fresh interpreter: each command of argv[1] (a JSON list of
 #: argument lists), then print, per run, its exit status, its output and
@@ -65,9 +65,6 @@ HEADS = [f'{CORE_HEAD} (haas) (head)',
          'e9c7556cca0f (haas.ext.switches.dell) (head)',
          'bf6ad6510a60 (haas.ext.obm.mock) (head)',
          '2de6116630a2 (haas.ext.obm.ipmi) (head)']
-#: The HaaS 0.2 baseline of each extension of HEADS after core.
-BASELINES = ['570e90107adc', '652c395af394', 'b5b31d19257d', 'bf72d2ab7e56',
-             '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b']
 
 
 def command_paths(group, prefix=()):
@@ -145,8 +142,8 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert [line.partition(' -> ')[2].split()[0]
             for line in by_verb['history'].splitlines()] == [
         *reversed(CORE_REVISIONS[since:]),
-        *[revision for head, baseline in zip(HEADS[2:], BASELINES)
-          for revision in (head.split()[0], baseline)],
+        *[revision for head in HEADS[2:]
+          for revision, _, _ in reversed(SCRIPTS[head.split()[1][1:-1]])],
         *reversed(CORE_REVISIONS[1:since]), '82a6f7041729',
         CORE_REVISIONS[0]]
     assert [line for line in by_verb['show'].splitlines()

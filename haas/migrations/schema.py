@@ -182,11 +182,10 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
     def provide_key_file(self):
         """Make the key file of [secrets] where there is none yet and the
         database holds no password (haas.crypto.provide_key_file)."""
+        # Silently, as create makes the tables: the commands print one
+        # line per revision and nothing else (README, haas-admin db).
         with self.reading() as connection:
-            if crypto.provide_key_file(self.keyring, connection,
-                                       db.metadata):
-                self.report(f'Created the key file {self.keyring.path}: '
-                            f'back it up apart from the database')
+            crypto.provide_key_file(self.keyring, connection, db.metadata)
 
     def _warn(self, status):
         for line in status.warnings():

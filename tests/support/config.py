@@ -1,6 +1,8 @@
 """The configurations the tests run HaaS with: sets of extensions and the
 text of a haas.cfg."""
 
+import os
+
 #: The extensions HaaS runs with when haas.cfg names none.
 DEFAULT_EXTENSIONS = [
     'haas.ext.auth.null',
@@ -41,10 +43,20 @@ HEADNODE_CONFIG = ('[headnode]\nbase_imgs = base-headnode, img1 ,img2\n'
                    '[devel]\ndry_run =\n')
 
 
+#: The key file of every PostgreSQL database of the tests, so that a test
+#: and the servers and commands it starts elsewhere (another directory,
+#: another haas.cfg) share it.  A SQLite database keeps its own beside it.
+TEST_KEY_FILE = os.path.join(os.path.dirname(__file__), os.pardir,
+                             'fixtures', 'secrets.key')
+
+
 def config_text(uri, extensions=DEFAULT_EXTENSIONS, vlans=LEGACY_VLANS,
                 extra=''):
     """The text of a haas.cfg for `uri` with `extensions` enabled."""
     lines = ['[database]', f'uri = {uri}', '[extensions]']
+    if not uri.startswith('sqlite') and '[secrets]' not in extra:
+        extra = f'[secrets]\nkey_file = {os.path.abspath(TEST_KEY_FILE)}\n' \
+            + extra
     lines += [f'{name} =' for name in extensions]
     if 'haas.ext.network_allocators.vlan_pool' in extensions:
         lines += ['[haas.ext.network_allocators.vlan_pool]',
