@@ -392,12 +392,15 @@ def journal(tmp_path):
     # The 200 nodes, cabled, in project p, each with a connect queued: the
     # rows those API calls leave (the tests above make them so), written in
     # a few statements.
+    # The password as the model stores it: a token (URL-safe base64).
+    token = app.extensions['haas'].keyring.encrypt('p')
     with app.app_context():
         for statement in [
                 f"INSERT INTO obm (id, type) SELECT g, '{OBM['type']}' "
                 f"FROM generate_series(1, 200) g",
                 "INSERT INTO mock_obm (id, host, \"user\", password) "
-                "SELECT g, 'h', 'u', 'p' FROM generate_series(1, 200) g",
+                f"SELECT g, 'h', 'u', '{token}' "
+                f"FROM generate_series(1, 200) g",
                 "INSERT INTO node (id, label, project_id, obm_id) SELECT g, "
                 "'n' || (g - 1), (SELECT id FROM project), g "
                 "FROM generate_series(1, 200) g",
