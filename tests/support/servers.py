@@ -140,17 +140,19 @@ def serving(uri, tmp_path, extra='', gunicorn=False):
         process = subprocess.Popen(command, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 server.raw('GET', '/projects', credentials=None)
                 break
-            except urllib.error.URLError:
+            # Refused before it listens; a first answer may also take
+            # longer than a request's timeout on a busy machine.
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
                 if process.poll() is not None:
                     pytest.fail(f'the server exited ({process.returncode}):\n'
                                 f'{log_path.read_text()}')
                 if time.monotonic() > deadline:
-                    pytest.fail(f'the server did not answer within 30 s:\n'
+                    pytest.fail(f'the server did not answer within 60 s:\n'
                                 f'{log_path.read_text()}')
                 time.sleep(0.05)
         yield server
