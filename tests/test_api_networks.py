@@ -1352,6 +1352,42 @@ def test_node_detach_network_not_attached_is_a_bad_argument(client, users,
         'msg': 'The network is not attached to the nic.'})
 
 
+def finished(*statuses, node='node-1', nic='eth0'):
+    """Finished detaches of `nic`, one per status, written as rows (not
+    through the nic's relationship), as several actions of one nic are."""
+    nic_id = find_nic(node, nic).id
+    db.session.add_all(NetworkingAction(nic_id=nic_id, channel='vlan/native',
+                                        status=status, type=MODIFY_PORT)
+                       for status in statuses)
+    db.session.commit()
+    db.session.expire_all()
+
+
+def test_queuing_replaces_every_finished_action_of_the_nic(client, users,
+                                                           admin):
+    """`haas-admin switch verify --fix` may leave a nic several finished
+    actions; the next request makes way for itself all the same."""
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    finished(DONE, ERROR)
+
+    response = connect(client, users['runway'])
+
+    assert answer(response) == queued()
+    assert [a['status'] for a in actions()] == [QUEUED]
+
+
+def test_node_delete_nic_deletes_every_finished_action(client, users, admin):
+    admin.node(project=None)
+    admin.network('net')
+    finished(DONE, ERROR)
+
+    response = client.delete('/node/node-1/nic/eth0', headers=users['admin'])
+
+    assert answer(response) == (200, b'')
+    assert actions() == []
+
+
 # --- other calls a pending action blocks ----------------------------------
 
 def test_project_detach_node_is_blocked_by_a_pending_action(client, users,
