@@ -126,8 +126,10 @@ class Switch(db.Model):
         default."""
 
     def get_capabilities(self):
-        """What the switch can do beyond the basics, such as
-        'nativeless-trunk-mode'."""
+        """What the switch can do beyond the basics.  Without
+        'nativeless-trunk-mode' (a port may trunk tagged VLANs with no
+        native one), the API has a nic's native network attached first
+        and detached last (haas.api.nodes.check_native_networks)."""
         return []
 
 
