@@ -147,7 +147,11 @@ class Daemon:
         elif action.new_network is None:
             db.session.execute(gone.where(
                 NetworkAttachment.channel == action.channel))
-        else:
+        elif not any(a.network is action.new_network
+                     and a.channel == action.channel
+                     for a in nic.attachments):
+            # (Connecting what is attached already, as a repair queued by
+            # `haas-admin switch verify --fix` does, adds no second row.)
             db.session.add(NetworkAttachment(
                 nic=nic, network=action.new_network, channel=action.channel))
         action.status = DONE

@@ -126,8 +126,10 @@ class Switch(db.Model):
         default."""
 
     def get_capabilities(self):
-        """What the switch can do beyond the basics, such as
-        'nativeless-trunk-mode'."""
+        """What the switch can do beyond the basics.  Without
+        'nativeless-trunk-mode' (a port may trunk tagged VLANs with no
+        native one), the API has a nic's native network attached first
+        and detached last (haas.api.nodes.check_native_networks)."""
         return []
 
 
@@ -151,6 +153,11 @@ class Nic(db.Model):
 
     owner = db.relationship('Node', backref='nics')
     port = db.relationship('Port', backref=db.backref('nic', uselist=False))
+
+    @property
+    def current_action(self):
+        """The nic's newest networking action, or None."""
+        return self.actions[-1] if self.actions else None
 
 
 #: Which projects may use a network; none means every project may.
@@ -216,7 +223,9 @@ class NetworkingAction(db.Model):
     """A change of a nic's network, queued by the API and applied by
     `serve-networks`, which records how it ended (DONE, or ERROR, with
     the reason, when the switch refused it).  A nic has one action at
-    most: a finished one is deleted when the next is queued."""
+    most, as the API queues them (a finished one is deleted when the next
+    is queued); `haas-admin switch verify --fix` may queue several, which
+    the daemon applies in the order queued (by id)."""
 
     __tablename__ = 'networking_action'
     id = db.Column(Key, primary_key=True)
@@ -242,9 +251,10 @@ class NetworkingAction(db.Model):
                            f"type = '{REVERT_PORT}'", name='type'),
     )
 
-    # A nic's action goes with the nic (the API lets only a finished one).
+    # A nic's actions go with the nic (the API lets only finished ones).
     nic = db.relationship('Nic', backref=db.backref(
-        'current_action', uselist=False, cascade='all, delete-orphan'))
+        'actions', order_by='NetworkingAction.id',
+        cascade='all, delete-orphan'))
     new_network = db.relationship('Network', backref='scheduled_nics')
 
     @property

@@ -121,6 +121,29 @@ def test_a_queued_detach_is_applied_and_the_attachment_removed(
     assert actions() == [('n1', None, 'DONE', 'modify_port')]
 
 
+def test_connecting_what_is_attached_already_adds_no_second_row(
+        client, scene, switches):
+    """As a repair queued by `haas-admin switch verify --fix` does: the
+    switch is set again, the attachment stays one."""
+    admin, vlan = scene
+    calls(client, admin, ('POST', '/node/n1/nic/eth0/connect_network',
+                          {'network': 'net'}))
+    deferred.Daemon().apply_all()
+    nic = db.session.execute(sa.select(Nic)).scalar_one()
+    network = db.session.execute(sa.select(Network)).scalar_one()
+    db.session.add(NetworkingAction(nic=nic, new_network=network,
+                                    channel='vlan/native'))
+    db.session.commit()
+
+    assert deferred.Daemon().apply_all() == 1
+
+    assert [(a.nic.label, a.network.label, a.channel)
+            for a in db.session.execute(
+                sa.select(NetworkAttachment)).scalars()] == [
+        ('eth0', 'net', 'vlan/native')]
+    assert switches('sw0')['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
+
+
 def test_a_queued_revert_takes_the_port_off_every_network(client, scene,
                                                           switches):
     """A revert_port action (written directly: port_revert, which queues

@@ -106,17 +106,18 @@ def require_node_access(node):
 
 
 def assert_no_pending_action(nic):
-    if nic.current_action is not None and nic.current_action.pending:
+    if any(action.pending for action in nic.actions):
         raise BlockedError('A networking operation is already active on the '
                            'nic.')
 
 
 def queue_action(nic, **fields):
-    """Queue a networking action on `nic`, whose finished action (if it
-    has one) it replaces; its uuid, the status_id clients ask about."""
-    finished = nic.current_action
-    if finished is not None:
-        db.session.delete(finished)
+    """Queue a networking action on `nic`, whose finished actions (if it
+    has any) it replaces; its uuid, the status_id clients ask about."""
+    finished = [action for action in nic.actions if not action.pending]
+    for action in finished:
+        nic.actions.remove(action)  # deleted: an orphan
+    if finished:
         db.session.flush()
     action = NetworkingAction(nic=nic, **fields)
     db.session.add(action)

@@ -9,6 +9,7 @@ import click
 from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
 from haas.commands.simulate import simulate
+from haas.commands.switch import switch
 
 
 @click.group(cls=HaasGroup)
@@ -26,6 +27,7 @@ def main(ctx):
 
 main.add_command(db)
 main.add_command(simulate)
+main.add_command(switch)
 
 
 @main.command('create-admin-user')
