@@ -58,9 +58,10 @@ HEADER = ('BRANCH                  EXTENSION               ENABLED  DATABASE  '
 EMPTY_HEADER = ('BRANCH                  EXTENSION               ENABLED  '
                 'DATABASE  HEAD          PENDING  VERDICT')
 NO_RELEASE = ('Release: none (the branches are not all at the revisions of '
-              'one of 0.2, 0.3)')
-#: A database at the heads: core's head is past release 0.3.
-RELEASE = 'Release: none (every branch is at its head, past release 0.3)'
+              'one of 0.2, 0.3, 0.4)')
+#: A database at the heads: the release being made.
+RELEASE = ('Release: 0.4 (not released yet: its revisions may still '
+           'change)')
 
 
 def up_to_date(branch, head):

@@ -8,7 +8,7 @@ from haas.migrations import LEDGER
 #: Core's revisions, first to last: its HaaS 0.2 baseline, where a 0.2
 #: database is adopted, then HaaS 0.3's, ending at CORE_0_3, on which every
 #: extension's 0.3 revision depends, then those made since (the head is
-#: past release 0.3).
+#: past release 0.3, in release 0.4, being made).
 CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
                   '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
                   '6ab9ae569654', 'eba7cfa60973']
