@@ -18,7 +18,10 @@ HOST:PORT``), which is what tests and scripts wait for.
 """
 
 #: Model name -> 'module:function' (see above).  Filled in by the models.
-MODELS: dict[str, str] = {}
+MODELS: dict[str, str] = {
+    'brocade': 'haas.simulators.brocade:serve',
+    'dellnos9': 'haas.simulators.dellnos9:serve',
+}
 
 
 def server(model: str):

@@ -73,6 +73,12 @@ SCRIPTS = {
          'switch driver: adopt `powerconnect55xx`, or create.',
          ['power_connect55xx']),
         widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
+    'haas.ext.switches.brocade': [
+        ('c4e1b7a09d32', "Create `brocade`, the Brocade NOS switch driver's "
+         'table.', ['brocade'])],
+    'haas.ext.switches.dellnos9': [
+        ('7d2f90b3a5e8', "Create `dell_nos9`, the Dell OS9 switch driver's "
+         'table.', ['dell_nos9'])],
     'haas.ext.switches.nexus': [
         ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
          'driver: create `nexus` unless it exists.', ['nexus']),
