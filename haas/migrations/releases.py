@@ -52,6 +52,8 @@ RELEASES = {
         'haas.ext.switches.dell': '9d5f2cab3511',
         'haas.ext.switches.mock': 'b9d87c7080f1',
         'haas.ext.switches.nexus': '45b6520d2c63',
+        'haas.ext.switches.brocade': 'c4e1b7a09d32',
+        'haas.ext.switches.dellnos9': '7d2f90b3a5e8',
     },
 }
 
