@@ -17,8 +17,12 @@ prints one line to standard output once it listens (``listening on
 HOST:PORT``), which is what tests and scripts wait for.
 """
 
-#: Model name -> 'module:function' (see above).  Filled in by the models.
-MODELS: dict[str, str] = {}
+#: Model name -> 'module:function' (see above).  A model written on the SSH
+#: framework (haas.simulators.ssh and .cli; powerconnect.py is one) adds
+#: its line here.
+MODELS: dict[str, str] = {
+    'powerconnect55xx': 'haas.simulators.powerconnect:serve',
+}
 
 
 def server(model: str):
