@@ -315,10 +315,11 @@ def test_every_release_names_every_branch_of_haas_and_only_known_revisions():
         for branch, revision in heads.items():
             assert branches.branch_of(revision) == branch, (release, branch)
     # The last release has every branch of HaaS's tree at its head, but
-    # core, which has had revisions since.
+    # core and the Dell switch's, which have had revisions since.
     last = releases.RELEASES[releases.names()[-1]]
     assert {b: r for b, r in last.items() if r != branches.heads[b]} == {
-        'haas': HEAD}
+        'haas': HEAD, 'haas.ext.switches.dell': '9d5f2cab3511'}
+    assert branches.heads['haas.ext.switches.dell'] == '4f1c2e8a7b30'
     assert branches.heads['haas'] == SINCE[-1]
 
 
