@@ -49,7 +49,7 @@ RELEASES = {
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': 'bfe71cdb8f5d',
         'haas.ext.obm.mock': 'a56855f9aa12',
-        'haas.ext.switches.dell': '9d5f2cab3511',
+        'haas.ext.switches.dell': '4f1c2e8a7b30',
         'haas.ext.switches.mock': 'b9d87c7080f1',
         'haas.ext.switches.nexus': '45b6520d2c63',
         'haas.ext.switches.brocade': 'c4e1b7a09d32',

@@ -72,7 +72,9 @@ SCRIPTS = {
         ('099b939261c1', 'HaaS 0.2 baseline of the Dell PowerConnect 55xx '
          'switch driver: adopt `powerconnect55xx`, or create.',
          ['power_connect55xx']),
-        widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
+        widened('9d5f2cab3511', 'the Dell PowerConnect switch'),
+        ('4f1c2e8a7b30', 'A PowerConnect switch may save its configuration '
+         'after each change.', [])],
     'haas.ext.switches.brocade': [
         ('c4e1b7a09d32', "Create `brocade`, the Brocade NOS switch driver's "
          'table.', ['brocade'])],

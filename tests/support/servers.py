@@ -120,9 +120,9 @@ def _admin(args, env, input=None):
 def serving(uri, tmp_path, extra='', gunicorn=False,
             extensions=API_EXTENSIONS):
     """A server on a new schema of `uri`, with one administrator, ADMIN
-    (when `extensions` keep users); `extra` goes into its haas.cfg
-    (tmp_path / 'haas.cfg').  The server is `haas-admin serve`, or with
-    `gunicorn` two gunicorn workers."""
+    (when `extensions` keep users); `extensions` enabled, and `extra` in
+    its haas.cfg (tmp_path / 'haas.cfg').  The server is `haas-admin
+    serve`, or with `gunicorn` two gunicorn workers."""
     path = tmp_path / 'haas.cfg'
     path.write_text(config_text(uri, extensions,
                                 extra=CHEAP_HASHES + extra))
