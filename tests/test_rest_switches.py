@@ -239,10 +239,14 @@ def test_a_dell_port_takes_its_native_network_first(client, tmp_path):
         response = client.post('/node/n1/nic/eth0/connect_network', json={
             'network': 'tagged-net', 'channel': 'vlan/101'})
 
+        # OS9 keeps every port untagged in some VLAN: it has no
+        # nativeless trunk, so core's rule holds its nics to it.
+        assert client.get('/switch/sw').json['capabilities'] == []
         assert answer(response) == (409, {
             'type': 'BlockedError',
-            'msg': 'a nic on a Dell OS9 switch needs a native network '
-                   'before tagged ones'})
+            'msg': 'Switch sw cannot carry tagged VLANs on a port without a '
+                   'native one: connect a network to nic eth0 on '
+                   'vlan/native first.'})
 
 
 @pytest.mark.parametrize('model', MODELS)

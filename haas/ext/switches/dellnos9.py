@@ -22,7 +22,6 @@ import typing
 from xml.sax.saxutils import escape
 
 from haas import migrations
-from haas.errors import BlockedError
 from haas.ext.switches import xmlrest
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
@@ -70,19 +69,6 @@ class DellNOS9(Switch):
         if not _PORT.fullmatch(label):
             raise ValueError('a Dell OS9 port is UNIT/PORT, as 1/5 '
                              '(1/49/1 for a breakout)')
-
-    def ensure_legal_operation(self, nic, operation, channel):
-        """The native network first, and off last: a port of this switch
-        cannot carry tagged networks without one."""
-        native = any(a.channel == 'vlan/native' for a in nic.attachments)
-        if operation == 'connect' and channel != 'vlan/native' \
-                and not native:
-            raise BlockedError('a nic on a Dell OS9 switch needs a native '
-                               'network before tagged ones')
-        if operation == 'detach' and channel == 'vlan/native' \
-                and len(nic.attachments) > 1:
-            raise BlockedError('detach the tagged networks of a nic on a '
-                               'Dell OS9 switch before its native one')
 
 
 class DellNOS9Session:
