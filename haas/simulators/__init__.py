@@ -22,6 +22,7 @@ HOST:PORT``), which is what tests and scripts wait for.
 #: its line here.
 MODELS: dict[str, str] = {
     'powerconnect55xx': 'haas.simulators.powerconnect:serve',
+    'n3000': 'haas.simulators.n3000:serve',
 }
 
 
