@@ -54,6 +54,7 @@ RELEASES = {
         'haas.ext.switches.nexus': '45b6520d2c63',
         'haas.ext.switches.brocade': 'c4e1b7a09d32',
         'haas.ext.switches.dellnos9': '7d2f90b3a5e8',
+        'haas.ext.switches.n3000': '5990e8f736a1',
     },
 }
 

@@ -24,6 +24,7 @@ MODELS: dict[str, str] = {
     'brocade': 'haas.simulators.brocade:serve',
     'dellnos9': 'haas.simulators.dellnos9:serve',
     'powerconnect55xx': 'haas.simulators.powerconnect:serve',
+    'n3000': 'haas.simulators.n3000:serve',
 }
 
 
