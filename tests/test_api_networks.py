@@ -164,21 +164,28 @@ def networks():
                 db.select(Network).order_by(Network.id)).scalars()]
 
 
+#: A nic's action, not a port's own revert at registration.
+NIC_ACTION = NetworkingAction.nic_id.is_not(None)
+
+
 def actions():
-    """Every networking action, by labels."""
+    """Every nic's networking action, by labels (not the reverts queued
+    as ports are registered)."""
     return [{'node': a.nic.owner.label, 'nic': a.nic.label,
              'new_network': _label(a.new_network), 'channel': a.channel,
              'status': a.status, 'type': a.type}
             for a in db.session.execute(db.select(NetworkingAction)
+                                        .where(NIC_ACTION)
                                         .order_by(NetworkingAction.id))
             .scalars()]
 
 
 def queued():
     """What the API answers once it has queued an action: 202 and the
-    status_id of the one pending action, a version 4 UUID."""
+    status_id of the one pending action of a nic, a version 4 UUID."""
     [status_id] = db.session.execute(
-        db.select(NetworkingAction.uuid).filter_by(status=QUEUED)).scalars()
+        db.select(NetworkingAction.uuid).where(NIC_ACTION)
+        .filter_by(status=QUEUED)).scalars()
     assert uuid.UUID(status_id).version == 4
     return 202, {'status_id': status_id}
 
@@ -883,7 +890,8 @@ def test_node_connect_network_answers_a_new_status_id_each_time(
     second = connect(client, users['runway'], nic='eth1').json['status_id']
 
     assert sorted(db.session.execute(
-        db.select(NetworkingAction.uuid)).scalars()) == sorted(
+        db.select(NetworkingAction.uuid).where(NIC_ACTION)
+    ).scalars()) == sorted(
         {first, second})
 
 

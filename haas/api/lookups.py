@@ -11,7 +11,7 @@ from flask import current_app
 
 from haas import auth, deferred
 from haas.errors import BlockedError, DuplicateError, NotFoundError
-from haas.model import NetworkingAction, Node, db
+from haas.model import REVERT_PORT, NetworkingAction, Node, db
 
 Labels = list[str]
 
@@ -119,7 +119,18 @@ def queue_action(nic, **fields):
         nic.actions.remove(action)  # deleted: an orphan
     if finished:
         db.session.flush()
-    action = NetworkingAction(nic=nic, **fields)
+    return _queued(NetworkingAction(nic=nic, port=nic.port, **fields))
+
+
+def queue_port_revert(port):
+    """Queue taking `port` off every network, whether or not a nic is
+    cabled to it; its uuid.  Ordered with its nic's actions: the daemon
+    keeps a port's actions in the order they were queued."""
+    return _queued(NetworkingAction(port=port, new_network=None, channel='',
+                                    type=REVERT_PORT))
+
+
+def _queued(action):
     db.session.add(action)
     db.session.flush()
     deferred.notify()

@@ -42,9 +42,10 @@ RELEASES = {
         'haas.ext.switches.mock': 'b9d87c7080f1',
         'haas.ext.switches.nexus': '45b6520d2c63',
     },
-    # Being made: the real switch drivers, the networking actions' errors.
+    # Being made: the real switch drivers, the networking actions' errors,
+    # ports' own actions.
     '0.4': {
-        CORE: 'eba7cfa60973',
+        CORE: 'ee4142f61a1b',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': 'bfe71cdb8f5d',
