@@ -226,6 +226,11 @@ def cabled(server, hostname, port='gi1/0/5', **fields):
                                      'net_id': '105'})]:
         status, answer = server.call(method, path, body)
         assert status == 200, (method, path, answer)
+    # The port is reverted as it is registered: done before a test's own
+    # actions, which would otherwise wait behind it.
+    eventually(lambda: all(status != 'PENDING'
+                           for _, _, status, _ in server.actions()),
+               what='the port revert of its registration')
 
 
 def queued(server, verb, body):
