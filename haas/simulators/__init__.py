@@ -21,6 +21,7 @@ HOST:PORT``), which is what tests and scripts wait for.
 #: framework (haas.simulators.ssh and .cli; powerconnect.py is one) adds
 #: its line here.
 MODELS: dict[str, str] = {
+    'nexus': 'haas.simulators.nexus:serve',
     'powerconnect55xx': 'haas.simulators.powerconnect:serve',
 }
 
