@@ -24,7 +24,7 @@ LEDGER_HEAD = '82a6f7041729'
 OBM = 'haas.ext.obm.mock'
 OBM_HEAD = 'a56855f9aa12'
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '9d5f2cab3511'
+DELL_HEAD = '4f1c2e8a7b30'
 FIRST, SECOND, THIRD, FOURTH = 'a1' * 6, 'b2' * 6, 'c3' * 6, 'd4' * 6
 NEWER = 'f' * 12
 

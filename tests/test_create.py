@@ -51,7 +51,7 @@ def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databas
             if k != 'power_connect55xx'} == before['tables']
     # The Dell switch's head.
     assert set(after['alembic_version']) - set(before['alembic_version']) == {
-        '9d5f2cab3511'}
+        '4f1c2e8a7b30'}
 
 
 def test_create_with_more_vlans_adds_only_the_new_ones(databases):

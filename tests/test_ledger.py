@@ -201,6 +201,7 @@ def test_the_legacy_dump_is_adopted_with_the_ledger_recording_it(
             ('haas.ext.switches.nexus', '45b6520d2c63'),
             ('haas.ext.switches.dell', '099b939261c1'),
             ('haas.ext.switches.dell', '9d5f2cab3511'),
+            ('haas.ext.switches.dell', '4f1c2e8a7b30'),
             ('haas.ext.obm.ipmi', '4b9e9d637c6b'),
             ('haas.ext.obm.ipmi', 'bfe71cdb8f5d')])
 

@@ -62,9 +62,12 @@ HEADS = [f'{CORE_HEAD} (haas) (head)',
          '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
          'b9d87c7080f1 (haas.ext.switches.mock) (head)',
          '45b6520d2c63 (haas.ext.switches.nexus) (head)',
-         '9d5f2cab3511 (haas.ext.switches.dell) (head)',
+         '4f1c2e8a7b30 (haas.ext.switches.dell) (head)',
          'a56855f9aa12 (haas.ext.obm.mock) (head)',
          'bfe71cdb8f5d (haas.ext.obm.ipmi) (head)']
+#: The revisions between an extension's head and its baseline, newest
+#: first, where there is more than one step.
+BETWEEN = {'099b939261c1': ('9d5f2cab3511',)}
 #: The HaaS 0.2 baseline of each extension of HEADS after core.
 BASELINES = ['570e90107adc', '652c395af394', 'b5b31d19257d', 'bf72d2ab7e56',
              '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b']
@@ -146,7 +149,8 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
             for line in by_verb['history'].splitlines()] == [
         *reversed(CORE_REVISIONS[since:]),
         *[revision for head, baseline in zip(HEADS[2:], BASELINES)
-          for revision in (head.split()[0], baseline)],
+          for revision in (head.split()[0], *BETWEEN.get(baseline, ()),
+                           baseline)],
         *reversed(CORE_REVISIONS[1:since]), '82a6f7041729',
         CORE_REVISIONS[0]]
     assert [line for line in by_verb['show'].splitlines()

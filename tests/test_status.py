@@ -43,7 +43,7 @@ from support.revisions import (
 )
 
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '9d5f2cab3511'
+DELL_HEAD = '4f1c2e8a7b30'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
 WITHOUT_SWITCH = [e for e in DEFAULT_EXTENSIONS if e != SWITCH]
 CORE_ONLY = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']
@@ -132,7 +132,7 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
     assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
         f'up to date',
-        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  2        not '
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  3        not '
         f'created',
         NO_RELEASE,
         'Schema lock: free',
@@ -433,8 +433,10 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
                              f'baseline of the Dell PowerConnect 55xx switch '
                              f'driver: adopt `powerconnect55xx`, or create.) '
                              f'in T s',
-                    f'upgraded {DELL} to {DELL_HEAD} (HaaS 0.3: the keys of '
-                    f'the Dell PowerConnect switch are 64-bit.) in T s'],
+                    f'upgraded {DELL} to 9d5f2cab3511 (HaaS 0.3: the keys of '
+                    f'the Dell PowerConnect switch are 64-bit.) in T s',
+                    f'upgraded {DELL} to {DELL_HEAD} (A PowerConnect switch '
+                    f'may save its configuration after each change.) in T s'],
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [

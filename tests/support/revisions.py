@@ -72,7 +72,9 @@ SCRIPTS = {
         ('099b939261c1', 'HaaS 0.2 baseline of the Dell PowerConnect 55xx '
          'switch driver: adopt `powerconnect55xx`, or create.',
          ['power_connect55xx']),
-        widened('9d5f2cab3511', 'the Dell PowerConnect switch')],
+        widened('9d5f2cab3511', 'the Dell PowerConnect switch'),
+        ('4f1c2e8a7b30', 'A PowerConnect switch may save its configuration '
+         'after each change.', [])],
     'haas.ext.switches.nexus': [
         ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
          'driver: create `nexus` unless it exists.', ['nexus']),

@@ -117,12 +117,14 @@ def _admin(args, env, input=None):
 
 
 @contextlib.contextmanager
-def serving(uri, tmp_path, extra='', gunicorn=False):
+def serving(uri, tmp_path, extra='', gunicorn=False,
+            extensions=API_EXTENSIONS):
     """A server on a new schema of `uri`, with one administrator, ADMIN;
-    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg').  The server
-    is `haas-admin serve`, or with `gunicorn` two gunicorn workers."""
+    `extensions` enabled, and `extra` in its haas.cfg (tmp_path /
+    'haas.cfg').  The server is `haas-admin serve`, or with `gunicorn`
+    two gunicorn workers."""
     path = tmp_path / 'haas.cfg'
-    path.write_text(config_text(uri, API_EXTENSIONS,
+    path.write_text(config_text(uri, extensions,
                                 extra=CHEAP_HASHES + extra))
     env = {**os.environ, 'HAAS_CONFIG': str(path)}
     _admin(['db', 'create'], env)
@@ -164,13 +166,14 @@ def serving(uri, tmp_path, extra='', gunicorn=False):
 
 
 @contextlib.contextmanager
-def running(uri, tmp_path, gunicorn=False):
+def running(uri, tmp_path, gunicorn=False, extensions=API_EXTENSIONS,
+            extra=''):
     """`serving`, and a networking daemon beside it; (the server, the
     mock switches' state directory)."""
     state = tmp_path / 'switches'
-    with serving(uri, tmp_path, gunicorn=gunicorn,
-                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n') \
-            as server:
+    with serving(uri, tmp_path, gunicorn=gunicorn, extensions=extensions,
+                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n'
+                 + extra) as server:
         env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
         daemon = subprocess.Popen([HAAS_ADMIN, 'serve-networks'], env=env,
                                   stderr=subprocess.DEVNULL)
