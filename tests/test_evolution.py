@@ -315,11 +315,15 @@ def test_every_release_names_every_branch_of_haas_and_only_known_revisions():
         for branch, revision in heads.items():
             assert branches.branch_of(revision) == branch, (release, branch)
     # The last release has every branch of HaaS's tree at its head, but
-    # core, which has had revisions since.
+    # those that have had revisions since: core, and the switch drivers'
+    # `save`.
     last = releases.RELEASES[releases.names()[-1]]
     assert {b: r for b, r in last.items() if r != branches.heads[b]} == {
-        'haas': HEAD}
+        'haas': HEAD, 'haas.ext.switches.dell': '9d5f2cab3511',
+        'haas.ext.switches.nexus': '45b6520d2c63'}
     assert branches.heads['haas'] == SINCE[-1]
+    assert branches.heads['haas.ext.switches.dell'] == '4f1c2e8a7b30'
+    assert branches.heads['haas.ext.switches.nexus'] == '7c3e91d04a52'
 
 
 def test_a_release_with_a_revision_unknown_to_its_branch_is_not_matched():
