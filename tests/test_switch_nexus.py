@@ -289,18 +289,6 @@ def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
     assert seen(device, 'e1/5') == ('access', '1 (default)', '1-4094')
 
 
-def test_a_port_name_the_device_cannot_have_is_refused(databases, tmp_path):
-    with running(databases.new(), tmp_path,
-                 extensions=NEXUS_EXTENSIONS) as (server, _):
-        status, answer = server.call('PUT', '/switch/sw0', {
-            'type': NEXUS, 'hostname': 'h', 'username': 'u',
-            'password': 'p', 'dummy_vlan': DUMMY})
-        assert status == 200, answer
-        status, answer = server.call('PUT', '/switch/sw0/port/gi1/0/5')
-        assert status == 400, answer
-        assert server.call('PUT', '/switch/sw0/port/Ethernet1/5')[0] == 200
-
-
 def test_a_killed_switch_leaves_the_action_pending_until_it_is_back(
         pg_databases, tmp_path):
     folder, port = str(tmp_path / 'sw'), free_port()

@@ -122,10 +122,9 @@ class Nexus(Switch):
         match = PORT_NAME.fullmatch(label)
         if match is None or int(match[2] or match[4]) > 48:
             raise ValueError(
-                f'{label!r} is not a port of a Nexus 5500 as the switch '
-                f'names it: Ethernet<slot>/<port> (slots 1-4, ports 1-48, '
-                f'as Ethernet1/5) or Ethernet<fex>/1/<port> on a fabric '
-                f'extender (100-199)')
+                'a Nexus 5500 names its ports Ethernet<slot>/<port> (slots '
+                '1-4, ports 1-48, as Ethernet1/5), or Ethernet<fex>/1/<port> '
+                'on a fabric extender (100-199)')
 
     def get_capabilities(self) -> list[str]:
         # A trunk without a native network: its native VLAN is then the
