@@ -289,44 +289,61 @@ def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
     assert seen(device, 'e1/5') == ('access', '1 (default)', '1-4094')
 
 
-def test_a_killed_switch_leaves_the_action_pending_until_it_is_back(
+def sessions_at(port):
+    """How many TCP connections to local `port` are established: the
+    simulator's SSH sessions, seen from outside the process (Linux)."""
+    found = 0
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(table) as f:
+            for row in list(f)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                if int(local.rsplit(':', 1)[1], 16) == port and \
+                        state == '01':
+                    found += 1
+    return found
+
+
+def test_a_switch_killed_mid_session_leaves_the_action_pending(
         pg_databases, tmp_path):
     folder, port = str(tmp_path / 'sw'), free_port()
-    command = [HAAS_ADMIN, 'simulate', 'switch', '--model', 'nexus',
-               '--listen', f'127.0.0.1:{port}', '--state', folder,
-               '--username', 'admin', '--password', 'secret']
 
-    def start():
-        process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                   text=True)
+    def start(latency):
+        process = subprocess.Popen(
+            [HAAS_ADMIN, 'simulate', 'switch', '--model', 'nexus',
+             '--listen', f'127.0.0.1:{port}', '--state', folder,
+             '--username', 'admin', '--password', 'secret',
+             '--latency', str(latency)], stdout=subprocess.PIPE, text=True)
         assert process.stdout.readline().startswith('listening on')
         return process
 
-    simulator = start()
+    # Each command takes a second: the daemon is in the middle of its
+    # session when the switch dies.
+    simulator = start(latency=1)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=NEXUS_EXTENSIONS) as (server, _):
             cabled(server, f'127.0.0.1:{port}', save=True)
-            simulator.send_signal(signal.SIGKILL)
-            simulator.wait(10)
             found = queued(server, 'connect', {'network': 'pub',
                                                'channel': 'vlan/105'})
+            eventually(lambda: sessions_at(port), what='the daemon to log in')
+            simulator.send_signal(signal.SIGKILL)
+            simulator.wait(10)
             reason = eventually(lambda: server.call(
                 'GET', f'/networking_action/{found}')[1]['error'],
                 what='a failed attempt')
-            assert reason.startswith('cannot reach switch sw0')
+            assert 'switch sw0 (127.0.0.1:' in reason
             assert server.call('GET', f'/networking_action/{found}')[1][
                 'status'] == 'PENDING'
-            simulator = start()
+            simulator = start(latency=0)
             assert settled(server, found) == ('DONE', None)
             assert seen(('127.0.0.1', port), 'e1/5') == (
                 'trunk', f'{DUMMY} (Inactive)', '105')
-            # Saved: the switch comes back from a power cycle with it.
+            # Applied once, and saved: the startup configuration has it.
             t = Terminal(('127.0.0.1', port), login=False)
             t.read_until(PROMPT)
             t.run('terminal length 0')
-            assert '  switchport trunk allowed vlan 105' in t.run(
-                'show startup-config')
+            assert t.run('show startup-config').count(
+                '  switchport trunk allowed vlan 105') == 1
             t.close()
     finally:
         simulator.kill()
