@@ -114,6 +114,10 @@ def test_the_device_says_what_it_did_not_understand(terminal):
         '                       ^',
         "% Invalid interface format at '^' marker."]
     terminal.run('configure terminal')
+    assert terminal.run('interface') == [
+        '                          ^', "% Incomplete command at '^' marker."]
+    assert terminal.run('int e 1/50') == [
+        '                    ^', "% Invalid range at '^' marker."]
     assert terminal.run('s') == [
         '                  ^', "% Incomplete command at '^' marker."]
     assert terminal.run('vlan 4000') == [

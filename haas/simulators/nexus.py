@@ -101,6 +101,7 @@ class Nexus5500(Shell):
     def __init__(self, *args: typing.Any, **kwargs: typing.Any):
         super().__init__(*args, **kwargs)
         self.greeted = False
+        self.typed: list[str] = []
 
     def prompt(self) -> str:
         # The session prints the prompt first: the banner goes before
@@ -113,22 +114,28 @@ class Nexus5500(Shell):
 
     # Reading what was typed.
 
-    def _caret(self, line: str, at: int) -> str:
-        return ' ' * (len(super().prompt()) + at) + '^'
+    def execute(self, line: str) -> Output | Ask:
+        # The words as typed (abbreviated), for a caret under one of them.
+        self.typed = line.split()
+        return super().execute(line)
 
-    def port(self, words: Sequence[str], typed: str = '') -> str:
-        """The port `words` name (`ethernet 1/5`, `e1/5`...), as the
-        device writes it; CLIError if this switch has no such port."""
-        text = ' '.join(words)
-        at = typed.find(words[0]) if words and typed else 0
-        match = INTERFACE.fullmatch(text)
+    def port(self, words: Sequence[str], after: int = 0) -> str:
+        """The port `words` name (`ethernet 1/5`, `e1/5`...), the last
+        words of the line but `after`, as the device writes it; CLIError,
+        its caret under the name, if this switch has no such port."""
+        before = self.typed[:len(self.typed) - len(words) - after]
+        if not words:
+            raise CLIError(*self._error(self.incomplete, before,
+                                        len(before)))
+        match = INTERFACE.fullmatch(' '.join(words))
+        caret = ' ' * (len(Shell.prompt(self)) + len(' '.join(before)) +
+                       1) + '^'
         if not match or not 'ethernet'.startswith(match[1].lower()):
-            raise CLIError(self._caret(typed, max(at, 0)),
-                           "% Invalid interface format at '^' marker.")
+            raise CLIError(caret, "% Invalid interface format at '^' "
+                                  "marker.")
         name = f'Ethernet{int(match[2])}/{int(match[3])}'
         if name not in self.ports:
-            raise CLIError(self._caret(typed, max(at, 0)),
-                           "% Invalid range at '^' marker.")
+            raise CLIError(caret, "% Invalid range at '^' marker.")
         return name
 
     def vlans(self, text: str, usable: bool = False) -> list[int]:
@@ -213,8 +220,7 @@ class Nexus5500(Shell):
 
     @command('interface {words*}', modes=CONFIGURING)
     def interface(self, words: list[str]) -> Output:
-        self.context['port'] = self.port(words, ' '.join(
-            ['interface', *words]))
+        self.context['port'] = self.port(words)
         self.mode = CONFIG_IF
         return None
 
@@ -337,10 +343,9 @@ class Nexus5500(Shell):
 
     @command('show interface {words*}', modes=ANY)
     def show_interface(self, words: list[str]) -> Output:
-        typed = ' '.join(['show', 'interface', *words])
         if words and len(words[-1]) >= 2 and \
                 'switchport'.startswith(words[-1].lower()):
-            names = [self.port(words[:-1], typed)] if words[:-1] \
+            names = [self.port(words[:-1], after=1)] if words[:-1] \
                 else list(self.ports)
             config = self.state.running()
             lines: list[str] = []
@@ -348,8 +353,9 @@ class Nexus5500(Shell):
                 lines += self._switchport(config, name)
             return lines
         if not words:
-            raise CLIError(*self._error(self.incomplete, typed.split(), 2))
-        name = self.port(words, typed)
+            raise CLIError(*self._error(self.incomplete, self.typed,
+                                        len(self.typed)))
+        name = self.port(words)
         port = self._facts(self.state.running(), name)
         state = 'down (Administratively down)' if port['shutdown'] \
             else 'up'
@@ -430,8 +436,7 @@ class Nexus5500(Shell):
 
     @command('show running-config interface {words*}', modes=ANY)
     def show_running_interface(self, words: list[str]) -> Output:
-        name = self.port(words, ' '.join(
-            ['show', 'running-config', 'interface', *words]))
+        name = self.port(words)
         lines = self._config_lines('running', self.state.running(), [name],
                                    vlans=False)
         return lines if any(line.startswith('interface') for line in lines) \
