@@ -1,9 +1,8 @@
-"""A Nexus switch may save its configuration after each change
-(nexus.save).
+"""A Nexus switch may save its configuration after each change.
 
-Registering a switch with `save: true` makes the driver copy the running
-configuration to the startup one after each change, so that a reboot
-keeps what HaaS set.  NOT NULL with a server default of false: existing
+nexus.save: registering a switch with `save: true` makes the driver
+copy the running configuration to the startup one after each change, so
+that a reboot keeps what HaaS set.  NOT NULL with a server default of false: existing
 switches keep today's behaviour, and PostgreSQL adds the column without
 rewriting the table.  Going back drops the choice.
 
