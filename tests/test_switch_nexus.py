@@ -11,7 +11,7 @@ import pytest
 
 from haas.errors import SwitchError, SwitchUnavailableError
 from haas.ext.switches.cli.console import Console
-from haas.ext.switches.nexus import Nexus, NexusSession
+from haas.ext.switches.nexus import Nexus, NexusSession, switchport
 from haas.simulators import nexus, ssh
 
 from support.commands import HAAS_ADMIN
@@ -161,6 +161,23 @@ def test_a_refused_command_is_a_switch_error_with_its_line(device):
         f"'vlan 4000': ERROR: VLAN 4000: VLANs 3968-4047 and 4094 are "
         f'reserved for internal use')
     s.disconnect()
+
+
+def test_a_long_allowed_list_goes_on_on_the_next_lines():
+    shown = ('Name: Ethernet1/5\n  Switchport: Enabled\n'
+             '  Operational Mode: trunk\n'
+             '  Access Mode VLAN: 1 (default)\n'
+             '  Trunking Native Mode VLAN: 105 (VLAN0105)\n'
+             '  Trunking VLANs Allowed: 105,110,120,130-132,140,150,160,\n'
+             '    170,180,190\n'
+             '  Voice VLAN: none\n')
+    port = switchport(shown)
+    assert (port.trunk, port.native, port.device_native, sorted(port.tagged),
+            sorted(port.allowed)) == (
+        True, 105, 105, [110, 120, 130, 131, 132, 140, 150, 160, 170, 180,
+                         190],
+        [105, 110, 120, 130, 131, 132, 140, 150, 160, 170, 180, 190])
+    assert switchport(shown.replace('Trunking VLANs', 'VLANs')) is None
 
 
 def test_an_unreachable_switch_is_unavailable():

@@ -135,7 +135,9 @@ class Nexus(Switch):
 #: Fields of `show interface ... switchport`.
 MODE = re.compile(r'^\s*Operational Mode:\s*(\S+)', re.MULTILINE)
 NATIVE = re.compile(r'^\s*Trunking Native Mode VLAN:\s*(\d+)', re.MULTILINE)
-ALLOWED = re.compile(r'^\s*Trunking VLANs Allowed:\s*(.*)$', re.MULTILINE)
+#: A long list goes on, indented, on the lines below.
+ALLOWED = re.compile(r'^\s*Trunking VLANs Allowed:(.*(?:\n\s+[\d,-]+\s*$)*)',
+                     re.MULTILINE)
 #: A row of `show vlan brief`: the VLAN number first.
 VLAN_ROW = re.compile(r'^(\d+)\s', re.MULTILINE)
 
@@ -153,6 +155,17 @@ def vlan_set(text: str) -> frozenset[int] | None:
             return None
         found.update(range(int(match[1]), int(match[2] or match[1]) + 1))
     return frozenset(found)
+
+
+def switchport(shown: str) -> NexusPort | None:
+    """A port as `show interface ... switchport` describes it; None if
+    the text says less."""
+    mode, native = MODE.search(shown), NATIVE.search(shown)
+    listed = ALLOWED.search(shown)
+    allowed = None if listed is None else vlan_set(listed[1])
+    if mode is None or native is None or allowed is None:
+        return None
+    return NexusPort(mode[1].lower() == 'trunk', int(native[1]), allowed)
 
 
 def vlan_list(numbers: typing.Iterable[int]) -> str:
@@ -205,15 +218,11 @@ class NexusSession(VlanSession):
 
     def read_port(self, label: str) -> NexusPort:
         shown = self.run(f'show interface {label} switchport')
-        mode, native = MODE.search(shown), NATIVE.search(shown)
-        allowed_line = ALLOWED.search(shown)
-        allowed = None if allowed_line is None else \
-            vlan_set(allowed_line[1])
-        if mode is None or native is None or allowed is None:
+        found = switchport(shown)
+        if found is None:
             raise SwitchError(f'{self.console.where()} did not say how port '
                               f'{label} is set: {shown[:200]!r}')
-        return NexusPort(mode[1].lower() == 'trunk', int(native[1]),
-                         allowed)
+        return found
 
     def read_vlans(self) -> set[int]:
         return {int(n) for n in VLAN_ROW.findall(self.run('show vlan brief'))}
