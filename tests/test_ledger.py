@@ -199,6 +199,7 @@ def test_the_legacy_dump_is_adopted_with_the_ledger_recording_it(
         for branch, revision in DEFAULT_SCRIPTS + [
             ('haas.ext.switches.nexus', 'bf72d2ab7e56'),
             ('haas.ext.switches.nexus', '45b6520d2c63'),
+            ('haas.ext.switches.nexus', '7c3e91d04a52'),
             ('haas.ext.switches.dell', '099b939261c1'),
             ('haas.ext.switches.dell', '9d5f2cab3511'),
             ('haas.ext.switches.dell', '4f1c2e8a7b30'),

@@ -62,21 +62,23 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     # its extensions' rows imply, gets a version row and label of its own.
     assert state_rows(app)['networking_action'] == [
         {**row, 'error': None} for row in rows['networking_action']]
-    # The Dell switch's branch moves on to its save revision, and each
-    # of its switches gains save, false.
+    # The Dell and Nexus switches' branches move on to their save
+    # revisions, and each of their switches gains save, false.
     assert state_rows(app)['alembic_version'] == sorted(
         [row for row in rows['alembic_version']
-         if row['version_num'] != '9d5f2cab3511']
-        + [{'version_num': CORE_HEAD}, {'version_num': '4f1c2e8a7b30'}],
+         if row['version_num'] not in ('9d5f2cab3511', '45b6520d2c63')]
+        + [{'version_num': CORE_HEAD}, {'version_num': '4f1c2e8a7b30'},
+           {'version_num': '7c3e91d04a52'}],
         key=lambda row: row['version_num'])
-    assert state_rows(app)['power_connect55xx'] == [
-        {**row, 'save': False} for row in rows['power_connect55xx']]
+    saving = ('power_connect55xx', 'nexus')
+    for table in saving:
+        assert state_rows(app)[table] == [
+            {**row, 'save': False} for row in rows[table]]
+    unchanged = ('networking_action', 'alembic_version',
+                 'haas_schema_branch', *saving)
     assert {t: r for t, r in state_rows(app).items()
-            if t not in ('networking_action', 'alembic_version',
-                         'haas_schema_branch', 'power_connect55xx')} == {
-        t: r for t, r in rows.items()
-        if t not in ('networking_action', 'alembic_version',
-                     'haas_schema_branch', 'power_connect55xx')}
+            if t not in unchanged} == {
+        t: r for t, r in rows.items() if t not in unchanged}
     created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
     with created.app_context():
         migrations.create()

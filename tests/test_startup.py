@@ -61,13 +61,14 @@ HEADS = [f'{CORE_HEAD} (haas) (head)',
          '15084df56fa8 (haas.ext.auth.database) (head)',
          '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
          'b9d87c7080f1 (haas.ext.switches.mock) (head)',
-         '45b6520d2c63 (haas.ext.switches.nexus) (head)',
+         '7c3e91d04a52 (haas.ext.switches.nexus) (head)',
          '4f1c2e8a7b30 (haas.ext.switches.dell) (head)',
          'a56855f9aa12 (haas.ext.obm.mock) (head)',
          'bfe71cdb8f5d (haas.ext.obm.ipmi) (head)']
 #: The revisions between an extension's head and its baseline, newest
 #: first, where there is more than one step.
-BETWEEN = {'099b939261c1': ('9d5f2cab3511',)}
+BETWEEN = {'bf72d2ab7e56': ('45b6520d2c63',),
+           '099b939261c1': ('9d5f2cab3511',)}
 #: The HaaS 0.2 baseline of each extension of HEADS after core.
 BASELINES = ['570e90107adc', '652c395af394', 'b5b31d19257d', 'bf72d2ab7e56',
              '099b939261c1', 'df8d9f423f2b', '4b9e9d637c6b']

@@ -52,7 +52,7 @@ RELEASES = {
         'haas.ext.obm.mock': 'a56855f9aa12',
         'haas.ext.switches.dell': '4f1c2e8a7b30',
         'haas.ext.switches.mock': 'b9d87c7080f1',
-        'haas.ext.switches.nexus': '45b6520d2c63',
+        'haas.ext.switches.nexus': '7c3e91d04a52',
         'haas.ext.switches.brocade': 'c4e1b7a09d32',
         'haas.ext.switches.dellnos9': '7d2f90b3a5e8',
         'haas.ext.switches.n3000': '5990e8f736a1',

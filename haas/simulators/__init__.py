@@ -23,6 +23,7 @@ HOST:PORT``), which is what tests and scripts wait for.
 MODELS: dict[str, str] = {
     'brocade': 'haas.simulators.brocade:serve',
     'dellnos9': 'haas.simulators.dellnos9:serve',
+    'nexus': 'haas.simulators.nexus:serve',
     'powerconnect55xx': 'haas.simulators.powerconnect:serve',
     'n3000': 'haas.simulators.n3000:serve',
 }

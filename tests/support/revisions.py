@@ -86,7 +86,9 @@ SCRIPTS = {
     'haas.ext.switches.nexus': [
         ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
          'driver: create `nexus` unless it exists.', ['nexus']),
-        widened('45b6520d2c63', 'the Cisco Nexus switch')],
+        widened('45b6520d2c63', 'the Cisco Nexus switch'),
+        ('7c3e91d04a52', 'A Nexus switch may save its configuration after '
+         'each change.', [])],
     VLAN: [('652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
             'create `vlan`.', ['vlan']),
            widened('6061f125b415', 'the VLAN pool')],
