@@ -111,8 +111,11 @@ def engine_options(config):
         # A pooled connection that a database restart closed is found out
         # (one round trip) and replaced before a request uses it, instead
         # of failing that request.
+        # The networking daemon's workers hold a connection each, beside
+        # its own and its listener's.
         return {**options, 'connect_args': connect_args,
-                'pool_pre_ping': True}
+                'pool_pre_ping': True,
+                'pool_size': max(5, config.daemon_workers + 2)}
     if backend == 'sqlite':
         return {**options, 'connect_args': {'timeout': busy}}
     return options

@@ -139,6 +139,16 @@ class Config:
         return self.seconds('database', 'busy_timeout', 60)
 
     @property
+    def daemon_workers(self):
+        """How many switches the networking daemon applies actions to at
+        once, each in a thread of its own (1 or more; default 4)."""
+        workers = self.count('daemon', 'workers', 4)
+        if workers < 1:
+            raise ConfigError(f'[daemon] workers must be 1 or more, not '
+                              f'{self.get("daemon", "workers")!r}')
+        return workers
+
+    @property
     def max_body(self):
         """The largest request body the API reads, in bytes (1 MiB)."""
         value = self.get('server', 'max_body')

@@ -18,14 +18,18 @@ the actions wait for it, and so does the daemon, which tries it again
 with backoff.
 """
 
+import concurrent.futures
+import functools
 import logging
 import os
 import select
 import signal
+import threading
 import time
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from flask import current_app
 
 from haas import outages
 from haas.errors import SwitchError, SwitchUnavailableError, squashed
@@ -36,6 +40,7 @@ from haas.model import (
     REVERT_PORT,
     NetworkAttachment,
     NetworkingAction,
+    Port,
     begin_writing,
     db,
 )
@@ -64,92 +69,260 @@ def notify():
         db.session.execute(sa.select(sa.func.pg_notify(CHANNEL, '')))
 
 
-class Daemon:
-    """Applies the journal's actions, one transaction each."""
+#: Seconds between two looks for switches with work while a worker is
+#: free and the others are busy: a long batch on one switch does not keep
+#: another switch's new action waiting.
+RESCAN = 0.5
 
-    def __init__(self, poll=POLL):
+
+@functools.cache
+def _ready_in_turn():
+    """The pending actions that no older pending action of their nic or
+    of their port holds up: built once (an alias costs milliseconds)."""
+    def waits_behind(column):
+        older = sa.orm.aliased(NetworkingAction)
+        return sa.exists().where(
+            older.status == PENDING, older.id < NetworkingAction.id,
+            getattr(older, column) == getattr(NetworkingAction, column))
+    # Two NOT EXISTS, not one with an OR: each is a hashed anti-join,
+    # where the OR made PostgreSQL compare every pair of rows.
+    return sa.and_(NetworkingAction.status == PENDING,
+                   ~waits_behind('nic_id'), ~waits_behind('port_id'))
+
+
+class Daemon:
+    """Applies the journal's actions, one transaction each, a batch per
+    switch: a switch's actions go through one session (one login), and
+    up to `workers` switches are worked on at once, each in a thread of
+    its own with its own database session.  On SQLite, whose one write
+    lock claims each action, and with one worker, the batches run one
+    after the other in the caller's thread and database session."""
+
+    def __init__(self, poll=POLL, workers=1):
         self.poll = poll
+        self.workers = workers
         self.stopping = False
         self._retry = {}  # action id -> (monotonic time to retry, delay)
+        self._retry_lock = threading.Lock()
 
     def _deferred(self):
         now = time.monotonic()
-        return [i for i, (at, _) in self._retry.items() if at > now]
+        with self._retry_lock:
+            return [i for i, (at, _) in self._retry.items() if at > now]
 
-    def apply_one(self):
-        """Apply the oldest pending action no other daemon holds and no
-        backoff defers; False when there is none."""
-        # SQLite has no row locks: two daemons take turns at its write lock.
-        connection = begin_writing()
-        # Never an action while an older one of its nic waits: a port's
-        # actions are applied in the order they were queued, even by
-        # several daemons (the API queues one per nic; rows written
-        # otherwise might hold more).
-        older = sa.orm.aliased(NetworkingAction)
-        query = sa.select(NetworkingAction).where(
-            NetworkingAction.status == PENDING,
-            ~sa.exists().where(older.nic_id == NetworkingAction.nic_id,
-                               older.status == PENDING,
-                               older.id < NetworkingAction.id)
-        ).order_by(NetworkingAction.id)
+    def _ready(self):
+        """The pending actions that may be applied now: none waits behind
+        an older pending action of its nic or of its port (a port's
+        actions are applied in the order they were queued, even by
+        several daemons; the API queues one per nic, rows written
+        otherwise may hold more), and no backoff defers it."""
+        ready = _ready_in_turn()
         deferred = self._deferred()
         if deferred:
-            query = query.where(NetworkingAction.id.not_in(deferred))
+            ready = sa.and_(ready, NetworkingAction.id.not_in(deferred))
+        return ready
+
+    @staticmethod
+    def _on_switch(switch_id):
+        """The actions of switch `switch_id` (None: of no port)."""
+        if switch_id is None:
+            return NetworkingAction.port_id.is_(None)
+        return NetworkingAction.port_id.in_(
+            sa.select(Port.id).where(Port.owner_id == switch_id))
+
+    def ready_switches(self, busy=()):
+        """The switches (their ids; None for actions of no port) that have
+        an action ready, but `busy`, the one of the oldest first."""
+        oldest = sa.func.min(NetworkingAction.id)
+        rows = db.session.execute(
+            sa.select(Port.owner_id, oldest)
+            .select_from(NetworkingAction)
+            .outerjoin(Port, Port.id == NetworkingAction.port_id)
+            .where(self._ready())
+            .group_by(Port.owner_id).order_by(oldest)).all()
+        db.session.rollback()
+        return [switch for switch, _ in rows if switch not in busy]
+
+    def apply_one(self):
+        """Apply the oldest pending action that can be applied now, in a
+        batch of its own; False when there is none."""
+        switches = self.ready_switches()
+        return bool(switches) and self.batch(switches[0], limit=1) > 0
+
+    def apply_all(self):
+        """Apply actions until none is left that can be applied now; how
+        many were taken (applied, refused or put off)."""
+        if self.workers > 1 and db.engine.dialect.name != 'sqlite':
+            return self._apply_in_threads()
+        applied = 0
+        while not self.stopping:
+            switches = self.ready_switches()
+            if not switches:
+                break
+            applied += self.batch(switches[0])
+        return applied
+
+    def _apply_in_threads(self):
+        app = current_app._get_current_object()
+
+        def batch(switch_id):
+            # A thread's own application context: its own database
+            # session (Flask-SQLAlchemy scopes them by context), removed
+            # as the context ends.
+            with app.app_context():
+                return self.batch(switch_id)
+
+        applied, failure = 0, None
+        running = {}  # switch id -> its batch's future
+        with concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix='haas-switch') as pool:
+            while True:
+                free = self.workers - len(running)
+                if free and failure is None and not self.stopping:
+                    for switch_id in self.ready_switches(running)[:free]:
+                        running[switch_id] = pool.submit(batch, switch_id)
+                if not running:
+                    break
+                done, _ = concurrent.futures.wait(
+                    running.values(), RESCAN if free else None,
+                    concurrent.futures.FIRST_COMPLETED)
+                for switch_id, future in list(running.items()):
+                    if future in done:
+                        del running[switch_id]
+                        try:
+                            applied += future.result()
+                        except Exception as e:
+                            # The database went away (see _failed): the
+                            # other batches end too, and serve() waits.
+                            failure = failure or e
+        if failure is not None:
+            raise failure
+        return applied
+
+    def batch(self, switch_id, limit=None):
+        """Apply switch `switch_id`'s actions (None: actions of no port),
+        the oldest first, through one session of the switch, until it
+        has none ready (or `limit` were taken), an attempt fails other
+        than by the switch's refusal, or the daemon is stopping.  The
+        session is closed then.  Each action is taken, applied and
+        recorded in a transaction of its own."""
+        sessions = {}  # switch id -> its open session
+        taken = 0
+        try:
+            while not self.stopping and (limit is None or taken < limit):
+                outcome = self._take(switch_id, sessions)
+                if outcome is None:
+                    break
+                taken += 1
+                if outcome is not DONE:
+                    break
+        finally:
+            for session in sessions.values():
+                self._close(session)
+        return taken
+
+    def _take(self, switch_id, sessions):
+        """Apply the oldest ready action of the switch; None when there
+        is none, else DONE, ERROR (the switch refused it: the session
+        goes on) or PENDING (put off: the sessions are closed)."""
+        # SQLite has no row locks: two daemons take turns at its write lock.
+        connection = begin_writing()
+        query = sa.select(NetworkingAction).where(
+            self._ready(), self._on_switch(switch_id)
+        ).order_by(NetworkingAction.id)
         if connection.dialect.name == 'postgresql':
             query = query.with_for_update(skip_locked=True,
                                           of=NetworkingAction)
         action = db.session.execute(query.limit(1)).scalar()
         if action is None:
             db.session.rollback()
-            return False
+            return None
         try:
-            self._apply(action)
+            self._apply(action, sessions)
         except SwitchError as e:
             db.session.rollback()
             self._refused(action.id, e)
-            return True
+            return ERROR
         except SwitchUnavailableError as e:
             db.session.rollback()
+            self._drop(sessions)
             self._unavailable(action.id, e)
-            return True
+            return PENDING
         except Exception as e:
             db.session.rollback()
+            self._drop(sessions)
             self._failed(action.id, e)
-            return True
-        self._retry.pop(action.id, None)
-        return True
+            return PENDING
+        with self._retry_lock:
+            self._retry.pop(action.id, None)
+        return DONE
 
-    def _apply(self, action):
+    def _session(self, switch, sessions):
+        """The batch's session of `switch`, logged in once."""
+        session = sessions.get(switch.id)
+        if session is None:
+            session = sessions[switch.id] = switch.session()
+        return session
+
+    def _drop(self, sessions):
+        """Close the batch's sessions after a failure: a switch that was
+        unreachable, or a driver that failed, starts afresh."""
+        for session in sessions.values():
+            self._close(session)
+        sessions.clear()
+
+    @staticmethod
+    def _close(session):
+        try:
+            session.disconnect()
+        except Exception as e:
+            # The actions are applied and recorded; a switch that fails to
+            # log out does not undo them.
+            log.warning('closing a switch session failed: %s', e)
+
+    def _apply(self, action, sessions):
         nic = action.nic
+        # A nic's action goes to the port it is cabled to now (the one it
+        # was queued for, unless the nic was cabled elsewhere since).
+        port = action.port if nic is None else nic.port
         revert = action.type == REVERT_PORT
-        what = (f'action {action.id} (revert the port of nic {nic.label} of '
-                f'node {nic.owner.label})' if revert else
-                f'action {action.id} '
-                f'({"connect" if action.new_network else "detach"} nic '
-                f'{nic.label} of node {nic.owner.label}, channel '
-                f'{action.channel})')
-        if nic.port is None:
+        if nic is None:
+            what = (f'action {action.id} (revert port {port.label} of '
+                    f'switch {port.owner.label})')
+        elif revert:
+            what = (f'action {action.id} (revert the port of nic '
+                    f'{nic.label} of node {nic.owner.label})')
+        else:
+            what = (f'action {action.id} '
+                    f'({"connect" if action.new_network else "detach"} nic '
+                    f'{nic.label} of node {nic.owner.label}, channel '
+                    f'{action.channel})')
+        if port is None:
             log.warning('%s: the nic is cabled to no port; recorded without '
                         'touching a switch', what)
         else:
-            session = nic.port.owner.session()
-            try:
-                if revert:
-                    session.revert_port(nic.port.label)
-                else:
-                    session.apply_networking(action)
-            finally:
-                session.disconnect()
-        gone = sa.delete(NetworkAttachment).where(
-            NetworkAttachment.nic_id == nic.id)
-        if revert:
-            db.session.execute(gone)
-        elif action.new_network is None:
-            db.session.execute(gone.where(
-                NetworkAttachment.channel == action.channel))
-        else:
-            db.session.add(NetworkAttachment(
-                nic=nic, network=action.new_network, channel=action.channel))
+            session = self._session(port.owner, sessions)
+            if revert:
+                session.revert_port(port.label)
+            else:
+                session.apply_networking(action)
+        if nic is not None:
+            gone = sa.delete(NetworkAttachment).where(
+                NetworkAttachment.nic_id == nic.id)
+            if revert:
+                db.session.execute(gone)
+            elif action.new_network is None:
+                db.session.execute(gone.where(
+                    NetworkAttachment.channel == action.channel))
+            elif not any(a.network is action.new_network
+                         and a.channel == action.channel
+                         for a in nic.attachments):
+                # (Connecting what is attached already, as a repair queued
+                # by `haas-admin switch verify --fix` does, adds no second
+                # row.)
+                db.session.add(NetworkAttachment(
+                    nic=nic, network=action.new_network,
+                    channel=action.channel))
         action.status = DONE
         action.error = None  # a failed attempt before this one
         db.session.commit()
@@ -157,7 +330,8 @@ class Daemon:
 
     def _refused(self, action_id, error):
         """Mark the action ERROR, with why: its switch refused it."""
-        self._retry.pop(action_id, None)
+        with self._retry_lock:
+            self._retry.pop(action_id, None)
         self._record(action_id, error, status=ERROR)
         log.error('action %s failed (switch error: %s); marked ERROR',
                   action_id, error)
@@ -183,9 +357,10 @@ class Daemon:
 
     def _later(self, action_id):
         """Put the action off, each time twice as long; the delay."""
-        _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
-        delay = min(delay * 2, LONGEST_RETRY)
-        self._retry[action_id] = (time.monotonic() + delay, delay)
+        with self._retry_lock:
+            _, delay = self._retry.get(action_id, (None, FIRST_RETRY / 2))
+            delay = min(delay * 2, LONGEST_RETRY)
+            self._retry[action_id] = (time.monotonic() + delay, delay)
         return delay
 
     def _failed(self, action_id, error):
@@ -196,13 +371,6 @@ class Daemon:
         delay = self._later(action_id)
         log.error('action %s failed (unexpected error: %s); trying again in '
                   '%g s', action_id, error, delay, exc_info=True)
-
-    def apply_all(self):
-        """Apply actions until none is left that can be applied now."""
-        applied = 0
-        while not self.stopping and self.apply_one():
-            applied += 1
-        return applied
 
     # --- the daemon's loop ---------------------------------------------------
 

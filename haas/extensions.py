@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from haas.errors import ExtensionError
+from haas.migrations.registry import conventional_folder, registered_folder
 
 #: Every module imported as an extension, by any application of this
 #: process: what it declares is served only where it is enabled.
@@ -25,6 +26,7 @@ def load(name):
             raise ExtensionError(f'extension {name} in [extensions] is not '
                                  f'installed ({e})') from None
         raise
+    registered_folder(name, conventional_folder(name))
     if not registers_something(name):
         raise ExtensionError(
             f'{name} in [extensions] is not a HaaS extension: importing it '

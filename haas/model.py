@@ -126,8 +126,10 @@ class Switch(db.Model):
         default."""
 
     def get_capabilities(self):
-        """What the switch can do beyond the basics, such as
-        'nativeless-trunk-mode'."""
+        """What the switch can do beyond the basics.  Without
+        'nativeless-trunk-mode' (a port may trunk tagged VLANs with no
+        native one), the API has a nic's native network attached first
+        and detached last (haas.api.nodes.check_native_networks)."""
         return []
 
 
@@ -151,6 +153,11 @@ class Nic(db.Model):
 
     owner = db.relationship('Node', backref='nics')
     port = db.relationship('Port', backref=db.backref('nic', uselist=False))
+
+    @property
+    def current_action(self):
+        """The nic's newest networking action, or None."""
+        return self.actions[-1] if self.actions else None
 
 
 #: Which projects may use a network; none means every project may.
@@ -213,14 +220,20 @@ class Hnic(db.Model):
 
 
 class NetworkingAction(db.Model):
-    """A change of a nic's network, queued by the API and applied by
-    `serve-networks`, which records how it ended (DONE, or ERROR, with
-    the reason, when the switch refused it).  A nic has one action at
-    most: a finished one is deleted when the next is queued."""
+    """A change of a nic's network, or of a port's, queued by the API
+    and applied by `serve-networks`, which records how it ended (DONE, or
+    ERROR, with the reason, when the switch refused it).  A nic has one
+    action at most, as the API queues them (a finished one is deleted when
+    the next is queued); `haas-admin switch verify --fix` may queue
+    several, which the daemon applies in the order queued (by id).  An
+    action names the port it changes (the nic's, when it was queued; none
+    for a nic of HaaS 0.2 cabled to no port), and its nic when it has one:
+    a port is reverted when it is registered, before any nic is cabled to
+    it."""
 
     __tablename__ = 'networking_action'
     id = db.Column(Key, primary_key=True)
-    nic_id = db.Column(db.ForeignKey('nic.id'), nullable=False)
+    nic_id = db.Column(db.ForeignKey('nic.id'))
     # NULL means "detach" (and, for revert_port, "from every network").
     new_network_id = db.Column(db.ForeignKey('network.id'))
     channel = db.Column(db.String, nullable=False)
@@ -232,6 +245,8 @@ class NetworkingAction(db.Model):
     # Why the action is ERROR, or why its last attempt failed while it
     # stays PENDING; NULL once DONE, and before any attempt.
     error = db.Column(db.Text)
+    # The port the action changes (last: added by a later revision).
+    port_id = db.Column(db.ForeignKey('port.id'))
 
     # Spelt with OR, not IN: PostgreSQL shows IN on a varchar otherwise
     # after a dump is restored, and the schemas would differ.
@@ -240,12 +255,16 @@ class NetworkingAction(db.Model):
                            f"status = '{ERROR}'", name='status'),
         db.CheckConstraint(f"type = '{MODIFY_PORT}' OR "
                            f"type = '{REVERT_PORT}'", name='type'),
+        db.CheckConstraint('nic_id IS NOT NULL OR port_id IS NOT NULL',
+                           name='nic_or_port'),
     )
 
-    # A nic's action goes with the nic (the API lets only a finished one).
+    # A nic's actions go with the nic (the API lets only finished ones).
     nic = db.relationship('Nic', backref=db.backref(
-        'current_action', uselist=False, cascade='all, delete-orphan'))
+        'actions', order_by='NetworkingAction.id',
+        cascade='all, delete-orphan'))
     new_network = db.relationship('Network', backref='scheduled_nics')
+    port = db.relationship('Port', backref='actions')
 
     @property
     def pending(self):

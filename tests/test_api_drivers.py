@@ -69,6 +69,32 @@ def test_a_nexus_with_a_bad_dummy_vlan_is_400(client, dummy_vlan, problem):
     assert db.session.execute(db.select(Switch)).first() is None
 
 
+@pytest.mark.parametrize('fields, saved', [({}, False), ({'save': True},
+                                                         True)])
+def test_a_nexus_saves_its_configuration_only_when_told(client, fields,
+                                                        saved):
+    response = client.put('/switch/n1', json={'type': NEXUS, **LOGIN,
+                                              'dummy_vlan': 2000, **fields})
+
+    assert answer(response) == (200, None)
+    switch = db.session.execute(db.select(Switch)).scalar_one()
+    assert switch.save is saved
+
+
+def test_a_nexus_port_is_named_as_the_switch_writes_it(client):
+    client.put('/switch/n1', json={'type': NEXUS, **LOGIN,
+                                   'dummy_vlan': 2000})
+
+    refused = client.put('/switch/n1/port/gi1/0/5')
+    registered = client.put('/switch/n1/port/Ethernet1/5')
+
+    assert (answer(refused)[0], answer(registered)) == (400, (200, None))
+    assert answer(refused)[1]['msg'] == (
+        "'gi1/0/5' is not a port of a Nexus: a Nexus 5500 names its ports "
+        'Ethernet<slot>/<port> (slots 1-4, ports 1-48, as Ethernet1/5), or '
+        'Ethernet<fex>/1/<port> on a fabric extender (100-199)')
+
+
 def test_a_dell_switch_registers_with_its_login(client):
     response = client.put('/switch/d1', json={'type': DELL, **LOGIN})
 

@@ -308,8 +308,8 @@ def test_a_connect_is_followed_by_its_status_id_to_done(site):
                         network='pub')['status_id']
     path = f'/networking_action/{status_id}'
     assert site.ok('GET', path, 'runway') == {
-        'status': 'PENDING', 'node': 'n1', 'nic': 'eth0',
-        'type': 'modify_port', 'channel': 'vlan/native',
+        'status': 'PENDING', 'node': 'n1', 'nic': 'eth0', 'switch': 'sw0',
+        'port': 'n1-eth0', 'type': 'modify_port', 'channel': 'vlan/native',
         'new_network': 'pub', 'error': None}
 
     apply_all()
@@ -362,7 +362,8 @@ def test_a_port_revert_takes_the_nic_off_every_network(site):
     apply_all()
 
     assert site.ok('GET', f'/networking_action/{status_id}') == {
-        'status': DONE, 'node': 'n1', 'nic': 'eth0', 'type': 'revert_port',
+        'status': DONE, 'node': 'n1', 'nic': 'eth0', 'switch': 'sw0',
+        'port': 'n1-eth0', 'type': 'revert_port',
         'channel': '', 'new_network': None, 'error': None}
     assert site.ok('GET', '/node/n1')['nics'][0]['networks'] == {}
     state = read_state(None, 'sw0')
@@ -417,7 +418,8 @@ def test_deleting_a_network_takes_its_finished_actions_along(site,
     apply_all()  # ERROR: the action still names the network
 
     assert site.call('DELETE', '/network/pxe', 'runway') == (200, b'')
-    assert db.session.execute(db.select(NetworkingAction)).all() == []
+    assert db.session.execute(db.select(NetworkingAction).where(
+        NetworkingAction.nic_id.is_not(None))).all() == []
 
 
 def _tagged(site, network):

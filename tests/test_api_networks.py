@@ -7,7 +7,10 @@ import uuid
 import pytest
 from flask import current_app
 
+from haas.api.nodes import channels_to_come, check_native_networks
+from haas.errors import BlockedError
 from haas.ext.network_allocators.vlan_pool import Vlan
+from haas.ext.switches.mock import MockSwitch
 from haas.model import (
     DONE,
     ERROR,
@@ -161,21 +164,28 @@ def networks():
                 db.select(Network).order_by(Network.id)).scalars()]
 
 
+#: A nic's action, not a port's own revert at registration.
+NIC_ACTION = NetworkingAction.nic_id.is_not(None)
+
+
 def actions():
-    """Every networking action, by labels."""
+    """Every nic's networking action, by labels (not the reverts queued
+    as ports are registered)."""
     return [{'node': a.nic.owner.label, 'nic': a.nic.label,
              'new_network': _label(a.new_network), 'channel': a.channel,
              'status': a.status, 'type': a.type}
             for a in db.session.execute(db.select(NetworkingAction)
+                                        .where(NIC_ACTION)
                                         .order_by(NetworkingAction.id))
             .scalars()]
 
 
 def queued():
     """What the API answers once it has queued an action: 202 and the
-    status_id of the one pending action, a version 4 UUID."""
+    status_id of the one pending action of a nic, a version 4 UUID."""
     [status_id] = db.session.execute(
-        db.select(NetworkingAction.uuid).filter_by(status=QUEUED)).scalars()
+        db.select(NetworkingAction.uuid).where(NIC_ACTION)
+        .filter_by(status=QUEUED)).scalars()
     assert uuid.UUID(status_id).version == 4
     return 202, {'status_id': status_id}
 
@@ -880,7 +890,8 @@ def test_node_connect_network_answers_a_new_status_id_each_time(
     second = connect(client, users['runway'], nic='eth1').json['status_id']
 
     assert sorted(db.session.execute(
-        db.select(NetworkingAction.uuid)).scalars()) == sorted(
+        db.select(NetworkingAction.uuid).where(NIC_ACTION)
+    ).scalars()) == sorted(
         {first, second})
 
 
@@ -1350,6 +1361,178 @@ def test_node_detach_network_not_attached_is_a_bad_argument(client, users,
     assert answer(response) == (400, {
         'type': 'BadArgumentError',
         'msg': 'The network is not attached to the nic.'})
+
+
+# --- a native network first and last (check_native_networks) --------------
+
+@pytest.fixture
+def nativeless(monkeypatch):
+    """The mock switch without 'nativeless-trunk-mode', as switches are
+    that cannot trunk tagged VLANs on a port without a native one."""
+    monkeypatch.setattr(MockSwitch, 'get_capabilities', lambda self: [])
+
+
+NO_NATIVE_YET = {
+    'type': 'BlockedError',
+    'msg': 'Switch sw0 cannot carry tagged VLANs on a port without a native '
+           'one: connect a network to nic eth0 on vlan/native first.'}
+
+
+def test_a_tagged_network_first_is_refused_on_a_switch_that_needs_a_native(
+        client, users, admin, nativeless):
+    admin.node()
+    vlan = admin.network('net', 'runway', 'runway')
+
+    with no_change():
+        response = connect(client, users['runway'], channel=f'vlan/{vlan}')
+
+    assert answer(response) == (409, NO_NATIVE_YET)
+
+
+def test_a_tagged_network_first_is_queued_on_a_nativeless_trunk_switch(
+        client, users, admin):
+    """The mock switch has the capability: HaaS 0.2's clients connect a
+    tagged network alone."""
+    admin.node()
+    vlan = admin.network('net', 'runway', 'runway')
+
+    response = connect(client, users['runway'], channel=f'vlan/{vlan}')
+
+    assert answer(response) == queued()
+
+
+def test_a_tagged_network_after_the_native_one_is_queued(client, users,
+                                                         admin, nativeless):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    vlan = admin.network('net', 'runway', 'runway')
+    attach('native')
+
+    response = connect(client, users['runway'], channel=f'vlan/{vlan}')
+
+    assert answer(response) == queued()
+
+
+def test_the_native_network_first_is_queued(client, users, admin,
+                                            nativeless):
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+
+    response = connect(client, users['runway'])
+
+    assert answer(response) == queued()
+
+
+def test_detaching_the_native_network_before_the_tagged_ones_is_refused(
+        client, users, admin, nativeless):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    one = admin.network('one', 'runway', 'runway')
+    two = admin.network('two', 'runway', 'runway')
+    attach('native')
+    attach('one', channel=f'vlan/{one}')
+    attach('two', channel=f'vlan/{two}')
+
+    with no_change():
+        response = detach(client, users['runway'], network='native')
+
+    assert answer(response) == (409, {
+        'type': 'BlockedError',
+        'msg': f'Switch sw0 cannot carry tagged VLANs on a port without a '
+               f'native one: detach nic eth0 from its tagged networks '
+               f'(vlan/{one}, vlan/{two}) first.'})
+
+
+def test_detaching_the_native_network_last_is_queued(client, users, admin,
+                                                     nativeless):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    attach('native')
+
+    response = detach(client, users['runway'], network='native')
+
+    assert answer(response) == queued()
+
+
+def test_detaching_a_tagged_network_is_queued_while_the_native_stays(
+        client, users, admin, nativeless):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    vlan = admin.network('net', 'runway', 'runway')
+    attach('native')
+    attach('net', channel=f'vlan/{vlan}')
+
+    response = detach(client, users['runway'], network='net')
+
+    assert answer(response) == queued()
+
+
+def test_pending_actions_count_as_if_applied(admin, nativeless):
+    """A nic whose native network is being detached has none to come; one
+    whose native network is being connected has one.  (The API refuses a
+    request while one is pending; actions queued otherwise, as by
+    `haas-admin switch verify --fix`, may be several.)"""
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    vlan = admin.network('net', 'runway', 'runway')
+    nic = find_nic('node-1', 'eth0')
+    queue('native')
+    check_native_networks(nic, 'connect', f'vlan/{vlan}')  # allowed
+    queue('net', channel=f'vlan/{vlan}')
+    assert channels_to_come(nic) == {'vlan/native', f'vlan/{vlan}'}
+    with pytest.raises(BlockedError):
+        check_native_networks(nic, 'detach', 'vlan/native')
+    queue(None, channel=f'vlan/{vlan}')
+    queue(None, channel='vlan/native')
+    with pytest.raises(BlockedError, match='on vlan/native first'):
+        check_native_networks(nic, 'connect', f'vlan/{vlan}')
+
+
+def test_finished_actions_do_not_count(admin, nativeless):
+    admin.node()
+    admin.network('native', 'runway', 'runway')
+    vlan = admin.network('net', 'runway', 'runway')
+    queue('native', status=ERROR)
+
+    with pytest.raises(BlockedError):
+        check_native_networks(find_nic('node-1', 'eth0'), 'connect',
+                              f'vlan/{vlan}')
+
+
+def finished(*statuses, node='node-1', nic='eth0'):
+    """Finished detaches of `nic`, one per status, written as rows (not
+    through the nic's relationship), as several actions of one nic are."""
+    nic_id = find_nic(node, nic).id
+    db.session.add_all(NetworkingAction(nic_id=nic_id, channel='vlan/native',
+                                        status=status, type=MODIFY_PORT)
+                       for status in statuses)
+    db.session.commit()
+    db.session.expire_all()
+
+
+def test_queuing_replaces_every_finished_action_of_the_nic(client, users,
+                                                           admin):
+    """`haas-admin switch verify --fix` may leave a nic several finished
+    actions; the next request makes way for itself all the same."""
+    admin.node()
+    admin.network('net', 'runway', 'runway')
+    finished(DONE, ERROR)
+
+    response = connect(client, users['runway'])
+
+    assert answer(response) == queued()
+    assert [a['status'] for a in actions()] == [QUEUED]
+
+
+def test_node_delete_nic_deletes_every_finished_action(client, users, admin):
+    admin.node(project=None)
+    admin.network('net')
+    finished(DONE, ERROR)
+
+    response = client.delete('/node/node-1/nic/eth0', headers=users['admin'])
+
+    assert answer(response) == (200, b'')
+    assert actions() == []
 
 
 # --- other calls a pending action blocks ----------------------------------

@@ -3,6 +3,7 @@ each, by one daemon in this process or by several real ones."""
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -30,7 +31,9 @@ def switches(monkeypatch, tmp_path):
 
 
 def cabled_node(client, headers, node, switch, port, project='runway'):
-    """Node `node` of `project`, its nic eth0 cabled to `switch` `port`."""
+    """Node `node` of `project`, its nic eth0 cabled to `switch` `port`,
+    which registering reverted (in the switch's journal, as
+    [None, port, None, None]), and which has no action left pending."""
     calls(client, headers,
           ('PUT', f'/node/{node}', {'obm': OBM}),
           ('PUT', f'/node/{node}/nic/eth0', {'macaddr': 'm'}),
@@ -38,6 +41,7 @@ def cabled_node(client, headers, node, switch, port, project='runway'):
           ('POST', f'/switch/{switch}/port/{port}/connect_nic',
            {'node': node, 'nic': 'eth0'}),
           ('POST', f'/project/{project}/connect_node', {'node': node}))
+    assert deferred.Daemon().apply_all() == 1
 
 
 @pytest.fixture
@@ -52,22 +56,24 @@ def scene(client, users, switches):
     return admin, vlan.split('/')[1]
 
 
+def nic_actions():
+    """The networking actions of nics (not the ports' reverts at
+    registration), in the order queued."""
+    return db.session.execute(
+        sa.select(NetworkingAction).where(NetworkingAction.nic_id.is_not(
+            None)).order_by(NetworkingAction.id)).scalars()
+
+
 def actions():
-    """Every networking action: (nic's node, new network or None, status,
-    type), in the order queued."""
+    """Every nic's networking action: (nic's node, new network or None,
+    status, type), in the order queued."""
     return [(a.nic.owner.label, a.new_network and a.new_network.label,
-             a.status, a.type)
-            for a in db.session.execute(sa.select(NetworkingAction)
-                                        .order_by(NetworkingAction.id))
-            .scalars()]
+             a.status, a.type) for a in nic_actions()]
 
 
 def reasons():
-    """Every networking action's node, status and recorded reason."""
-    return [(a.nic.owner.label, a.status, a.error)
-            for a in db.session.execute(sa.select(NetworkingAction)
-                                        .order_by(NetworkingAction.id))
-            .scalars()]
+    """Every nic's networking action's node, status and reason."""
+    return [(a.nic.owner.label, a.status, a.error) for a in nic_actions()]
 
 
 def shown(client, headers, node):
@@ -94,9 +100,9 @@ def test_a_queued_connect_is_applied_to_the_switch_and_recorded(
     state = switches('sw0')
     assert state['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
     assert [entry[1:] for entry in state['applied']] == [
-        ['gi1/0/1', 'vlan/native', vlan]]
+        ['gi1/0/1', None, None], ['gi1/0/1', 'vlan/native', vlan]]
     # The action stays, DONE, under the status_id the request answered.
-    (action,) = db.session.execute(sa.select(NetworkingAction)).scalars()
+    (action,) = nic_actions()
     assert (response.status_code, response.json, action.status,
             action.type) == (202, {'status_id': action.uuid}, 'DONE',
                              'modify_port')
@@ -119,6 +125,29 @@ def test_a_queued_detach_is_applied_and_the_attachment_removed(
     assert db.session.execute(sa.select(NetworkAttachment)).first() is None
     # The connect's DONE action made way for the detach, DONE in its turn.
     assert actions() == [('n1', None, 'DONE', 'modify_port')]
+
+
+def test_connecting_what_is_attached_already_adds_no_second_row(
+        client, scene, switches):
+    """As a repair queued by `haas-admin switch verify --fix` does: the
+    switch is set again, the attachment stays one."""
+    admin, vlan = scene
+    calls(client, admin, ('POST', '/node/n1/nic/eth0/connect_network',
+                          {'network': 'net'}))
+    deferred.Daemon().apply_all()
+    nic = db.session.execute(sa.select(Nic)).scalar_one()
+    network = db.session.execute(sa.select(Network)).scalar_one()
+    db.session.add(NetworkingAction(nic=nic, new_network=network,
+                                    channel='vlan/native'))
+    db.session.commit()
+
+    assert deferred.Daemon().apply_all() == 1
+
+    assert [(a.nic.label, a.network.label, a.channel)
+            for a in db.session.execute(
+                sa.select(NetworkAttachment)).scalars()] == [
+        ('eth0', 'net', 'vlan/native')]
+    assert switches('sw0')['ports'] == {'gi1/0/1': {'vlan/native': vlan}}
 
 
 def test_a_queued_revert_takes_the_port_off_every_network(client, scene,
@@ -221,9 +250,7 @@ def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
     admin, vlan = two_switches
     apply = failing(monkeypatch, SwitchError('port p1 is shut down'))
     daemon = deferred.Daemon()
-    refused = db.session.execute(
-        sa.select(NetworkingAction.id).order_by(NetworkingAction.id)
-    ).scalars().first()
+    refused = next(iter(nic_actions())).id
 
     with caplog.at_level(logging.ERROR, logger='haas.deferred'):
         assert daemon.apply_all() == 2
@@ -236,7 +263,8 @@ def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
         f'action {refused} failed (switch error: port p1 is shut down); '
         f'marked ERROR']
     assert shown(client, admin, 'n1') == {
-        'status': 'ERROR', 'node': 'n1', 'nic': 'eth0', 'type': 'modify_port',
+        'status': 'ERROR', 'node': 'n1', 'nic': 'eth0', 'switch': 'bad',
+        'port': 'p1', 'type': 'modify_port',
         'channel': 'vlan/native', 'new_network': 'net',
         'error': 'port p1 is shut down'}
     assert client.get('/node/n1', headers=admin).json['nics'][0][
@@ -340,7 +368,9 @@ def test_a_label_the_file_system_cannot_hold_marks_the_action_error(
                                          f'{port}: File name too long')]
     assert (daemon.apply_all(), daemon._retry) == (0, {})
     assert sorted(os.listdir(tmp_path / 'sw0')) == ['journal.jsonl']
-    assert switches('sw0') == {'ports': {}, 'applied': []}
+    # The port's revert at registration had nothing to remove.
+    assert switches('sw0') == {'ports': {}, 'applied': [
+        [None, port, None, None]]}
 
 
 def test_a_broken_state_dir_keeps_the_action_pending_until_fixed(
@@ -348,6 +378,7 @@ def test_a_broken_state_dir_keeps_the_action_pending_until_fixed(
     """A state_dir that cannot be written (here a file stands where the
     switch's folder goes) is the mock's unreachable switch."""
     admin, vlan = scene
+    shutil.rmtree(tmp_path / 'sw0')  # the port's revert made it
     (tmp_path / 'sw0').write_text('in the way')
     client.post('/node/n1/nic/eth0/connect_network', headers=admin,
                 json={'network': 'net'})
@@ -609,3 +640,224 @@ def test_a_daemon_outlives_its_database_connections(journal):
     assert ('port0' in read()['ports'], statuses(app)) == (
         False, {'DONE': 200})
     assert stop(daemon) == 0
+
+
+# --- ports reverted as they are registered ----------------------------------
+
+def test_a_registered_port_is_reverted_before_its_nics_actions(
+        client, users, switches, tmp_path):
+    """A port left carrying a VLAN (trunk mode, another tenant's traffic)
+    is taken off it as HaaS registers it, before any nic's action."""
+    admin = users['admin']
+    calls(client, admin, ('PUT', '/switch/sw0', SWITCH))
+    stale = tmp_path / 'sw0' / f'{mock.file_name("gi1/0/1")}.port.json'
+    stale.parent.mkdir()
+    stale.write_text('{"port": "gi1/0/1", "channels": {"vlan/7": "7"}}')
+    calls(client, admin,
+          ('PUT', '/node/n1', {'obm': OBM}),
+          ('PUT', '/node/n1/nic/eth0', {'macaddr': 'm'}),
+          ('PUT', '/switch/sw0/port/gi1/0/1', None),
+          ('POST', '/switch/sw0/port/gi1/0/1/connect_nic',
+           {'node': 'n1', 'nic': 'eth0'}),
+          ('POST', '/project/runway/connect_node', {'node': 'n1'}),
+          ('PUT', '/network/net', {'owner': 'runway', 'access': 'runway',
+                                   'net_id': ''}),
+          ('POST', '/node/n1/nic/eth0/connect_network', {'network': 'net'}))
+    vlan = client.get('/network/net', headers=admin).json['channels'][1][5:]
+
+    assert deferred.Daemon().apply_all() == 2
+
+    (connect,) = nic_actions()
+    assert switches('sw0') == {
+        'ports': {'gi1/0/1': {'vlan/native': vlan}},
+        'applied': [[None, 'gi1/0/1', None, None],
+                    [connect.id, 'gi1/0/1', 'vlan/native', vlan]]}
+    (revert,) = db.session.execute(sa.select(NetworkingAction.uuid).where(
+        NetworkingAction.nic_id.is_(None))).scalars()
+    assert client.get(f'/networking_action/{revert}', headers=admin).json \
+        == {'status': 'DONE', 'node': None, 'nic': None, 'switch': 'sw0',
+            'port': 'gi1/0/1', 'type': 'revert_port', 'channel': '',
+            'new_network': None, 'error': None}
+    # A port's own action is the administrator's to see.
+    assert client.get(f'/networking_action/{revert}',
+                      headers=users['runway']).status_code == 401
+
+
+def test_deleting_a_port_takes_its_pending_revert_along(client, users,
+                                                         switches):
+    admin = users['admin']
+    calls(client, admin, ('PUT', '/switch/sw0', SWITCH),
+          ('PUT', '/switch/sw0/port/gi1/0/1', None))
+
+    deleted = client.delete('/switch/sw0/port/gi1/0/1', headers=admin)
+
+    assert (deleted.status_code, db.session.execute(
+        sa.select(NetworkingAction)).all()) == (200, [])
+    assert deferred.Daemon().apply_all() == 0
+    assert switches('sw0') == {'ports': {}, 'applied': []}
+
+
+# --- real daemons with several workers --------------------------------------
+
+@pytest.fixture
+def fleet(tmp_path, request):
+    """A database (PostgreSQL unless the test is parametrised with a
+    backend) with `switches` mock switches of `ports` ports each,
+    registered through the API (so each port's revert is queued), a nic
+    cabled to each and a connect queued; the mock takes 0.2 s a command.
+    A daemon starter, and readers of the switches' journals and logs."""
+    backend = getattr(request, 'param', 'postgresql')
+    marker = request.node.get_closest_marker('fleet')
+    switches, ports = marker.args if marker else (3, 2)
+    dbs = Databases(backend, tmp_path)
+    uri = dbs.new()
+    state = tmp_path / 'switches'
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config_text(uri, NULL_AUTH_EXTENSIONS, extra=(
+        f'[haas.ext.switches.mock]\nstate_dir = {state}\nlatency = 0.2\n'
+        f'[daemon]\nworkers = 4\n')))
+    import haas
+    from haas import migrations
+    app = haas.create_app(path.read_text())
+    with app.app_context():
+        migrations.create()
+    client = app.test_client()
+    calls(client, {}, ('PUT', '/project/p', None),
+          ('PUT', '/network/net', {'owner': 'p', 'access': 'p',
+                                   'net_id': ''}))
+    labels = [f'sw{s}' for s in range(switches)]
+    for switch in labels:
+        calls(client, {}, ('PUT', f'/switch/{switch}', SWITCH))
+        for port in range(ports):
+            node = f'{switch}-n{port}'
+            calls(client, {}, ('PUT', f'/node/{node}', {'obm': OBM}),
+                  ('PUT', f'/node/{node}/nic/eth0', {'macaddr': 'm'}),
+                  ('PUT', f'/switch/{switch}/port/p{port}', None),
+                  ('POST', f'/switch/{switch}/port/p{port}/connect_nic',
+                   {'node': node, 'nic': 'eth0'}),
+                  ('POST', '/project/p/connect_node', {'node': node}),
+                  ('POST', f'/node/{node}/nic/eth0/connect_network',
+                   {'network': 'net'}))
+    daemons = []
+
+    def start():
+        daemon = subprocess.Popen(
+            [HAAS_ADMIN, 'serve-networks'], stderr=subprocess.PIPE,
+            env={**os.environ, 'HAAS_CONFIG': str(path)}, text=True)
+        daemons.append(daemon)
+        return daemon
+
+    def remaining():
+        with app.app_context():
+            return db.session.execute(sa.select(sa.func.count(
+                NetworkingAction.id)).filter_by(status='PENDING')).scalar()
+
+    def journals():
+        with app.app_context():
+            config = app.extensions['haas'].config
+            return {s: mock.read_state(config, s) for s in labels}
+
+    def sessions():
+        with app.app_context():
+            config = app.extensions['haas'].config
+            return {s: mock.read_sessions(config, s) for s in labels}
+
+    try:
+        yield start, remaining, journals, sessions, app, state
+    finally:
+        for daemon in daemons:
+            if daemon.poll() is None:
+                daemon.kill()
+            daemon.wait(10)
+        with app.app_context():
+            db.engine.dispose()
+        dbs.drop_all()
+
+
+def overlapping(a, b):
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_a_daemon_works_on_several_switches_at_once_one_login_each(fleet):
+    start, remaining, journals, sessions, app, _ = fleet
+    daemon = start()
+    eventually(lambda: remaining() == 0, 60)
+    assert stop(daemon) == 0
+
+    logs = sessions()
+    # One session per switch for its batch: logged in and out once.
+    assert {s: sorted(e for _, e, _, _ in log if e != 'change')
+            for s, log in logs.items()} == {
+        s: ['login', 'logout'] for s in logs}
+    # The switches' changes overlap in time: they were applied at once.
+    changes = {s: [(start, end) for _, e, start, end in log
+                   if e == 'change'] for s, log in logs.items()}
+    assert all(len(c) == 4 for c in changes.values())
+    assert any(overlapping(a, b) for a in changes['sw0']
+               for b in changes['sw1'] + changes['sw2'])
+    # Each port: its revert, then its nic's connect, once each.
+    for journal in journals().values():
+        assert sorted(journal['applied'], key=lambda e: e[1]) == [
+            entry for port in ('p0', 'p1') for entry in journal['applied']
+            if entry[1] == port]
+        assert [(e[1], e[0] is None) for e in journal['applied']
+                if e[1] == 'p0'] == [('p0', True), ('p0', False)]
+    assert statuses(app) == {'DONE': 12}
+
+
+@pytest.mark.fleet(4, 10)
+def test_two_daemons_with_workers_apply_each_action_once(fleet):
+    start, remaining, journals, sessions, app, _ = fleet
+    first, second = start(), start()
+    eventually(lambda: remaining() == 0, 120)
+    assert (stop(first), stop(second)) == (0, 0)
+
+    ids = [e[0] for j in journals().values() for e in j['applied']
+           if e[0] is not None]
+    assert len(ids) == len(set(ids)) == 40
+    for journal in journals().values():
+        for port in {e[1] for e in journal['applied']}:
+            assert [e[0] is None for e in journal['applied']
+                    if e[1] == port] == [True, False]
+    assert statuses(app) == {'DONE': 80}
+
+
+def test_an_unavailable_switch_does_not_hold_up_the_others(fleet):
+    start, remaining, journals, sessions, app, state = fleet
+    state.mkdir()
+    (state / 'sw1').write_text('in the way')  # sw1 cannot be reached
+    daemon = start()
+    eventually(lambda: remaining() == 4, 60)
+
+    assert set(db_reasons(app)) == {
+        'sw1: the mock switch cannot keep port sw1: File exists'}
+    assert journals()['sw0']['ports'] == journals()['sw2']['ports'] != {}
+    (state / 'sw1').unlink()
+    eventually(lambda: remaining() == 0, 60)
+    assert stop(daemon) == 0
+    assert statuses(app) == {'DONE': 12}
+
+
+def db_reasons(app):
+    """'<switch>: <reason>' of every pending action that has one."""
+    with app.app_context():
+        from haas.model import Port, Switch
+        return [f'{switch}: {error}' for switch, error in db.session.execute(
+            sa.select(Switch.label, NetworkingAction.error)
+            .join(Port, Port.id == NetworkingAction.port_id)
+            .join(Switch, Switch.id == Port.owner_id)
+            .where(NetworkingAction.status == 'PENDING',
+                   NetworkingAction.error.is_not(None)))]
+
+
+@pytest.mark.parametrize('fleet', ['sqlite', 'postgresql'], indirect=True)
+@pytest.mark.fleet(2, 1)
+def test_a_daemon_reverts_registered_ports_on_either_database(fleet):
+    start, remaining, journals, sessions, app, _ = fleet
+    daemon = start()
+    eventually(lambda: remaining() == 0, 60)
+    assert stop(daemon) == 0
+    assert {s: [e[1:] for e in j['applied'] if e[0] is None]
+            for s, j in journals().items()} == {
+        'sw0': [['p0', None, None]], 'sw1': [['p0', None, None]]}
+    assert statuses(app) == {'DONE': 4}

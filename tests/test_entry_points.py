@@ -18,10 +18,11 @@ import sqlalchemy as sa
 import haas
 from haas import migrations
 from haas.migrations import runner
+from haas.migrations.registry import MIGRATIONS_DIR
 from haas.model import db
 
 EXTENSIONS = ('haas.ext.auth.null', 'haas.ext.network_allocators.null')
-ALEMBIC_INI = pathlib.Path(runner.__file__).with_name('alembic.ini')
+ALEMBIC_INI = pathlib.Path(MIGRATIONS_DIR, 'alembic.ini')
 
 
 def config(uri):
@@ -85,8 +86,8 @@ def test_flask_migrate_refuses_a_created_database_and_changes_nothing(
 
 
 def alembic(args, database, tmp_path):
-    """`alembic -c haas/migrations/alembic.ini ARGS` in a subprocess, with
-    HAAS_CONFIG naming `database`."""
+    """`alembic -c haas/migrations/environment/alembic.ini ARGS` in a
+    subprocess, with HAAS_CONFIG naming `database`."""
     path = tmp_path / 'haas.cfg'
     path.write_text(config(f'sqlite:///{database}'))
     env = dict(os.environ, HAAS_CONFIG=str(path))

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from haas import migrations
-from haas.migrations import releases
+from haas.migrations import LEDGER, releases
 from haas.model import db
 
 from support.commands import cli, error_line
@@ -22,7 +22,7 @@ CHAIN = ['b5f9f30f275f', '5a8438c6d019', '956783fe5a7b', '153502badb2b',
          '3c2af72d0b46', '6ab9ae569654']
 HEAD = CHAIN[-1]
 #: Core's revisions since 0.3.
-SINCE = ['eba7cfa60973']
+SINCE = ['eba7cfa60973', 'ee4142f61a1b']
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 #: A HaaS 0.2 database's rows, as its API wrote them: a public, a project
@@ -136,9 +136,9 @@ def test_a_0_2_database_upgrades_to_0_3_keeping_every_row(at_0_2, databases):
         migrations.create()
     assert snapshot(app) == snapshot(created)
     status = cli(['db', 'status', '--json'], config)
-    # At the heads, past 0.3.
+    # At the heads: the release being made.
     assert (core(app), json.loads(status.output)['release']) == (
-        SINCE[-1], None)
+        SINCE[-1], '0.4')
 
 
 def test_on_postgresql_every_key_is_64_bit(pg_at_0_2):
@@ -290,7 +290,7 @@ def test_status_names_the_release_and_upgrade_stops_at_one(databases):
 
     cli(['db', 'upgrade', CHAIN[0]], config)
     assert 'Release: none (the branches are not all at the revisions of one ' \
-           'of 0.2, 0.3)' in cli(['db', 'status'], config).output
+           'of 0.2, 0.3, 0.4)' in cli(['db', 'status'], config).output
 
     assert cli(['db', 'upgrade', '--to-release', '0.3'], config).exit_code \
         == 0
@@ -304,26 +304,28 @@ def test_status_names_the_release_and_upgrade_stops_at_one(databases):
         'branches): an upgrade does not go back')
     assert error_line(cli(['db', 'upgrade', '--to-release', '9.9'],
                           config)) == \
-        'there is no HaaS release 9.9: this HaaS knows 0.2, 0.3'
+        'there is no HaaS release 9.9: this HaaS knows 0.2, 0.3, 0.4'
 
 
 def test_every_release_names_every_branch_of_haas_and_only_known_revisions():
-    from haas.migrations.scripts import Branches
-    branches = Branches(LEGACY_EXTENSIONS)
+    from haas.migrations.scripts import Branches, installed_branch_of
+    branch_of = installed_branch_of()
+    ours = sorted(set(branch_of.values()) - {LEDGER})
     for release, heads in releases.RELEASES.items():
-        assert sorted(heads) == sorted(releases.BASELINES), release
+        # A release names the branches HaaS had when it was made.
+        assert sorted(heads) == sorted(
+            ours if release == releases.UNRELEASED
+            else releases.BASELINES), release
         for branch, revision in heads.items():
-            assert branches.branch_of(revision) == branch, (release, branch)
-    # The last release has every branch of HaaS's tree at its head, but
-    # core and the drivers whose passwords were encrypted since.
-    last = releases.RELEASES[releases.names()[-1]]
-    assert {b: r for b, r in last.items() if r != branches.heads[b]} == {
-        'haas': HEAD, 'haas.ext.obm.ipmi': 'bfe71cdb8f5d',
-        'haas.ext.obm.mock': 'a56855f9aa12',
-        'haas.ext.switches.dell': '9d5f2cab3511',
-        'haas.ext.switches.mock': 'b9d87c7080f1',
-        'haas.ext.switches.nexus': '45b6520d2c63'}
+            assert branch_of[revision] == branch, (release, branch)
+    # The release being made is the heads of every branch of HaaS's tree.
+    branches = Branches([b for b in ours if b != 'haas'])
+    assert releases.RELEASES[releases.UNRELEASED] == {
+        b: branches.heads[b] for b in ours}, \
+        'a new revision of a branch of HaaS goes into RELEASES[UNRELEASED]'
     assert branches.heads['haas'] == SINCE[-1]
+    assert branches.heads['haas.ext.switches.dell'] == '4f1c2e8a7b30'
+    assert branches.heads['haas.ext.switches.nexus'] == '7c3e91d04a52'
 
 
 def test_a_release_with_a_revision_unknown_to_its_branch_is_not_matched():

@@ -201,9 +201,11 @@ def test_the_legacy_dump_is_adopted_with_the_ledger_recording_it(
         for branch, revision in DEFAULT_SCRIPTS + [
             ('haas.ext.switches.nexus', 'bf72d2ab7e56'),
             ('haas.ext.switches.nexus', '45b6520d2c63'),
+            ('haas.ext.switches.nexus', '7c3e91d04a52'),
             ('haas.ext.switches.nexus', '8ecb0d349ed2'),
             ('haas.ext.switches.dell', '099b939261c1'),
             ('haas.ext.switches.dell', '9d5f2cab3511'),
+            ('haas.ext.switches.dell', '4f1c2e8a7b30'),
             ('haas.ext.switches.dell', 'e9c7556cca0f'),
             ('haas.ext.obm.ipmi', '4b9e9d637c6b'),
             ('haas.ext.obm.ipmi', 'bfe71cdb8f5d'),

@@ -279,13 +279,14 @@ class Site:
         return process
 
     def statuses(self):
-        """How many networking actions have each status."""
+        """How many of the nics' networking actions have each status
+        (not the ports' reverts at registration)."""
         engine = sa.create_engine(self.uri, poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as connection:
                 return dict(connection.exec_driver_sql(
                     'SELECT status, count(*) FROM networking_action '
-                    'GROUP BY status').all())
+                    'WHERE nic_id IS NOT NULL GROUP BY status').all())
         finally:
             engine.dispose()
 

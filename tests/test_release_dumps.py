@@ -64,25 +64,30 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
 
     after = json.loads(cli(['db', 'status', '--json'], config).output)
-    assert (after['current'], after['release']) == (True, None)
+    assert (after['current'], after['release']) == (True, '0.4')
     # Every row kept; each action gains a reason, none; core, past the 0.3
     # its extensions' rows imply, gets a version row and label of its own;
     # the drivers with passwords are past 0.3 too, their passwords
     # encrypted (state_rows shows a token as its text).
     assert state_rows(app)['networking_action'] == [
         {**row, 'error': None} for row in rows['networking_action']]
+    # The Dell and Nexus switches' branches move on to their save
+    # revisions, and each of their switches gains save, false.
     assert state_rows(app)['alembic_version'] == sorted(
         [{'version_num': ENCRYPTED.get(row['version_num'],
                                        row['version_num'])}
          for row in rows['alembic_version']]
         + [{'version_num': CORE_HEAD}],
         key=lambda row: row['version_num'])
+    saving = ('power_connect55xx', 'nexus')
+    for table in saving:
+        assert state_rows(app)[table] == [
+            {**row, 'save': False} for row in rows[table]]
+    unchanged = ('networking_action', 'alembic_version',
+                 'haas_schema_branch', *saving)
     assert {t: r for t, r in state_rows(app).items()
-            if t not in ('networking_action', 'alembic_version',
-                         'haas_schema_branch')} == {
-        t: r for t, r in rows.items()
-        if t not in ('networking_action', 'alembic_version',
-                     'haas_schema_branch')}
+            if t not in unchanged} == {
+        t: r for t, r in rows.items() if t not in unchanged}
     created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
     with created.app_context():
         migrations.create()
@@ -132,9 +137,9 @@ def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
     load_dump(uri, read_dump())
     config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
-    # Core's head is past release 0.3.
+    # The heads are the release being made.
     assert json.loads(cli(['db', 'status', '--json'], config).output)[
-        'release'] is None
+        'release'] == '0.4'
     app = make_app(uri, LEGACY_EXTENSIONS,
                    extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
     with app.app_context():

@@ -59,9 +59,10 @@ HEADER = ('BRANCH                  EXTENSION               ENABLED  DATABASE  '
 EMPTY_HEADER = ('BRANCH                  EXTENSION               ENABLED  '
                 'DATABASE  HEAD          PENDING  VERDICT')
 NO_RELEASE = ('Release: none (the branches are not all at the revisions of '
-              'one of 0.2, 0.3)')
-#: A database at the heads: core's head is past release 0.3.
-RELEASE = 'Release: none (every branch is at its head, past release 0.3)'
+              'one of 0.2, 0.3, 0.4)')
+#: A database at the heads: the release being made.
+RELEASE = ('Release: 0.4 (not released yet: its revisions may still '
+           'change)')
 
 
 def up_to_date(branch, head):
@@ -135,7 +136,8 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
         f'up to date',
         f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  3        not '
         f'created',
-        NO_RELEASE,
+        # A release is read from the branches a database has.
+        RELEASE,
         'Schema lock: free',
         f'Next: the tables of branch {DELL} are missing: run `haas-admin db '
         f'create`'])
@@ -438,6 +440,8 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
                              f'in T s',
                     f'upgraded {DELL} to 9d5f2cab3511 (HaaS 0.3: the keys of '
                     f'the Dell PowerConnect switch are 64-bit.) in T s',
+                    f'upgraded {DELL} to 4f1c2e8a7b30 (A PowerConnect switch '
+                    f'may save its configuration after each change.) in T s',
                     f'upgraded {DELL} to {DELL_HEAD} (Passwords of the Dell '
                     f'PowerConnect switch encrypted at rest '
                     f'(power_connect55xx.password).) in T s'],
@@ -793,7 +797,7 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
         'lock': None,
         'foreign_tables': ['audit_log'],
         'current': True,
-        'release': None,  # past 0.3
+        'release': '0.4',  # being made
         'advice': None,
         'warnings': [ORPHAN_WARNING],
     }

@@ -5,6 +5,10 @@ processes; the others import it in this process (conftest.example_module)
 and give its branch a scratch folder.
 """
 
+import sys
+
+from haas import migrations
+
 from support.commands import cli, error_line, run_admin
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import table_names
@@ -139,3 +143,53 @@ def test_status_fails_while_a_branch_without_scripts_lacks_its_tables(
     assert served.exit_code == 1
     assert error_line(served).endswith('or take its extension out of '
                                        '[extensions]')
+
+
+def test_scripts_are_where_the_extension_registers_them(databases, tmp_path,
+                                                        monkeypatch):
+    """One answer to where an extension's scripts are: what it registers.
+    One that registers another folder while its conventional one holds
+    scripts is refused, so reading the scripts without importing it
+    (the conventional folder) can never give another answer."""
+    uri = databases.new()
+    name = 'haas_elsewhere_ext'
+    package = tmp_path / 'site' / name
+    (package / 'migrations').mkdir(parents=True)
+    (package / 'migrations' / 'aaaaaaaaaaaa_first.py').write_text(
+        f"revision = 'aaaaaaaaaaaa'\ndown_revision = None\n"
+        f"branch_labels = ('{name}',)\n")
+    (package / 'elsewhere').mkdir()
+    (package / '__init__.py').write_text(
+        'import os\n\nfrom haas import migrations\n\n'
+        'migrations.paths[__name__] = os.path.join(\n'
+        '    os.path.dirname(__file__), "elsewhere")\n')
+    monkeypatch.syspath_prepend(str(package.parent))
+    config = config_text(uri, DEFAULT_EXTENSIONS + [name])
+
+    # Reading the scripts does not import it: the conventional folder.
+    assert f'aaaaaaaaaaaa ({name}) (head)' in cli(
+        ['db', 'heads'], config).stdout.splitlines()
+    # Every command that imports it refuses it.
+    for command in (['db', 'upgrade', 'heads'], ['db', 'status']):
+        result = cli(command, config)
+        assert error_line(result) == (
+            f'extension {name} registers its migration scripts in '
+            f'{package / "elsewhere"}, but {package / "migrations"} holds '
+            f'scripts too: keep them in one folder'), command
+        sys.modules.pop(name, None)
+        migrations.paths.pop(name, None)
+    assert table_names(uri) == []
+
+
+def test_a_file_that_is_no_script_in_a_folder_of_scripts_is_one_line(
+        databases, example_scripts):
+    (example_scripts / 'notes.py').write_text('# not a revision\n')
+    config = config_text(databases.new(), DEFAULT_EXTENSIONS + [MODULE])
+
+    result = cli(['db', 'heads'], config)
+
+    assert error_line(result) == (
+        'the migration scripts cannot be read: Could not determine revision '
+        'id from filename notes.py. Be sure the \'revision\' variable is '
+        'declared inside the script (please see \'Upgrading from Alembic 0.1 '
+        'to 0.2\' in the documentation).')

@@ -11,7 +11,7 @@ from flask import current_app
 
 from haas import auth, deferred
 from haas.errors import BlockedError, DuplicateError, NotFoundError
-from haas.model import NetworkingAction, Node, db
+from haas.model import REVERT_PORT, NetworkingAction, Node, db
 
 Labels = list[str]
 
@@ -106,19 +106,31 @@ def require_node_access(node):
 
 
 def assert_no_pending_action(nic):
-    if nic.current_action is not None and nic.current_action.pending:
+    if any(action.pending for action in nic.actions):
         raise BlockedError('A networking operation is already active on the '
                            'nic.')
 
 
 def queue_action(nic, **fields):
-    """Queue a networking action on `nic`, whose finished action (if it
-    has one) it replaces; its uuid, the status_id clients ask about."""
-    finished = nic.current_action
-    if finished is not None:
-        db.session.delete(finished)
+    """Queue a networking action on `nic`, whose finished actions (if it
+    has any) it replaces; its uuid, the status_id clients ask about."""
+    finished = [action for action in nic.actions if not action.pending]
+    for action in finished:
+        nic.actions.remove(action)  # deleted: an orphan
+    if finished:
         db.session.flush()
-    action = NetworkingAction(nic=nic, **fields)
+    return _queued(NetworkingAction(nic=nic, port=nic.port, **fields))
+
+
+def queue_port_revert(port):
+    """Queue taking `port` off every network, whether or not a nic is
+    cabled to it; its uuid.  Ordered with its nic's actions: the daemon
+    keeps a port's actions in the order they were queued."""
+    return _queued(NetworkingAction(port=port, new_network=None, channel='',
+                                    type=REVERT_PORT))
+
+
+def _queued(action):
     db.session.add(action)
     db.session.flush()
     deferred.notify()

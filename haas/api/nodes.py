@@ -31,6 +31,7 @@ from haas.errors import (
 )
 from haas.model import (
     MODIFY_PORT,
+    REVERT_PORT,
     Metadata,
     Network,
     NetworkAttachment,
@@ -128,6 +129,55 @@ def node_power_off(node):
     node.obm.power_off()
 
 
+#: The channel of a port's untagged (native) VLAN; every other `vlan/`
+#: channel is a tagged one.
+NATIVE = 'vlan/native'
+#: What a switch that can trunk tagged VLANs without a native one
+#: declares among its capabilities.
+NATIVELESS_TRUNK = 'nativeless-trunk-mode'
+
+
+def channels_to_come(nic):
+    """The channels `nic` will carry once its pending actions are
+    applied, in the order queued: its attachments, changed by each."""
+    channels = {a.channel for a in nic.attachments}
+    for action in nic.actions:
+        if not action.pending:
+            continue
+        if action.type == REVERT_PORT:
+            channels.clear()
+        elif action.new_network is None:
+            channels.discard(action.channel)
+        else:
+            channels.add(action.channel)
+    return channels
+
+
+def check_native_networks(nic, operation, channel):
+    """BlockedError unless `nic` keeps a native network while it has
+    tagged ones (`operation` is 'connect' or 'detach' on `channel`), on
+    a switch that cannot trunk without a native VLAN: its native network
+    is attached first and detached last.  Attachments and pending
+    actions count alike, so two queued requests cannot get round it."""
+    if nic.port is None or \
+            NATIVELESS_TRUNK in nic.port.owner.get_capabilities():
+        return
+    switch = nic.port.owner.label
+    channels = channels_to_come(nic)
+    tagged = sorted(c for c in channels
+                    if c.startswith('vlan/') and c != NATIVE)
+    if operation == 'connect' and channel.startswith('vlan/') \
+            and channel != NATIVE and NATIVE not in channels:
+        raise BlockedError(f'Switch {switch} cannot carry tagged VLANs on a '
+                           f'port without a native one: connect a network '
+                           f'to nic {nic.label} on {NATIVE} first.')
+    if operation == 'detach' and channel == NATIVE and tagged:
+        raise BlockedError(f'Switch {switch} cannot carry tagged VLANs on a '
+                           f'port without a native one: detach nic '
+                           f'{nic.label} from its tagged networks '
+                           f'({", ".join(tagged)}) first.')
+
+
 class ConnectNetwork(Body):
     network: Name
     channel: typing.Optional[Name] = None
@@ -169,6 +219,7 @@ def node_connect_network(node, nic, network, channel):
     if not allocator.is_legal_channel_for(channel, network.network_id):
         raise BadArgumentError(f'Channel {channel} is not legal for this '
                                f'network.')
+    check_native_networks(nic, 'connect', channel)
     nic.port.owner.ensure_legal_operation(nic, 'connect', channel)
     return queue_action(nic, new_network=network, channel=channel,
                         type=MODIFY_PORT)
@@ -196,6 +247,7 @@ def node_detach_network(node, nic, network):
                       None)
     if attachment is None:
         raise BadArgumentError('The network is not attached to the nic.')
+    check_native_networks(nic, 'detach', attachment.channel)
     if nic.port is not None:
         nic.port.owner.ensure_legal_operation(nic, 'detach',
                                               attachment.channel)

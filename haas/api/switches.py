@@ -14,6 +14,7 @@ from haas.api.lookups import (
     must_find,
     must_find_n,
     queue_action,
+    queue_port_revert,
 )
 from haas.api.nodes import StatusId
 from haas.errors import (
@@ -113,7 +114,11 @@ class NewPort(Kind):
 @rest_call('PUT', PORT_PATH,
            errors=[NotFoundError, DuplicateError, BadArgumentError])
 def switch_register_port(switch, port: NewPort):
-    """Add a port to a switch (labels are the switch's own: gi1/0/5)."""
+    """Add a port to a switch (labels are the switch's own: gi1/0/5).
+
+    The daemon then reverts the port (takes it off every network), so
+    that a port left in trunk mode carries no one's traffic before HaaS
+    puts it on a network; a nic's actions on the port wait for that."""
     auth.require_admin()
     switch = must_find(Switch, switch)
     _within(port, switch.max_port_label, 'port label')
@@ -123,18 +128,33 @@ def switch_register_port(switch, port: NewPort):
         raise BadArgumentError(f'{port!r} is not a port of a '
                                f'{type(switch).__name__}: {e}') from None
     assert_absent_n(switch, Port, port)
-    db.session.add(Port(owner=switch, label=port))
+    new = Port(owner=switch, label=port)
+    db.session.add(new)
+    queue_port_revert(new)
 
 
 @rest_call('DELETE', '/switch/<switch>/port/<path:port>',
            errors=[NotFoundError, BlockedError])
 def switch_delete_port(switch, port):
-    """Remove a port that no nic is connected to."""
+    """Remove a port that no nic is connected to.  The port's own
+    actions go with it, its revert at registration too, even pending:
+    HaaS puts no network on a port it no longer has.  A nic's action
+    still pending on the port (the nic was cabled elsewhere since) is
+    refused (409): the daemon applies it to that port first."""
     auth.require_admin()
     switch = must_find(Switch, switch)
-    port = must_find_n(switch, Port, port)
+    port = must_find_n(switch, Port, port, lock=True)
     if port.nic is not None:
         raise BlockedError('Port is attached to a nic; detach it first.')
+    if any(action.pending and action.nic is not None
+           for action in port.actions):
+        raise BlockedError("A nic's networking operation is pending on the "
+                           "port; try again once it is applied.")
+    # A nic's finished actions stay with the nic, without the port.
+    for action in port.actions:
+        if action.nic is None:
+            db.session.delete(action)
+    db.session.flush()
     db.session.delete(port)
 
 

@@ -10,6 +10,7 @@ from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
 from haas.commands.secrets import secrets
 from haas.commands.simulate import simulate
+from haas.commands.switch import switch
 
 
 @click.group(cls=HaasGroup)
@@ -28,6 +29,7 @@ def main(ctx):
 main.add_command(db)
 main.add_command(simulate)
 main.add_command(secrets)
+main.add_command(switch)
 
 
 @main.command('create-admin-user')
@@ -92,9 +94,15 @@ def serve_networks():
 
     Any number of these daemons may share one database: each action is
     applied once, a failing switch is retried with backoff while the others
-    go on, and SIGTERM or Ctrl-C stops the daemon once the action in hand
-    is done.  Refuses to start while the schema is not current.
+    go on, and SIGTERM or Ctrl-C stops the daemon once the actions in hand
+    are done.  Up to `[daemon] workers` switches are worked on at once
+    (PostgreSQL; SQLite applies one action at a time), each through one
+    session for a batch of its actions.  Refuses to start while the schema
+    is not current.
     """
+    from flask import current_app
+
     from haas import deferred, migrations
     migrations.require_current_schema()
-    deferred.Daemon().serve()
+    workers = current_app.extensions['haas'].config.daemon_workers
+    deferred.Daemon(workers=workers).serve()

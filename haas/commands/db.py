@@ -110,7 +110,7 @@ def _status_text(result):
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
-    lines.append(f'Release: {result.release or _no_release(result)}')
+    lines.append(f'Release: {_release(result)}')
     lines.append(f'Schema lock: {result.lock or "free"}')
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
@@ -126,8 +126,10 @@ def _status_text(result):
     return '\n'.join(lines)
 
 
-def _no_release(result):
+def _release(result):
     from haas.migrations import releases
+    if result.release:
+        return releases.describe(result.release)
     if result.current:
         # At every head, and the heads are no release's: a development
         # version, past the last release.

@@ -7,7 +7,10 @@ extensions it ships) to the revision that release's scripts end at.
 bookkeeping, brought up by any upgrade, and belongs to no release; so do
 extensions from other packages, which keep releases of their own.
 
-A release's entry is written when it is made, and never changes after.
+A release's entry is written when it is made, and never changes after;
+but for the one being made (UNRELEASED), whose entry follows the heads of
+HaaS's branches until it is released, and whose revisions may still
+change until then (tests/test_evolution.py keeps the two equal).
 """
 
 from haas.migrations.registry import CORE
@@ -39,7 +42,25 @@ RELEASES = {
         'haas.ext.switches.mock': 'b9d87c7080f1',
         'haas.ext.switches.nexus': '45b6520d2c63',
     },
+    # Being made: the real switch drivers, the networking actions' errors,
+    # ports' own actions.
+    '0.4': {
+        CORE: 'ee4142f61a1b',
+        'haas.ext.auth.database': '15084df56fa8',
+        'haas.ext.network_allocators.vlan_pool': '6061f125b415',
+        'haas.ext.obm.ipmi': '2de6116630a2',
+        'haas.ext.obm.mock': 'bf6ad6510a60',
+        'haas.ext.switches.dell': 'e9c7556cca0f',
+        'haas.ext.switches.mock': '8bdf5c902a41',
+        'haas.ext.switches.nexus': '8ecb0d349ed2',
+        'haas.ext.switches.brocade': 'c4e1b7a09d32',
+        'haas.ext.switches.dellnos9': '7d2f90b3a5e8',
+        'haas.ext.switches.n3000': '5990e8f736a1',
+    },
 }
+
+#: The release being made, None between releases (see the docstring).
+UNRELEASED = '0.4'
 
 
 class Release:
@@ -58,6 +79,13 @@ class Release:
         return f'release {self.name}'
 
 
+def describe(name):
+    """`name` as status shows it: an unreleased one says so."""
+    if name == UNRELEASED:
+        return f'{name} (not released yet: its revisions may still change)'
+    return name
+
+
 def names():
     return list(RELEASES)
 
@@ -66,7 +94,8 @@ def matching(stamped):
     """The release whose revisions `stamped` ({branch: revision}) has on
     every branch of HaaS's tree that it stamps, core among them; None if
     it has none (between two releases, newer, or not created)."""
-    ours = {b: r for b, r in stamped.items() if b in BASELINES}
+    known = {b for heads in RELEASES.values() for b in heads}
+    ours = {b: r for b, r in stamped.items() if b in known}
     if CORE not in ours:
         return None
     for release, heads in reversed(RELEASES.items()):

@@ -1,10 +1,15 @@
 """The branches as the code has them: folders, scripts, heads and order.
 
 This reads the configuration and the version scripts only: no models, no
-engine, no connection, so that `db heads` and `db history` start fast.  An
-extension's scripts are found at the conventional folder without importing
-the extension (`conventional_folder`); an extension that keeps them
-elsewhere is imported to read its `haas.migrations.paths` entry.
+engine, no connection, so that `db heads` and `db history` start fast.
+
+An extension's scripts are where it registers them, in
+`haas.migrations.paths`, and `folder_of` is the one place that says where
+that is.  So that reading the scripts needs no models, it does not import
+an extension whose scripts are in the conventional folder
+(`conventional_folder`): an extension that registered another folder while
+that one holds scripts is refused wherever it is imported, so the folder
+found without importing it is always the one it registers.
 """
 
 import argparse
@@ -26,37 +31,16 @@ from alembic.script.revision import (
 )
 from alembic.util import CommandError, to_tuple
 
-from haas.errors import ExtensionError, MigrationError, squashed
+from haas.errors import MigrationError, squashed
 from haas.extensions import load as load_extension
 from haas.migrations import alembic_private
-from haas.migrations.registry import BUILT_IN, MIGRATIONS_DIR, paths
-
-
-def conventional_folder(module):
-    """Where `module` keeps its version scripts by convention, or None.
-
-    A module ``pkg/name.py`` keeps them in ``pkg/migrations/name/``; a
-    package ``pkg/__init__.py`` in ``pkg/migrations/``.  Found without
-    importing `module` (its parent packages are imported).
-    """
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        raise ExtensionError(f'extension {module} in [extensions] is not '
-                             f'installed (No module named {module!r})')
-    if spec.origin is None or not os.path.isfile(spec.origin):
-        return None
-    here = os.path.dirname(spec.origin)
-    if spec.submodule_search_locations:
-        folder = os.path.join(here, 'migrations')
-    else:
-        folder = os.path.join(here, 'migrations', module.rsplit('.', 1)[-1])
-    if os.path.isdir(folder) and any(
-            name.endswith('.py') for name in os.listdir(folder)):
-        return folder
-    return None
+from haas.migrations.registry import (
+    BUILT_IN,
+    MIGRATIONS_DIR,
+    conventional_folder,
+    paths,
+    registered_folder,
+)
 
 
 def _owns(extension, branch):
@@ -92,6 +76,29 @@ def installed(module):
         return False
 
 
+def folder_of(extension, load=load_extension):
+    """The branches of `extension` and their folders: {branch: folder}.
+
+    An extension not imported yet whose conventional folder holds scripts
+    is not imported (see the module's docstring); any other is imported
+    with `load`, and answers with what it registered in `paths`.  An
+    extension that registered its own branch's scripts elsewhere than a
+    conventional folder that holds some is refused (ExtensionError): the
+    answer would depend on whether it was imported.
+    """
+    conventional = conventional_folder(extension)
+    if extension not in sys.modules:
+        if conventional is not None:
+            return {extension: conventional}
+        load(extension)
+    registered = registered_folder(extension, conventional)
+    found = {branch: folder for branch, folder in paths.items()
+             if branch not in BUILT_IN and _owns(extension, branch)}
+    if conventional is not None and registered is None:
+        found[extension] = conventional
+    return found
+
+
 def enabled_folders(extensions):
     """Map core and each enabled branch to the folder of its scripts.
 
@@ -100,15 +107,7 @@ def enabled_folders(extensions):
     """
     folders = {branch: paths[branch] for branch in BUILT_IN}
     for extension in extensions:
-        if extension not in sys.modules:
-            folder = conventional_folder(extension)
-            if folder is not None:
-                folders[extension] = folder
-                continue
-            load_extension(extension)
-        for branch, folder in paths.items():
-            if branch not in BUILT_IN and _owns(extension, branch):
-                folders[branch] = folder
+        folders.update(folder_of(extension))
     return folders
 
 
@@ -198,7 +197,10 @@ class Branches:
             # walk_revisions re-raises a RevisionError as a CommandError.
             cause = e.__cause__ if isinstance(e, CommandError) else e
             if not isinstance(cause, RevisionError):
-                raise
+                # A file in a folder of scripts that is not one (no
+                # `revision` in it, say).
+                raise MigrationError(f'the migration scripts cannot be '
+                                     f'read: {squashed(e)}') from None
             raise MigrationError(f'the migration scripts do not form a '
                                  f'history: {squashed(cause)}') from None
         except KeyError as e:
@@ -326,9 +328,9 @@ def installed_branch_of():
     disabled, in a database that has no labels yet."""
     folders = {branch: paths[branch] for branch in BUILT_IN}
     for name in installed_extensions():
-        folder = paths.get(name) or conventional_folder(name)
-        if folder is not None:
-            folders[name] = folder
+        # A disabled extension is not imported: one without scripts in
+        # its conventional folder has none to name.
+        folders.update(folder_of(name, load=lambda name: None))
     script = ScriptDirectory.from_config(alembic_config(folders))
     found = {}
     for revision in script.walk_revisions():

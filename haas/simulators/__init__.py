@@ -17,8 +17,16 @@ prints one line to standard output once it listens (``listening on
 HOST:PORT``), which is what tests and scripts wait for.
 """
 
-#: Model name -> 'module:function' (see above).  Filled in by the models.
-MODELS: dict[str, str] = {}
+#: Model name -> 'module:function' (see above).  A model written on the SSH
+#: framework (haas.simulators.ssh and .cli; powerconnect.py is one) or on
+#: the HTTP one (haas.simulators.http; brocade.py) adds its line here.
+MODELS: dict[str, str] = {
+    'brocade': 'haas.simulators.brocade:serve',
+    'dellnos9': 'haas.simulators.dellnos9:serve',
+    'nexus': 'haas.simulators.nexus:serve',
+    'powerconnect55xx': 'haas.simulators.powerconnect:serve',
+    'n3000': 'haas.simulators.n3000:serve',
+}
 
 
 def server(model: str):

@@ -8,10 +8,10 @@ from haas.migrations import LEDGER
 #: Core's revisions, first to last: its HaaS 0.2 baseline, where a 0.2
 #: database is adopted, then HaaS 0.3's, ending at CORE_0_3, on which every
 #: extension's 0.3 revision depends, then those made since (the head is
-#: past release 0.3).
+#: past release 0.3, in release 0.4, being made).
 CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
                   '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
-                  '6ab9ae569654', 'eba7cfa60973']
+                  '6ab9ae569654', 'eba7cfa60973', 'ee4142f61a1b']
 CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
 CORE_0_3 = '6ab9ae569654'
 
@@ -70,6 +70,8 @@ SCRIPTS = {
                 'unique.', []),
                ('Networking actions keep the reason they failed, in '
                 'networking_action.error.', []),
+               ('Networking actions name the port they change, and may '
+                'have no nic.', []),
            ], strict=True)],
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
@@ -85,12 +87,22 @@ SCRIPTS = {
          'switch driver: adopt `powerconnect55xx`, or create.',
          ['power_connect55xx']),
         widened('9d5f2cab3511', 'the Dell PowerConnect switch'),
+        ('4f1c2e8a7b30', 'A PowerConnect switch may save its configuration '
+         'after each change.', []),
         encrypted('e9c7556cca0f', 'Dell PowerConnect switch',
                   'power_connect55xx')],
+    'haas.ext.switches.brocade': [
+        ('c4e1b7a09d32', "Create `brocade`, the Brocade NOS switch driver's "
+         'table.', ['brocade'])],
+    'haas.ext.switches.dellnos9': [
+        ('7d2f90b3a5e8', "Create `dell_nos9`, the Dell OS9 switch driver's "
+         'table.', ['dell_nos9'])],
     'haas.ext.switches.nexus': [
         ('bf72d2ab7e56', 'HaaS 0.2 baseline of the Cisco Nexus switch '
          'driver: create `nexus` unless it exists.', ['nexus']),
         widened('45b6520d2c63', 'the Cisco Nexus switch'),
+        ('7c3e91d04a52', 'A Nexus switch may save its configuration after '
+         'each change.', []),
         encrypted('8ecb0d349ed2', 'Cisco Nexus switch', 'nexus')],
     VLAN: [('652c395af394', 'HaaS 0.2 baseline of the VLAN pool allocator: '
             'create `vlan`.', ['vlan']),

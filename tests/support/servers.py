@@ -117,17 +117,20 @@ def _admin(args, env, input=None):
 
 
 @contextlib.contextmanager
-def serving(uri, tmp_path, extra='', gunicorn=False):
-    """A server on a new schema of `uri`, with one administrator, ADMIN;
-    `extra` goes into its haas.cfg (tmp_path / 'haas.cfg').  The server
-    is `haas-admin serve`, or with `gunicorn` two gunicorn workers."""
+def serving(uri, tmp_path, extra='', gunicorn=False,
+            extensions=API_EXTENSIONS):
+    """A server on a new schema of `uri`, with one administrator, ADMIN
+    (when `extensions` keep users); `extensions` enabled, and `extra` in
+    its haas.cfg (tmp_path / 'haas.cfg').  The server is `haas-admin
+    serve`, or with `gunicorn` two gunicorn workers."""
     path = tmp_path / 'haas.cfg'
-    path.write_text(config_text(uri, API_EXTENSIONS,
+    path.write_text(config_text(uri, extensions,
                                 extra=CHEAP_HASHES + extra))
     env = {**os.environ, 'HAAS_CONFIG': str(path)}
     _admin(['db', 'create'], env)
-    _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,
-           input=ADMIN[1] + '\n')
+    if 'haas.ext.auth.database' in extensions:
+        _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,
+               input=ADMIN[1] + '\n')
     port = free_port()
     server = Server(f'http://127.0.0.1:{port}', uri)
     log_path = tmp_path / 'server.log'
@@ -140,17 +143,19 @@ def serving(uri, tmp_path, extra='', gunicorn=False):
         process = subprocess.Popen(command, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 server.raw('GET', '/projects', credentials=None)
                 break
-            except urllib.error.URLError:
+            # Refused before it listens; a first answer may also take
+            # longer than a request's timeout on a busy machine.
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
                 if process.poll() is not None:
                     pytest.fail(f'the server exited ({process.returncode}):\n'
                                 f'{log_path.read_text()}')
                 if time.monotonic() > deadline:
-                    pytest.fail(f'the server did not answer within 30 s:\n'
+                    pytest.fail(f'the server did not answer within 60 s:\n'
                                 f'{log_path.read_text()}')
                 time.sleep(0.05)
         yield server
@@ -164,13 +169,14 @@ def serving(uri, tmp_path, extra='', gunicorn=False):
 
 
 @contextlib.contextmanager
-def running(uri, tmp_path, gunicorn=False):
+def running(uri, tmp_path, gunicorn=False, extensions=API_EXTENSIONS,
+            extra=''):
     """`serving`, and a networking daemon beside it; (the server, the
     mock switches' state directory)."""
     state = tmp_path / 'switches'
-    with serving(uri, tmp_path, gunicorn=gunicorn,
-                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n') \
-            as server:
+    with serving(uri, tmp_path, gunicorn=gunicorn, extensions=extensions,
+                 extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n'
+                 + extra) as server:
         env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
         daemon = subprocess.Popen([HAAS_ADMIN, 'serve-networks'], env=env,
                                   stderr=subprocess.DEVNULL)

@@ -18,7 +18,7 @@ from flask import current_app, g, request
 from sqlalchemy.orm import selectinload
 
 from haas import auth, migrations
-from haas.api import assert_absent, must_find
+from haas.api.lookups import assert_absent, must_find
 from haas.errors import (
     DuplicateError,
     HaasError,

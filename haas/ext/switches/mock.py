@@ -9,15 +9,23 @@ see the same state.  Setting what a port carries is idempotent, so an
 action applied again after a daemon died before recording it changes
 nothing but the journal.  Every label, whatever it holds, names a file
 inside state_dir (see `file_name`): none needs a limit.
+
+`[haas.ext.switches.mock] latency` makes each login and each change take
+that many seconds, as a real switch's do, and, once set (0 too), every
+session is logged (`read_sessions`): what the daemon's parallelism and
+its one login per batch are tested and benchmarked with, without
+hardware.
 """
 
 import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import tempfile
+import time
 import urllib.parse
 
 from haas import migrations
@@ -164,11 +172,47 @@ def _driver_errors(port):
         raise SwitchUnavailableError(reason) from e
 
 
+def read_sessions(config, label):
+    """Switch `label`'s session log, in the order written: a line per
+    event, [session, event, started, ended], where session names one
+    session (its process and number), event is `login`, `change` or
+    `logout`, and the times are the wall clock's (time.time())."""
+    path = os.path.join(switch_dir(config, label), 'sessions.jsonl')
+    if not os.path.exists(path):
+        return []
+    with _locked(path) as log:
+        log.seek(0)
+        return [json.loads(line) for line in log if line.strip()]
+
+
+#: Numbers the sessions a process opens.
+_sessions = itertools.count(1)
+
+
 class MockSession:
     def __init__(self, switch):
         from flask import current_app
-        self.folder = switch_dir(current_app.extensions['haas'].config,
-                                 switch.label)
+        config = current_app.extensions['haas'].config
+        self.folder = switch_dir(config, switch.label)
+        self.latency = config.seconds(__name__, 'latency', None)
+        self.name = f'{os.getpid()}-{next(_sessions)}'
+        with _driver_errors(switch.label):
+            self._logged('login', self._wait())
+
+    def _wait(self):
+        """Take the switch's time for a command; when it started."""
+        started = time.time()
+        if self.latency:
+            time.sleep(self.latency)
+        return started
+
+    def _logged(self, event, started):
+        if self.latency is None:
+            return
+        with _locked(os.path.join(self.folder, 'sessions.jsonl')) as log:
+            log.write(json.dumps([self.name, event, started, time.time()])
+                      + '\n')
+            log.flush()
 
     def _port_file(self, label):
         return _inside(self.folder, file_name(label) + PORT_SUFFIX)
@@ -189,6 +233,7 @@ class MockSession:
             else:
                 network_id = action.new_network.network_id
                 carried[action.channel] = network_id
+            started = self._wait()
             if carried:
                 with open(path + NEW_SUFFIX, 'w') as f:
                     json.dump({'port': label, 'channels': carried}, f,
@@ -199,16 +244,19 @@ class MockSession:
             journal.write(json.dumps([action.id, label, action.channel,
                                       network_id]) + '\n')
             journal.flush()
+            self._logged('change', started)
 
     def revert_port(self, label):
         """Take port `label` off every network."""
         path = self._port_file(label)
         with _driver_errors(label), \
                 _locked(os.path.join(self.folder, 'journal.jsonl')) as journal:
+            started = self._wait()
             if os.path.exists(path):
                 os.remove(path)
             journal.write(json.dumps([None, label, None, None]) + '\n')
             journal.flush()
+            self._logged('change', started)
 
     def port_networks(self, label):
         """What port `label` carries: {channel: network_id}."""
@@ -220,4 +268,5 @@ class MockSession:
                 return json.load(f)['channels']
 
     def disconnect(self):
-        pass
+        with _driver_errors(self.folder):
+            self._logged('logout', time.time())

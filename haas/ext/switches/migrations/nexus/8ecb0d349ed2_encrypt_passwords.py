@@ -9,7 +9,7 @@ cannot be read, or holds tokens that it cannot decrypt.  The downgrade
 decrypts them again, with the same key file.
 
 Revision ID: 8ecb0d349ed2
-Revises: 45b6520d2c63
+Revises: 7c3e91d04a52
 Create Date: 2027-01-10 12:00:00
 
 """
@@ -17,7 +17,7 @@ from haas.migrations.ops import decrypt_column, encrypt_column, key_check
 
 # revision identifiers, used by Alembic.
 revision = '8ecb0d349ed2'
-down_revision = '45b6520d2c63'
+down_revision = '7c3e91d04a52'
 branch_labels = None
 depends_on = None
 

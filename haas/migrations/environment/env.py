@@ -6,8 +6,8 @@ context, marked as HaaS's own (haas.migrations.runner.own_command).
 Upgrades, downgrades and stamps do not come here: they go through
 haas.migrations.runner, under the schema lock, with the ledger and the
 data checks.  So every other command that loads this file (Flask-Migrate's
-`upgrade()`, `alembic -c haas/migrations/alembic.ini upgrade heads`) is
-refused, with one line that names the `haas-admin db` command to use.
+`upgrade()`, `alembic -c haas/migrations/environment/alembic.ini upgrade
+heads`) is refused, with one line that names the `haas-admin db` command to use.
 """
 
 from alembic import context

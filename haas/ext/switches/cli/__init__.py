@@ -1,0 +1,16 @@
+"""What the drivers of switches configured over an SSH command line share
+(Dell PowerConnect, and the models that follow it).
+
+- `console.Console`: one SSH session's interactive channel (paramiko),
+  with a small expect loop: send a line, read up to a prompt, with
+  bounded timeouts, the device's ``%`` error lines as SwitchError and a
+  lost or silent connection as SwitchUnavailableError.
+- `session.VlanSession`: a SwitchSession (haas.drivers) that turns
+  HaaS's channels into a port's native and tagged VLANs, in the order
+  operators want (native attached first and removed last, a port
+  carrying nothing shut down or parked, never left on VLAN 1), over a
+  few commands a driver names for its device.
+
+A package, not a module, so that haas/ext/switches/ holds only
+extensions.
+"""

@@ -1,0 +1,155 @@
+"""One SSH session with a switch's command line: send a line, read what
+the device prints up to its next prompt.
+
+paramiko gives the interactive channel (a PTY, as a person's ``ssh``
+has: switch CLIs expect one); the expect loop is ours, a few lines, so
+that each device's prompts, login and errors stay in its driver.  Every
+wait is bounded: a device that stops answering is SwitchUnavailableError
+after `timeout` seconds, as is one that refuses the connection or drops
+it; a line the device answers with an error (its own ``%`` line) is
+SwitchError with that line.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+import typing
+
+from haas.errors import SwitchError, SwitchUnavailableError
+
+if typing.TYPE_CHECKING:
+    import paramiko
+
+#: Terminal escapes some devices write around prompts and pages.
+ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+#: Default seconds to wait for the TCP and SSH connection, and for each
+#: answer of the device.
+CONNECT_TIMEOUT, TIMEOUT = 10.0, 30.0
+#: The port a `hostname` without one means.
+SSH_PORT = 22
+
+
+def address(hostname: str) -> tuple[str, int]:
+    """`host`, `host:port` or `[v6]:port` as (host, port)."""
+    if hostname.startswith('['):
+        host, _, rest = hostname[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else ''
+    elif hostname.count(':') == 1:
+        host, _, port = hostname.partition(':')
+    else:
+        host, port = hostname, ''
+    if port and not (port.isascii() and port.isdigit()
+                     and 0 < int(port) < 65536):
+        raise SwitchError(f'{hostname!r} is not HOST or HOST:PORT')
+    return host, int(port) if port else SSH_PORT
+
+
+class Console:
+    """An SSH session with the command line of switch `name`."""
+
+    def __init__(self, name: str, hostname: str, username: str,
+                 password: str, connect_timeout: float = CONNECT_TIMEOUT,
+                 timeout: float = TIMEOUT):
+        self.name = name
+        self.host, self.port = address(hostname)
+        self.username, self.password = username, password
+        self.connect_timeout, self.timeout = connect_timeout, timeout
+        self.client: paramiko.SSHClient | None = None
+        self.channel: paramiko.Channel | None = None
+        self.buffer = ''
+        #: Every line sent, in order: what a session did, for its logs.
+        self.sent: list[str] = []
+
+    def where(self) -> str:
+        return f'switch {self.name} ({self.host}:{self.port})'
+
+    def connect(self) -> None:
+        """Open the SSH session and its interactive shell."""
+        import paramiko
+        client = paramiko.SSHClient()
+        # HaaS keeps no switch host keys: the switch is known by its
+        # address and password, as with the telnet console before.
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        try:
+            client.connect(self.host, self.port, username=self.username,
+                           password=self.password,
+                           timeout=self.connect_timeout,
+                           banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout,
+                           look_for_keys=False, allow_agent=False)
+            self.channel = client.invoke_shell(width=200, height=1000)
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise SwitchError(f'{self.where()} refused the login of '
+                              f'{self.username!r}: {e}') from e
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            client.close()
+            raise SwitchUnavailableError(
+                f'cannot reach {self.where()}: {e or type(e).__name__}'
+            ) from e
+        self.client = client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = self.channel = None
+
+    def send(self, text: str) -> None:
+        """Send `text` as typed (no end of line added)."""
+        assert self.channel is not None
+        try:
+            self.channel.sendall(text.encode())
+        except (OSError, EOFError) as e:
+            raise SwitchUnavailableError(
+                f'lost {self.where()}: {e or type(e).__name__}') from e
+
+    def expect(self, pattern: re.Pattern[str],
+               timeout: float | None = None) -> tuple[str, re.Match[str]]:
+        """What the device printed before `pattern`, and the match;
+        SwitchUnavailableError if it does not come within `timeout`
+        seconds or the session ends."""
+        assert self.channel is not None
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            match = pattern.search(self.buffer)
+            if match:
+                before = self.buffer[:match.start()]
+                self.buffer = self.buffer[match.end():]
+                return before, match
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SwitchUnavailableError(
+                    f'{self.where()} did not answer within '
+                    f'{timeout or self.timeout:g} s (waiting for '
+                    f'{pattern.pattern!r} after {self.buffer[-80:]!r})')
+            self.channel.settimeout(left)
+            try:
+                data = self.channel.recv(65536)
+            except socket.timeout:
+                continue
+            except (OSError, EOFError) as e:
+                raise SwitchUnavailableError(
+                    f'lost {self.where()}: {e or type(e).__name__}') from e
+            if not data:
+                raise SwitchUnavailableError(
+                    f'{self.where()} closed the session')
+            self.buffer += ANSI.sub('', data.decode(errors='replace'))
+
+    def command(self, line: str, prompt: re.Pattern[str],
+                error: re.Pattern[str]) -> str:
+        """Send `line`, return what the device printed before its next
+        `prompt` (without the echo of `line`); SwitchError with the
+        first line matching `error`."""
+        self.sent.append(line)
+        self.send(line + '\n')
+        output, _ = self.expect(prompt)
+        lines = output.replace('\r', '').split('\n')
+        if lines and lines[0].strip() == line.strip():
+            lines = lines[1:]
+        for found in lines:
+            if error.search(found):
+                raise SwitchError(f'{self.where()} refused {line!r}: '
+                                  f'{found.strip()}')
+        return '\n'.join(lines)

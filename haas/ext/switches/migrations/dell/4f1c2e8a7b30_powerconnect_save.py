@@ -1,0 +1,32 @@
+"""A PowerConnect switch may save its configuration after each change.
+
+power_connect55xx.save: registering a switch with `save: true` makes
+the driver copy the running configuration to the startup one after each
+change, so that a reboot keeps what HaaS set.  NOT NULL with a server default of false: existing
+switches keep today's behaviour, and PostgreSQL adds the column without
+rewriting the table.  Going back drops the choice.
+
+Revision ID: 4f1c2e8a7b30
+Revises: 9d5f2cab3511
+Create Date: 2027-02-01 10:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+# revision identifiers, used by Alembic.
+revision = '4f1c2e8a7b30'
+down_revision = '9d5f2cab3511'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('power_connect55xx') as batch:
+        batch.add_column(sa.Column('save', sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
+
+
+def downgrade():
+    with op.batch_alter_table('power_connect55xx') as batch:
+        batch.drop_column('save')

@@ -1,0 +1,303 @@
+"""The SSH server of the simulated switches: a model's Shell behind
+password authentication, an interactive terminal and a stable host key.
+
+A model module writes its Shell (haas.simulators.cli) and a serve
+function of MODELS' contract in one line::
+
+    def serve(host, port, state_dir, username, password, latency):
+        ssh.serve(MySwitch, host, port, state_dir, username, password,
+                  latency)
+
+Tests that do not need the process start the same server in a thread of
+their own with `in_thread`.  The terminal behaves as a switch's does:
+what is typed is echoed (a password is not), a line ends with CR, LF or
+CR LF (paramiko's ``send('...\\n')``, the ``ssh`` command's Enter),
+backspace erases, lines go out ended by CR LF, long output is paged
+until the model's paging command turns that off, and each command takes
+`latency` seconds before its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import os
+import signal
+import sys
+import threading
+import typing
+import warnings
+from collections.abc import Iterator, Sequence
+
+from haas.simulators.cli import Ask, CLIError, Disconnect, Output, Shell
+from haas.simulators.state import SwitchState
+
+with warnings.catch_warnings():
+    # asyncssh still imports cryptography's DSA, which warns on import
+    # (CryptographyDeprecationWarning, a UserWarning).
+    warnings.simplefilter('ignore')
+    import asyncssh
+
+#: The host key's file in the state folder: made once, so that a client
+#: that recorded it (known_hosts) still trusts the device after a restart.
+HOST_KEY = 'ssh_host_ed25519_key'
+#: Tries of the login inside the session before the device hangs up.
+LOGIN_TRIES = 3
+
+
+def host_key(folder: str) -> asyncssh.SSHKey:
+    """The device's host key, made the first time in `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, HOST_KEY)
+    if not os.path.exists(path):
+        key = asyncssh.generate_private_key('ssh-ed25519')
+        new = f'{path}.{os.getpid()}.new'
+        key.write_private_key(new)
+        os.chmod(new, 0o600)
+        # Two processes starting at once keep the first key.
+        with contextlib.suppress(FileExistsError):
+            os.link(new, path)
+        os.remove(new)
+    return asyncssh.read_private_key(path)
+
+
+class _Keyboard:
+    """What the client types, a key or a line at a time, with a CR LF
+    counted as one end of line."""
+
+    def __init__(self, stdin: asyncssh.SSHReader[str]):
+        self.stdin = stdin
+        self.pending = ''
+        self.after_cr = False
+
+    async def key(self) -> str | None:
+        """The next key; None at the end of input."""
+        while True:
+            if not self.pending:
+                self.pending = await self.stdin.read(4096)
+                if not self.pending:
+                    return None
+            key, self.pending = self.pending[0], self.pending[1:]
+            after_cr, self.after_cr = self.after_cr, key == '\r'
+            if key == '\n' and after_cr:
+                continue
+            return key
+
+    async def line(self, echo: typing.Callable[[str], None]) -> str | None:
+        """The next line, each key echoed through `echo`."""
+        typed: list[str] = []
+        while True:
+            key = await self.key()
+            if key is None:
+                return None
+            if key in '\r\n':
+                echo('\r\n')
+                return ''.join(typed)
+            if key in '\x08\x7f':
+                if typed:
+                    typed.pop()
+                    echo('\b \b')
+            elif key == '\x03':  # Ctrl-C drops the line
+                typed.clear()
+                echo('^C\r\n')
+                return ''
+            elif key == '\x1b':  # an arrow key's escape sequence
+                for _ in range(2):
+                    await self.key()
+            elif key.isprintable():
+                typed.append(key)
+                echo(key)
+
+
+class Device:
+    """One simulated switch: the model's Shell for each SSH session, on
+    the configuration kept in `state_dir`."""
+
+    def __init__(self, model: type[Shell], state_dir: str, username: str,
+                 password: str, latency: float = 0.0):
+        self.model, self.state_dir = model, state_dir
+        self.username, self.password = username, password
+        self.latency = latency
+        self.state = SwitchState(state_dir, model.ports)
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.server: asyncssh.SSHAcceptor | None = None
+        self.address: tuple[str, int] = ('', 0)
+
+    def accepts(self, username: str, password: str) -> bool:
+        return hmac.compare_digest(username.encode(),
+                                   self.username.encode()) & \
+            hmac.compare_digest(password.encode(), self.password.encode())
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        device = self
+
+        class Server(asyncssh.SSHServer):
+            def connection_made(self, conn: asyncssh.SSHServerConnection
+                                ) -> None:
+                self.conn = conn
+                device.connections.add(conn)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                device.connections.discard(self.conn)
+
+            def begin_auth(self, username: str) -> bool:
+                return True
+
+            def password_auth_supported(self) -> bool:
+                return True
+
+            def validate_password(self, username: str,
+                                  password: str) -> bool:
+                return device.accepts(username, password)
+
+        self.server = await asyncssh.create_server(
+            Server, host, port, server_host_keys=[host_key(self.state_dir)],
+            process_factory=self.session, line_editor=False,
+            allow_scp=False, agent_forwarding=False,
+            x11_forwarding=False)
+        found = self.server.sockets[0].getsockname()
+        self.address = (found[0], found[1])
+        return self.address
+
+    async def stop(self) -> None:
+        """Stop listening and hang up on every session."""
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        self.hang_up()
+
+    def hang_up(self) -> None:
+        for conn in list(self.connections):
+            conn.close()
+
+    async def session(self, process: asyncssh.SSHServerProcess[str]
+                      ) -> None:
+        keyboard = _Keyboard(process.stdin)
+        shell = self.model(self.state)
+
+        def write(text: str) -> None:
+            process.stdout.write(text)
+
+        def lines(found: Sequence[str]) -> None:
+            write(''.join(line + '\r\n' for line in found))
+
+        try:
+            if shell.login and not await self._login(shell, keyboard,
+                                                     write):
+                return
+            while True:
+                write(shell.prompt())
+                line = await keyboard.line(write)
+                if line is None:
+                    return
+                if not line.strip():
+                    continue
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                try:
+                    answer = shell.execute(line)
+                    if isinstance(answer, Ask):
+                        write(answer.question)
+                        key = await keyboard.key()
+                        if key is None:
+                            return
+                        write((key if key.isprintable() else '') + '\r\n')
+                        answer = answer.then(key in 'yY')
+                except CLIError as e:
+                    answer = e.lines
+                except Disconnect as e:
+                    lines(e.lines)
+                    if e.everyone:
+                        self.hang_up()
+                    return
+                if not await self._page(shell, answer, keyboard, write):
+                    return
+        except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
+            pass
+        except (BrokenPipeError, ConnectionError, asyncssh.Error):
+            return
+        finally:
+            process.exit(0)
+
+    async def _login(self, shell: Shell, keyboard: _Keyboard,
+                     write: typing.Callable[[str], None]) -> bool:
+        assert shell.login is not None
+        user_prompt, password_prompt = shell.login
+        for _ in range(LOGIN_TRIES):
+            write(user_prompt)
+            username = await keyboard.line(write)
+            if username is None:
+                return False
+            write(password_prompt)
+            password = await keyboard.line(
+                lambda text: write(text if text == '\r\n' else ''))
+            if password is None:
+                return False
+            if self.accepts(username, password):
+                write('\r\n')
+                return True
+            write('Authentication failed!\r\n\r\n')
+        return False
+
+    async def _page(self, shell: Shell, answer: Output, keyboard: _Keyboard,
+                    write: typing.Callable[[str], None]) -> bool:
+        """Print `answer` a page at a time while the shell pages; False if
+        the client went away meanwhile."""
+        found = list(answer or [])
+        page = shell.page_lines if shell.paging else len(found) or 1
+        shown = min(page, len(found))
+        write(''.join(line + '\r\n' for line in found[:shown]))
+        while shown < len(found):
+            write(shell.more)
+            key = await keyboard.key()
+            write('\r' + ' ' * len(shell.more) + '\r')
+            if key is None:
+                return False
+            if key in 'qQ\x1a':
+                break
+            step = 1 if key in '\r\n' else page
+            write(''.join(line + '\r\n'
+                          for line in found[shown:shown + step]))
+            shown += step
+        return True
+
+
+def serve(model: type[Shell], host: str, port: int, state_dir: str,
+          username: str, password: str, latency: float) -> None:
+    """Serve `model` until SIGTERM or SIGINT (haas.simulators' serve
+    contract): prints ``listening on HOST:PORT`` once it accepts."""
+    async def run() -> None:
+        device = Device(model, state_dir, username, password, latency)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stopping.set)
+        found_host, found_port = await device.start(host, port)
+        print(f'listening on {found_host}:{found_port}', flush=True)
+        await stopping.wait()
+        await device.stop()
+    asyncio.run(run())
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def in_thread(model: type[Shell], state_dir: str, username: str,
+              password: str, latency: float = 0.0, host: str = '127.0.0.1',
+              port: int = 0) -> Iterator[Device]:
+    """A Device served by an event loop in a thread of its own, for as
+    long as the block runs; its `address` is where it listens."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True,
+                              name=f'simulated {model.__name__}')
+    thread.start()
+    device = Device(model, state_dir, username, password, latency)
+    try:
+        asyncio.run_coroutine_threadsafe(device.start(host, port),
+                                         loop).result(30)
+        yield device
+    finally:
+        asyncio.run_coroutine_threadsafe(device.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()

@@ -1,0 +1,367 @@
+"""The Cisco Nexus 5500 driver against the simulated switch: its command
+sequences, the dummy VLAN, refusals and lost sessions, and, through the
+API and the networking daemon, what a client that is not HaaS then sees
+on the device."""
+
+import signal
+import subprocess
+import types
+
+import pytest
+
+from haas.errors import SwitchError, SwitchUnavailableError
+from haas.ext.switches.cli.console import Console
+from haas.ext.switches.nexus import Nexus, NexusSession, switchport
+from haas.simulators import nexus, ssh
+
+from support.commands import HAAS_ADMIN
+from support.servers import eventually, free_port, running
+from support.terminal import PROMPT, Terminal
+
+NEXUS = 'http://schema.massopencloud.org/haas/v0/switches/nexus'
+DUMMY = 2000
+
+
+@pytest.fixture
+def device(tmp_path):
+    with ssh.in_thread(nexus.Nexus5500, str(tmp_path / 'sw'), 'admin',
+                       'secret') as d:
+        yield d
+
+
+def session(device, save=False, timeout=10):
+    host, port = device.address
+    s = NexusSession(Console('sw0', f'{host}:{port}', 'admin', 'secret',
+                             timeout=timeout), DUMMY, save)
+    s.open()
+    return s
+
+
+def action(port, channel, vlan):
+    """A networking action as the daemon hands it to a driver."""
+    network = None if vlan is None else types.SimpleNamespace(
+        network_id=str(vlan))
+    return types.SimpleNamespace(
+        nic=types.SimpleNamespace(port=types.SimpleNamespace(label=port)),
+        channel=channel, new_network=network)
+
+
+def seen(device, port):
+    """Port `port` as a person at the terminal of `device` (or of an
+    address) sees it in `show interface ... switchport`: (mode, native
+    VLAN, allowed VLANs)."""
+    t = Terminal(getattr(device, 'address', device), login=False)
+    t.read_until(PROMPT)
+    shown = t.run(f'show interface {port} switchport')
+    t.close()
+    fields = dict(line.strip().split(': ', 1) for line in shown
+                  if ': ' in line)
+    return (fields['Operational Mode'],
+            fields['Trunking Native Mode VLAN'],
+            fields['Trunking VLANs Allowed'])
+
+
+def configured(s, port):
+    """The config-if lines a session sent to `port`, last time."""
+    sent = s.console.sent
+    start = len(sent) - 1 - sent[::-1].index(f'interface {port}')
+    return sent[start + 1:sent.index('end', start)]
+
+
+def test_a_native_vlan_goes_on_before_the_port_becomes_a_trunk(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/5', 'vlan/native', 105))
+    assert configured(s, 'Ethernet1/5') == [
+        'switchport trunk allowed vlan none',
+        'switchport trunk native vlan 105',
+        'switchport trunk allowed vlan add 105',
+        'switchport mode trunk']
+    assert seen(device, 'e1/5') == ('trunk', '105 (VLAN0105)', '105')
+    s.apply_networking(action('Ethernet1/5', 'vlan/106', 106))
+    assert seen(device, 'e1/5') == ('trunk', '105 (VLAN0105)', '105,106')
+    assert s.port_networks('Ethernet1/5') == {'vlan/native': '105',
+                                              'vlan/106': '106'}
+    s.disconnect()
+
+
+def test_the_native_vlan_comes_off_last_and_leaves_the_dummy(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/5', 'vlan/native', 105))
+    s.apply_networking(action('Ethernet1/5', 'vlan/106', 106))
+    s.apply_networking(action('Ethernet1/5', 'vlan/107', 107))
+    s.revert_port('Ethernet1/5')
+    assert configured(s, 'Ethernet1/5') == [
+        'switchport trunk allowed vlan remove 106,107',
+        'switchport trunk allowed vlan remove 105',
+        f'switchport trunk native vlan {DUMMY}']
+    # Never VLAN 1: the dummy VLAN, which the trunk does not allow.
+    assert seen(device, 'e1/5') == ('trunk', f'{DUMMY} (Inactive)', 'none')
+    assert s.port_networks('Ethernet1/5') == {}
+    s.disconnect()
+
+
+def test_a_tagged_network_alone_has_the_dummy_as_native(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/6', 'vlan/300', 300))
+    assert seen(device, 'e1/6') == ('trunk', f'{DUMMY} (Inactive)', '300')
+    assert s.port_networks('Ethernet1/6') == {'vlan/300': '300'}
+    s.apply_networking(action('Ethernet1/6', 'vlan/native', 301))
+    s.apply_networking(action('Ethernet1/6', 'vlan/native', None))
+    assert seen(device, 'e1/6') == ('trunk', f'{DUMMY} (Inactive)', '300')
+    s.disconnect()
+
+
+def test_the_vlans_are_made_once(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/7', 'vlan/native', 105))
+    s.apply_networking(action('Ethernet1/8', 'vlan/native', 105))
+    assert s.console.sent.count('vlan 105') == 1
+    t = Terminal(device.address, login=False)
+    t.read_until(PROMPT)
+    assert t.run('show vlan brief')[-2].split() == [
+        '105', 'VLAN0105', 'active', 'Eth1/7,', 'Eth1/8']
+    t.close()
+    s.disconnect()
+
+
+def test_applying_an_action_again_changes_nothing(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/9', 'vlan/native', 105))
+    before = len(s.console.sent)
+    s.apply_networking(action('Ethernet1/9', 'vlan/native', 105))
+    assert s.console.sent[before:] == [
+        'show interface Ethernet1/9 switchport']
+    s.disconnect()
+
+
+def test_save_copies_each_change_to_the_startup_configuration(device):
+    s = session(device, save=True)
+    s.apply_networking(action('Ethernet1/10', 'vlan/native', 105))
+    assert s.console.sent[-1] == 'copy running-config startup-config'
+    s.disconnect()
+    device.state.power_cycle()
+    assert seen(device, 'e1/10') == ('trunk', '105 (VLAN0105)', '105')
+
+
+def test_without_save_a_reload_loses_the_change(device):
+    s = session(device)
+    s.apply_networking(action('Ethernet1/10', 'vlan/native', 105))
+    assert 'copy running-config startup-config' not in s.console.sent
+    s.disconnect()
+    device.state.power_cycle()
+    assert seen(device, 'e1/10') == ('access', '1 (default)', '1-4094')
+
+
+def test_a_refused_command_is_a_switch_error_with_its_line(device):
+    s = session(device)
+    with pytest.raises(SwitchError) as e:
+        s.apply_networking(action('Ethernet1/5', 'vlan/4000', 4000))
+    assert str(e.value) == (
+        f'switch sw0 ({device.address[0]}:{device.address[1]}) refused '
+        f"'vlan 4000': ERROR: VLAN 4000: VLANs 3968-4047 and 4094 are "
+        f'reserved for internal use')
+    s.disconnect()
+
+
+def test_a_long_allowed_list_goes_on_on_the_next_lines():
+    shown = ('Name: Ethernet1/5\n  Switchport: Enabled\n'
+             '  Operational Mode: trunk\n'
+             '  Access Mode VLAN: 1 (default)\n'
+             '  Trunking Native Mode VLAN: 105 (VLAN0105)\n'
+             '  Trunking VLANs Allowed: 105,110,120,130-132,140,150,160,\n'
+             '    170,180,190\n'
+             '  Voice VLAN: none\n')
+    port = switchport(shown)
+    assert (port.trunk, port.native, port.device_native, sorted(port.tagged),
+            sorted(port.allowed)) == (
+        True, 105, 105, [110, 120, 130, 131, 132, 140, 150, 160, 170, 180,
+                         190],
+        [105, 110, 120, 130, 131, 132, 140, 150, 160, 170, 180, 190])
+    assert switchport(shown.replace('Trunking VLANs', 'VLANs')) is None
+
+
+def test_an_unreachable_switch_is_unavailable():
+    console = Console('sw0', f'127.0.0.1:{free_port()}', 'admin', 'secret')
+    with pytest.raises(SwitchUnavailableError) as e:
+        NexusSession(console, DUMMY).open()
+    assert 'cannot reach switch sw0' in str(e.value)
+
+
+def test_a_session_the_switch_drops_is_unavailable(device):
+    s = session(device)
+    device.hang_up()
+    with pytest.raises(SwitchUnavailableError):
+        s.port_networks('Ethernet1/1')
+
+
+@pytest.mark.parametrize('label', ['Ethernet1/1', 'Ethernet1/48',
+                                   'Ethernet2/16', 'Ethernet101/1/5'])
+def test_port_names_the_device_writes_are_valid(label):
+    Nexus.validate_port_name(label)
+
+
+@pytest.mark.parametrize('label', ['gi1/0/5', 'Ethernet1/49', 'Ethernet5/1',
+                                   'ethernet1/5', 'e1/5', 'Ethernet1/05',
+                                   'Ethernet1/0', 'Ethernet1/5 ', '',
+                                   'Ethernet101/2/5', 'Ethernet1/1/5'])
+def test_port_names_it_could_not_have_are_refused(label):
+    with pytest.raises(ValueError):
+        Nexus.validate_port_name(label)
+
+
+# Through the API and the networking daemon, in real processes.
+
+NEXUS_EXTENSIONS = ['haas.ext.auth.database',
+                    'haas.ext.network_allocators.vlan_pool',
+                    'haas.ext.switches.nexus', 'haas.ext.obm.mock']
+OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
+       'host': 'h', 'user': 'u', 'password': 'p'}
+
+
+def cabled(server, hostname, net_id='105', **fields):
+    """Switch sw0 at `hostname`, node n1 of project runway cabled to its
+    Ethernet1/5, and network pub on VLAN `net_id`."""
+    for method, path, body in [
+            ('PUT', '/project/runway', None),
+            ('PUT', '/node/n1', {'obm': OBM}),
+            ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
+            ('PUT', '/switch/sw0', {'type': NEXUS, 'hostname': hostname,
+                                    'username': 'admin',
+                                    'password': 'secret',
+                                    'dummy_vlan': DUMMY, **fields}),
+            ('PUT', '/switch/sw0/port/Ethernet1/5', None),
+            ('POST', '/switch/sw0/port/Ethernet1/5/connect_nic',
+             {'node': 'n1', 'nic': 'eth0'}),
+            ('POST', '/project/runway/connect_node', {'node': 'n1'}),
+            ('PUT', '/network/pub', {'owner': 'admin', 'access': 'runway',
+                                     'net_id': net_id})]:
+        status, answer = server.call(method, path, body)
+        assert status == 200, (method, path, answer)
+
+
+def queued(server, verb, body):
+    status, answer = server.call(
+        'POST', f'/node/n1/nic/eth0/{verb}_network', body)
+    assert status == 202, answer
+    return answer['status_id']
+
+
+def settled(server, found):
+    """Action `found` once the daemon is done with it: (status, error)."""
+    def done():
+        status, answer = server.call('GET', f'/networking_action/{found}')
+        return answer['status'] != 'PENDING' and (answer['status'],
+                                                  answer['error'])
+    return eventually(done, what=f'action {found} to be applied')
+
+
+@pytest.fixture
+def site(databases, tmp_path, device):
+    host, port = device.address
+    with running(databases.new(), tmp_path,
+                 extensions=NEXUS_EXTENSIONS) as (server, _):
+        cabled(server, f'{host}:{port}')
+        yield server
+
+
+def test_a_client_sees_vlan_105_on_the_port_while_haas_has_it_there(
+        site, device):
+    connect = queued(site, 'connect', {'network': 'pub',
+                                       'channel': 'vlan/105'})
+    assert settled(site, connect) == ('DONE', None)
+    assert seen(device, 'ethernet 1/5') == (
+        'trunk', f'{DUMMY} (Inactive)', '105')
+    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {
+        'vlan/105': 'pub'}
+
+    detach = queued(site, 'detach', {'network': 'pub'})
+    assert settled(site, detach) == ('DONE', None)
+    assert seen(device, 'ethernet 1/5') == (
+        'trunk', f'{DUMMY} (Inactive)', 'none')
+
+
+def test_a_native_network_and_a_revert_through_the_daemon(site, device):
+    connect = queued(site, 'connect', {'network': 'pub'})
+    assert settled(site, connect) == ('DONE', None)
+    assert seen(device, 'e1/5') == ('trunk', '105 (VLAN0105)', '105')
+    status, answer = site.call('POST', '/switch/sw0/port/Ethernet1/5/revert')
+    assert status == 200, answer
+    assert settled(site, answer['status_id']) == ('DONE', None)
+    assert seen(device, 'e1/5') == ('trunk', f'{DUMMY} (Inactive)', 'none')
+    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {}
+
+
+def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
+                                                   device):
+    host, port = device.address
+    with running(databases.new(), tmp_path,
+                 extensions=NEXUS_EXTENSIONS) as (server, _):
+        # A VLAN the switch keeps for itself.
+        cabled(server, f'{host}:{port}', net_id='4000')
+        found = queued(server, 'connect', {'network': 'pub'})
+        assert settled(server, found) == ('ERROR', (
+            f"switch sw0 ({host}:{port}) refused 'vlan 4000': ERROR: VLAN "
+            f'4000: VLANs 3968-4047 and 4094 are reserved for internal '
+            f'use'))
+    assert seen(device, 'e1/5') == ('access', '1 (default)', '1-4094')
+
+
+def sessions_at(port):
+    """How many TCP connections to local `port` are established: the
+    simulator's SSH sessions, seen from outside the process (Linux)."""
+    found = 0
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(table) as f:
+            for row in list(f)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                if int(local.rsplit(':', 1)[1], 16) == port and \
+                        state == '01':
+                    found += 1
+    return found
+
+
+def test_a_switch_killed_mid_session_leaves_the_action_pending(
+        pg_databases, tmp_path):
+    folder, port = str(tmp_path / 'sw'), free_port()
+
+    def start(latency):
+        process = subprocess.Popen(
+            [HAAS_ADMIN, 'simulate', 'switch', '--model', 'nexus',
+             '--listen', f'127.0.0.1:{port}', '--state', folder,
+             '--username', 'admin', '--password', 'secret',
+             '--latency', str(latency)], stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith('listening on')
+        return process
+
+    # Each command takes a second: the daemon is in the middle of its
+    # session when the switch dies.
+    simulator = start(latency=1)
+    try:
+        with running(pg_databases.new(), tmp_path,
+                     extensions=NEXUS_EXTENSIONS) as (server, _):
+            cabled(server, f'127.0.0.1:{port}', save=True)
+            found = queued(server, 'connect', {'network': 'pub',
+                                               'channel': 'vlan/105'})
+            eventually(lambda: sessions_at(port), what='the daemon to log in')
+            simulator.send_signal(signal.SIGKILL)
+            simulator.wait(10)
+            reason = eventually(lambda: server.call(
+                'GET', f'/networking_action/{found}')[1]['error'],
+                what='a failed attempt')
+            assert 'switch sw0 (127.0.0.1:' in reason
+            assert server.call('GET', f'/networking_action/{found}')[1][
+                'status'] == 'PENDING'
+            simulator = start(latency=0)
+            assert settled(server, found) == ('DONE', None)
+            assert seen(('127.0.0.1', port), 'e1/5') == (
+                'trunk', f'{DUMMY} (Inactive)', '105')
+            # Applied once, and saved: the startup configuration has it.
+            t = Terminal(('127.0.0.1', port), login=False)
+            t.read_until(PROMPT)
+            t.run('terminal length 0')
+            assert t.run('show startup-config').count(
+                '  switchport trunk allowed vlan 105') == 1
+            t.close()
+    finally:
+        simulator.kill()
+        simulator.wait(10)
