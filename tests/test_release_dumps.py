@@ -69,8 +69,11 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     # its extensions' rows imply, gets a version row and label of its own;
     # the drivers with passwords are past 0.3 too, their passwords
     # encrypted (state_rows shows a token as its text).
+    # ... and names the port it changes: its nic's.
+    port_of = {nic['id']: nic['port_id'] for nic in rows['nic']}
     assert state_rows(app)['networking_action'] == [
-        {**row, 'error': None} for row in rows['networking_action']]
+        {**row, 'error': None, 'port_id': port_of[row['nic_id']]}
+        for row in rows['networking_action']]
     # The Dell and Nexus switches' branches move on to their save
     # revisions, and each of their switches gains save, false.
     assert state_rows(app)['alembic_version'] == sorted(
@@ -116,7 +119,8 @@ def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
     assert pending == {'status': 'PENDING', 'node': 'runway_node_1',
                        'nic': 'eth0', 'type': 'modify_port',
                        'channel': 'vlan/native', 'new_network': None,
-                       'error': None}
+                       'error': None, 'switch': 'stock_switch_0',
+                       'port': 'runway_node_1_port'}
     assert client.get(f'/networking_action/{statuses["ERROR"]}',
                       headers=admin).json['status'] == 'ERROR'
     users = client.get('/auth/basic/users', headers=admin).json

@@ -134,7 +134,7 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
     assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
         f'up to date',
-        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  3        not '
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  4        not '
         f'created',
         # A release is read from the branches a database has.
         RELEASE,
@@ -152,7 +152,7 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
     assert result.stdout.splitlines() == [
         EMPTY_HEADER,
         f'haas                    haas                    yes      -         '
-        f'{CORE_HEAD}  8        not created',
+        f'{CORE_HEAD}  9        not created',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
         f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  3        not '
