@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SWITCH_PORT ?= 2222
 # Two workers: the suite is built for a two-core machine.
 PYTEST_ARGS ?= -n 2
 
@@ -22,13 +23,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# Serve the API on the embedded default, a SQLite file haas.db here, with
-# the networking daemon beside it (stopped with the server).
+# Serve the API on a SQLite file haas.db here, with the networking daemon
+# beside it and a simulated PowerConnect switch (SSH on SWITCH_PORT, its
+# state in .demo/) for them to configure, all stopped together: demo/run.
 run: $(VENV)/.installed-run
-	$(BIN)/haas-admin db create
-	$(BIN)/haas-admin serve-networks & daemon=$$!; \
-	trap 'kill $$daemon 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/haas-admin serve --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) SWITCH_PORT=$(SWITCH_PORT) BIN=$(BIN) demo/run
 
 # The house style (ruff) and the public API's types (mypy), then the whole
 # suite, on SQLite and on PostgreSQL (skipped when unreachable, unless

@@ -57,9 +57,9 @@ class PortState:
     @property
     def fixable(self) -> bool:
         """Whether `fix` can queue what makes the switch match: a nic's
-        actions can; a port without a nic needs a port-level revert,
-        which the daemon cannot apply yet."""
-        return self.verdict == DRIFT and self.nic is not None
+        actions, or for a port without a nic a port revert (it should
+        carry nothing)."""
+        return self.verdict == DRIFT
 
     def as_dict(self) -> dict[str, typing.Any]:
         return {'port': self.port, 'node': self.node, 'nic': self.nic,
@@ -96,13 +96,14 @@ class Report:
 @dataclasses.dataclass(frozen=True)
 class Queued:
     """An action `fix` queued: 'connect' or 'detach' of a port's nic on
-    `channel`; its status_id, for show_networking_action."""
+    `channel`, or 'revert' of a port without a nic (node, nic and
+    channel None); its status_id, for show_networking_action."""
 
     port: str
-    node: str
-    nic: str
+    node: str | None
+    nic: str | None
     action: str
-    channel: str
+    channel: str | None
     network: str | None
     status_id: str
 
@@ -124,10 +125,10 @@ def verify(label: str) -> Report:
     its driver, and compare it with the networks the database has its
     nic on.
 
-    A port whose nic has an action queued is `pending`, not drift: the
-    daemon has yet to apply it.  A port that no nic is cabled to should
-    carry nothing.  Unknown switch, or one that cannot be reached: a
-    HaasError (one line).
+    A port that has an action queued (its own revert, or its nic's) is
+    `pending`, not drift: the daemon has yet to apply it.  A port that
+    no nic is cabled to should carry nothing.  Unknown switch, or one
+    that cannot be reached: a HaasError (one line).
     """
     switch = db.session.execute(
         db.select(Switch).filter_by(label=label)).scalar()
@@ -170,7 +171,8 @@ def _port_state(session: typing.Any, port: Port) -> PortState:
     except SwitchError as e:
         return PortState(port.label, node, nic_label, UNREADABLE, {},
                          database, reason=str(e))
-    if nic is not None and any(a.pending for a in nic.actions):
+    if any(a.pending for a in port.actions) or (
+            nic is not None and any(a.pending for a in nic.actions)):
         verdict = PENDING
         differences: tuple[Difference, ...] = ()
     else:
@@ -187,20 +189,29 @@ def fix(report: Report) -> tuple[list[Queued], list[PortState]]:
     a connect for one the database has and the switch carries not (or
     carries another network on).  Per nic, detaches come first and
     connects after, and the native VLAN is connected first and detached
-    last, as switches that cannot trunk without it need.
+    last, as switches that cannot trunk without it need.  A drifted port
+    that no nic is cabled to gets a port revert: it should carry nothing.
 
-    Returns what was queued, and the drifted ports left as they are: a
-    port without a nic (it needs a port-level revert, which the daemon
-    cannot apply yet), or one whose nic changed since it was read (verify
-    again).
+    Returns what was queued, and the drifted ports left as they are: one
+    whose nic (or lack of one) changed since it was read, or that has an
+    action queued since (verify again).
     """
-    from haas.api.lookups import queue_action
+    from haas.api.lookups import queue_action, queue_port_revert
     db.session.rollback()
     begin_writing()
     queued: list[Queued] = []
     left: list[PortState] = []
     for state in report.ports:
         if state.verdict != DRIFT:
+            continue
+        if state.nic is None:
+            port = _unchanged_bare_port(report.switch, state)
+            if port is None:
+                left.append(state)
+            else:
+                answer = queue_port_revert(port)
+                queued.append(Queued(state.port, None, None, 'revert',
+                                     None, None, answer['status_id']))
             continue
         nic = _unchanged_nic(report.switch, state)
         if nic is None:
@@ -218,7 +229,7 @@ def fix(report: Report) -> tuple[list[Queued], list[PortState]]:
             answer = queue_action(nic, new_network=network, channel=channel,
                                   type=MODIFY_PORT)
             queued.append(Queued(
-                state.port, state.node or '', state.nic or '',
+                state.port, state.node, state.nic,
                 'detach' if network is None else 'connect', channel,
                 network.label if network is not None else None,
                 answer['status_id']))
@@ -242,3 +253,16 @@ def _unchanged_nic(switch: str, state: PortState) -> Nic | None:
                 for a in nic.attachments} != state.database:
         return None
     return nic
+
+
+def _unchanged_bare_port(switch: str, state: PortState) -> Port | None:
+    """The port of `state`, locked, when no nic is cabled to it still and
+    it has no action pending; else None."""
+    port = db.session.execute(
+        db.select(Port).join(Port.owner)
+        .where(Switch.label == switch, Port.label == state.port)
+        .with_for_update(of=Port)).scalar()
+    if port is None or port.nic is not None \
+            or any(a.pending for a in port.actions):
+        return None
+    return port

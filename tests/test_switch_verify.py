@@ -155,25 +155,52 @@ def test_fix_queues_the_repairs_and_the_daemon_makes_the_switch_match(site):
             for q in out['queued']] == [
         ('p1', 'n1', 'detach', 'vlan/999', None),
         ('p1', 'n1', 'connect', f'vlan/{b}', 'net-b'),
-        ('p2', 'n2', 'connect', 'vlan/native', 'net-a')]
-    assert out['left'] == ['p3']
+        ('p2', 'n2', 'connect', 'vlan/native', 'net-a'),
+        ('p3', None, 'revert', None, None)]
+    assert out['left'] == []
 
-    assert site.apply_all() == 3
+    assert site.apply_all() == 4
 
     assert site.ports() == {'p1': {'vlan/native': a, f'vlan/{b}': b},
-                            'p2': {'vlan/native': a},
-                            'p3': {'vlan/native': '42'}}
+                            'p2': {'vlan/native': a}}
     # Connecting what the database already had added no second row.
     assert site.attachments() == before == [
         ('n1', f'vlan/{b}', 'net-b'), ('n1', 'vlan/native', 'net-a'),
         ('n2', 'vlan/native', 'net-a')]
     again = site.admin('switch', 'verify', 'sw0')
-    assert (again.exit_code, again.output) == (1, (
-        'drift: port p3 (no nic): vlan/native: switch 42, database '
-        'nothing\n'
-        'switch sw0: 3 ports, 2 as in the database, 1 drifted, 0 pending, '
+    assert (again.exit_code, again.output) == (0, (
+        'switch sw0: 3 ports, 3 as in the database, 0 drifted, 0 pending, '
         '0 unreadable\n'))
-    site.carry('p3', {})
+
+
+def test_fix_reverts_a_port_without_a_nic_through_the_daemon(site):
+    site.carry('p3', {'vlan/native': '42', 'vlan/43': '43'})
+
+    result = site.admin('switch', 'verify', 'sw0', '--fix', '--json')
+
+    assert result.exit_code == 1
+    out = json.loads(result.output)
+    with site.app.app_context():
+        assert [(a.port.label, a.nic, a.type, a.uuid)
+                for a in db.session.execute(sa.select(NetworkingAction)
+                                            .filter_by(status='PENDING'))
+                .scalars()] == [('p3', None, 'revert_port',
+                                 out['queued'][0]['status_id'])]
+    assert out['queued'] == [{
+        'port': 'p3', 'node': None, 'nic': None, 'action': 'revert',
+        'channel': None, 'network': None,
+        'status_id': out['queued'][0]['status_id']}]
+    # Queued, not applied: the port is pending until the daemon runs.
+    pending = site.admin('switch', 'verify', 'sw0')
+    assert (pending.exit_code, pending.output) == (0, (
+        'pending: port p3 (no nic): an action is queued on it; not '
+        'compared\n'
+        'switch sw0: 3 ports, 2 as in the database, 0 drifted, 1 pending, '
+        '0 unreadable\n'))
+
+    assert site.apply_all() == 1
+
+    assert 'p3' not in site.ports()
     assert site.admin('switch', 'verify', 'sw0').exit_code == 0
 
 
@@ -185,9 +212,9 @@ def test_fix_says_what_it_queued_and_what_it_cannot_fix(site):
     result = site.admin('switch', 'verify', 'sw0', '--fix')
 
     with site.app.app_context():
-        (status_id,) = db.session.execute(
+        status_id, revert_id = db.session.execute(
             sa.select(NetworkingAction.uuid).filter_by(
-                status='PENDING')).scalars()
+                status='PENDING').order_by(NetworkingAction.id)).scalars()
     assert (result.exit_code, result.output) == (1, (
         f'drift: port p2 (node n2, nic eth0): vlan/native: switch nothing, '
         f'database {a} (net-a)\n'
@@ -195,7 +222,7 @@ def test_fix_says_what_it_queued_and_what_it_cannot_fix(site):
         f'nothing\n'
         f'queued: connect port p2 (node n2, nic eth0) on vlan/native to '
         f'network net-a (status_id {status_id})\n'
-        f'left: port p3 (no nic): not fixable yet: it needs a port revert\n'
+        f'queued: revert port p3 (no nic) (status_id {revert_id})\n'
         f'switch sw0: 3 ports, 1 as in the database, 2 drifted, 0 pending, '
         f'0 unreadable\n'))
 

@@ -28,7 +28,8 @@ def _described(state):
     """One line for a port that is not `ok`."""
     from haas import verify
     if state.verdict == verify.PENDING:
-        return (f'pending: {_where(state)}: an action is queued on its nic; '
+        on = 'its nic' if state.nic is not None else 'it'
+        return (f'pending: {_where(state)}: an action is queued on {on}; '
                 f'not compared')
     if state.verdict == verify.UNREADABLE:
         return f'unreadable: {_where(state)}: {state.reason}'
@@ -59,8 +60,8 @@ def verify_command(ctx, label, fix, as_json):
     With --fix, queues for each drifted port that a nic is cabled to the
     actions that make the switch match the database (a detach for a
     channel only the switch has, a connect for one the database has),
-    and says what it queued.  A port with no nic that carries something
-    is not fixable yet: it needs a port revert.
+    and says what it queued; a port with no nic that carries something
+    gets a port revert, which takes it off every network.
 
     An unknown switch, or one that cannot be reached, is one line
     (Error: ...) and exit status 1, with nothing queued.
@@ -83,13 +84,12 @@ def verify_command(ctx, label, fix, as_json):
                 click.echo(_described(state))
         for q in queued:
             to = f' to network {q.network}' if q.network else ''
-            click.echo(f'queued: {q.action} {_where(q)} on {q.channel}{to} '
+            on = f' on {q.channel}' if q.channel else ''
+            click.echo(f'queued: {q.action} {_where(q)}{on}{to} '
                        f'(status_id {q.status_id})')
         for state in left:
-            why = ('not fixable yet: it needs a port revert'
-                   if state.nic is None else
-                   'changed since it was read: verify again')
-            click.echo(f'left: {_where(state)}: {why}')
+            click.echo(f'left: {_where(state)}: changed since it was read: '
+                       f'verify again')
         counts = report.counts()
         click.echo(f'switch {label}: {len(report.ports)} ports, '
                    f'{counts[verify.OK]} as in the database, '

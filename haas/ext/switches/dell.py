@@ -19,7 +19,12 @@ import typing
 from haas import migrations
 from haas.crypto import Encrypted
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import CONNECT_TIMEOUT, TIMEOUT, Console
+from haas.ext.switches.cli.console import (
+    CONNECT_TIMEOUT,
+    TIMEOUT,
+    Console,
+    known_hosts,
+)
 from haas.ext.switches.cli.session import PortState, VlanSession, vlans
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
@@ -90,7 +95,8 @@ class PowerConnect55xx(Switch):
                           self.password,
                           connect_timeout=_seconds(config, 'connect_timeout',
                                                    CONNECT_TIMEOUT),
-                          timeout=_seconds(config, 'timeout', TIMEOUT))
+                          timeout=_seconds(config, 'timeout', TIMEOUT),
+                          known_hosts=known_hosts(config))
         session = PowerConnectSession(console, parking_vlan(config),
                                       bool(self.save))
         session.open()

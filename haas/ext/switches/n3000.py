@@ -25,7 +25,12 @@ import typing
 from haas import migrations
 from haas.crypto import Encrypted
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import CONNECT_TIMEOUT, TIMEOUT, Console
+from haas.ext.switches.cli.console import (
+    CONNECT_TIMEOUT,
+    TIMEOUT,
+    Console,
+    known_hosts,
+)
 from haas.ext.switches.cli.session import (
     DEFAULT_VLAN,
     PortState,
@@ -135,7 +140,8 @@ class DellN3000(Switch):
                           self.password,
                           connect_timeout=_seconds(config, 'connect_timeout',
                                                    CONNECT_TIMEOUT),
-                          timeout=_seconds(config, 'timeout', TIMEOUT))
+                          timeout=_seconds(config, 'timeout', TIMEOUT),
+                          known_hosts=known_hosts(config))
         session = N3000Session(console, int(self.dummy_vlan),
                                parking_vlan(config), bool(self.save))
         session.open()

@@ -1,0 +1,99 @@
+"""`make run`'s demo (demo/run): the API, the daemon and a simulated
+PowerConnect in one process group; the README's tour configures the
+switch over SSH, and stopping the script stops them all."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from haas.simulators.powerconnect import PowerConnect55xx
+from haas.simulators.state import SwitchState
+
+from support.commands import BIN
+from support.servers import Server, eventually, free_port
+
+RUN = os.path.join(os.path.dirname(__file__), '..', 'demo', 'run')
+DELL = 'http://schema.massopencloud.org/haas/v0/switches/powerconnect55xx'
+
+
+def gone(group):
+    """Whether no process of process group `group` is left."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.fixture
+def demo(tmp_path):
+    """demo/run started in `tmp_path` as `make run` starts it, on free
+    ports; (its API, its SSH port).  Stopped with Ctrl-C's signal at the
+    end, which must leave no process behind."""
+    port, switch_port = free_port(), free_port()
+    env = {**os.environ, 'HOST': '127.0.0.1', 'PORT': str(port),
+           'SWITCH_PORT': str(switch_port), 'BIN': BIN}
+    env.pop('HAAS_CONFIG', None)
+    log = open(tmp_path / 'run.log', 'wb')
+    process = subprocess.Popen([RUN], cwd=tmp_path, env=env, stdout=log,
+                               stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    server = Server(f'http://127.0.0.1:{port}',
+                    f'sqlite:///{tmp_path / "haas.db"}')
+
+    def serving():
+        assert process.poll() is None, (tmp_path / 'run.log').read_text()
+        try:
+            return server.raw('GET', '/projects', credentials=None)[0] == 200
+        except OSError:
+            return False
+    try:
+        eventually(serving, 60, 'the API of demo/run')
+        yield server, switch_port
+    finally:
+        # What Ctrl-C does: SIGINT to the whole foreground group.
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            returncode = process.wait(30)
+        finally:
+            log.close()
+        eventually(lambda: gone(process.pid), 30,
+                   'every process of demo/run to end')
+    assert returncode == 130, (tmp_path / 'run.log').read_text()
+
+
+def test_the_tour_puts_a_vlan_on_the_simulated_powerconnect(demo, tmp_path):
+    server, switch_port = demo
+    for method, path, body in (
+            ('PUT', '/project/demo', None),
+            ('PUT', '/node/n1', {'obm': {
+                'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
+                'host': 'n1-bmc', 'user': 'root', 'password': 'secret'}}),
+            ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
+            ('POST', '/project/demo/connect_node', {'node': 'n1'}),
+            ('PUT', '/network/demo-net', {'creator': 'demo',
+                                          'access': 'demo', 'net_id': ''}),
+            ('PUT', '/switch/sw0', {'type': DELL,
+                                    'hostname': f'127.0.0.1:{switch_port}',
+                                    'username': 'admin',
+                                    'password': 'secret'}),
+            ('PUT', '/switch/sw0/port/gi1/0/5', None),
+            ('POST', '/switch/sw0/port/gi1/0/5/connect_nic',
+             {'node': 'n1', 'nic': 'eth0'})):
+        assert server.call(method, path, body)[0] == 200, (method, path)
+    status, answer = server.call('POST', '/node/n1/nic/eth0/connect_network',
+                                 {'network': 'demo-net'})
+    assert status == 202
+    vlan = server.call('GET', '/network/demo-net')[1]['channels'][1]
+
+    eventually(lambda: server.call(
+        'GET', f'/networking_action/{answer["status_id"]}')[1]['status']
+        == 'DONE', 60, 'the connect_network')
+
+    state = SwitchState(str(tmp_path / '.demo' / 'sw0'),
+                        PowerConnect55xx.ports)
+    assert state.running()['ports']['gi1/0/5'] == {
+        'mode': 'trunk', 'native': int(vlan.split('/')[1]), 'tagged': [],
+        'shutdown': False}
