@@ -18,6 +18,18 @@ from support.databases import make_app
 from support.revisions import SWITCH, SWITCH_0_3
 
 
+@pytest.fixture(autouse=True)
+def _own_key_file(tmp_path, monkeypatch):
+    """This module's tests change and remove key files: a PostgreSQL
+    database's is a copy of the tests' shared one, the test's own."""
+    import shutil
+
+    import support.config
+    own = tmp_path / 'secrets.key'
+    shutil.copyfile(support.config.TEST_KEY_FILE, own)
+    monkeypatch.setattr(support.config, 'TEST_KEY_FILE', str(own))
+
+
 def raw(uri, sql):
     engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
     try:
