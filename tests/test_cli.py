@@ -149,8 +149,8 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
      "): HaaS keeps one branch per extension; use "
      "'heads' for all of them or '<branch>@head' for one (branches: "
      f"{BRANCHES})"),
-    (['db', 'downgrade', 'haas@-9'],
-     'haas@-9 goes below the base of branch haas: it has 8 revisions '
+    (['db', 'downgrade', 'haas@-10'],
+     'haas@-10 goes below the base of branch haas: it has 9 revisions '
      'applied; haas@base reverts all of them'),
     (['db', 'downgrade', 'haas@base'],
      'downgrading haas that far would also downgrade haas.ext.switches.mock, '

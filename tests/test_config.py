@@ -132,6 +132,8 @@ def test_postgresql_connections_notice_a_dead_peer_by_default():
     cfg = config.Config.from_string('[database]\nuri = postgresql://u@h/d\n')
     assert engine_options(cfg) == {
         'hide_parameters': True, 'pool_pre_ping': True,
+        # The daemon's workers and two more ([daemon] workers, 4).
+        'pool_size': 6,
         'connect_args': {'connect_timeout': 10, 'keepalives': 1,
                          'keepalives_idle': 30, 'keepalives_interval': 10,
                          'keepalives_count': 3, 'tcp_user_timeout': 60000}}

@@ -206,7 +206,14 @@ def test_plans_write_nothing(databases):
                  ['db', 'upgrade', '--plan', '--json'],
                  ['db', 'upgrade', '--plan', '--sql'],
                  ['db', 'downgrade', '--plan', '--cascade', f'{CORE}@base']):
-        assert cli(args, config).exit_code == 0, args
+        result = cli(args, config)
+        if '--sql' in args and uri.startswith('sqlite'):
+            # A revision that rebuilds a SQLite table must read it, which
+            # SQL written without running cannot: one line says so.
+            assert result.exit_code == 1 and 'cannot proceed in --sql ' \
+                'mode' in error_line(result), result.output
+            continue
+        assert result.exit_code == 0, args
 
     assert (snapshot(app), table_rows(app)) == before
 

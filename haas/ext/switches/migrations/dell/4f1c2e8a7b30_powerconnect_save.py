@@ -2,13 +2,13 @@
 
 power_connect55xx.save: registering a switch with `save: true` makes
 the driver copy the running configuration to the startup one after each
-change, so that a reboot keeps what HaaS set.  NOT NULL with a server default of false: existing
-switches keep today's behaviour, and PostgreSQL adds the column without
+change, so that a reboot keeps what HaaS set.  NOT NULL with a server
+default of false: existing switches keep today's behaviour, and PostgreSQL adds the column without
 rewriting the table.  Going back drops the choice.
 
 Revision ID: 4f1c2e8a7b30
 Revises: 9d5f2cab3511
-Create Date: 2027-02-01 10:00:00
+Create Date: 2026-12-06 15:30:00
 
 """
 from alembic import op
@@ -22,9 +22,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('power_connect55xx') as batch:
-        batch.add_column(sa.Column('save', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # A plain ADD COLUMN on both databases (SQLite takes one with a
+    # default): batch mode would rebuild the table on SQLite, which
+    # `upgrade --sql` cannot write without reading it.
+    op.add_column('power_connect55xx', sa.Column('save', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade():

@@ -22,9 +22,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('nexus') as batch:
-        batch.add_column(sa.Column('save', sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # A plain ADD COLUMN on both databases (SQLite takes one with a
+    # default): batch mode would rebuild the table on SQLite, which
+    # `upgrade --sql` cannot write without reading it.
+    op.add_column('nexus', sa.Column('save', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade():
