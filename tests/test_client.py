@@ -60,7 +60,9 @@ def cable_connect_detach_and_remove(server, state):
         'new_network: pxe\n'
         'nic: eth0\n'
         'node: n1\n'
+        'port: gi1/0/5\n'
         'status: DONE\n'
+        'switch: sw0\n'
         'type: modify_port\n')
     # The administrator's view: where the nic is cabled, and no metadata.
     assert haas(server, 'node', 'show', 'n1')[1] == (

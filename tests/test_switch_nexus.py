@@ -237,6 +237,11 @@ def cabled(server, hostname, net_id='105', **fields):
                                      'net_id': net_id})]:
         status, answer = server.call(method, path, body)
         assert status == 200, (method, path, answer)
+    # The port is reverted as it is registered: done before a test's own
+    # actions, which would otherwise wait behind it.
+    eventually(lambda: all(status != 'PENDING'
+                           for _, _, status, _ in server.actions()),
+               what='the port revert of its registration')
 
 
 def queued(server, verb, body):
@@ -303,7 +308,9 @@ def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
             f"switch sw0 ({host}:{port}) refused 'vlan 4000': ERROR: VLAN "
             f'4000: VLANs 3968-4047 and 4094 are reserved for internal '
             f'use'))
-    assert seen(device, 'e1/5') == ('access', '1 (default)', '1-4094')
+    # As its registration's revert left it: a trunk on the dummy VLAN,
+    # allowing nothing.
+    assert seen(device, 'e1/5') == ('trunk', f'{DUMMY} (Inactive)', 'none')
 
 
 def sessions_at(port):
