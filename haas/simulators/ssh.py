@@ -119,6 +119,9 @@ class Device:
         self.model, self.state_dir = model, state_dir
         self.username, self.password = username, password
         self.latency = latency
+        #: The commands answered so far, each of which took `latency`:
+        #: how long a client's work on the device must take at least.
+        self.commands = 0
         self.state = SwitchState(state_dir, model.ports)
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.server: asyncssh.SSHAcceptor | None = None
@@ -193,6 +196,7 @@ class Device:
                     return
                 if not line.strip():
                     continue
+                self.commands += 1
                 if self.latency:
                     await asyncio.sleep(self.latency)
                 try:
