@@ -40,24 +40,21 @@ def _n3000_port(n):
 
 
 #: Model -> (extension, switch type, its table and the columns beside
-#: hostname/username/password, the simulator's Shell as
-#: 'module:class', its port names by number, how many it has).  The mock
-#: has no simulator: it sleeps in the daemon and logs its sessions.
+#: hostname/username/password, whether `haas-admin simulate switch` has
+#: it, its port names by number, how many it has).  The mock has no
+#: simulator: it sleeps in the daemon and logs its sessions.
 MODELS = {
     'powerconnect55xx': (
         'haas.ext.switches.dell', SCHEMA + 'powerconnect55xx',
-        'power_connect55xx', {}, 'haas.simulators.powerconnect:'
-        'PowerConnect55xx', _pc_port, 52),
+        'power_connect55xx', {}, True, _pc_port, 52),
     'n3000': (
         'haas.ext.switches.n3000', SCHEMA + 'delln3000', 'dell_n3000',
-        {'dummy_vlan': '2'}, 'haas.simulators.n3000:N3000', _n3000_port,
-        52),
+        {'dummy_vlan': '2'}, True, _n3000_port, 52),
     'nexus': (
         'haas.ext.switches.nexus', SCHEMA + 'nexus', 'nexus',
-        {'dummy_vlan': "'2'"}, 'haas.simulators.nexus:Nexus5500',
-        lambda n: f'Ethernet1/{n + 1}', 48),
+        {'dummy_vlan': "'2'"}, True, lambda n: f'Ethernet1/{n + 1}', 48),
     'mock': (
-        'haas.ext.switches.mock', SWITCH['type'], 'mock_switch', {}, None,
+        'haas.ext.switches.mock', SWITCH['type'], 'mock_switch', {}, False,
         lambda n: f'p{n}', None),
 }
 DEFAULT_MODEL = 'powerconnect55xx'
@@ -119,18 +116,53 @@ def queue(uri, model, addresses, actions):
             connection.execute(sa.text(statement))
 
 
+class Simulator:
+    """A simulated switch in a process of its own (`haas-admin simulate
+    switch`), as a real one is a device of its own: sharing the bench's
+    interpreter, 20 of them took turns at its lock for every answer."""
+
+    def __init__(self, model, folder, latency):
+        self.process = subprocess.Popen(
+            [HAAS_ADMIN, 'simulate', 'switch', '--model', model,
+             '--state', folder, '--username', 'admin', '--password',
+             'secret', '--latency', str(latency)],
+            stdout=subprocess.PIPE, text=True)
+        self.address = None
+        self.commands = None
+
+    def listening(self):
+        line = self.process.stdout.readline()
+        if not line.startswith('listening on '):
+            sys.exit(f'a simulated switch did not start: {line!r}')
+        host, _, port = line.split()[-1].rpartition(':')
+        self.address = (host, int(port))
+
+    def stop(self):
+        """Stop it; how many commands it answered."""
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(60)
+        for line in out.splitlines():
+            if line.startswith('answered '):
+                self.commands = int(line.split()[1])
+        self.process.kill()
+        return self.commands
+
+
 @contextlib.contextmanager
 def simulated(model, switches, latency, folder):
-    """`switches` simulated switches of `model`, each an SSH server in a
-    thread of this process; their Devices."""
-    from haas.simulators import ssh
-    module, _, name = MODELS[model][4].partition(':')
-    import importlib
-    shell = getattr(importlib.import_module(module), name)
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(ssh.in_thread(
-            shell, os.path.join(folder, f'sw{s}'), 'admin', 'secret',
-            latency)) for s in range(switches)]
+    """`switches` simulated switches of `model`, each a process; they
+    count the commands they answered as they stop."""
+    devices = []
+    try:
+        for s in range(switches):
+            devices.append(Simulator(model, os.path.join(folder, f'sw{s}'),
+                                     latency))
+        for device in devices:
+            device.listening()
+        yield devices
+    finally:
+        for device in devices:
+            device.stop()
 
 
 def mock_commands(state, switches):
@@ -158,7 +190,7 @@ def run(workers, actions, args, tmp):
     devices = []
     with contextlib.ExitStack() as stack:
         stack.callback(dbs.drop_all)
-        if MODELS[args.model][4] is not None:
+        if MODELS[args.model][4]:
             devices = stack.enter_context(simulated(
                 args.model, args.switches, args.latency, state))
         path = os.path.join(tmp, f'haas-{name}.cfg')
@@ -202,8 +234,8 @@ def run(workers, actions, args, tmp):
         if done != actions:
             sys.exit(f'{done} of {actions} actions applied; the daemon\'s '
                      f'log:\n{open(log).read()[-3000:]}')
-        commands = [d.commands for d in devices] or \
-            mock_commands(state, args.switches)
+    commands = [d.commands for d in devices] or \
+        mock_commands(state, args.switches)
     return took, max(commands) * args.latency, \
         usage.ru_utime + usage.ru_stime
 

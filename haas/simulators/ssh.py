@@ -270,7 +270,9 @@ class Device:
 def serve(model: type[Shell], host: str, port: int, state_dir: str,
           username: str, password: str, latency: float) -> None:
     """Serve `model` until SIGTERM or SIGINT (haas.simulators' serve
-    contract): prints ``listening on HOST:PORT`` once it accepts."""
+    contract): prints ``listening on HOST:PORT`` once it accepts, and
+    ``answered N commands`` as it stops (what a benchmark's ideal time
+    is counted from)."""
     async def run() -> None:
         device = Device(model, state_dir, username, password, latency)
         stopping = asyncio.Event()
@@ -281,6 +283,7 @@ def serve(model: type[Shell], host: str, port: int, state_dir: str,
         print(f'listening on {found_host}:{found_port}', flush=True)
         await stopping.wait()
         await device.stop()
+        print(f'answered {device.commands} commands', flush=True)
     asyncio.run(run())
     sys.stdout.flush()
 
