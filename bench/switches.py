@@ -177,13 +177,14 @@ def mock_commands(state, switches):
     return counts
 
 
-def run(workers, actions, args, tmp):
-    """Wall seconds of one daemon with `workers` applying `actions`, the
+def run(workers, processes, actions, args, tmp):
+    """Wall seconds of one daemon with `workers` in all, in `processes`,
+    applying `actions`, the
     ideal seconds (the busiest switch's commands times the latency) and
     the daemon's processor seconds, from its start to its stop."""
     dbs = Databases('postgresql', tmp)
     uri = dbs.new()
-    name = f'{workers}-{actions}'
+    name = f'{workers}-{processes}-{actions}'
     state = os.path.join(tmp, f'switches-{name}')
     extension = MODELS[args.model][0]
     extensions = [e for e in NULL_AUTH_EXTENSIONS if '.switches.' not in e]
@@ -199,7 +200,8 @@ def run(workers, actions, args, tmp):
                 f'[haas.ext.switches.mock]\n'
                 f'state_dir = {state}\n'
                 f'latency = {args.latency}\n'
-                f'[daemon]\nworkers = {workers}\n'
+                f'[daemon]\nworkers = {-(-workers // processes)}\n'
+                f'processes = {processes}\n'
                 f'[general]\nlog_level = info\n')))
         environ = {**os.environ, 'HAAS_CONFIG': path}
         subprocess.run([HAAS_ADMIN, 'db', 'create'], env=environ,
@@ -253,25 +255,33 @@ def main():
     parser.add_argument('--workers', type=int, default=None,
                         help='the daemon\'s workers after (default: one a '
                              'switch)')
+    parser.add_argument('--processes', type=int,
+                        default=min(os.cpu_count() or 1, 2),
+                        help='the daemon\'s processes after ([daemon] '
+                             'processes), which share its workers out '
+                             '(default: 2, or 1 on a machine of one core)')
     parser.add_argument('--serial-actions', type=int, default=100,
                         help='the actions the one-worker run applies '
                              '(default 100; 0: skip it)')
     args = parser.parse_args()
-    if min(args.switches, args.actions) < 1 or args.latency < 0 \
+    if min(args.switches, args.actions, args.processes) < 1 \
+            or args.latency < 0 \
             or args.serial_actions < 0:
-        parser.error('--switches and --actions take 1 or more, --latency '
-                     'and --serial-actions 0 or more')
+        parser.error('--switches, --actions and --processes take 1 or '
+                     'more, --latency and --serial-actions 0 or more')
     after = args.workers or args.switches
     print(f'{args.actions} actions over {args.switches} {args.model} '
           f'switches, {args.latency} s a command')
-    runs = [(f'after ({after} workers)', after, args.actions)]
+    runs = [(f'after ({after} workers'
+             + (f', {args.processes} processes)' if args.processes > 1
+                else ')'), after, args.processes, args.actions)]
     if args.serial_actions:
         serial = min(args.serial_actions, args.actions)
-        runs.insert(0, (f'before (1 worker, {serial})', 1, serial))
+        runs.insert(0, (f'before (1 worker, {serial})', 1, 1, serial))
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for label, workers, actions in runs:
-            took, ideal, cpu = run(workers, actions, args, tmp)
+        for label, workers, processes, actions in runs:
+            took, ideal, cpu = run(workers, processes, actions, args, tmp)
             rows.append((label, took, actions / took, ideal, cpu,
                          ideal / took))
     print(f'{"":26} {"wall s":>8} {"actions/s":>10} {"ideal s":>8} '

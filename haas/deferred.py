@@ -24,6 +24,7 @@ import logging
 import os
 import select
 import signal
+import subprocess
 import threading
 import time
 
@@ -157,9 +158,13 @@ class Daemon:
     lock claims each action, and with one worker, the batches run one
     after the other in the caller's thread and database session."""
 
-    def __init__(self, poll=POLL, workers=1):
+    def __init__(self, poll=POLL, workers=1, share=(0, 1)):
         self.poll = poll
         self.workers = workers
+        # (index, count): this daemon applies the actions of the switches
+        # whose id is index modulo count (actions of no port: share 0),
+        # its siblings' the others' (serve_shares).
+        self.share = share
         self.stopping = False
         self._retry = {}  # action id -> (monotonic time to retry, delay)
         self._retry_lock = threading.Lock()
@@ -189,10 +194,16 @@ class Daemon:
             sa.select(Port.owner_id, oldest)
             .select_from(NetworkingAction)
             .outerjoin(Port, Port.id == NetworkingAction.port_id)
-            .where(self._ready())
+            .where(self._ready(), *self._shared())
             .group_by(Port.owner_id).order_by(oldest)).all()
         db.session.rollback()
         return [switch for switch, _ in rows if switch not in busy]
+
+    def _shared(self):
+        index, count = self.share
+        if count == 1:
+            return ()
+        return (sa.func.coalesce(Port.owner_id, 0) % count == index,)
 
     def apply_one(self):
         """Apply the oldest pending action that can be applied now, in a
@@ -519,3 +530,44 @@ class Daemon:
             raise
         self._raw = raw
         return connection
+
+
+def serve_shares(command, count):
+    """Run `count` daemons, `command(index)` the command line of the one
+    of share `index` (Daemon's `share`), until SIGTERM or SIGINT, which
+    each is sent in turn; one that stops otherwise (killed, its bug) is
+    started again after POLL seconds.  Its exit status: the worst of
+    theirs."""
+    running = {}  # share index -> its process
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+        for process in list(running.values()):
+            process.send_signal(signum)
+    previous = {s: signal.signal(s, stop)
+                for s in (signal.SIGTERM, signal.SIGINT)}
+    worst = 0
+    try:
+        for index in range(count):
+            running[index] = subprocess.Popen(command(index))
+        while running:
+            pid, status = os.wait()
+            index = next((i for i, p in running.items() if p.pid == pid),
+                         None)
+            if index is None:
+                continue
+            process = running.pop(index)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            worst = max(worst, abs(process.returncode))
+            if not stopping:
+                log.error('the networking daemon of share %d of %d stopped '
+                          '(exit status %d); starting it again in %g s',
+                          index, count, process.returncode, POLL)
+                time.sleep(POLL)
+                if not stopping:
+                    running[index] = subprocess.Popen(command(index))
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return worst
