@@ -463,6 +463,13 @@ class Daemon:
                     listener = self._unlisten(listener)
                     db.session.remove()
                     if outages.unavailable(e, dialect):
+                        # Every pooled connection goes, not only the one
+                        # that failed: an idle one (a worker's) that came
+                        # through the outage unbroken may lead to a peer
+                        # that takes its packets but never answers (a
+                        # frozen host or proxy), where a query waits for
+                        # ever.  (Batches have ended: none is checked out.)
+                        db.engine.dispose()
                         away = self._lost(e, away)
                         wait = away[1]
                     else:
