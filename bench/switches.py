@@ -284,10 +284,10 @@ def main():
             took, ideal, cpu = run(workers, processes, actions, args, tmp)
             rows.append((label, took, actions / took, ideal, cpu,
                          ideal / took))
-    print(f'{"":26} {"wall s":>8} {"actions/s":>10} {"ideal s":>8} '
+    print(f'{"":32} {"wall s":>8} {"actions/s":>10} {"ideal s":>8} '
           f'{"daemon cpu s":>12} {"efficiency":>10}')
     for label, took, rate, ideal, cpu, efficiency in rows:
-        print(f'{label:26} {took:8.2f} {rate:10.1f} {ideal:8.2f} '
+        print(f'{label:32} {took:8.2f} {rate:10.1f} {ideal:8.2f} '
               f'{cpu:12.2f} {efficiency:10.2f}')
     efficiency = rows[-1][-1]
     print(f'parallel efficiency {efficiency:.2f} (goal >= {GOAL}): '
