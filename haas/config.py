@@ -149,6 +149,17 @@ class Config:
         return workers
 
     @property
+    def daemon_processes(self):
+        """How many processes the networking daemon runs, each applying
+        the actions of its share of the switches (1 or more; default 1):
+        past what one interpreter's lock lets its workers do."""
+        processes = self.count('daemon', 'processes', 1)
+        if processes < 1:
+            raise ConfigError(f'[daemon] processes must be 1 or more, not '
+                              f'{self.get("daemon", "processes")!r}')
+        return processes
+
+    @property
     def max_body(self):
         """The largest request body the API reads, in bytes (1 MiB)."""
         value = self.get('server', 'max_body')

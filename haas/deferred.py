@@ -24,6 +24,7 @@ import logging
 import os
 import select
 import signal
+import subprocess
 import threading
 import time
 
@@ -40,7 +41,9 @@ from haas.model import (
     REVERT_PORT,
     NetworkAttachment,
     NetworkingAction,
+    Nic,
     Port,
+    Switch,
     begin_writing,
     db,
 )
@@ -90,6 +93,63 @@ def _ready_in_turn():
                    ~waits_behind('nic_id'), ~waits_behind('port_id'))
 
 
+#: What applying an action reads, loaded with the action in the query
+#: that claims it: lazy loads would cost a round trip each, an action.
+#: (Not the port's switch: a batch loads it once, for its session.)
+_CLAIMED = (
+    sa.orm.joinedload(NetworkingAction.nic).joinedload(Nic.owner),
+    sa.orm.joinedload(NetworkingAction.nic).joinedload(Nic.port),
+    sa.orm.joinedload(NetworkingAction.port),
+    sa.orm.joinedload(NetworkingAction.new_network),
+)
+
+
+@functools.cache
+def _claim(dialect, of_a_port):
+    """The statement that takes the oldest ready action of switch
+    `:switch` (`of_a_port` False: of no port), not in `:deferred`,
+    with what applying it reads.  Built once: building and keying a
+    statement costs more of the daemon's processor than running it."""
+    if of_a_port:
+        on_switch = NetworkingAction.port_id.in_(
+            sa.select(Port.id).where(Port.owner_id == sa.bindparam('switch')))
+    else:
+        on_switch = NetworkingAction.port_id.is_(None)
+    claim = sa.select(NetworkingAction.id).where(
+        _ready_in_turn(), on_switch, NetworkingAction.id.not_in(
+            sa.bindparam('deferred', expanding=True))
+    ).order_by(NetworkingAction.id).limit(1)
+    if dialect == 'postgresql':
+        claim = claim.with_for_update(skip_locked=True)
+    # The claim is a subquery, the joins of what it reads outside it:
+    # PostgreSQL locks and picks one row, then joins that row only.
+    return sa.select(NetworkingAction).options(*_CLAIMED).where(
+        NetworkingAction.id == claim.scalar_subquery())
+
+
+_ACTIONS = NetworkingAction.__table__
+_ATTACHMENTS = NetworkAttachment.__table__
+#: An action's outcome and the attachments it makes or removes, as table
+#: statements: the ORM's flush, or its bulk statements' bookkeeping,
+#: would cost several times their processor time.
+_DONE = _ACTIONS.update().where(
+    _ACTIONS.c.id == sa.bindparam('action')).values(status=DONE, error=None)
+_DETACH_ALL = _ATTACHMENTS.delete().where(
+    _ATTACHMENTS.c.nic_id == sa.bindparam('nic'))
+_DETACH = _DETACH_ALL.where(_ATTACHMENTS.c.channel == sa.bindparam('channel'))
+# (Connecting what is attached already, as a repair queued by `haas-admin
+# switch verify --fix` does, adds no second row.)
+_ATTACH = _ATTACHMENTS.insert().from_select(
+    ['nic_id', 'network_id', 'channel'],
+    sa.select(sa.bindparam('nic', type_=_ATTACHMENTS.c.nic_id.type),
+              sa.bindparam('network', type_=_ATTACHMENTS.c.network_id.type),
+              sa.bindparam('channel', type_=_ATTACHMENTS.c.channel.type))
+    .where(~sa.exists().where(
+        _ATTACHMENTS.c.nic_id == sa.bindparam('nic'),
+        _ATTACHMENTS.c.network_id == sa.bindparam('network'),
+        _ATTACHMENTS.c.channel == sa.bindparam('channel'))))
+
+
 class Daemon:
     """Applies the journal's actions, one transaction each, a batch per
     switch: a switch's actions go through one session (one login), and
@@ -98,9 +158,13 @@ class Daemon:
     lock claims each action, and with one worker, the batches run one
     after the other in the caller's thread and database session."""
 
-    def __init__(self, poll=POLL, workers=1):
+    def __init__(self, poll=POLL, workers=1, share=(0, 1)):
         self.poll = poll
         self.workers = workers
+        # (index, count): this daemon applies the actions of the switches
+        # whose id is index modulo count (actions of no port: share 0),
+        # its siblings' the others' (serve_shares).
+        self.share = share
         self.stopping = False
         self._retry = {}  # action id -> (monotonic time to retry, delay)
         self._retry_lock = threading.Lock()
@@ -122,14 +186,6 @@ class Daemon:
             ready = sa.and_(ready, NetworkingAction.id.not_in(deferred))
         return ready
 
-    @staticmethod
-    def _on_switch(switch_id):
-        """The actions of switch `switch_id` (None: of no port)."""
-        if switch_id is None:
-            return NetworkingAction.port_id.is_(None)
-        return NetworkingAction.port_id.in_(
-            sa.select(Port.id).where(Port.owner_id == switch_id))
-
     def ready_switches(self, busy=()):
         """The switches (their ids; None for actions of no port) that have
         an action ready, but `busy`, the one of the oldest first."""
@@ -138,10 +194,16 @@ class Daemon:
             sa.select(Port.owner_id, oldest)
             .select_from(NetworkingAction)
             .outerjoin(Port, Port.id == NetworkingAction.port_id)
-            .where(self._ready())
+            .where(self._ready(), *self._shared())
             .group_by(Port.owner_id).order_by(oldest)).all()
         db.session.rollback()
         return [switch for switch, _ in rows if switch not in busy]
+
+    def _shared(self):
+        index, count = self.share
+        if count == 1:
+            return ()
+        return (sa.func.coalesce(Port.owner_id, 0) % count == index,)
 
     def apply_one(self):
         """Apply the oldest pending action that can be applied now, in a
@@ -227,41 +289,41 @@ class Daemon:
         goes on) or PENDING (put off: the sessions are closed)."""
         # SQLite has no row locks: two daemons take turns at its write lock.
         connection = begin_writing()
-        query = sa.select(NetworkingAction).where(
-            self._ready(), self._on_switch(switch_id)
-        ).order_by(NetworkingAction.id)
-        if connection.dialect.name == 'postgresql':
-            query = query.with_for_update(skip_locked=True,
-                                          of=NetworkingAction)
-        action = db.session.execute(query.limit(1)).scalar()
+        action = db.session.execute(
+            _claim(connection.dialect.name, switch_id is not None),
+            {'switch': switch_id, 'deferred': self._deferred()}).scalar()
         if action is None:
             db.session.rollback()
             return None
+        # (Read now: the commit expires the action's attributes, and each
+        # read after it would cost a query.)
+        action_id = action.id
         try:
             self._apply(action, sessions)
         except SwitchError as e:
             db.session.rollback()
-            self._refused(action.id, e)
+            self._refused(action_id, e)
             return ERROR
         except SwitchUnavailableError as e:
             db.session.rollback()
             self._drop(sessions)
-            self._unavailable(action.id, e)
+            self._unavailable(action_id, e)
             return PENDING
         except Exception as e:
             db.session.rollback()
             self._drop(sessions)
-            self._failed(action.id, e)
+            self._failed(action_id, e)
             return PENDING
         with self._retry_lock:
-            self._retry.pop(action.id, None)
+            self._retry.pop(action_id, None)
         return DONE
 
-    def _session(self, switch, sessions):
-        """The batch's session of `switch`, logged in once."""
-        session = sessions.get(switch.id)
+    def _session(self, switch_id, sessions):
+        """The batch's session of switch `switch_id`, logged in once."""
+        session = sessions.get(switch_id)
         if session is None:
-            session = sessions[switch.id] = switch.session()
+            switch = db.session.get(Switch, switch_id)
+            session = sessions[switch_id] = switch.session()
         return session
 
     def _drop(self, sessions):
@@ -301,30 +363,22 @@ class Daemon:
             log.warning('%s: the nic is cabled to no port; recorded without '
                         'touching a switch', what)
         else:
-            session = self._session(port.owner, sessions)
+            session = self._session(port.owner_id, sessions)
             if revert:
                 session.revert_port(port.label)
             else:
                 session.apply_networking(action)
         if nic is not None:
-            gone = sa.delete(NetworkAttachment).where(
-                NetworkAttachment.nic_id == nic.id)
             if revert:
-                db.session.execute(gone)
-            elif action.new_network is None:
-                db.session.execute(gone.where(
-                    NetworkAttachment.channel == action.channel))
-            elif not any(a.network is action.new_network
-                         and a.channel == action.channel
-                         for a in nic.attachments):
-                # (Connecting what is attached already, as a repair queued
-                # by `haas-admin switch verify --fix` does, adds no second
-                # row.)
-                db.session.add(NetworkAttachment(
-                    nic=nic, network=action.new_network,
-                    channel=action.channel))
-        action.status = DONE
-        action.error = None  # a failed attempt before this one
+                db.session.execute(_DETACH_ALL, {'nic': nic.id})
+            elif action.new_network_id is None:
+                db.session.execute(_DETACH, {'nic': nic.id,
+                                             'channel': action.channel})
+            else:
+                db.session.execute(_ATTACH, {
+                    'nic': nic.id, 'network': action.new_network_id,
+                    'channel': action.channel})
+        db.session.execute(_DONE, {'action': action.id})
         db.session.commit()
         log.info('applied %s', what)
 
@@ -409,6 +463,13 @@ class Daemon:
                     listener = self._unlisten(listener)
                     db.session.remove()
                     if outages.unavailable(e, dialect):
+                        # Every pooled connection goes, not only the one
+                        # that failed: an idle one (a worker's) that came
+                        # through the outage unbroken may lead to a peer
+                        # that takes its packets but never answers (a
+                        # frozen host or proxy), where a query waits for
+                        # ever.  (Batches have ended: none is checked out.)
+                        db.engine.dispose()
                         away = self._lost(e, away)
                         wait = away[1]
                     else:
@@ -476,3 +537,44 @@ class Daemon:
             raise
         self._raw = raw
         return connection
+
+
+def serve_shares(command, count):
+    """Run `count` daemons, `command(index)` the command line of the one
+    of share `index` (Daemon's `share`), until SIGTERM or SIGINT, which
+    each is sent in turn; one that stops otherwise (killed, its bug) is
+    started again after POLL seconds.  Its exit status: the worst of
+    theirs."""
+    running = {}  # share index -> its process
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+        for process in list(running.values()):
+            process.send_signal(signum)
+    previous = {s: signal.signal(s, stop)
+                for s in (signal.SIGTERM, signal.SIGINT)}
+    worst = 0
+    try:
+        for index in range(count):
+            running[index] = subprocess.Popen(command(index))
+        while running:
+            pid, status = os.wait()
+            index = next((i for i, p in running.items() if p.pid == pid),
+                         None)
+            if index is None:
+                continue
+            process = running.pop(index)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            worst = max(worst, abs(process.returncode))
+            if not stopping:
+                log.error('the networking daemon of share %d of %d stopped '
+                          '(exit status %d); starting it again in %g s',
+                          index, count, process.returncode, POLL)
+                time.sleep(POLL)
+                if not stopping:
+                    running[index] = subprocess.Popen(command(index))
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return worst

@@ -822,6 +822,30 @@ def test_two_daemons_with_workers_apply_each_action_once(fleet):
     assert statuses(app) == {'DONE': 80}
 
 
+@pytest.mark.fleet(4, 2)
+def test_a_daemon_in_two_processes_shares_the_switches_out(fleet):
+    start, remaining, journals, sessions, app, state = fleet
+    path = state.parent / 'haas.cfg'
+    path.write_text(path.read_text() + 'processes = 2\n')
+    daemon = start()
+    eventually(lambda: remaining() == 0, 60)
+    assert stop(daemon) == 0
+
+    logs = sessions()
+    # Each switch: one session, of one process; two processes in all.
+    assert {s: sorted(e for _, e, _, _ in log if e != 'change')
+            for s, log in logs.items()} == {
+        s: ['login', 'logout'] for s in logs}
+    pids = {s: {name.split('-')[0] for name, _, _, _ in log}
+            for s, log in logs.items()}
+    assert all(len(found) == 1 for found in pids.values())
+    assert len(set().union(*pids.values())) == 2
+    ids = [e[0] for j in journals().values() for e in j['applied']
+           if e[0] is not None]
+    assert len(ids) == len(set(ids)) == 8
+    assert statuses(app) == {'DONE': 16}
+
+
 def test_an_unavailable_switch_does_not_hold_up_the_others(fleet):
     start, remaining, journals, sessions, app, state = fleet
     state.mkdir()

@@ -87,9 +87,23 @@ def serve(host, port):
     current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
+def _share(ctx, param, value):
+    if value is None:
+        return None
+    index, sep, count = value.partition('/')
+    if not (sep and index.isascii() and index.isdigit() and count.isascii()
+            and count.isdigit() and int(index) < int(count)):
+        raise click.BadParameter(f'{value!r} is not INDEX/COUNT')
+    return int(index), int(count)
+
+
 @main.command('serve-networks')
+# The share of the switches one of `[daemon] processes` applies the
+# actions of; given by the daemon that runs them.
+@click.option('--share', callback=_share, hidden=True)
 @with_app
-def serve_networks():
+@click.pass_context
+def serve_networks(ctx, share):
     """Apply queued networking actions to the switches, until stopped.
 
     Any number of these daemons may share one database: each action is
@@ -97,12 +111,28 @@ def serve_networks():
     go on, and SIGTERM or Ctrl-C stops the daemon once the actions in hand
     are done.  Up to `[daemon] workers` switches are worked on at once
     (PostgreSQL; SQLite applies one action at a time), each through one
-    session for a batch of its actions.  Refuses to start while the schema
-    is not current.
+    session for a batch of its actions, in each of `[daemon] processes`
+    processes (PostgreSQL), which share the switches out.  Refuses to
+    start while the schema is not current.
     """
+    import sys
+
     from flask import current_app
 
     from haas import deferred, migrations
+    from haas.model import db
     migrations.require_current_schema()
-    workers = current_app.extensions['haas'].config.daemon_workers
-    deferred.Daemon(workers=workers).serve()
+    config = current_app.extensions['haas'].config
+    processes = config.daemon_processes
+    if share is None and processes > 1 \
+            and db.engine.dialect.name == 'postgresql':
+        db.engine.dispose()
+        ctx.exit(deferred.serve_shares(lambda index: [
+            sys.executable, '-m', 'haas.commands.admin', 'serve-networks',
+            '--share', f'{index}/{processes}'], processes))
+    deferred.Daemon(workers=config.daemon_workers,
+                    share=share or (0, 1)).serve()
+
+
+if __name__ == '__main__':
+    main()

@@ -119,6 +119,9 @@ class Device:
         self.model, self.state_dir = model, state_dir
         self.username, self.password = username, password
         self.latency = latency
+        #: The commands answered so far, each of which took `latency`:
+        #: how long a client's work on the device must take at least.
+        self.commands = 0
         self.state = SwitchState(state_dir, model.ports)
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.server: asyncssh.SSHAcceptor | None = None
@@ -193,6 +196,7 @@ class Device:
                     return
                 if not line.strip():
                     continue
+                self.commands += 1
                 if self.latency:
                     await asyncio.sleep(self.latency)
                 try:
@@ -266,7 +270,9 @@ class Device:
 def serve(model: type[Shell], host: str, port: int, state_dir: str,
           username: str, password: str, latency: float) -> None:
     """Serve `model` until SIGTERM or SIGINT (haas.simulators' serve
-    contract): prints ``listening on HOST:PORT`` once it accepts."""
+    contract): prints ``listening on HOST:PORT`` once it accepts, and
+    ``answered N commands`` as it stops (what a benchmark's ideal time
+    is counted from)."""
     async def run() -> None:
         device = Device(model, state_dir, username, password, latency)
         stopping = asyncio.Event()
@@ -277,6 +283,7 @@ def serve(model: type[Shell], host: str, port: int, state_dir: str,
         print(f'listening on {found_host}:{found_port}', flush=True)
         await stopping.wait()
         await device.stop()
+        print(f'answered {device.commands} commands', flush=True)
     asyncio.run(run())
     sys.stdout.flush()
 

@@ -68,10 +68,13 @@ class SwitchState:
 
     def _store(self, name: str, config: dict[str, typing.Any]) -> None:
         path = self._path(name)
+        # Replaced whole, so that a simulator killed mid-write leaves the
+        # old file or the new one; not synced to the disk, which only a
+        # power cut of the host would need, and which blocked the
+        # device's answers (each of its configuration commands) behind
+        # the disk for milliseconds.
         with open(path + '.new', 'w') as f:
             json.dump(config, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(path + '.new', path)
 
     def running(self) -> dict[str, typing.Any]:
