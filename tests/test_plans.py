@@ -257,10 +257,18 @@ def test_history_of_one_extension_shows_only_its_branch():
     result = cli(['db', 'history', '--extension', OBM],
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
 
-    (baseline, first), (head, second) = [s[:2] for s in SCRIPTS[OBM]]
-    assert (result.stdout, result.stderr) == (
-        f'{baseline} ({CORE_0_3}) -> {head} ({OBM}) (head), {second}\n'
-        f'<base> ({SCRIPTS[CORE][0][0]}) -> {baseline} ({OBM}), {first}\n',
+    (baseline, first), (head, second), *later = [
+        s[:2] for s in SCRIPTS[OBM]]
+    # Newest first: those after its 0.3 revision, each on the one before.
+    lines = [f'{down} -> {revision} ({OBM}), {message}\n'
+             for (down, _), (revision, message) in zip(
+                 [(head, second)] + later[:-1], later)][::-1]
+    if lines:
+        lines[0] = lines[0].replace(f' ({OBM}), ', f' ({OBM}) (head), ')
+    assert (result.stdout, result.stderr) == (''.join(lines) + (
+        f'{baseline} ({CORE_0_3}) -> {head} ({OBM})'
+        f'{"" if later else " (head)"}, {second}\n'
+        f'<base> ({SCRIPTS[CORE][0][0]}) -> {baseline} ({OBM}), {first}\n'),
         '')
 
 
@@ -344,19 +352,22 @@ def test_relative_downgrade_of_one_extension(databases):
     config = config_text(uri)
     cli(['db', 'create'], config)
 
-    past_base = cli(['db', 'downgrade', '--extension', OBM, '-3'], config)
-    one_down = cli(['db', 'downgrade', '--extension', OBM, '-1'], config)
+    applied = len(SCRIPTS[OBM])
+    past_base = cli(['db', 'downgrade', '--extension', OBM,
+                     f'-{applied + 1}'], config)
+    one_down = cli(['db', 'downgrade', '--extension', OBM,
+                    f'-{applied - 1}'], config)
     at_baseline = cli(['db', 'current', '--extension', OBM], config).stdout
     tables_then = table_names(uri)
     to_base = cli(['db', 'downgrade', '--extension', OBM, '-1'], config)
 
     assert error_line(past_base) == (
-        f'{OBM}@-3 goes below the base of branch {OBM}: it has 2 revisions '
-        f'applied; {OBM}@base reverts all of them')
+        f'{OBM}@-{applied + 1} goes below the base of branch {OBM}: it has '
+        f'{applied} revisions applied; {OBM}@base reverts all of them')
     assert (one_down.exit_code, to_base.exit_code) == (0, 0), (
         one_down.stderr, to_base.stderr)
     assert at_baseline == (f'{SCRIPTS[OBM][0][0]} ({OBM}) (behind its head '
-                           f'{revision(OBM)}: 1 to run)\n')
+                           f'{revision(OBM)}: {applied - 1} to run)\n')
     assert 'mock_obm' in tables_then and 'mock_obm' not in table_names(uri)
 
 
@@ -381,12 +392,13 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
     # An extension's baseline depends on core's baseline, which core's row
     # implies: the first gets a row of its own beside core's.  Its head
     # depends on core's head: it takes over both rows.
-    (baseline, _, _), (head, _, _) = SCRIPTS[ipmi]
+    (baseline, _, _), (head, _, _), *later = SCRIPTS[ipmi]
     expected += [(marker(ipmi, SCRIPTS[ipmi][0]),
                   sorted([ledger, CORE_0_3, baseline])),
                  (marker(ipmi, SCRIPTS[ipmi][1]), sorted([ledger, head]))]
+    expected += [(marker(ipmi, s), sorted([ledger, s[0]])) for s in later]
     # Every later baseline gets a row, which its head then moves on.
-    done = [head]
+    done = [revision(ipmi)]
     for b in others:
         for script in SCRIPTS[b]:
             expected.append((marker(b, script),
@@ -413,7 +425,7 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
     timeouts = ["SET LOCAL lock_timeout = '10000ms';",
                 "SET LOCAL statement_timeout = '3600000ms';"]
-    (baseline, _, _), (head, _, _) = SCRIPTS[OBM]
+    (baseline, _, _), (head, _, _), *later = SCRIPTS[OBM]
 
     def revision_sql(branch, script, down):
         return ['BEGIN;', f'-- Running upgrade {down} -> {script[0]}',
@@ -434,7 +446,8 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
     assert version_rows(sql) == [
         (marker(CORE, s), [s[0]]) for s in TO_0_3] + [
         (marker(OBM, SCRIPTS[OBM][0]), sorted([CORE_0_3, baseline])),
-        (marker(OBM, SCRIPTS[OBM][1]), [head])]
+        (marker(OBM, SCRIPTS[OBM][1]), [head])] + [
+        (marker(OBM, s), [s[0]]) for s in later]
 
 
 def test_upgrade_plan_sql_is_only_what_is_pending(databases):

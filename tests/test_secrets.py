@@ -14,7 +14,7 @@ from haas.model import db
 
 from support.commands import cli
 from support.config import config_text
-from support.databases import make_app
+from support.databases import Databases, make_app
 from support.revisions import SWITCH, SWITCH_0_3
 
 
@@ -66,11 +66,9 @@ def test_the_database_holds_a_token_and_the_driver_the_password(databases):
             == 's3cret'
 
 
-def test_db_create_makes_the_key_file_beside_sqlite(databases):
+def test_db_create_makes_the_key_file_beside_sqlite(tmp_path):
     # (The suite's PostgreSQL databases share the key of support.config.)
-    if databases.backend != 'sqlite':
-        pytest.skip('the default key file is beside a SQLite file')
-    uri, app = created(databases)
+    uri, app = created(Databases('sqlite', tmp_path))
     keyring = app.extensions['haas'].keyring
     assert keyring.path == uri[len('sqlite:///'):] + '.key'
     assert os.stat(keyring.path).st_mode & 0o777 == 0o600
