@@ -15,6 +15,8 @@ the log.  A stale schema found at import still refuses to boot.
 """
 
 import logging
+import os
+import tempfile
 
 from haas import create_app, migrations, outages, rest
 from haas.errors import DatabaseError, ServiceUnavailableError
@@ -44,6 +46,33 @@ class _SchemaCheck:
         self.passed = True
 
 
+def _boot_failure_status():
+    """3, gunicorn's "worker failed to boot", for the first worker of its
+    master to refuse the schema; 1 for the others.
+
+    The master stops on a 3 and, while it stops, reaps the other workers:
+    a second 3 among them raises gunicorn's HaltServer inside its own
+    shutdown, which prints a traceback.  Every worker refuses alike, so
+    the first one's status is enough.  The master is told apart by its
+    pid and start time (a reused pid is another master)."""
+    master = os.getppid()
+    try:
+        with open(f'/proc/{master}/stat') as f:
+            started = f.read().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError):
+        return 3
+    marker = os.path.join(tempfile.gettempdir(),
+                          f'haas-wsgi-refused-{master}-{started}')
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o600))
+    except FileExistsError:
+        return 1
+    except OSError:
+        return 3
+    return 3
+
+
 application = create_app()
 with application.app_context():
     try:
@@ -53,7 +82,7 @@ with application.app_context():
         # stops when a worker fails to boot so ("Worker failed to boot"),
         # and no worker could serve this schema.
         log.error('%s', e)
-        raise SystemExit(3) from None
+        raise SystemExit(_boot_failure_status()) from None
     except outages.driver_errors(db.engine.dialect) as e:
         if not outages.unavailable(e, db.engine.dialect):
             raise
