@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import typing
 
 from haas import migrations
 from haas.crypto import Encrypted
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import (
-    CONNECT_TIMEOUT,
-    TIMEOUT,
-    Console,
-    known_hosts,
-)
+from haas.ext.switches.cli import options
 from haas.ext.switches.cli.session import PortState, VlanSession, vlans
 from haas.model import Switch, db
 from haas.rest import Body, Name, Secret
@@ -39,32 +33,6 @@ TYPES = {'gi': 'gigabitethernet', 'te': 'tengigabitethernet'}
 #: te<unit>/0/<1-4>.
 PORTS = {'gi': 48, 'te': 4}
 PORT_NAME = re.compile(r'([a-z]+)([1-8])/0/([1-9][0-9]?)', re.IGNORECASE)
-
-
-def _seconds(config: typing.Any, option: str, default: float) -> float:
-    text = config.get(__name__, option)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise SwitchError(f'[{__name__}] {option} must be a number of '
-                          f'seconds, more than 0 and at most 3600, not '
-                          f'{text!r}')
-    return value
-
-
-def parking_vlan(config: typing.Any) -> int | None:
-    """`[haas.ext.switches.dell] parking_vlan`, or None."""
-    text = config.get(__name__, 'parking_vlan')
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit() and 1 < int(text) < 4095):
-        raise SwitchError(f'[{__name__}] parking_vlan must be a VLAN '
-                          f'number, 2-4094, not {text!r}')
-    return int(text)
 
 
 class PowerConnect55xx(Switch):
@@ -89,16 +57,9 @@ class PowerConnect55xx(Switch):
                      server_default=db.false())
 
     def session(self) -> PowerConnectSession:
-        from flask import current_app
-        config = current_app.extensions['haas'].config
-        console = Console(self.label, self.hostname, self.username,
-                          self.password,
-                          connect_timeout=_seconds(config, 'connect_timeout',
-                                                   CONNECT_TIMEOUT),
-                          timeout=_seconds(config, 'timeout', TIMEOUT),
-                          known_hosts=known_hosts(config))
-        session = PowerConnectSession(console, parking_vlan(config),
-                                      bool(self.save))
+        console = options.console(self, __name__)
+        session = PowerConnectSession(
+            console, options.parking_vlan(__name__, 4094), bool(self.save))
         session.open()
         return session
 

@@ -25,12 +25,8 @@ import typing
 from haas import migrations
 from haas.crypto import Encrypted
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import (
-    CONNECT_TIMEOUT,
-    TIMEOUT,
-    Console,
-    known_hosts,
-)
+from haas.ext.switches.cli import options
+from haas.ext.switches.cli.console import Console
 from haas.ext.switches.cli.session import (
     DEFAULT_VLAN,
     PortState,
@@ -79,37 +75,6 @@ class DummyVlan(Kind):
                                f'carries nothing'})]
 
 
-def _option(config: typing.Any, option: str) -> str:
-    return config.get(__name__, option) or ''
-
-
-def _seconds(config: typing.Any, option: str, default: float) -> float:
-    text = _option(config, option)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise SwitchError(f'[{__name__}] {option} must be a number of '
-                          f'seconds, more than 0 and at most 3600, not '
-                          f'{text!r}')
-    return value
-
-
-def parking_vlan(config: typing.Any) -> int | None:
-    """`[haas.ext.switches.n3000] parking_vlan`, or None."""
-    text = _option(config, 'parking_vlan')
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()
-            and 1 < int(text) <= LAST_VLAN):
-        raise SwitchError(f'[{__name__}] parking_vlan must be a VLAN '
-                          f'number, 2-{LAST_VLAN}, not {text!r}')
-    return int(text)
-
-
 class DellN3000(Switch):
     api_name = 'http://schema.massopencloud.org/haas/v0/switches/delln3000'
     __tablename__ = 'dell_n3000'
@@ -134,16 +99,10 @@ class DellN3000(Switch):
                      server_default=db.false())
 
     def session(self) -> N3000Session:
-        from flask import current_app
-        config = current_app.extensions['haas'].config
-        console = Console(self.label, self.hostname, self.username,
-                          self.password,
-                          connect_timeout=_seconds(config, 'connect_timeout',
-                                                   CONNECT_TIMEOUT),
-                          timeout=_seconds(config, 'timeout', TIMEOUT),
-                          known_hosts=known_hosts(config))
+        console = options.console(self, __name__)
         session = N3000Session(console, int(self.dummy_vlan),
-                               parking_vlan(config), bool(self.save))
+                               options.parking_vlan(__name__, LAST_VLAN),
+                               bool(self.save))
         session.open()
         return session
 

@@ -19,12 +19,8 @@ import typing
 from haas import migrations
 from haas.crypto import Encrypted
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import (
-    CONNECT_TIMEOUT,
-    TIMEOUT,
-    Console,
-    known_hosts,
-)
+from haas.ext.switches.cli import options
+from haas.ext.switches.cli.console import Console
 from haas.ext.switches.cli.session import PortState, VlanSession
 from haas.model import Switch, db
 from haas.rest import Body, Kind, Name, Secret
@@ -72,21 +68,6 @@ PORT_NAME = re.compile(r'Ethernet([1-4])/([1-9][0-9]?)'
 ALL = frozenset(range(1, 4095))
 
 
-def _seconds(config: typing.Any, option: str, default: float) -> float:
-    text = config.get(__name__, option)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise SwitchError(f'[{__name__}] {option} must be a number of '
-                          f'seconds, more than 0 and at most 3600, not '
-                          f'{text!r}')
-    return value
-
-
 class Nexus(Switch):
     api_name = 'http://schema.massopencloud.org/haas/v0/switches/nexus'
     __tablename__ = 'nexus'
@@ -112,14 +93,7 @@ class Nexus(Switch):
                      server_default=db.false())
 
     def session(self) -> NexusSession:
-        from flask import current_app
-        config = current_app.extensions['haas'].config
-        console = Console(self.label, self.hostname, self.username,
-                          self.password,
-                          connect_timeout=_seconds(config, 'connect_timeout',
-                                                   CONNECT_TIMEOUT),
-                          timeout=_seconds(config, 'timeout', TIMEOUT),
-                          known_hosts=known_hosts(config))
+        console = options.console(self, __name__)
         session = NexusSession(console, int(self.dummy_vlan),
                                bool(self.save))
         session.open()
