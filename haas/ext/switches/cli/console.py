@@ -132,7 +132,16 @@ class Console:
                 f'{self.known_hosts}) and add the new one '
                 f'({self._keyscan()})') from None
         except paramiko.AuthenticationException as e:
+            # paramiko says AuthenticationException too when the
+            # connection ends while it waits for the device's answer to
+            # the login: a switch that went away has refused no one.
+            transport = client.get_transport()
+            alive = transport is not None and transport.is_active()
             client.close()
+            if not alive:
+                raise SwitchUnavailableError(
+                    f'lost {self.where()} during the login of '
+                    f'{self.username!r}: {e}') from e
             raise SwitchError(f'{self.where()} refused the login of '
                               f'{self.username!r}: {e}') from e
         except (OSError, EOFError, paramiko.SSHException) as e:
