@@ -21,10 +21,16 @@ import time
 
 import sqlalchemy as sa
 
+from haas.crypto import Keyring
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
 from support.api import OBM, SWITCH  # noqa: E402
-from support.config import NULL_AUTH_EXTENSIONS, config_text  # noqa: E402
+from support.config import (  # noqa: E402
+    NULL_AUTH_EXTENSIONS,
+    TEST_KEY_FILE,
+    config_text,
+)
 from support.databases import Databases  # noqa: E402
 
 HAAS_ADMIN = os.path.join(os.path.dirname(sys.executable), 'haas-admin')
@@ -59,6 +65,8 @@ MODELS = {
 }
 DEFAULT_MODEL = 'powerconnect55xx'
 GOAL = 0.6
+#: Seconds without an action applied after which the bench gives up.
+STALLED = 120
 
 
 def queue(uri, model, addresses, actions):
@@ -74,12 +82,16 @@ def queue(uri, model, addresses, actions):
     hosts = ', '.join(f"'{host}:{port}'" for host, port in addresses)
     labels = ', '.join(f"'{port_name(n)}'"
                        for n in range(-(-nics // switches)))
+    # Passwords are kept encrypted (haas.crypto), with the key the
+    # bench's configuration names.
+    keyring = Keyring(os.path.abspath(TEST_KEY_FILE))
+    secret, p = keyring.encrypt('secret'), keyring.encrypt('p')
     with sa.create_engine(uri).begin() as connection:
         for statement in [
                 f"INSERT INTO switch (id, label, type) SELECT g, 'sw' || g, "
                 f"'{kind}' FROM generate_series(1, {switches}) g",
                 f"INSERT INTO {table} ({names}) SELECT g, "
-                f"(ARRAY[{hosts}])[g], 'admin', 'secret'"
+                f"(ARRAY[{hosts}])[g], 'admin', '{secret}'"
                 f"{', ' + values if values else ''} "
                 f"FROM generate_series(1, {switches}) g",
                 "INSERT INTO project (id, label) VALUES (1, 'p')",
@@ -88,7 +100,7 @@ def queue(uri, model, addresses, actions):
                 f"INSERT INTO obm (id, type) SELECT g, '{OBM['type']}' "
                 f"FROM generate_series(1, {nics}) g",
                 "INSERT INTO mock_obm (id, host, \"user\", password) "
-                f"SELECT g, 'h', 'u', 'p' FROM generate_series(1, {nics})"
+                f"SELECT g, 'h', 'u', '{p}' FROM generate_series(1, {nics})"
                 " g",
                 "INSERT INTO node (id, label, project_id, obm_id) SELECT g, "
                 f"'n' || g, 1, g FROM generate_series(1, {nics}) g",
@@ -220,10 +232,17 @@ def run(workers, processes, actions, args, tmp):
         queue(uri, args.model, [d.address for d in devices]
               or [('h', 22)] * args.switches, actions)
         with engine.connect() as connection:
-            while connection.execute(sa.text(
+            progress = (None, time.monotonic())
+            while pending := connection.execute(sa.text(
                     "SELECT count(*) FROM networking_action "
                     "WHERE status = 'PENDING'")).scalar():
                 connection.rollback()
+                if pending != progress[0]:
+                    progress = (pending, time.monotonic())
+                elif time.monotonic() - progress[1] > STALLED:
+                    sys.exit(f'no action applied in {STALLED} s, '
+                             f'{pending} pending; the daemon\'s log:\n'
+                             f'{open(log).read()[-3000:]}')
                 time.sleep(0.05)
             took = time.perf_counter() - started
             done = connection.execute(sa.text(
