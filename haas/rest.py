@@ -408,6 +408,18 @@ class _Routing:
         return self.wsgi_app(environ, start_response)
 
 
+#: Where every call is served: at its own path, as HaaS 0.2 and 0.3
+#: serve it, and under /v0, as HIL does, so that clients of both work.
+PREFIXES = ('', '/v0')
+
+
+def _endpoint(prefix, name):
+    """The Flask endpoint of call `name` under `prefix`: its name at
+    the bare path (what url_for and the tests know), `v0.name` under
+    /v0."""
+    return f'{prefix[1:]}.{name}' if prefix else name
+
+
 def route(app):
     """Route every call that `app` serves, once."""
     routing = app.extensions['haas.rest']
@@ -417,13 +429,19 @@ def route(app):
         routing.declare_calls()
         extensions = app.extensions['haas'].config.extensions
         for call in served(extensions):
-            # A path declared with a trailing slash (HaaS 0.2's
-            # /headnode_images/) also answers without it, with no redirect.
-            app.add_url_rule(call.path, call.name, _view(call),
-                             methods=[call.method],
-                             strict_slashes=not call.path.endswith('/'))
-        app.add_url_rule('/openapi.json', 'openapi', _openapi,
-                         methods=['GET'])
+            view = _view(call)
+            for prefix in PREFIXES:
+                # A path declared with a trailing slash (HaaS 0.2's
+                # /headnode_images/) also answers without it, with no
+                # redirect.
+                app.add_url_rule(prefix + call.path,
+                                 _endpoint(prefix, call.name), view,
+                                 methods=[call.method],
+                                 strict_slashes=not call.path.endswith('/'))
+        for prefix in PREFIXES:
+            app.add_url_rule(prefix + '/openapi.json',
+                             _endpoint(prefix, 'openapi'), _openapi,
+                             methods=['GET'])
         routing.routed = True
 
 
@@ -535,6 +553,8 @@ def openapi(app):
     return {
         'openapi': '3.1.0',
         'info': {'title': 'HaaS', 'version': __version__},
+        # Each path is served as written and under /v0 (HIL's base).
+        'servers': [{'url': prefix or '/'} for prefix in PREFIXES],
         'paths': paths,
         'components': {
             'schemas': schemas,
