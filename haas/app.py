@@ -6,7 +6,6 @@ here; nothing in core imports this module, only its callers (`haas`,
 """
 
 import dataclasses
-import logging
 import math
 
 import sqlalchemy as sa
@@ -40,7 +39,8 @@ def create_app(config=None):
         config = haas_config.load()
     elif isinstance(config, str):
         config = haas_config.Config.from_string(config)
-    logging.basicConfig(level=config.log_level)
+    from haas import audit
+    audit.init_logging(config.log_level)
     # Read now, so that a bad value is a start-up error, not a 500 later.
     config.getboolean('auth', 'require_authentication', True)
     _require_libvirt_endpoint(config)
@@ -72,6 +72,7 @@ def create_app(config=None):
             sqlite_like_postgresql(db.engine)
     migrations.init_app(app)
     rest.init_app(app, _declare_core_calls)
+    audit.init_app(app, config)
     return app
 
 

@@ -44,6 +44,11 @@ class AuthBackend:
         the next (recent logins and failures), as if just started: each
         test of a long-lived application starts from nothing."""
 
+    def caller(self) -> str | None:
+        """The name of the user the current request authenticated as, or
+        None (for the audit log)."""
+        return None
+
     #: Whether the backend keeps users that create_admin_user can add to.
     keeps_users = False
 
@@ -72,6 +77,10 @@ def authenticate() -> None:
     if not ok and config.getboolean('auth', 'require_authentication', True):
         raise AuthorizationError('Authentication failed. Authentication '
                                  'is required to use this service.')
+
+
+def caller() -> str | None:
+    return backend().caller()
 
 
 def have_admin() -> bool:

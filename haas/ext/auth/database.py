@@ -110,6 +110,10 @@ class DatabaseAuthBackend(auth.AuthBackend):
             per_user=config.count(__name__, 'failures_per_user', 100))
 
     def authenticate(self):
+        # Nobody until proven: an application context that outlives one
+        # request (a test's, a script's) must not lend the last caller.
+        g.pop('auth_user', None)
+        g.pop('auth_user_name', None)
         credentials = request.authorization
         if credentials is None or not credentials.password \
                 or '\x00' in (credentials.username or ''):
@@ -144,7 +148,11 @@ class DatabaseAuthBackend(auth.AuthBackend):
                 self.cache.add(name, password, user.hashed_password)
         self.throttle.succeeded(name, address)
         g.auth_user = user
+        g.auth_user_name = name
         return True
+
+    def caller(self):
+        return g.get('auth_user_name')
 
     def forget(self):
         self.cache.clear()
