@@ -52,13 +52,16 @@ def switch(model, listen, telnet, state, username, password, latency):
     """
     from haas import simulators
     host, port = listen
-    if telnet is None:
-        simulators.server(model)(host, port, state, username, password,
-                                 latency)
-        return
-    if model not in TELNET:
+    if telnet is not None and model not in TELNET:
         raise click.BadParameter(
             f'{model} is served over SSH only; telnet is for '
             f'{", ".join(sorted(TELNET))}', param_hint="'--telnet'")
-    simulators.server(model)(host, port, state, username, password,
-                             latency, telnet=telnet)
+    more = {} if telnet is None else {'telnet': telnet}
+    try:
+        simulators.server(model)(host, port, state, username, password,
+                                 latency, **more)
+    except OSError as e:
+        # A port in use, an address not of this host, a state folder it
+        # may not write: the operator's to fix, in one line.
+        raise click.ClickException(
+            f'cannot serve the switch: {e.strerror or e}') from None
