@@ -234,6 +234,31 @@ def test_telnet_and_ssh_share_the_devices_configuration(device):
         [(105, 'Untagged')], 'Up')
 
 
+def _simulate(state, *args):
+    return subprocess.run(
+        [HAAS_ADMIN, 'simulate', 'switch', '--state', str(state),
+         '--username', 'admin', '--password', 'secret', *args],
+        capture_output=True, text=True, timeout=60)
+
+
+def test_only_a_powerconnect_is_simulated_over_telnet(tmp_path):
+    result = _simulate(tmp_path, '--model', 'nexus', '--telnet',
+                       '127.0.0.1:0')
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        2, "Error: Invalid value for '--telnet': nexus is served over SSH "
+           'only; telnet is for powerconnect55xx')
+
+
+def test_a_telnet_port_in_use_is_one_line(tmp_path):
+    with socket.create_server(('127.0.0.1', 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _simulate(tmp_path, '--model', 'powerconnect55xx',
+                           '--telnet', f'127.0.0.1:{port}')
+    assert (result.returncode, result.stderr) == (1, (
+        f"Error: cannot serve the switch: error while attempting to bind "
+        f"on address ('127.0.0.1', {port}): address already in use\n"))
+
+
 # The driver's telnet console.
 
 def test_the_driver_sets_and_removes_a_native_vlan_over_telnet(device):
