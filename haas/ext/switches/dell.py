@@ -1,4 +1,4 @@
-"""Driver for Dell PowerConnect 55xx switches (5524, 5548), over SSH, or
+"""Driver for Dell PowerConnect 55xx switches (5524, 5548), over SSH or
 telnet.
 
 `hostname` is the switch's address, with its port if not the protocol's
@@ -6,12 +6,11 @@ telnet.
 (the default) or ``telnet``, which sends the password in clear: for
 devices or sites without SSH.  The driver logs in as the device asks
 (SSH's password, then its own User Name and Password prompts; over
-telnet, those prompts only), configures ports
-as trunks, and follows the operators' order (haas.ext.switches.cli.
-session): native VLAN first on and last off, a port carrying nothing
-shut down or parked on `[haas.ext.switches.dell] parking_vlan`, never
-left on VLAN 1.  With `save`, each change is copied to the startup
-configuration.
+telnet, those prompts only), configures ports as trunks, and follows the
+operators' order (haas.ext.switches.cli.session): native VLAN first on
+and last off, a port carrying nothing shut down or parked on
+`[haas.ext.switches.dell] parking_vlan`, never left on VLAN 1.  With
+`save`, each change is copied to the startup configuration.
 """
 
 from __future__ import annotations
