@@ -13,16 +13,26 @@ own User Name and Password prompts are the login, as on the device.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 
 import telnetlib3
 from telnetlib3.telopt import ECHO, SGA, WILL
 
-if typing.TYPE_CHECKING:
-    from haas.simulators.ssh import Device
-
 #: Seconds a client that does not answer the negotiation (a bare TCP
 #: connection, `nc`) waits for its login prompt.
 NEGOTIATION = 1.0
+
+
+class Device(typing.Protocol):
+    """What of haas.simulators.ssh's Device a telnet session uses (that
+    module imports this one, not the other way round)."""
+
+    model: typing.Any
+    connections: set[typing.Any]
+    listeners: list[typing.Any]
+
+    async def converse(self, stdin: typing.Any,
+                       write: Callable[[str], None]) -> None: ...
 
 
 class _Server(telnetlib3.BaseServer):
@@ -31,6 +41,7 @@ class _Server(telnetlib3.BaseServer):
 
     def begin_negotiation(self) -> None:
         super().begin_negotiation()
+        assert self.writer is not None  # set once connected
         self.writer.iac(WILL, ECHO)
         self.writer.iac(WILL, SGA)
 
@@ -57,5 +68,6 @@ async def start(device: Device, host: str, port: int) -> tuple[str, int]:
         encoding='utf8', encoding_errors='replace',
         connect_maxwait=NEGOTIATION)
     device.listeners.append(server)
+    assert server.sockets  # listening
     found = server.sockets[0].getsockname()
     return found[0], found[1]
