@@ -9,9 +9,9 @@ Python's telnetlib is gone from 3.13 on; telnetlib3 is the maintained
 telnet library, and its blocking client (`telnetlib3.sync`: reads with a
 timeout, over an event loop in a thread of the session's own) fits this
 synchronous expect loop as paramiko's channel does, while it answers the
-device's option negotiation and IAC escapes for us.  It tells the
-device a wide and tall terminal (as the SSH console's PTY), and of this
-process's environment only the terminal type.
+device's option negotiation and IAC escapes for us.  It tells a device
+that asks a wide and tall vt100 terminal (as the SSH console's PTY), and
+no variable of this process's environment.
 
 There is no transport login: the device's own prompts (User Name,
 Password) are the login, which the driver's session answers.
