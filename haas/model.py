@@ -125,6 +125,13 @@ class Switch(db.Model):
         `operation` is 'connect' or 'detach'.  Every change is legal by
         default."""
 
+    def shown(self):
+        """The driver's settings that show_switch tells besides the
+        switch's ports and capabilities, {name: value}: those an operator
+        checks (how the switch is reached), never a password.  None by
+        default."""
+        return {}
+
     def get_capabilities(self):
         """What the switch can do beyond the basics.  Without
         'nativeless-trunk-mode' (a port may trunk tagged VLANs with no

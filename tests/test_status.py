@@ -44,7 +44,7 @@ from support.revisions import (
 )
 
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = 'e9c7556cca0f'
+DELL_HEAD = '7a8f49167416'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
 WITHOUT_SWITCH = [e for e in DEFAULT_EXTENSIONS if e != SWITCH]
 CORE_ONLY = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']
@@ -134,7 +134,7 @@ def test_status_with_an_enabled_extension_not_created_exits_1(databases):
     assert (result.exit_code, result.stdout.splitlines()[4:]) == (1, [
         f'{OBM}       {OBM}       yes      {OBM_HEAD}  {OBM_HEAD}  0        '
         f'up to date',
-        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  4        not '
+        f'{DELL}  {DELL}  yes      -             {DELL_HEAD}  5        not '
         f'created',
         # A release is read from the branches a database has.
         RELEASE,
@@ -442,9 +442,11 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
                     f'the Dell PowerConnect switch are 64-bit.) in T s',
                     f'upgraded {DELL} to 4f1c2e8a7b30 (A PowerConnect switch '
                     f'may save its configuration after each change.) in T s',
-                    f'upgraded {DELL} to {DELL_HEAD} (Passwords of the Dell '
+                    f'upgraded {DELL} to e9c7556cca0f (Passwords of the Dell '
                     f'PowerConnect switch encrypted at rest '
-                    f'(power_connect55xx.password).) in T s'],
+                    f'(power_connect55xx.password).) in T s',
+                    f'upgraded {DELL} to {DELL_HEAD} (A PowerConnect switch '
+                    f'may be reached over telnet.) in T s'],
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [

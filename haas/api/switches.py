@@ -206,6 +206,9 @@ class PortLabel(Body):
 
 
 class SwitchShape(Body):
+    """A switch, and the settings its driver shows (Switch.shown)."""
+
+    __extra__ = True
     name: str
     ports: list[PortLabel]
     capabilities: list[str]
@@ -214,10 +217,12 @@ class SwitchShape(Body):
 @rest_call('GET', '/switch/<switch>', returns=SwitchShape,
            errors=[NotFoundError])
 def show_switch(switch):
-    """Show a switch: its ports and what it can do."""
+    """Show a switch: its ports, what it can do, and how its driver
+    reaches it (such as a PowerConnect's `protocol`)."""
     auth.require_admin()
     switch = must_find(Switch, switch)
-    return {'name': switch.label,
+    return {**switch.shown(),
+            'name': switch.label,
             'ports': [{'label': p.label}
                       for p in sorted(switch.ports, key=lambda p: p.label)],
             'capabilities': switch.get_capabilities()}

@@ -28,6 +28,11 @@ MODELS: dict[str, str] = {
     'n3000': 'haas.simulators.n3000:serve',
 }
 
+#: The models whose serve function also takes ``telnet=(host, port)``,
+#: serving the same device over telnet there: those that print their own
+#: login prompts, as telnet has no login of its own.
+TELNET = {'powerconnect55xx'}
+
 
 def server(model: str):
     """The serve function of `model` (a name of MODELS)."""

@@ -110,7 +110,8 @@ class Shell:
     first_mode = 'exec'
     hostname = 'console'
     #: Prompts of the login the device asks for inside the SSH session,
-    #: after SSH's own authentication: (user, password), or None.
+    #: after SSH's own authentication (over telnet, the whole login):
+    #: (user, password), or None.
     login: tuple[str, str] | None = None
     #: What the device prints for a command it does not know, one that
     #: could be several, and one that lacks words.  `{caret}` stands for

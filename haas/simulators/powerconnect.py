@@ -1,6 +1,6 @@
-"""A simulated Dell PowerConnect 55xx (5524/5548): its SSH login, modes,
-VLAN and switchport commands and their `show` output, after Dell's CLI
-reference for the series.
+"""A simulated Dell PowerConnect 55xx (5524/5548): its login (over SSH,
+or telnet), modes, VLAN and switchport commands and their `show` output,
+after Dell's CLI reference for the series.
 
 What the device does that drivers must cope with, and this one does too:
 a VLAN exists only once made in ``vlan database`` mode; a port becomes a
@@ -414,7 +414,9 @@ def _port_ranges(names: list[str]) -> str:
 
 
 def serve(host: str, port: int, state_dir: str, username: str,
-          password: str, latency: float) -> None:
-    """haas.simulators' serve contract, for `powerconnect55xx`."""
+          password: str, latency: float,
+          telnet: tuple[str, int] | None = None) -> None:
+    """haas.simulators' serve contract, for `powerconnect55xx`; with
+    `telnet` (host, port), over telnet there too."""
     ssh.serve(PowerConnect55xx, host, port, state_dir, username, password,
-              latency)
+              latency, telnet=telnet)

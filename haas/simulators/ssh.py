@@ -9,9 +9,13 @@ function of MODELS' contract in one line::
                   latency)
 
 Tests that do not need the process start the same server in a thread of
-their own with `in_thread`.  The terminal behaves as a switch's does:
-what is typed is echoed (a password is not), a line ends with CR, LF or
-CR LF (paramiko's ``send('...\\n')``, the ``ssh`` command's Enter),
+their own with `in_thread`.  A model with its own login prompts
+(PowerConnect's) may also be served over telnet (haas.simulators.telnet):
+the same Device, shell and state on a second port.
+
+The terminal behaves as a switch's does: what is typed is echoed (a
+password is not), a line ends with CR, LF or CR LF (paramiko's
+``send('...\\n')``, the ``ssh`` command's or a telnet client's Enter),
 backspace erases, lines go out ended by CR LF, long output is paged
 until the model's paging command turns that off, and each command takes
 `latency` seconds before its answer.
@@ -62,11 +66,18 @@ def host_key(folder: str) -> asyncssh.SSHKey:
     return asyncssh.read_private_key(path)
 
 
+class Reader(typing.Protocol):
+    """What a session reads the client's keys from: asyncssh's stdin,
+    or telnetlib3's reader."""
+
+    async def read(self, n: int = -1) -> str: ...
+
+
 class _Keyboard:
     """What the client types, a key or a line at a time, with a CR LF
     counted as one end of line."""
 
-    def __init__(self, stdin: asyncssh.SSHReader[str]):
+    def __init__(self, stdin: Reader):
         self.stdin = stdin
         self.pending = ''
         self.after_cr = False
@@ -111,8 +122,8 @@ class _Keyboard:
 
 
 class Device:
-    """One simulated switch: the model's Shell for each SSH session, on
-    the configuration kept in `state_dir`."""
+    """One simulated switch: the model's Shell for each SSH (or telnet)
+    session, on the configuration kept in `state_dir`."""
 
     def __init__(self, model: type[Shell], state_dir: str, username: str,
                  password: str, latency: float = 0.0):
@@ -123,9 +134,13 @@ class Device:
         #: how long a client's work on the device must take at least.
         self.commands = 0
         self.state = SwitchState(state_dir, model.ports)
-        self.connections: set[asyncssh.SSHServerConnection] = set()
-        self.server: asyncssh.SSHAcceptor | None = None
+        #: The open connections (asyncssh's, telnetlib3's writers):
+        #: what `hang_up` closes.
+        self.connections: set[typing.Any] = set()
+        #: The servers listening, SSH's first.
+        self.listeners: list[typing.Any] = []
         self.address: tuple[str, int] = ('', 0)
+        self.telnet_address: tuple[str, int] | None = None
 
     def accepts(self, username: str, password: str) -> bool:
         return hmac.compare_digest(username.encode(),
@@ -154,20 +169,28 @@ class Device:
                                   password: str) -> bool:
                 return device.accepts(username, password)
 
-        self.server = await asyncssh.create_server(
+        server = await asyncssh.create_server(
             Server, host, port, server_host_keys=[host_key(self.state_dir)],
             process_factory=self.session, line_editor=False,
             allow_scp=False, agent_forwarding=False,
             x11_forwarding=False)
-        found = self.server.sockets[0].getsockname()
+        self.listeners.append(server)
+        found = server.sockets[0].getsockname()
         self.address = (found[0], found[1])
         return self.address
 
+    async def start_telnet(self, host: str, port: int) -> tuple[str, int]:
+        """Serve the same device over telnet too."""
+        from haas.simulators import telnet
+        self.telnet_address = await telnet.start(self, host, port)
+        return self.telnet_address
+
     async def stop(self) -> None:
         """Stop listening and hang up on every session."""
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        for server in self.listeners:
+            server.close()
+            await server.wait_closed()
+        self.listeners.clear()
         self.hang_up()
 
     def hang_up(self) -> None:
@@ -176,53 +199,56 @@ class Device:
 
     async def session(self, process: asyncssh.SSHServerProcess[str]
                       ) -> None:
-        keyboard = _Keyboard(process.stdin)
-        shell = self.model(self.state)
-
-        def write(text: str) -> None:
-            process.stdout.write(text)
-
-        def lines(found: Sequence[str]) -> None:
-            write(''.join(line + '\r\n' for line in found))
-
         try:
-            if shell.login and not await self._login(shell, keyboard,
-                                                     write):
-                return
-            while True:
-                write(shell.prompt())
-                line = await keyboard.line(write)
-                if line is None:
-                    return
-                if not line.strip():
-                    continue
-                self.commands += 1
-                if self.latency:
-                    await asyncio.sleep(self.latency)
-                try:
-                    answer = shell.execute(line)
-                    if isinstance(answer, Ask):
-                        write(answer.question)
-                        key = await keyboard.key()
-                        if key is None:
-                            return
-                        write((key if key.isprintable() else '') + '\r\n')
-                        answer = answer.then(key in 'yY')
-                except CLIError as e:
-                    answer = e.lines
-                except Disconnect as e:
-                    lines(e.lines)
-                    if e.everyone:
-                        self.hang_up()
-                    return
-                if not await self._page(shell, answer, keyboard, write):
-                    return
+            await self.converse(process.stdin, process.stdout.write)
         except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
             pass
         except (BrokenPipeError, ConnectionError, asyncssh.Error):
             return
         finally:
             process.exit(0)
+
+    async def converse(self, stdin: Reader,
+                       write: typing.Callable[[str], None]) -> None:
+        """One session of the shell, whatever carries it: the login
+        (when the model has one), then commands until the client leaves
+        or the shell hangs up."""
+        keyboard = _Keyboard(stdin)
+        shell = self.model(self.state)
+
+        def lines(found: Sequence[str]) -> None:
+            write(''.join(line + '\r\n' for line in found))
+
+        if shell.login and not await self._login(shell, keyboard, write):
+            return
+        while True:
+            write(shell.prompt())
+            line = await keyboard.line(write)
+            if line is None:
+                return
+            if not line.strip():
+                continue
+            self.commands += 1
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            try:
+                answer = shell.execute(line)
+                if isinstance(answer, Ask):
+                    write(answer.question)
+                    key = await keyboard.key()
+                    if key is None:
+                        return
+                    write((key if key.isprintable() else '') + '\r\n')
+                    answer = answer.then(key in 'yY')
+            except CLIError as e:
+                answer = e.lines
+            except Disconnect as e:
+                lines(e.lines)
+                if e.everyone:
+                    self.hang_up()
+                return
+            if not await self._page(shell, answer, keyboard, write):
+                return
 
     async def _login(self, shell: Shell, keyboard: _Keyboard,
                      write: typing.Callable[[str], None]) -> bool:
@@ -268,11 +294,14 @@ class Device:
 
 
 def serve(model: type[Shell], host: str, port: int, state_dir: str,
-          username: str, password: str, latency: float) -> None:
+          username: str, password: str, latency: float,
+          telnet: tuple[str, int] | None = None) -> None:
     """Serve `model` until SIGTERM or SIGINT (haas.simulators' serve
     contract): prints ``listening on HOST:PORT`` once it accepts, and
     ``answered N commands`` as it stops (what a benchmark's ideal time
-    is counted from)."""
+    is counted from).  With `telnet` (host, port), the device is also
+    served over telnet there, and prints ``telnet on HOST:PORT`` once
+    that accepts too."""
     async def run() -> None:
         device = Device(model, state_dir, username, password, latency)
         stopping = asyncio.Event()
@@ -280,7 +309,11 @@ def serve(model: type[Shell], host: str, port: int, state_dir: str,
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stopping.set)
         found_host, found_port = await device.start(host, port)
+        if telnet is not None:
+            telnet_host, telnet_port = await device.start_telnet(*telnet)
         print(f'listening on {found_host}:{found_port}', flush=True)
+        if telnet is not None:
+            print(f'telnet on {telnet_host}:{telnet_port}', flush=True)
         await stopping.wait()
         await device.stop()
         print(f'answered {device.commands} commands', flush=True)
@@ -291,9 +324,12 @@ def serve(model: type[Shell], host: str, port: int, state_dir: str,
 @contextlib.contextmanager
 def in_thread(model: type[Shell], state_dir: str, username: str,
               password: str, latency: float = 0.0, host: str = '127.0.0.1',
-              port: int = 0) -> Iterator[Device]:
+              port: int = 0, telnet_port: int | None = None
+              ) -> Iterator[Device]:
     """A Device served by an event loop in a thread of its own, for as
-    long as the block runs; its `address` is where it listens."""
+    long as the block runs; its `address` is where it listens, and with
+    `telnet_port` (0: any free port) its `telnet_address` where it
+    listens for telnet."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True,
                               name=f'simulated {model.__name__}')
@@ -302,6 +338,9 @@ def in_thread(model: type[Shell], state_dir: str, username: str,
     try:
         asyncio.run_coroutine_threadsafe(device.start(host, port),
                                          loop).result(30)
+        if telnet_port is not None:
+            asyncio.run_coroutine_threadsafe(
+                device.start_telnet(host, telnet_port), loop).result(30)
         yield device
     finally:
         asyncio.run_coroutine_threadsafe(device.stop(), loop).result(30)

@@ -1,19 +1,23 @@
-"""Driver for Dell PowerConnect 55xx switches (5524, 5548), over SSH.
+"""Driver for Dell PowerConnect 55xx switches (5524, 5548), over SSH or
+telnet.
 
-`hostname` is the switch's address, with its SSH port if not 22
-(``10.0.0.5:2222``).  The driver logs in as the device asks (SSH's
-password, then its own User Name and Password prompts), configures ports
-as trunks, and follows the operators' order (haas.ext.switches.cli.
-session): native VLAN first on and last off, a port carrying nothing
-shut down or parked on `[haas.ext.switches.dell] parking_vlan`, never
-left on VLAN 1.  With `save`, each change is copied to the startup
-configuration.
+`hostname` is the switch's address, with its port if not the protocol's
+(``10.0.0.5:2222``; 22 for SSH, 23 for telnet).  `protocol` is ``ssh``
+(the default) or ``telnet``, which sends the password in clear: for
+devices or sites without SSH.  The driver logs in as the device asks
+(SSH's password, then its own User Name and Password prompts; over
+telnet, those prompts only), configures ports as trunks, and follows the
+operators' order (haas.ext.switches.cli.session): native VLAN first on
+and last off, a port carrying nothing shut down or parked on
+`[haas.ext.switches.dell] parking_vlan`, never left on VLAN 1.  With
+`save`, each change is copied to the startup configuration.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import typing
 
 from haas import migrations
 from haas.crypto import Encrypted
@@ -47,6 +51,9 @@ class PowerConnect55xx(Switch):
         #: Copy the running configuration to the startup one after each
         #: change, so that it survives a reboot.
         save: bool = False
+        #: How the driver reaches the switch's command line: SSH, or
+        #: telnet, which sends the password in clear.
+        protocol: typing.Literal['ssh', 'telnet'] = 'ssh'
 
     id = db.Column(db.ForeignKey('switch.id'), primary_key=True)
     hostname = db.Column(db.String, nullable=False)
@@ -55,9 +62,11 @@ class PowerConnect55xx(Switch):
     password = db.Column(Encrypted, nullable=False)
     save = db.Column(db.Boolean, nullable=False, default=False,
                      server_default=db.false())
+    protocol = db.Column(db.String, nullable=False, default='ssh',
+                         server_default='ssh')
 
     def session(self) -> PowerConnectSession:
-        console = options.console(self, __name__)
+        console = options.terminal(self, __name__, self.protocol)
         session = PowerConnectSession(
             console, options.parking_vlan(__name__, 4094), bool(self.save))
         session.open()
@@ -73,6 +82,9 @@ class PowerConnect55xx(Switch):
             raise ValueError(
                 f'{label!r} is not a port of a PowerConnect 55xx: its ports '
                 f'are gi<unit>/0/<1-48> and te<unit>/0/<1-4>, units 1-8')
+
+    def shown(self) -> dict[str, str]:
+        return {'protocol': self.protocol}
 
     def get_capabilities(self) -> list[str]:
         # A trunk may carry tagged VLANs without a native one (VLAN 1 is

@@ -1,10 +1,12 @@
-"""What the drivers of switches configured over an SSH command line share
-(Dell PowerConnect, and the models that follow it).
+"""What the drivers of switches configured over a command line share
+(Dell PowerConnect, and the models that follow it), over SSH or telnet.
 
-- `console.Console`: one SSH session's interactive channel (paramiko),
-  with a small expect loop: send a line, read up to a prompt, with
-  bounded timeouts, the device's ``%`` error lines as SwitchError and a
-  lost or silent connection as SwitchUnavailableError.
+- `expect.Terminal`: a small expect loop: send a line, read up to a
+  prompt, with bounded timeouts, the device's ``%`` error lines as
+  SwitchError and a lost or silent connection as SwitchUnavailableError;
+  over `console.Console`, one SSH session's interactive channel
+  (paramiko), or `telnet.TelnetConsole`, one telnet connection
+  (telnetlib3).
 - `session.VlanSession`: a SwitchSession (haas.drivers) that turns
   HaaS's channels into a port's native and tagged VLANs, in the order
   operators want (native attached first and removed last, a port

@@ -1,13 +1,11 @@
-"""One SSH session with a switch's command line: send a line, read what
-the device prints up to its next prompt.
+"""One SSH session with a switch's command line: the transport under
+the expect loop of haas.ext.switches.cli.expect.
 
 paramiko gives the interactive channel (a PTY, as a person's ``ssh``
 has: switch CLIs expect one); the expect loop is ours, a few lines, so
-that each device's prompts, login and errors stay in its driver.  Every
-wait is bounded: a device that stops answering is SwitchUnavailableError
-after `timeout` seconds, as is one that refuses the connection or drops
-it; a line the device answers with an error (its own ``%`` line) is
-SwitchError with that line.
+that each device's prompts, login and errors stay in its driver.  A
+switch that refuses the connection or drops it is
+SwitchUnavailableError, as one that stops answering is.
 
 Host keys: with `known_hosts` (``[haas.ext.switches.cli] known_hosts``,
 an OpenSSH known_hosts file) a switch must offer the key that file has
@@ -22,12 +20,12 @@ import base64
 import hashlib
 import logging
 import os
-import re
 import socket
-import time
 import typing
 
 from haas.errors import SwitchError, SwitchUnavailableError
+from haas.ext.switches.cli import expect
+from haas.ext.switches.cli.expect import CONNECT_TIMEOUT, TIMEOUT, Terminal
 
 if typing.TYPE_CHECKING:
     import paramiko
@@ -37,28 +35,13 @@ log = logging.getLogger(__name__)
 #: The configuration section of the SSH drivers' shared options.
 SECTION = 'haas.ext.switches.cli'
 
-#: Terminal escapes some devices write around prompts and pages.
-ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
-#: Default seconds to wait for the TCP and SSH connection, and for each
-#: answer of the device.
-CONNECT_TIMEOUT, TIMEOUT = 10.0, 30.0
 #: The port a `hostname` without one means.
 SSH_PORT = 22
 
 
 def address(hostname: str) -> tuple[str, int]:
     """`host`, `host:port` or `[v6]:port` as (host, port)."""
-    if hostname.startswith('['):
-        host, _, rest = hostname[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif hostname.count(':') == 1:
-        host, _, port = hostname.partition(':')
-    else:
-        host, port = hostname, ''
-    if port and not (port.isascii() and port.isdigit()
-                     and 0 < int(port) < 65536):
-        raise SwitchError(f'{hostname!r} is not HOST or HOST:PORT')
-    return host, int(port) if port else SSH_PORT
+    return expect.address(hostname, SSH_PORT)
 
 
 def known_hosts(config: typing.Any) -> str | None:
@@ -86,25 +69,19 @@ class HostKeyError(Exception):
     the policy inside paramiko, turned into a SwitchError by connect)."""
 
 
-class Console:
+class Console(Terminal):
     """An SSH session with the command line of switch `name`."""
+
+    default_port = SSH_PORT
 
     def __init__(self, name: str, hostname: str, username: str,
                  password: str, connect_timeout: float = CONNECT_TIMEOUT,
                  timeout: float = TIMEOUT, known_hosts: str | None = None):
-        self.name = name
+        super().__init__(name, hostname, username, password,
+                         connect_timeout, timeout)
         self.known_hosts = known_hosts
-        self.host, self.port = address(hostname)
-        self.username, self.password = username, password
-        self.connect_timeout, self.timeout = connect_timeout, timeout
         self.client: paramiko.SSHClient | None = None
         self.channel: paramiko.Channel | None = None
-        self.buffer = ''
-        #: Every line sent, in order: what a session did, for its logs.
-        self.sent: list[str] = []
-
-    def where(self) -> str:
-        return f'switch {self.name} ({self.host}:{self.port})'
 
     def connect(self) -> None:
         """Open the SSH session and its interactive shell."""
@@ -203,60 +180,15 @@ class Console:
             self.client.close()
             self.client = self.channel = None
 
-    def send(self, text: str) -> None:
-        """Send `text` as typed (no end of line added)."""
+    def _write(self, text: str) -> None:
         assert self.channel is not None
+        self.channel.sendall(text.encode())
+
+    def _read(self, timeout: float) -> str | None:
+        assert self.channel is not None
+        self.channel.settimeout(timeout)
         try:
-            self.channel.sendall(text.encode())
-        except (OSError, EOFError) as e:
-            raise SwitchUnavailableError(
-                f'lost {self.where()}: {e or type(e).__name__}') from e
-
-    def expect(self, pattern: re.Pattern[str],
-               timeout: float | None = None) -> tuple[str, re.Match[str]]:
-        """What the device printed before `pattern`, and the match;
-        SwitchUnavailableError if it does not come within `timeout`
-        seconds or the session ends."""
-        assert self.channel is not None
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            match = pattern.search(self.buffer)
-            if match:
-                before = self.buffer[:match.start()]
-                self.buffer = self.buffer[match.end():]
-                return before, match
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SwitchUnavailableError(
-                    f'{self.where()} did not answer within '
-                    f'{timeout or self.timeout:g} s (waiting for '
-                    f'{pattern.pattern!r} after {self.buffer[-80:]!r})')
-            self.channel.settimeout(left)
-            try:
-                data = self.channel.recv(65536)
-            except socket.timeout:
-                continue
-            except (OSError, EOFError) as e:
-                raise SwitchUnavailableError(
-                    f'lost {self.where()}: {e or type(e).__name__}') from e
-            if not data:
-                raise SwitchUnavailableError(
-                    f'{self.where()} closed the session')
-            self.buffer += ANSI.sub('', data.decode(errors='replace'))
-
-    def command(self, line: str, prompt: re.Pattern[str],
-                error: re.Pattern[str]) -> str:
-        """Send `line`, return what the device printed before its next
-        `prompt` (without the echo of `line`); SwitchError with the
-        first line matching `error`."""
-        self.sent.append(line)
-        self.send(line + '\n')
-        output, _ = self.expect(prompt)
-        lines = output.replace('\r', '').split('\n')
-        if lines and lines[0].strip() == line.strip():
-            lines = lines[1:]
-        for found in lines:
-            if error.search(found):
-                raise SwitchError(f'{self.where()} refused {line!r}: '
-                                  f'{found.strip()}')
-        return '\n'.join(lines)
+            data = self.channel.recv(65536)
+        except socket.timeout:
+            return None
+        return data.decode(errors='replace')

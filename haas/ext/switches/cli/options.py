@@ -1,17 +1,14 @@
-"""The options every SSH command-line driver reads from its own section
-of haas.cfg, and the Console they open with them."""
+"""The options every command-line driver reads from its own section of
+haas.cfg, and the console (SSH, or telnet) they open with them."""
 
 from __future__ import annotations
 
 import typing
 
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import (
-    CONNECT_TIMEOUT,
-    TIMEOUT,
-    Console,
-    known_hosts,
-)
+from haas.ext.switches.cli.console import Console, known_hosts
+from haas.ext.switches.cli.expect import CONNECT_TIMEOUT, TIMEOUT, Terminal
+from haas.ext.switches.cli.telnet import TelnetConsole
 
 
 def seconds(config: typing.Any, section: str, option: str,
@@ -49,14 +46,29 @@ def parking_vlan(section: str, last: int) -> int | None:
     return int(text)
 
 
+def _timeouts(config: typing.Any, section: str) -> dict[str, float]:
+    return {'connect_timeout': seconds(config, section, 'connect_timeout',
+                                       CONNECT_TIMEOUT),
+            'timeout': seconds(config, section, 'timeout', TIMEOUT)}
+
+
 def console(switch: typing.Any, section: str) -> Console:
-    """A Console to `switch` (its label, hostname, username, password),
-    with the timeouts of `[section]` and the host keys of
+    """An SSH Console to `switch` (its label, hostname, username,
+    password), with the timeouts of `[section]` and the host keys of
     `[haas.ext.switches.cli] known_hosts`; not connected yet."""
     config = _config()
     return Console(switch.label, switch.hostname, switch.username,
-                   switch.password,
-                   connect_timeout=seconds(config, section, 'connect_timeout',
-                                           CONNECT_TIMEOUT),
-                   timeout=seconds(config, section, 'timeout', TIMEOUT),
-                   known_hosts=known_hosts(config))
+                   switch.password, known_hosts=known_hosts(config),
+                   **_timeouts(config, section))
+
+
+def terminal(switch: typing.Any, section: str, protocol: str) -> Terminal:
+    """`console`, or over telnet when `protocol` is 'telnet' (with the
+    same timeouts)."""
+    if protocol == 'ssh':
+        return console(switch, section)
+    if protocol != 'telnet':
+        raise SwitchError(f'switch {switch.label} has protocol '
+                          f'{protocol!r}, which is neither ssh nor telnet')
+    return TelnetConsole(switch.label, switch.hostname, switch.username,
+                         switch.password, **_timeouts(_config(), section))

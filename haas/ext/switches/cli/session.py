@@ -27,7 +27,7 @@ import typing
 from collections.abc import Iterable
 
 from haas.errors import SwitchError
-from haas.ext.switches.cli.console import Console
+from haas.ext.switches.cli.expect import Terminal
 
 if typing.TYPE_CHECKING:
     from haas.model import NetworkingAction
@@ -51,7 +51,8 @@ def vlans(numbers: Iterable[int]) -> str:
 
 
 class VlanSession:
-    """A SwitchSession (haas.drivers) over a Console; see above."""
+    """A SwitchSession (haas.drivers) over a console (SSH's or telnet's
+    Terminal); see above."""
 
     #: The device's prompt at the end of what it prints, and its error
     #: lines.
@@ -69,7 +70,7 @@ class VlanSession:
     shutdown = ('shutdown',)
     no_shutdown = ('no shutdown',)
 
-    def __init__(self, console: Console, parking_vlan: int | None = None,
+    def __init__(self, console: Terminal, parking_vlan: int | None = None,
                  save: bool = False):
         self.console = console
         self.parking_vlan = parking_vlan

@@ -1,0 +1,37 @@
+"""A PowerConnect switch may be reached over telnet.
+
+power_connect55xx.protocol: registering a switch with `protocol:
+"telnet"` makes the driver reach its command line over telnet instead
+of SSH (for devices or sites without SSH; telnet sends the password in
+clear).  NOT NULL with a server default of 'ssh': existing switches keep
+today's transport, and PostgreSQL adds the column without rewriting the
+table.  Going back drops the choice: every switch is then reached over
+SSH again.
+
+Revision ID: 7a8f49167416
+Revises: e9c7556cca0f
+Create Date: 2026-12-06 18:40:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+# revision identifiers, used by Alembic.
+revision = '7a8f49167416'
+down_revision = 'e9c7556cca0f'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # A plain ADD COLUMN on both databases (SQLite takes one with a
+    # default): batch mode would rebuild the table on SQLite, which
+    # `upgrade --sql` cannot write without reading it.
+    op.add_column('power_connect55xx',
+                  sa.Column('protocol', sa.String(), nullable=False,
+                            server_default='ssh'))
+
+
+def downgrade():
+    with op.batch_alter_table('power_connect55xx') as batch:
+        batch.drop_column('protocol')
