@@ -36,9 +36,9 @@ def counts(app):
                     f'SELECT count(*) FROM "{t}"').scalar() for t in ROWS_0_3}
 
 
-#: Each 0.3 head of a driver with passwords -> its revision since, which
-#: encrypts them.
-ENCRYPTED = {'9d5f2cab3511': 'e9c7556cca0f', '45b6520d2c63': '8ecb0d349ed2',
+#: Each 0.3 head of a driver with passwords -> its head now, at or past
+#: the revision that encrypts them.
+ENCRYPTED = {'9d5f2cab3511': '7a8f49167416', '45b6520d2c63': '8ecb0d349ed2',
              'b9d87c7080f1': '8bdf5c902a41', 'bfe71cdb8f5d': '2de6116630a2',
              'a56855f9aa12': 'bf6ad6510a60'}
 
@@ -75,7 +75,8 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
         {**row, 'error': None, 'port_id': port_of[row['nic_id']]}
         for row in rows['networking_action']]
     # The Dell and Nexus switches' branches move on to their save
-    # revisions, and each of their switches gains save, false.
+    # revisions, and each of their switches gains save, false; each
+    # PowerConnect is reached over SSH, as before.
     assert state_rows(app)['alembic_version'] == sorted(
         [{'version_num': ENCRYPTED.get(row['version_num'],
                                        row['version_num'])}
@@ -83,9 +84,11 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
         + [{'version_num': CORE_HEAD}],
         key=lambda row: row['version_num'])
     saving = ('power_connect55xx', 'nexus')
+    added = {'power_connect55xx': {'save': False, 'protocol': 'ssh'},
+             'nexus': {'save': False}}
     for table in saving:
         assert state_rows(app)[table] == [
-            {**row, 'save': False} for row in rows[table]]
+            {**row, **added[table]} for row in rows[table]]
     unchanged = ('networking_action', 'alembic_version',
                  'haas_schema_branch', *saving)
     assert {t: r for t, r in state_rows(app).items()

@@ -90,7 +90,9 @@ SCRIPTS = {
         ('4f1c2e8a7b30', 'A PowerConnect switch may save its configuration '
          'after each change.', []),
         encrypted('e9c7556cca0f', 'Dell PowerConnect switch',
-                  'power_connect55xx')],
+                  'power_connect55xx'),
+        ('7a8f49167416', 'A PowerConnect switch may be reached over '
+         'telnet.', [])],
     'haas.ext.switches.brocade': [
         ('c4e1b7a09d32', "Create `brocade`, the Brocade NOS switch driver's "
          'table.', ['brocade'])],
