@@ -39,8 +39,9 @@ def create_app(config=None):
         config = haas_config.load()
     elif isinstance(config, str):
         config = haas_config.Config.from_string(config)
-    from haas import audit
+    from haas import audit, metrics
     audit.init_logging(config.log_level)
+    metrics.configure(config)
     # Read now, so that a bad value is a start-up error, not a 500 later.
     config.getboolean('auth', 'require_authentication', True)
     _require_libvirt_endpoint(config)
@@ -73,6 +74,7 @@ def create_app(config=None):
     migrations.init_app(app)
     rest.init_app(app, _declare_core_calls)
     audit.init_app(app, config)
+    metrics.init_app(app, config)
     return app
 
 

@@ -65,6 +65,12 @@ FIRST_RECONNECT, LONGEST_RECONNECT = 0.5, 30.0
 LONGEST_REASON = 2000
 
 
+def _named(action_id, request):
+    """An action in the daemon's log: its id, and the id of the API
+    request that queued it (haas.audit), when known."""
+    return f'{action_id} (request {request})' if request else str(action_id)
+
+
 def notify():
     """Wake the daemons once the current transaction commits (PostgreSQL;
     on SQLite they look every POLL seconds)."""
@@ -297,22 +303,22 @@ class Daemon:
             return None
         # (Read now: the commit expires the action's attributes, and each
         # read after it would cost a query.)
-        action_id = action.id
+        action_id, request = action.id, action.request_id
         try:
             self._apply(action, sessions)
         except SwitchError as e:
             db.session.rollback()
-            self._refused(action_id, e)
+            self._refused(action_id, e, request)
             return ERROR
         except SwitchUnavailableError as e:
             db.session.rollback()
             self._drop(sessions)
-            self._unavailable(action_id, e)
+            self._unavailable(action_id, e, request)
             return PENDING
         except Exception as e:
             db.session.rollback()
             self._drop(sessions)
-            self._failed(action_id, e)
+            self._failed(action_id, e, request)
             return PENDING
         with self._retry_lock:
             self._retry.pop(action_id, None)
@@ -359,6 +365,8 @@ class Daemon:
                     f'({"connect" if action.new_network else "detach"} nic '
                     f'{nic.label} of node {nic.owner.label}, channel '
                     f'{action.channel})')
+        if action.request_id:
+            what += f' (request {action.request_id})'
         if port is None:
             log.warning('%s: the nic is cabled to no port; recorded without '
                         'touching a switch', what)
@@ -382,21 +390,21 @@ class Daemon:
         db.session.commit()
         log.info('applied %s', what)
 
-    def _refused(self, action_id, error):
+    def _refused(self, action_id, error, request=None):
         """Mark the action ERROR, with why: its switch refused it."""
         with self._retry_lock:
             self._retry.pop(action_id, None)
         self._record(action_id, error, status=ERROR)
         log.error('action %s failed (switch error: %s); marked ERROR',
-                  action_id, error)
+                  _named(action_id, request), error)
 
-    def _unavailable(self, action_id, error):
+    def _unavailable(self, action_id, error, request=None):
         """Keep the action pending, with why its attempt failed, and try
         it again later: its switch cannot take it now."""
         delay = self._later(action_id)
         self._record(action_id, error)
         log.error('action %s failed (switch unavailable: %s); trying again '
-                  'in %g s', action_id, error, delay)
+                  'in %g s', _named(action_id, request), error, delay)
 
     def _record(self, action_id, error, **values):
         """Write `error` as the action's reason, with `values`, while it
@@ -417,14 +425,15 @@ class Daemon:
             self._retry[action_id] = (time.monotonic() + delay, delay)
         return delay
 
-    def _failed(self, action_id, error):
+    def _failed(self, action_id, error, request=None):
         if outages.unavailable(error, db.engine.dialect):
             # The database went away under the action, which is not at
             # fault: the daemon waits for the database, then applies it.
             raise error
         delay = self._later(action_id)
         log.error('action %s failed (unexpected error: %s); trying again in '
-                  '%g s', action_id, error, delay, exc_info=True)
+                  '%g s', _named(action_id, request), error, delay,
+                  exc_info=True)
 
     # --- the daemon's loop ---------------------------------------------------
 

@@ -4,6 +4,7 @@ Extensions define their own models in their own modules, subclassing
 ``db.Model``; their tables exist in a database only while they are enabled.
 """
 
+import datetime
 import uuid
 
 import sqlalchemy as sa
@@ -31,6 +32,11 @@ Key = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 #: What a networking action is at, and what it does.
 PENDING, DONE, ERROR = 'PENDING', 'DONE', 'ERROR'
+
+
+def utcnow():
+    """Now in UTC, without a time zone (as both databases keep it)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 MODIFY_PORT, REVERT_PORT = 'modify_port', 'revert_port'
 
 
@@ -254,6 +260,10 @@ class NetworkingAction(db.Model):
     error = db.Column(db.Text)
     # The port the action changes (last: added by a later revision).
     port_id = db.Column(db.ForeignKey('port.id'))
+    # When (UTC) and by which API request (haas.audit's id) the action
+    # was queued; NULL for actions queued before HaaS kept them.
+    queued_at = db.Column(db.DateTime, default=utcnow)
+    request_id = db.Column(db.String)
 
     # Spelt with OR, not IN: PostgreSQL shows IN on a varchar otherwise
     # after a dump is restored, and the schemas would differ.

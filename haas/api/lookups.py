@@ -9,7 +9,7 @@ keep their names and meanings.  Nothing here declares a call.
 import sqlalchemy as sa
 from flask import current_app
 
-from haas import auth, deferred
+from haas import audit, auth, deferred, metrics
 from haas.errors import BlockedError, DuplicateError, NotFoundError
 from haas.model import REVERT_PORT, NetworkingAction, Node, db
 
@@ -131,9 +131,11 @@ def queue_port_revert(port):
 
 
 def _queued(action):
+    action.request_id = audit.request_id()
     db.session.add(action)
     db.session.flush()
     deferred.notify()
+    metrics.action_queued(action.type)
     return {'status_id': action.uuid}
 
 
