@@ -245,6 +245,14 @@ def failing(monkeypatch, error):
     return apply
 
 
+def request_of(action_id):
+    """The id of the API request that queued the action, which the
+    daemon's lines about it carry."""
+    found = db.session.get(NetworkingAction, action_id).request_id
+    assert found
+    return found
+
+
 def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
         client, two_switches, switches, monkeypatch, caplog):
     admin, vlan = two_switches
@@ -260,8 +268,8 @@ def test_a_switch_error_marks_the_action_error_and_frees_the_nic(
     assert actions() == [('n1', 'net', 'ERROR', 'modify_port'),
                          ('n2', 'net', 'DONE', 'modify_port')]
     assert [r.getMessage() for r in caplog.records] == [
-        f'action {refused} failed (switch error: port p1 is shut down); '
-        f'marked ERROR']
+        f'action {refused} (request {request_of(refused)}) failed (switch '
+        f'error: port p1 is shut down); marked ERROR']
     assert shown(client, admin, 'n1') == {
         'status': 'ERROR', 'node': 'n1', 'nic': 'eth0', 'switch': 'bad',
         'port': 'p1', 'type': 'modify_port',
@@ -298,8 +306,9 @@ def test_an_unexpected_failure_waits_for_its_retry_while_others_go_on(
     failed = db.session.execute(sa.select(NetworkingAction.id).filter_by(
         status='PENDING')).scalar_one()
     assert [(r.getMessage(), r.exc_info[0]) for r in caplog.records] == [
-        (f'action {failed} failed (unexpected error: the driver has a bug); '
-         f'trying again in 1 s', RuntimeError)]
+        (f'action {failed} (request {request_of(failed)}) failed '
+         f'(unexpected error: the driver has a bug); trying again in 1 s',
+         RuntimeError)]
     # Still pending, the action blocks the nic's next request.
     blocked = client.post('/node/n1/nic/eth0/connect_network', headers=admin,
                           json={'network': 'net'})
@@ -334,8 +343,9 @@ def test_a_switch_unavailable_keeps_the_action_pending_with_its_reason(
         'bad did not answer within 30 s'
     # Expected: no traceback in the log.
     assert [(r.getMessage(), r.exc_info) for r in caplog.records] == [
-        (f'action {failed} failed (switch unavailable: bad did not answer '
-         f'within 30 s); trying again in 1 s', None)]
+        (f'action {failed} (request {request_of(failed)}) failed (switch '
+         f'unavailable: bad did not answer within 30 s); trying again in 1 '
+         f's', None)]
     assert [switches(s)['ports'] for s in ('bad', 'good')] == [
         {}, {'p1': {'vlan/native': vlan}}]
     # Back, the switch takes it at its retry time; the reason goes.

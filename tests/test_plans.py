@@ -459,6 +459,15 @@ def test_upgrade_plan_sql_is_only_what_is_pending(databases):
 
     # `upgrade --extension` left the ledger out, and core's since 0.3;
     # `upgrade` runs the ledger first, and those last.
+    later = LATER
+    if uri.startswith('sqlite'):
+        # The SQL stops, with one line, at the first revision that
+        # rebuilds a SQLite table (it must read it): ee4142f61a1b.
+        later = LATER[:[s[0] for s in LATER].index('ee4142f61a1b') + 1]
+        assert result.exit_code == 1
+        assert 'cannot proceed in --sql mode' in error_line(result)
+    else:
+        assert result.exit_code == 0, result.stderr
     assert created_per_revision(result.stdout) == [(None, [])] + [
         (marker(b, s), s[2]) for b, s in upgrades(LEDGER, SWITCH)] + [
-        (marker(CORE, s), s[2]) for s in LATER]
+        (marker(CORE, s), s[2]) for s in later]

@@ -69,10 +69,12 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     # its extensions' rows imply, gets a version row and label of its own;
     # the drivers with passwords are past 0.3 too, their passwords
     # encrypted (state_rows shows a token as its text).
-    # ... and names the port it changes: its nic's.
+    # ... and names the port it changes: its nic's; when and by which
+    # request it was queued, HaaS 0.3 did not keep.
     port_of = {nic['id']: nic['port_id'] for nic in rows['nic']}
     assert state_rows(app)['networking_action'] == [
-        {**row, 'error': None, 'port_id': port_of[row['nic_id']]}
+        {**row, 'error': None, 'port_id': port_of[row['nic_id']],
+         'queued_at': None, 'request_id': None}
         for row in rows['networking_action']]
     # The Dell and Nexus switches' branches move on to their save
     # revisions, and each of their switches gains save, false; each
