@@ -50,11 +50,26 @@ class Obm(db.Model):
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type}
 
-    # What a driver does to its node (see haas.drivers for dry_run).
-    def power_cycle(self):
+    # What a driver does to its node (see haas.drivers for dry_run); a
+    # BMC that refuses or does not answer is an OBMError.
+    def power_on(self):
+        raise NotImplementedError
+
+    def power_cycle(self, force=False):
+        """Restart the node: a hard reset with `force`, else a power
+        cycle; a node that is off is switched on."""
         raise NotImplementedError
 
     def power_off(self):
+        raise NotImplementedError
+
+    def power_status(self):
+        """'On' or 'Off' (None under dry_run)."""
+        raise NotImplementedError
+
+    def set_bootdev(self, bootdev):
+        """Boot from `bootdev` ('pxe', 'disk', or 'none': no
+        override) from the next boot on."""
         raise NotImplementedError
 
     def start_console(self):
