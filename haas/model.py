@@ -94,6 +94,10 @@ class Node(db.Model):
     label = db.Column(db.String, nullable=False, unique=True)
     project_id = db.Column(db.ForeignKey('project.id'))
     obm_id = db.Column(db.ForeignKey('obm.id'), nullable=False)
+    #: node_set_obm's: False refuses power and console calls, True keeps
+    #: the node in its project until an administrator forces a detach;
+    #: None (never set) is neither, as nodes were before.
+    obm_enabled = db.Column(db.Boolean, nullable=True)
 
     project = db.relationship('Project', backref='nodes')
     # A node owns its OBM: deleting the node deletes the OBM row.
