@@ -6,14 +6,16 @@ import contextlib
 import os
 import shutil
 import subprocess
+import threading
 
 import pytest
 from pyghmi import exceptions
 from pyghmi.ipmi import command
 
-from haas.simulators import bmc
+from haas.simulators import bmc, serial
 
 from support.commands import HAAS_ADMIN
+from support.servers import eventually
 
 USER, PASSWORD = 'admin', 'secret'
 
@@ -31,9 +33,10 @@ def device(folder):
 
 @contextlib.contextmanager
 def client(address, password=PASSWORD):
-    """A pyghmi session with the BMC, logged out at the end."""
+    """A pyghmi session with the BMC, logged out at the end (credentials
+    as bytes, as haas.ext.obm.ipmi gives them: see there why)."""
     host, port = address
-    c = command.Command(host, USER, password, port=port)
+    c = command.Command(host, USER.encode(), password.encode(), port=port)
     try:
         yield c
     finally:
@@ -176,3 +179,85 @@ def test_a_bad_listen_address_is_one_line_and_an_exit_status(folder):
     assert (result.returncode, result.stderr.splitlines()[-1]) == (
         2, "Error: Invalid value for '--listen': 'nowhere' is not "
            "HOST:PORT")
+
+
+# --- serial over LAN --------------------------------------------------------
+
+BOOT = ''.join(line + '\r\n' for line in serial.boot_lines('hd', 'node')) \
+    + 'node login: '
+
+
+def test_the_console_log_keeps_what_the_booting_node_wrote(device, folder):
+    with client(device) as c:
+        c.set_bootdev('hd')
+        c.set_power('on')
+    assert eventually(lambda: serial.SerialConsole(folder).log() == BOOT,
+                      what='the boot messages and the login prompt')
+
+
+class Sol:
+    """`ipmitool sol activate`, with what it printed so far."""
+
+    def __init__(self, address):
+        ipmitool(address, 'chassis', 'power', 'status')  # skips without it
+        host, port = address
+        self.process = subprocess.Popen(
+            ['ipmitool', '-I', 'lanplus', '-H', host, '-p', str(port),
+             '-U', USER, '-P', PASSWORD, 'sol', 'activate'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.output = b''
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while chunk := self.process.stdout.read1(4096):
+            self.output += chunk
+
+    def shown(self, text):
+        return eventually(lambda: text.encode() in self.output,
+                          what=f'{text!r} on the SOL console')
+
+    def type(self, text):
+        self.process.stdin.write(text.encode())
+        self.process.stdin.flush()
+
+    def close(self):
+        self.type('~.')  # ipmitool's escape: deactivate and quit
+        self.process.wait(timeout=30)
+        self.reader.join(timeout=10)
+
+
+def test_sol_shows_the_boot_and_echoes_at_the_prompt(device):
+    with client(device) as c:
+        c.set_power('on')
+    sol = Sol(device)
+    try:
+        sol.shown('SOL Session operational')
+        with client(device) as c:
+            c.set_bootdev('hd')
+            c.raw_command(netfn=0, command=2, data=[3])  # hard reset
+        sol.shown(BOOT)
+        sol.type('hello\r')
+        sol.shown(BOOT + 'hello\r\nnode login: ')
+    finally:
+        sol.close()
+    assert sol.process.returncode == 0
+
+
+def test_a_second_sol_session_takes_the_console_over(device, folder):
+    with client(device) as c:
+        c.set_power('on')
+    first = Sol(device)
+    first.shown('SOL Session operational')
+    second = Sol(device)
+    try:
+        second.shown('SOL Session operational')
+        eventually(lambda: serial.SerialConsole(folder).log().endswith(
+            'node login: '), what='the login prompt')
+        second.type('x\r')
+        second.shown('x\r\nnode login: ')
+    finally:
+        second.close()
+        first.process.kill()
+        first.process.wait(timeout=10)

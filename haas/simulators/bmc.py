@@ -11,10 +11,10 @@ in a JSON file of the state folder, written whole under a lock, so that a
 restarted simulator (a new process) and a test reading from outside see
 the same chassis.
 
-A serial-over-LAN console is the next step: `Bmc.activate_payload` opens a
-`pyghmi.ipmi.console.ServerConsole` on `iohandler` while `is_active()`, and
-`tick()`, called between packets by `serve`, is where a simulated node will
-write its boot messages at a steady trickle.
+Serial over LAN carries the node's serial console (haas.simulators.serial):
+its boot messages at a steady trickle, then a login prompt that echoes
+what is typed; `ipmitool sol activate` shows it.  One SOL session at a
+time; a new one takes over from the last.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import sys
 import typing
 import uuid
 from collections.abc import Iterator
+
+from haas.simulators import serial
 
 #: A chassis as it comes from the factory: off, no boot device asked for.
 FACTORY: dict[str, typing.Any] = {
@@ -47,6 +49,13 @@ DEVICES = {0: 'default', 1: 'network', 2: 'hd', 3: 'safe', 5: 'optical',
 SUITE_3 = (1, 1, 1)
 #: RMCP+ status code: no cipher suite matches the proposed algorithms.
 NO_CIPHER_SUITE_MATCH = 0x12
+#: Serial over LAN's configuration (IPMI 2.0, 26.3), by parameter: set
+#: complete; enabled; user privilege, not forced; 60 ms and 96 bytes to
+#: send; 7 retries, 200 ms apart; 115200 bit/s, saved and now; channel 1;
+#: the port (filled in: the BMC's).
+SOL_REVISION = 0x11
+SOL_PARAMETERS = {0: [0], 1: [1], 2: [2], 3: [12, 96], 4: [7, 20],
+                  5: [10], 6: [10], 7: [1], 8: [0, 0]}
 #: Completion code: parameter not supported (IPMI 2.0, table 28-14).
 PARAMETER_NOT_SUPPORTED = 0x80
 #: Completion code: invalid data field in request.
@@ -139,6 +148,11 @@ def _bmc_class() -> type:
             # pyghmi routes a client's packets to its session by the port
             # the BMC listens on: the one bound, when asked for port 0.
             self.port = self.serversocket.getsockname()[1]
+            self.console = serial.SerialConsole(state.folder)
+            # A node found on (a restarted simulator) is up already: at
+            # its prompt, echoing.
+            self.console.on = self.is_active()
+            self.iohandler = self._typed
 
         def sessionless_data(self, data: bytes,
                              sockaddr: typing.Any) -> None:
@@ -168,19 +182,24 @@ def _bmc_class() -> type:
         def power_on(self) -> None:
             with self.state.changing() as state:
                 _command(state, 'on')
-                if state['power'] == 'off':
+                booting = state['power'] == 'off'
+                if booting:
                     _boot(state)
+            if booting:
+                self.console.boot(state['booted_from'])
 
         def power_off(self) -> None:
             with self.state.changing() as state:
                 _command(state, 'off')
                 state['power'] = 'off'
+            self.console.power_off()
 
         def power_shutdown(self) -> None:
             # A soft (ACPI) shutdown: the simulated OS obeys at once.
             with self.state.changing() as state:
                 _command(state, 'shutdown')
                 state['power'] = 'off'
+            self.console.power_off()
 
         def _restart(self, name: str) -> int:
             with self.state.changing() as state:
@@ -190,6 +209,7 @@ def _bmc_class() -> type:
                     # does nothing, and says so.
                     return 0xd5
                 _boot(state)
+            self.console.boot(state['booted_from'])
             return 0
 
         def power_cycle(self) -> int:
@@ -235,8 +255,71 @@ def _bmc_class() -> type:
                 state['persistent'] = valid and bool(data[1] & 0x40)
             session.send_ipmi_response()
 
+        def handle_raw_request(self, request: dict[str, typing.Any],
+                               session: typing.Any) -> None:
+            if request['netfn'] == 0x0c and request['command'] == 0x22:
+                self._sol_parameter(request, session)
+            else:
+                super().handle_raw_request(request, session)
+
+        def _sol_parameter(self, request: dict[str, typing.Any],
+                           session: typing.Any) -> None:
+            # Get SOL Configuration Parameters, which `ipmitool sol
+            # activate` reads first (pyghmi's BMC has none).
+            data = request['data']
+            if len(data) < 2:
+                session.send_ipmi_response(code=INVALID_DATA)
+            elif data[0] & 0x80:  # the parameter's revision only
+                session.send_ipmi_response(data=[SOL_REVISION])
+            elif data[1] not in SOL_PARAMETERS:
+                session.send_ipmi_response(code=PARAMETER_NOT_SUPPORTED)
+            else:
+                value = SOL_PARAMETERS[data[1]]
+                if data[1] == 8:
+                    value = list(struct.pack('<H', self.port))
+                session.send_ipmi_response(data=[SOL_REVISION, *value])
+
+        def activate_payload(self, request: dict[str, typing.Any],
+                             session: typing.Any) -> None:
+            # One SOL session at a time, as on a BMC; a new one takes
+            # the port from the last (whose client may have gone without
+            # deactivating it: a real BMC would time it out).  The sizes
+            # and port least significant byte first, as IPMI says
+            # (pyghmi's own sends the port the other way round).
+            from pyghmi.ipmi import console
+            self._drop_sol()
+            self.activated = True
+            session.send_ipmi_response(
+                data=[0, 0, 0, 0, *struct.pack('<HHH', 255, 255, self.port),
+                      0xff, 0xff])
+            self.sol = console.ServerConsole(session, self._typed)
+            self.console.listener = self.sol.send_data
+
+        def deactivate_payload(self, request: dict[str, typing.Any],
+                               session: typing.Any) -> None:
+            if not self.activated:
+                session.send_ipmi_response(code=0x80)
+                return
+            session.send_ipmi_response()
+            self._drop_sol()
+
+        def _drop_sol(self) -> None:
+            self.console.listener = None
+            if self.sol is not None:
+                self.sol.close()
+            self.sol = None
+            self.activated = False
+
+        def _typed(self, data: typing.Any) -> None:
+            if isinstance(data, dict):  # the SOL session was lost
+                self._drop_sol()
+            else:
+                self.console.typed(bytes(data))
+
         def tick(self) -> None:
-            """What the BMC does between packets (a console's output)."""
+            """What the BMC does between packets: the next line of a
+            booting node's console."""
+            self.console.tick()
 
     return SimulatedBmc
 
@@ -261,7 +344,9 @@ def serve(host: str, port: int, state_dir: str, username: str,
         found_host = found_host[len('::ffff:'):]
     print(f'listening on {found_host}:{found_port}', flush=True)
     while not stopping:
-        session.Session.wait_for_rsp(0.2)
+        # Awake often only while a booting node has lines to write.
+        session.Session.wait_for_rsp(
+            serial.INTERVAL if device.console.pending else 0.5)
         device.tick()
     sys.stdout.flush()
 
