@@ -22,6 +22,7 @@ from haas import migrations
 from haas.crypto import Encrypted
 from haas.drivers import no_dry_run
 from haas.errors import OBMError
+from haas.fields import LABEL, MAX_NAME, Kind, label_check, string
 from haas.model import Obm, db
 from haas.rest import Body, Name, Secret
 
@@ -108,16 +109,37 @@ def options() -> tuple[float, int, bool]:
     return timeout, retries, text in ('true', 'yes', 'on', '1')
 
 
-def address(host: str) -> tuple[str, int]:
-    """(host, port) of a BMC's `host`, which may carry a port
-    (``HOST:PORT``, ``[V6]:PORT``); a bare IPv6 address has none."""
+def _split(host: str) -> tuple[str, int]:
     name, sep, port = host.rpartition(':')
     if not sep or (':' in name and not name.startswith('[')):
         return host.strip('[]'), IPMI_PORT
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise OBMError(f'The BMC address {host!r} has a bad port: '
-                       f'{port!r}.')
+        raise ValueError(f'has a bad port: {port!r} (HOST, HOST:PORT or '
+                         f'[IPV6]:PORT, a port 1-65535)')
     return name.strip('[]'), int(port)
+
+
+def address(host: str) -> tuple[str, int]:
+    """(host, port) of a BMC's `host`, which may carry a port
+    (``HOST:PORT``, ``[V6]:PORT``); a bare IPv6 address has none."""
+    try:
+        return _split(host)
+    except ValueError as e:
+        raise OBMError(f'The BMC address {host!r} {e}.') from None
+
+
+def _checked(host: str) -> str:
+    _split(host)
+    return host
+
+
+class BmcAddress(Kind):
+    """A BMC's address: HOST, HOST:PORT or [IPV6]:PORT (UDP; 623 when
+    not given)."""
+
+    @classmethod
+    def pydantic(cls) -> typing.Any:
+        return string(1, MAX_NAME, label_check, _checked, pattern=LABEL)
 
 
 def _answered(response: dict[str, typing.Any], what: str,
@@ -191,7 +213,7 @@ class Ipmi(Obm):
     __mapper_args__ = {'polymorphic_identity': api_name}
 
     class Fields(Body):
-        host: Name
+        host: BmcAddress
         user: Name
         password: Secret
 
