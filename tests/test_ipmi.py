@@ -159,6 +159,16 @@ def test_a_bmc_that_does_not_answer_is_an_obm_error_within_the_timeout(
     assert waited < 10
 
 
+def test_a_bmc_silent_at_every_try_is_an_obm_error_that_says_so(silent):
+    # pyghmi gives up on a silent BMC after seconds, long before this
+    # timeout: without retries, one try.
+    with context('timeout = 60\nretries = 0'):
+        with pytest.raises(OBMError) as raised:
+            obm(silent).power_on()
+    assert raised.value.msg == (f'BMC {silent[0]}:{silent[1]} did not '
+                                f'answer (1 try).')
+
+
 def test_calls_leave_no_thread_behind(app, device):
     node = obm(device)
     node.power_status()

@@ -191,7 +191,7 @@ def converse(host: str, user: str, password: str,
                 session.ipmi_session.logout()
 
     pool = _executor()
-    for _ in range(retries + 1):
+    for tries in range(1, retries + 2):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
@@ -199,11 +199,16 @@ def converse(host: str, user: str, password: str,
         try:
             return future.result(timeout=remaining)
         except concurrent.futures.TimeoutError:
-            # The attempt ends by itself (pyghmi's own timeouts) and logs
-            # out; the caller does not wait for it.
+            # Dropped if it has not started (the pool was busy); else it
+            # ends by itself (pyghmi's own timeouts) and logs out, and
+            # the caller does not wait for it.
+            future.cancel()
             break
         except Unanswered as e:
             log.info('BMC %s did not answer: %s', host, e or 'no answer')
+    else:
+        raise OBMError(f'BMC {host} did not answer ({tries} '
+                       f'{"try" if tries == 1 else "tries"}).')
     raise OBMError(f'BMC {host} did not answer within {timeout:g} s.')
 
 
