@@ -32,6 +32,7 @@ from support.example import FIRST, SECOND, WIDGET, install_example
 from support.revisions import (
     CORE_BASELINE,
     CORE_HEAD,
+    CORE_REVISIONS,
     LEDGER_HEAD,
     OBM,
     OBM_0_3,
@@ -152,7 +153,7 @@ def test_status_of_an_empty_database_is_not_created_and_exits_1(databases):
     assert result.stdout.splitlines() == [
         EMPTY_HEADER,
         f'haas                    haas                    yes      -         '
-        f'{CORE_HEAD}  9        not created',
+        f'{CORE_HEAD}  {len(CORE_REVISIONS):<2}       not created',
         f'{LEDGER}  {LEDGER}  yes      -         {LEDGER_HEAD}  1        not '
         f'created',
         f'{SWITCH}  {SWITCH}  yes      -         {SWITCH_HEAD}  3        not '
