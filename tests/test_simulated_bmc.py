@@ -261,3 +261,40 @@ def test_a_second_sol_session_takes_the_console_over(device, folder):
         second.close()
         first.process.kill()
         first.process.wait(timeout=10)
+
+
+def test_pyghmis_sol_client_reads_the_boot_and_the_echo(device):
+    # The client a console capture would use.
+    from pyghmi.ipmi import console
+    with client(device) as c:
+        c.set_power('on')
+    received = []
+
+    def got(data):
+        received.append(data)
+
+    def text():
+        console.Console.wait_for_rsp(0.1)
+        return ''.join(d.decode() if isinstance(d, bytes) else str(d)
+                       for d in received)
+
+    host, port = device
+    sol = console.Console(host, USER.encode(), PASSWORD.encode(), got,
+                          port=port)
+    try:
+        eventually(lambda: text() is not None and sol.activated,
+                   what='the SOL payload activated')
+        # A hard reset, through the console's own session: pyghmi would
+        # hand a second client in this process that same session, and
+        # its logout would end the console.
+        sol.ipmi_session.raw_command(netfn=0, command=2, data=[3])
+        boot = ''.join(line + '\r\n' for line in serial.boot_lines(
+            'default', 'node')) + 'node login: '
+        eventually(lambda: text().endswith(boot), what='the boot again')
+        sol.send_data('root\r')
+        eventually(lambda: text().endswith(boot + 'root\r\nnode login: '),
+                   what='the echo')
+    finally:
+        sol.close()
+        if sol.ipmi_session is not None:
+            sol.ipmi_session.logout()
