@@ -146,8 +146,11 @@ class ServerError(APIError):
     status_code = 500
 
 
-class OBMError(ServerError):
-    """A node's out-of-band management failed."""
+class OBMError(APIError):
+    """A node's out-of-band management (its BMC) refused or did not
+    answer: a bad gateway, not a failure of the server."""
+
+    status_code = 502
 
 
 class ServiceUnavailableError(ServerError):

@@ -56,11 +56,26 @@ class Obm(db.Model):
     type = db.Column(db.String, nullable=False)
     __mapper_args__ = {'polymorphic_on': type}
 
-    # What a driver does to its node (see haas.drivers for dry_run).
-    def power_cycle(self):
+    # What a driver does to its node (see haas.drivers for dry_run); a
+    # BMC that refuses or does not answer is an OBMError.
+    def power_on(self):
+        raise NotImplementedError
+
+    def power_cycle(self, force=False):
+        """Restart the node: a hard reset with `force`, else a power
+        cycle; a node that is off is switched on."""
         raise NotImplementedError
 
     def power_off(self):
+        raise NotImplementedError
+
+    def power_status(self):
+        """'On' or 'Off' (None under dry_run)."""
+        raise NotImplementedError
+
+    def set_bootdev(self, bootdev):
+        """Boot from `bootdev` ('pxe', 'disk', or 'none': no
+        override) from the next boot on."""
         raise NotImplementedError
 
     def start_console(self):
@@ -85,6 +100,10 @@ class Node(db.Model):
     label = db.Column(db.String, nullable=False, unique=True)
     project_id = db.Column(db.ForeignKey('project.id'))
     obm_id = db.Column(db.ForeignKey('obm.id'), nullable=False)
+    #: node_set_obm's: False refuses power and console calls, True keeps
+    #: the node in its project until an administrator forces a detach;
+    #: None (never set) is neither, as nodes were before.
+    obm_enabled = db.Column(db.Boolean, nullable=True)
 
     project = db.relationship('Project', backref='nodes')
     # A node owns its OBM: deleting the node deletes the OBM row.

@@ -351,9 +351,11 @@ def test_openapi_document_lists_every_served_call_with_its_body(client,
     assert operations[('/node/{node}/nic/{nic}/connect_network', 'post')][
         'responses'].keys() == {'202', '400', '401', '404', '409', '413',
                                 '429', '503'}
-    assert operations[('/node/{node}/power_cycle', 'post')][
-        'responses'].keys() == {'200', '400', '401', '404', '429', '500',
-                                '503'}
+    # A BMC that refuses or does not answer is a bad gateway (502); a
+    # node whose OBM is disabled refuses (409).
+    assert operations[('/node/{node}/power_off', 'post')][
+        'responses'].keys() == {'200', '400', '401', '404', '409', '429',
+                                '502', '503'}
     assert operations[('/projects', 'get')]['responses']['503'] == {
         'description': 'ServiceUnavailableError',
         'content': {'application/json': {

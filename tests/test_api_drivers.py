@@ -137,6 +137,27 @@ def test_an_ipmi_node_without_its_password_is_400(client):
                f'Field required'})
 
 
+@pytest.mark.parametrize('host', ['bmc:6230', '10.0.0.5', '[fd00::5]:623'])
+def test_an_ipmi_bmc_may_carry_its_port(client, host):
+    response = client.put('/node/n1', json={'obm': {
+        'type': IPMI, 'host': host, 'user': 'root', 'password': 'pw'}})
+
+    assert answer(response) == (200, None)
+
+
+@pytest.mark.parametrize('host, port', [('bmc:0', '0'), ('bmc:x', 'x'),
+                                        ('bmc:65536', '65536')])
+def test_an_ipmi_bmc_with_a_bad_port_is_400(client, host, port):
+    response = client.put('/node/n1', json={'obm': {
+        'type': IPMI, 'host': host, 'user': 'root', 'password': 'pw'}})
+
+    assert answer(response) == (400, {
+        'type': 'ValidationError',
+        'msg': f'The fields are not valid for OBM type {IPMI}: host: Value '
+               f"error, has a bad port: '{port}' (HOST, HOST:PORT or "
+               f'[IPV6]:PORT, a port 1-65535)'})
+
+
 def test_a_driver_of_an_extension_not_enabled_is_an_unknown_type(client):
     # The mock OBM is imported in this process, but not enabled here.
     response = client.put('/node/n1', json={'obm': {

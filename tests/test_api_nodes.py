@@ -525,7 +525,7 @@ def test_node_register_makes_a_free_node_with_a_mock_obm(api, call, users):
                                  'mock_obm': ['id']})
     assert {table: rows[table] for table in ('node', 'obm', 'mock_obm')} == {
         'node': [{'id': '<masked>', 'label': 'node-99', 'project_id': None,
-                  'obm_id': '<masked>'}],
+                  'obm_id': '<masked>', 'obm_enabled': None}],
         'obm': [{'id': '<masked>', 'type': OBM_TYPE}],
         'mock_obm': [{'id': '<masked>', 'host': 'node-ipmi', 'user': 'root',
                       'password': 'tapeworm'}],

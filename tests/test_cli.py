@@ -19,7 +19,7 @@ from haas.model import db
 
 from support.commands import HAAS_ADMIN, cli, error_line, run_admin
 from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
-from support.revisions import CORE_HEAD, described, upgrades
+from support.revisions import CORE_HEAD, CORE_REVISIONS, described, upgrades
 
 BRANCHES = ('haas, haas.ext.obm.mock, haas.ext.switches.mock, '
             'haas.migrations.ledger')
@@ -149,9 +149,11 @@ def test_bad_configuration(tmp_path, monkeypatch, text, message):
      "): HaaS keeps one branch per extension; use "
      "'heads' for all of them or '<branch>@head' for one (branches: "
      f"{BRANCHES})"),
-    (['db', 'downgrade', 'haas@-10'],
-     'haas@-10 goes below the base of branch haas: it has 9 revisions '
-     'applied; haas@base reverts all of them'),
+    # One step more than core has.
+    (['db', 'downgrade', f'haas@-{len(CORE_REVISIONS) + 1}'],
+     f'haas@-{len(CORE_REVISIONS) + 1} goes below the base of branch haas: '
+     f'it has {len(CORE_REVISIONS)} revisions applied; haas@base reverts '
+     f'all of them'),
     (['db', 'downgrade', 'haas@base'],
      'downgrading haas that far would also downgrade haas.ext.switches.mock, '
      'haas.ext.obm.mock, which depend on it: downgrade them first, or give '

@@ -1,9 +1,11 @@
-"""`make run`'s demo (demo/run): the API, the daemon and a simulated
-PowerConnect in one process group; the README's tour configures the
-switch over SSH, and stopping the script stops them all."""
+"""`make run`'s demo (demo/run): the API, the daemon, a simulated
+PowerConnect and a simulated BMC in one process group; the README's tour
+configures the switch over SSH and powers a node through the BMC, and
+stopping the script stops them all."""
 
 import os
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -16,6 +18,13 @@ from support.servers import Server, eventually, free_port
 
 RUN = os.path.join(os.path.dirname(__file__), '..', 'demo', 'run')
 DELL = 'http://schema.massopencloud.org/haas/v0/switches/powerconnect55xx'
+
+
+def free_udp_port():
+    """A UDP port of 127.0.0.1 that nothing listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def gone(group):
@@ -32,9 +41,10 @@ def demo(tmp_path):
     """demo/run started in `tmp_path` as `make run` starts it, on free
     ports; (its API, its SSH port).  Stopped with Ctrl-C's signal at the
     end, which must leave no process behind."""
-    port, switch_port = free_port(), free_port()
+    port, switch_port, bmc_port = free_port(), free_port(), free_udp_port()
     env = {**os.environ, 'HOST': '127.0.0.1', 'PORT': str(port),
-           'SWITCH_PORT': str(switch_port), 'BIN': BIN}
+           'SWITCH_PORT': str(switch_port), 'BMC_PORT': str(bmc_port),
+           'BIN': BIN}
     env.pop('HAAS_CONFIG', None)
     log = open(tmp_path / 'run.log', 'wb')
     process = subprocess.Popen([RUN], cwd=tmp_path, env=env, stdout=log,
@@ -51,7 +61,7 @@ def demo(tmp_path):
             return False
     try:
         eventually(serving, 60, 'the API of demo/run')
-        yield server, switch_port
+        yield server, switch_port, bmc_port
     finally:
         # What Ctrl-C does: SIGINT to the whole foreground group.
         os.killpg(process.pid, signal.SIGINT)
@@ -65,7 +75,7 @@ def demo(tmp_path):
 
 
 def test_the_tour_puts_a_vlan_on_the_simulated_powerconnect(demo, tmp_path):
-    server, switch_port = demo
+    server, switch_port, _ = demo
     for method, path, body in (
             ('PUT', '/project/demo', None),
             ('PUT', '/node/n1', {'obm': {
@@ -97,3 +107,14 @@ def test_the_tour_puts_a_vlan_on_the_simulated_powerconnect(demo, tmp_path):
     assert state.running()['ports']['gi1/0/5'] == {
         'mode': 'trunk', 'native': int(vlan.split('/')[1]), 'tagged': [],
         'shutdown': False}
+
+
+def test_the_simulated_bmc_powers_a_node_on(demo):
+    server, _, bmc_port = demo
+    assert server.call('PUT', '/node/n9', {'obm': {
+        'type': 'http://schema.massopencloud.org/haas/v0/obm/ipmi',
+        'host': f'127.0.0.1:{bmc_port}', 'user': 'admin',
+        'password': 'secret'}})[0] == 200
+    assert [server.call('POST', '/node/n9/power_on'),
+            server.call('GET', '/node/n9/power_status')] == [
+        (200, b''), (200, {'power_status': 'On'})]

@@ -22,7 +22,7 @@ CHAIN = ['b5f9f30f275f', '5a8438c6d019', '956783fe5a7b', '153502badb2b',
          '3c2af72d0b46', '6ab9ae569654']
 HEAD = CHAIN[-1]
 #: Core's revisions since 0.3.
-SINCE = ['eba7cfa60973', 'ee4142f61a1b', '3c8b1139f71f']
+SINCE = ['eba7cfa60973', 'ee4142f61a1b', 'a7c6e21bf432', '3c8b1139f71f']
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 #: A HaaS 0.2 database's rows, as its API wrote them: a public, a project
@@ -61,7 +61,7 @@ SEED = [
     "INSERT INTO user_projects (user_id, project_id) VALUES (1, 1)",
 ]
 #: The tables whose rows 0.3 leaves as they are.
-UNCHANGED = ['project', 'obm', 'mock_obm', 'node', 'switch', 'mock_switch',
+UNCHANGED = ['project', 'obm', 'mock_obm', 'switch', 'mock_switch',
              'port', 'nic', 'network_attachment', 'headnode', 'hnic', 'user',
              'user_projects']
 UUID4 = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-'
@@ -117,6 +117,9 @@ def test_a_0_2_database_upgrades_to_0_3_keeping_every_row(at_0_2, databases):
     after = table_rows(app)
     for table in UNCHANGED:
         assert after[table] == before[table], table
+    # A node's OBM is neither enabled nor disabled until node_set_obm says.
+    assert after['node'] == [{**row, 'obm_enabled': None}
+                             for row in before['node']]
     assert query(app, 'SELECT label, owner_id FROM network ORDER BY id') == [
         ('pub', None), ('pxe', 1), ('provider', None)]
     # Each network's one project of access is its list.

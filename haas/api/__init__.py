@@ -24,6 +24,7 @@ from haas.api.lookups import (
     assert_absent,
     assert_absent_n,
     node_of,
+    obm_of,
     require_node_access,
     assert_no_pending_action,
     queue_action,
@@ -36,6 +37,7 @@ from haas.api.projects import (
     project_delete,
     NodeField,
     project_connect_node,
+    NodeDetach,
     project_detach_node,
     list_project_nodes,
     list_project_networks,
@@ -48,6 +50,7 @@ from haas.api.nodes import (
     MacAddress,
     node_register_nic,
     node_delete_nic,
+    PowerCycle,
     node_power_cycle,
     node_power_off,
     ConnectNetwork,
@@ -130,6 +133,15 @@ from haas.api.consoles import (
     start_console,
     stop_console,
 )
+from haas.api.obm import (
+    node_power_on,
+    PowerStatus,
+    node_power_status,
+    BootDevice,
+    node_set_bootdev,
+    ObmEnabled,
+    node_set_obm,
+)
 # isort: on
 
 __all__ = [
@@ -143,6 +155,7 @@ __all__ = [
     'assert_absent',
     'assert_absent_n',
     'node_of',
+    'obm_of',
     'require_node_access',
     'assert_no_pending_action',
     'queue_action',
@@ -153,6 +166,7 @@ __all__ = [
     'project_delete',
     'NodeField',
     'project_connect_node',
+    'NodeDetach',
     'project_detach_node',
     'list_project_nodes',
     'list_project_networks',
@@ -163,6 +177,7 @@ __all__ = [
     'MacAddress',
     'node_register_nic',
     'node_delete_nic',
+    'PowerCycle',
     'node_power_cycle',
     'node_power_off',
     'ConnectNetwork',
@@ -234,4 +249,11 @@ __all__ = [
     'show_console',
     'start_console',
     'stop_console',
+    'node_power_on',
+    'PowerStatus',
+    'node_power_status',
+    'BootDevice',
+    'node_set_bootdev',
+    'ObmEnabled',
+    'node_set_obm',
 ]

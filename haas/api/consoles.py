@@ -1,37 +1,37 @@
-"""The REST calls on nodes' console logs."""
-
+"""The REST calls on nodes' console logs (refused, 409, while a node's
+OBM is disabled)."""
 
 from flask import Response
 
-from haas.api.lookups import node_of
-from haas.errors import NotFoundError, OBMError
+from haas.api.lookups import obm_of
+from haas.errors import BlockedError, NotFoundError, OBMError
 from haas.rest import rest_call
 
 
 @rest_call('GET', '/node/<node>/console', returns=str,
-           media_type='text/plain', errors=[NotFoundError, OBMError])
+           media_type='text/plain',
+           errors=[NotFoundError, BlockedError, OBMError])
 def show_console(node):
     """A node's console log, as plain text (what is not ASCII dropped)."""
-    node = node_of(node)
-    log = node.obm.get_console()
+    log = obm_of(node).get_console()
     if log is None:
-        raise NotFoundError(f'The console log for {node.label} does not '
+        raise NotFoundError(f'The console log for {node} does not '
                             f'exist.')
     return Response(log.encode('ascii', 'ignore'), 200,
                     mimetype='text/plain')
 
 
-@rest_call('PUT', '/node/<node>/console', errors=[NotFoundError, OBMError])
+@rest_call('PUT', '/node/<node>/console',
+           errors=[NotFoundError, BlockedError, OBMError])
 def start_console(node):
     """Start logging a node's console."""
-    node = node_of(node)
-    node.obm.start_console()
+    obm_of(node).start_console()
 
 
 @rest_call('DELETE', '/node/<node>/console',
-           errors=[NotFoundError, OBMError])
+           errors=[NotFoundError, BlockedError, OBMError])
 def stop_console(node):
     """Stop logging a node's console, and delete the log."""
-    node = node_of(node)
-    node.obm.stop_console()
-    node.obm.delete_console()
+    obm = obm_of(node)
+    obm.stop_console()
+    obm.delete_console()

@@ -96,6 +96,16 @@ def node_of(label):
     return node
 
 
+def obm_of(label):
+    """The OBM of node `label`, once the caller may use the node and its
+    OBM is not disabled."""
+    node = node_of(label)
+    if node.obm_enabled is False:
+        raise BlockedError(f'The OBM of node {node.label} is disabled; '
+                           f'enable it first (PUT /node/{node.label}/obm).')
+    return node.obm
+
+
 def require_node_access(node):
     """The caller may use `node`: an administrator a free node, its
     project's members an allocated one."""

@@ -18,7 +18,7 @@ from haas.api.lookups import (
     may_use,
     must_find,
     must_find_n,
-    node_of,
+    obm_of,
     queue_action,
 )
 from haas.errors import (
@@ -113,20 +113,24 @@ def node_delete_nic(node, nic):
     db.session.delete(nic)
 
 
-@rest_call('POST', '/node/<node>/power_cycle',
-           errors=[NotFoundError, OBMError])
-def node_power_cycle(node):
-    """Power-cycle a node (it boots from the network)."""
-    node = node_of(node)
-    node.obm.power_cycle()
+class PowerCycle(Body):
+    force: bool = False
+
+
+@rest_call('POST', '/node/<node>/power_cycle', body=PowerCycle,
+           errors=[NotFoundError, BlockedError, OBMError])
+def node_power_cycle(node, force):
+    """Power-cycle a node (`force`: a hard reset); a node that is off is
+    switched on.  It boots from the device node_set_bootdev asked for,
+    or else from the network."""
+    obm_of(node).power_cycle(force=force)
 
 
 @rest_call('POST', '/node/<node>/power_off',
-           errors=[NotFoundError, OBMError])
+           errors=[NotFoundError, BlockedError, OBMError])
 def node_power_off(node):
     """Power a node off."""
-    node = node_of(node)
-    node.obm.power_off()
+    obm_of(node).power_off()
 
 
 #: The channel of a port's untagged (native) VLAN; every other `vlan/`

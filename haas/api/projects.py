@@ -63,16 +63,30 @@ def project_connect_node(project, node):
     node.project = project
 
 
-@rest_call('POST', '/project/<project>/detach_node', body=NodeField,
+class NodeDetach(Body):
+    node: Name
+    #: An administrator's: detach a node whose OBM is enabled.
+    force: bool = False
+
+
+@rest_call('POST', '/project/<project>/detach_node', body=NodeDetach,
            errors=[NotFoundError, BlockedError, OBMError])
-def project_detach_node(project, node):
-    """Take a node back from a project; it must be off every network."""
+def project_detach_node(project, node, force):
+    """Take a node back from a project; it must be off every network,
+    and its OBM not enabled (node_set_obm) unless an administrator
+    forces the detach."""
     project = must_find(Project, project)
     auth.require_project_access(project)
+    if force:
+        auth.require_admin()
     node = must_find(Node, node, lock=True)
     if node.project is not project:
         raise NotFoundError(f'Node {node.label} is not in project '
                             f'{project.label}.')
+    if node.obm_enabled and not force:
+        raise BlockedError(f'The OBM of node {node.label} is enabled: '
+                           f'disable it first (PUT /node/{node.label}/obm), '
+                           f'or have an administrator force the detach.')
     for nic in node.nics:
         if nic.attachments:
             raise BlockedError('Node attached to a network')

@@ -48,7 +48,9 @@ def _calls():
         c('project', 'connect-node', 'POST', '/project/{project}/connect_node',
           [('node', True)], doc='Give a free node to a project.'),
         c('project', 'detach-node', 'POST', '/project/{project}/detach_node',
-          [('node', True)], doc='Take a node back from a project.'),
+          [('node', True), ('force', False)],
+          doc='Take a node back from a project (--force true: an '
+              "administrator's, for a node whose OBM is enabled)."),
         c('project', 'nodes', 'GET', '/project/{project}/nodes',
           shows='labels', doc="List a project's nodes."),
         c('project', 'networks', 'GET', '/project/{project}/networks',
@@ -78,9 +80,19 @@ def _calls():
         c('node', 'delete-nic', 'DELETE', '/node/{node}/nic/{nic}',
           doc='Remove a nic from a node.'),
         c('node', 'power-cycle', 'POST', '/node/{node}/power_cycle',
-          doc='Power-cycle a node.'),
+          [('force', False)],
+          doc='Power-cycle a node (--force true: a hard reset).'),
         c('node', 'power-off', 'POST', '/node/{node}/power_off',
           doc='Power a node off.'),
+        c('node', 'power-on', 'POST', '/node/{node}/power_on',
+          doc='Power a node on.'),
+        c('node', 'power-status', 'GET', '/node/{node}/power_status',
+          shows='object', doc='Show whether a node is powered on.'),
+        c('node', 'set-bootdev', 'PUT', '/node/{node}/boot_device',
+          [('bootdev', True)],
+          doc='Set the device a node boots from: pxe, disk or none.'),
+        c('node', 'set-obm', 'PUT', '/node/{node}/obm', [('enabled', True)],
+          doc="Enable (ENABLED true) or disable (false) a node's OBM."),
         c('node', 'connect-network', 'POST',
           '/node/{node}/nic/{nic}/connect_network',
           [('network', True), ('channel', False)], shows='object',
@@ -313,9 +325,10 @@ def _fields(pairs):
 
 
 def _value(name, text):
-    """A body field from its command-line text: is_admin a boolean, a
-    metadata value JSON if it parses (else the text itself)."""
-    if name == 'is_admin':
+    """A body field from its command-line text: is_admin, force and
+    enabled booleans, a metadata value JSON if it parses (else the text
+    itself)."""
+    if name in ('is_admin', 'force', 'enabled'):
         return text.lower() in ('1', 'true', 'yes')
     if name == 'value':
         import json

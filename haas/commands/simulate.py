@@ -65,3 +65,25 @@ def switch(model, listen, telnet, state, username, password, latency):
         # may not write: the operator's to fix, in one line.
         raise click.ClickException(
             f'cannot serve the switch: {e.strerror or e}') from None
+
+
+@simulate.command('bmc')
+@click.option('--listen', default='127.0.0.1:0', show_default=True,
+              callback=_address,
+              help='HOST:PORT to listen on, UDP (port 0: any free port; '
+                   'a real BMC listens on 623).')
+@click.option('--state', required=True,
+              type=click.Path(file_okay=False),
+              help='Folder that keeps the node\'s state across restarts.')
+@click.option('--username', required=True, help='The login it accepts.')
+@click.option('--password', required=True, help='Its password.')
+def bmc(listen, state, username, password):
+    """Run one simulated BMC (IPMI v2.0, RMCP+) until stopped (SIGTERM or
+    Ctrl-C): chassis power and boot device, as `ipmitool -I lanplus`
+    drives them.
+
+    It prints `listening on HOST:PORT` once it takes packets.
+    """
+    from haas.simulators import bmc
+    host, port = listen
+    bmc.serve(host, port, state, username, password)

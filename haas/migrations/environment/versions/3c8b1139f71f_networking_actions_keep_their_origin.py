@@ -8,7 +8,7 @@ the action.  Two nullable columns: actions queued before have neither,
 and nothing is rewritten.  Going back drops them.
 
 Revision ID: 3c8b1139f71f
-Revises: ee4142f61a1b
+Revises: a7c6e21bf432
 Create Date: 2026-12-06 19:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c8b1139f71f'
-down_revision = 'ee4142f61a1b'
+down_revision = 'a7c6e21bf432'
 branch_labels = None
 depends_on = None
 
