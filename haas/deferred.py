@@ -32,7 +32,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import current_app
 
-from haas import outages
+from haas import heartbeat, outages
 from haas.errors import SwitchError, SwitchUnavailableError, squashed
 from haas.model import (
     DONE,
@@ -459,6 +459,7 @@ class Daemon:
         listener, notified = None, False
         away = None  # while the database is away: (since, next wait)
         log.info('serving networks: waiting for actions')
+        beating = heartbeat.Beating(db.engine, heartbeat.NETWORKS).start()
         try:
             while not self.stopping:
                 try:
@@ -503,6 +504,7 @@ class Daemon:
                 ready, _, _ = select.select(waits, [], [], timeout)
                 notified = listener is not None and listener in ready
         finally:
+            beating.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
             self._unlisten(listener)

@@ -320,6 +320,19 @@ class NetworkAttachment(db.Model):
     network = db.relationship('Network', backref='attachments')
 
 
+class Heartbeat(db.Model):
+    """A running daemon (haas.heartbeat): one row per process, renewed
+    every few seconds, deleted when it stops."""
+
+    __tablename__ = 'daemon_heartbeat'
+    # host:pid
+    name = db.Column(db.String, primary_key=True)
+    # What it is: 'networks', the networking daemon.
+    kind = db.Column(db.String, nullable=False)
+    started_at = db.Column(db.DateTime, nullable=False)
+    seen_at = db.Column(db.DateTime, nullable=False)
+
+
 class Metadata(db.Model):
     """A label and a JSON value an administrator keeps on a node."""
 

@@ -8,6 +8,7 @@ import click
 
 from haas.commands.base import HaasGroup, Script, with_app
 from haas.commands.db import db
+from haas.commands.doctor import doctor
 from haas.commands.secrets import secrets
 from haas.commands.simulate import simulate
 from haas.commands.switch import switch
@@ -30,6 +31,7 @@ main.add_command(db)
 main.add_command(simulate)
 main.add_command(secrets)
 main.add_command(switch)
+main.add_command(doctor)
 
 
 @main.command('create-admin-user')
