@@ -44,6 +44,12 @@ def databases(request, tmp_path_factory):
     yield from _databases(request.param, tmp_path_factory)
 
 
+@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
+def module_databases(request, tmp_path_factory):
+    """As `databases`, for what a module's tests share (a served site)."""
+    yield from _databases(request.param, tmp_path_factory)
+
+
 @pytest.fixture
 def pg_databases(tmp_path_factory):
     """Fresh PostgreSQL databases, for tests that only make sense there."""
