@@ -501,9 +501,11 @@ def test_a_switch_killed_mid_session_gets_the_change_once_back(
         done = client.get(f'/networking_action/{uuid}').json
         assert (done['status'], done['error'], device.carried()[0]) == (
             'DONE', None, 100)
-    # The port's revert at its registration, and the connect, once.
+    # The port's revert at its registration, and the connect, once: in
+    # the order queued (PostgreSQL returns updated rows last otherwise).
     assert [(a.type, a.status) for a in db.session.execute(
-        sa.select(NetworkingAction)).scalars()] == [
+        sa.select(NetworkingAction).order_by(NetworkingAction.id))
+        .scalars()] == [
         ('revert_port', 'DONE'), ('modify_port', 'DONE')]
 
 
