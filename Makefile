@@ -7,8 +7,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 SWITCH_PORT ?= 2222
-# Two workers: the suite is built for a two-core machine.
-PYTEST_ARGS ?= -n 2
+# Two workers: the suite is built for a two-core machine.  The tests
+# that share a module's served site (marked xdist_group) run on one
+# worker, which starts it once; the others go one by one to whichever
+# worker is free.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: run test lint bench clean
 

@@ -160,6 +160,24 @@ class Config:
         return processes
 
     @property
+    def daemon_poll(self):
+        """Seconds between the networking daemon's looks at the journal
+        when nothing wakes it (default 2): every look on SQLite, which
+        has no notifications; on PostgreSQL, a fallback to them."""
+        value = self.get('daemon', 'poll')
+        if value is None:
+            return 2.0
+        try:
+            poll = float(value)
+        except ValueError:
+            poll = 0.0
+        # Not 0, which would have an idle daemon spin on the journal.
+        if not 0 < poll < float('inf'):
+            raise ConfigError(f'[daemon] poll must be a number of seconds '
+                              f'(more than 0), not {value!r}')
+        return poll
+
+    @property
     def max_body(self):
         """The largest request body the API reads, in bytes (1 MiB)."""
         value = self.get('server', 'max_body')

@@ -31,6 +31,14 @@ from support.legacy import read_dump
 from support.servers import running
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The slow tests first, in their order: the two workers of a
+    distributed run then end together, rather than one of them alone on
+    a long test the last to start."""
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
 def _databases(backend, tmp_path_factory):
     dbs = Databases(backend, tmp_path_factory.mktemp('db'))
     yield dbs
@@ -41,6 +49,12 @@ def _databases(backend, tmp_path_factory):
 @pytest.fixture(params=['sqlite', 'postgresql'])
 def databases(request, tmp_path_factory):
     """Fresh databases on each backend, one run of the test per backend."""
+    yield from _databases(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
+def module_databases(request, tmp_path_factory):
+    """As `databases`, for what a module's tests share (a served site)."""
     yield from _databases(request.param, tmp_path_factory)
 
 

@@ -204,6 +204,15 @@ def test_serve_refuses_database_missing_an_enabled_extension(databases):
         '`haas-admin db create`')
 
 
+def test_serve_networks_refuses_a_poll_of_no_time_with_one_line(databases):
+    uri = databases.new()
+    cli(['db', 'create'], config_text(uri))
+
+    assert error_line(cli(['serve-networks'], config_text(
+        uri, extra='[daemon]\npoll = 0\n'))) == (
+        "[daemon] poll must be a number of seconds (more than 0), not '0'")
+
+
 def test_create_admin_user_then_it_exists(databases):
     config = config_text(databases.new(), ['haas.ext.auth.database',
                                            'haas.ext.network_allocators.null'])

@@ -197,3 +197,20 @@ def test_bad_max_body_is_refused(value):
         cfg.max_body
     assert str(error.value) == (f'[server] max_body must be a number of '
                                 f'bytes (1 or more), not {value!r}')
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('', 2.0),
+    ('[daemon]\npoll = 0.1\n', 0.1),
+])
+def test_daemon_poll(text, expected):
+    assert config.Config.from_string(text).daemon_poll == expected
+
+
+@pytest.mark.parametrize('value', ['0', '-1', 'often', 'inf', 'nan'])
+def test_bad_daemon_poll_is_refused(value):
+    cfg = config.Config.from_string(f'[daemon]\npoll = {value}\n')
+    with pytest.raises(ConfigError) as error:
+        cfg.daemon_poll
+    assert str(error.value) == (f'[daemon] poll must be a number of '
+                                f'seconds (more than 0), not {value!r}')

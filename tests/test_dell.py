@@ -4,8 +4,6 @@ and, through the API and the networking daemon, what a client that is
 not HaaS then sees on the device."""
 
 import signal
-import subprocess
-import types
 
 import pytest
 
@@ -14,11 +12,13 @@ from haas.ext.switches.cli.console import Console
 from haas.ext.switches.dell import PowerConnect55xx, PowerConnectSession
 from haas.simulators import powerconnect, ssh
 
-from support.commands import HAAS_ADMIN
-from support.servers import (
-    eventually,
-    free_port,
-    running,
+from support.servers import free_port, running
+from support.switches import (
+    action,
+    cabled,
+    failed_attempt,
+    shared_site,
+    simulator,
 )
 from support.terminal import Terminal
 
@@ -39,15 +39,6 @@ def session(device, parking_vlan=None, save=False, timeout=10):
                             parking_vlan, save)
     s.open()
     return s
-
-
-def action(port, channel, vlan):
-    """A networking action as the daemon hands it to a driver."""
-    network = None if vlan is None else types.SimpleNamespace(
-        network_id=str(vlan))
-    return types.SimpleNamespace(
-        nic=types.SimpleNamespace(port=types.SimpleNamespace(label=port)),
-        channel=channel, new_network=network)
 
 
 def seen(device, port):
@@ -199,148 +190,96 @@ def test_port_names_it_could_not_have_are_refused(label):
         PowerConnect55xx.validate_port_name(label)
 
 
-# Through the API and the networking daemon, in real processes.
+# Through the API and the networking daemon, in real processes: one
+# server and daemon per database for the module, each test with a switch
+# (its own device), node and network of its own.
 
 DELL_EXTENSIONS = ['haas.ext.auth.database',
                    'haas.ext.network_allocators.vlan_pool',
                    'haas.ext.switches.dell', 'haas.ext.obm.mock']
-OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
-       'host': 'h', 'user': 'u', 'password': 'p'}
+#: The tests that share the module's server, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+shared = pytest.mark.xdist_group('test_dell')
 
 
-def cabled(server, hostname, port='gi1/0/5', **fields):
-    """Switch sw0 at `hostname`, node n1 of project runway cabled to its
-    `port`, and network pub on VLAN 105."""
-    for method, path, body in [
-            ('PUT', '/project/runway', None),
-            ('PUT', '/node/n1', {'obm': OBM}),
-            ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
-            ('PUT', '/switch/sw0', {'type': DELL, 'hostname': hostname,
-                                    'username': 'admin',
-                                    'password': 'secret', **fields}),
-            ('PUT', f'/switch/sw0/port/{port}', None),
-            ('POST', f'/switch/sw0/port/{port}/connect_nic',
-             {'node': 'n1', 'nic': 'eth0'}),
-            ('POST', '/project/runway/connect_node', {'node': 'n1'}),
-            ('PUT', '/network/pub', {'owner': 'admin', 'access': 'runway',
-                                     'net_id': '105'})]:
-        status, answer = server.call(method, path, body)
-        assert status == 200, (method, path, answer)
-    # The port is reverted as it is registered: done before a test's own
-    # actions, which would otherwise wait behind it.
-    eventually(lambda: all(status != 'PENDING'
-                           for _, _, status, _ in server.actions()),
-               what='the port revert of its registration')
-
-
-def queued(server, verb, body):
-    status, answer = server.call(
-        'POST', f'/node/n1/nic/eth0/{verb}_network', body)
-    assert status == 202, answer
-    return answer['status_id']
-
-
-def settled(server, found):
-    """Action `found` once the daemon is done with it: (status, error)."""
-    def done():
-        status, answer = server.call('GET', f'/networking_action/{found}')
-        return answer['status'] != 'PENDING' and (answer['status'],
-                                                  answer['error'])
-    return eventually(done, what=f'action {found} to be applied')
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    yield from shared_site(module_databases, tmp_path_factory,
+                           DELL_EXTENSIONS)
 
 
 @pytest.fixture
-def site(databases, tmp_path, device):
+def site(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=DELL_EXTENSIONS) as (server, _):
-        cabled(server, f'{host}:{port}')
-        yield server
+    return cabled(served, DELL, f'{host}:{port}', 'gi1/0/5')
 
 
+@shared
 def test_a_client_sees_vlan_105_on_the_port_while_haas_has_it_there(
         site, device):
-    connect = queued(site, 'connect', {'network': 'pub',
-                                       'channel': 'vlan/105'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network,
+                                      'channel': 'vlan/105'})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device, 'gi1/0/5') == ([(105, 'Tagged')], 'Up')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {
-        'vlan/105': 'pub'}
+    assert site.networks() == {'vlan/105': site.network}
 
-    detach = queued(site, 'detach', {'network': 'pub'})
-    assert settled(site, detach) == ('DONE', None)
+    detach = site.queued('detach', {'network': site.network})
+    assert site.settled(detach) == ('DONE', None)
     assert seen(device, 'gi1/0/5') == ([], 'Down')
 
 
+@shared
 def test_a_native_network_and_a_revert_through_the_daemon(site, device):
-    connect = queued(site, 'connect', {'network': 'pub'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device, 'gi1/0/5') == ([(105, 'Untagged')], 'Up')
-    status, answer = site.call('POST', '/switch/sw0/port/gi1/0/5/revert')
+    status, answer = site.call('POST',
+                               f'/switch/{site.switch}/port/gi1/0/5/revert')
     assert status == 200, answer
-    assert settled(site, answer['status_id']) == ('DONE', None)
+    assert site.settled(answer['status_id']) == ('DONE', None)
     assert seen(device, 'gi1/0/5') == ([], 'Down')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {}
+    assert site.networks() == {}
 
 
-def test_a_port_the_switch_lacks_ends_the_action_in_error(
-        databases, tmp_path, device):
+@shared
+def test_a_port_the_switch_lacks_ends_the_action_in_error(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=DELL_EXTENSIONS) as (server, _):
-        # A second unit of a stack this switch is not part of.
-        cabled(server, f'{host}:{port}', port='gi2/0/5')
-        found = queued(server, 'connect', {'network': 'pub'})
-        assert settled(server, found) == ('ERROR', (
-            f'switch sw0 ({host}:{port}) refused '
-            f"'show interfaces switchport gi2/0/5': % Interface gi2/0/5 "
-            f'is not present on this switch'))
+    # A second unit of a stack this switch is not part of.
+    site = cabled(served, DELL, f'{host}:{port}', 'gi2/0/5')
+    found = site.queued('connect', {'network': site.network})
+    assert site.settled(found) == ('ERROR', (
+        f'switch {site.switch} ({host}:{port}) refused '
+        f"'show interfaces switchport gi2/0/5': % Interface gi2/0/5 "
+        f'is not present on this switch'))
 
 
-def test_a_port_name_the_device_cannot_have_is_refused(databases, tmp_path,
-                                                       device):
-    with running(databases.new(), tmp_path,
-                 extensions=DELL_EXTENSIONS) as (server, _):
-        status, answer = server.call('PUT', '/switch/sw0', {
-            'type': DELL, 'hostname': 'h', 'username': 'u',
-            'password': 'p'})
-        assert status == 200, answer
-        assert server.call('PUT', '/switch/sw0/port/Ethernet1/1')[0] == 400
+@shared
+def test_a_port_name_the_device_cannot_have_is_refused(served):
+    status, answer = served.call('PUT', '/switch/sw-bad-port', {
+        'type': DELL, 'hostname': 'h', 'username': 'u', 'password': 'p'})
+    assert status == 200, answer
+    assert served.call('PUT', '/switch/sw-bad-port/port/Ethernet1/1')[0] \
+        == 400
 
 
 def test_a_killed_switch_leaves_the_action_pending_until_it_is_back(
         pg_databases, tmp_path):
-    folder, port = str(tmp_path / 'sw'), free_port()
-    command = [HAAS_ADMIN, 'simulate', 'switch', '--model',
-               'powerconnect55xx', '--listen', f'127.0.0.1:{port}',
-               '--state', folder, '--username', 'admin',
-               '--password', 'secret']
-
-    def start():
-        process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                   text=True)
-        assert process.stdout.readline().startswith('listening on')
-        return process
-
-    simulator = start()
+    folder, port = tmp_path / 'sw', free_port()
+    switch = simulator('powerconnect55xx', port, folder)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=DELL_EXTENSIONS) as (server, _):
-            cabled(server, f'127.0.0.1:{port}')
-            simulator.send_signal(signal.SIGKILL)
-            simulator.wait(10)
-            found = queued(server, 'connect', {'network': 'pub',
-                                               'channel': 'vlan/105'})
-            reason = eventually(lambda: server.call(
-                'GET', f'/networking_action/{found}')[1]['error'],
-                what='a failed attempt')
-            assert reason.startswith('cannot reach switch sw0')
-            assert server.call('GET', f'/networking_action/{found}')[1][
-                'status'] == 'PENDING'
-            simulator = start()
-            assert settled(server, found) == ('DONE', None)
+            site = cabled(server, DELL, f'127.0.0.1:{port}', 'gi1/0/5')
+            switch.send_signal(signal.SIGKILL)
+            switch.wait(10)
+            found = site.queued('connect', {'network': site.network,
+                                            'channel': 'vlan/105'})
+            assert failed_attempt(server, found).startswith(
+                f'cannot reach switch {site.switch}')
+            switch = simulator('powerconnect55xx', port, folder)
+            assert site.settled(found) == ('DONE', None)
             assert seen(('127.0.0.1', port), 'gi1/0/5') == (
                 [(105, 'Tagged')], 'Up')
     finally:
-        simulator.kill()
-        simulator.wait(10)
+        switch.kill()
+        switch.wait(10)

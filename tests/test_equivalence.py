@@ -229,6 +229,7 @@ def without_tables(rows, tables):
     return {name: r for name, r in rows.items() if name not in tables}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('branch', ['haas', LEDGER] + WITH_TABLES)
 def test_every_revision_survives_downgrade_and_upgrade(builds, branch):
     """From the head down: each revision of `branch` is undone and redone,

@@ -163,6 +163,7 @@ def test_on_postgresql_every_key_is_64_bit(pg_at_0_2):
                       "'haas_schema_ledger_id_seq'") == [(0,)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('revision', CHAIN)
 def test_each_revision_goes_down_and_up_again_with_the_rows(at_0_2,
                                                             revision):

@@ -22,9 +22,9 @@ from haas.simulators.brocade import Brocade
 from haas.simulators.dellnos9 import DellNOS9
 
 from support.api import OBM, answer, calls
-from support.commands import HAAS_ADMIN
 from support.databases import built_app, rolled_back
 from support.servers import eventually, free_port, running
+from support.switches import simulator
 
 EXTENSIONS = ['haas.ext.auth.null', 'haas.ext.network_allocators.vlan_pool',
               'haas.ext.switches.brocade', 'haas.ext.switches.dellnos9',
@@ -318,9 +318,11 @@ def test_a_wrong_password_ends_in_error(client, model, tmp_path):
 
 @pytest.mark.parametrize('model', MODELS)
 def test_a_slow_switch_is_waited_for(client, model, tmp_path):
-    with simulated(model, tmp_path, latency=0.2) as server:
+    with simulated(model, tmp_path) as server:
         device = Device(model, server.address, MODELS[model][3])
         register(client, model, server.address)
+        # Slow from here on: the connect, not the registration's revert.
+        server.latency = 0.2
 
         assert connect(client, 'native-net') == ('DONE', None)
         assert device.carried()[0] == 100
@@ -426,13 +428,8 @@ def test_save_may_be_given_as_text(client):
 
 @contextlib.contextmanager
 def spawned(model, state, port, latency=0.0):
-    process = subprocess.Popen(
-        [HAAS_ADMIN, 'simulate', 'switch', '--model', model, '--listen',
-         f'127.0.0.1:{port}', '--state', str(state), '--username', USER,
-         '--password', PASSWORD, '--latency', str(latency)],
-        stdout=subprocess.PIPE, text=True)
+    process = simulator(model, port, state, latency, USER, PASSWORD)
     try:
-        assert process.stdout.readline() == f'listening on 127.0.0.1:{port}\n'
         yield process
     finally:
         if process.poll() is None:
@@ -504,9 +501,11 @@ def test_a_switch_killed_mid_session_gets_the_change_once_back(
         done = client.get(f'/networking_action/{uuid}').json
         assert (done['status'], done['error'], device.carried()[0]) == (
             'DONE', None, 100)
-    # The port's revert at its registration, and the connect, once.
+    # The port's revert at its registration, and the connect, once: in
+    # the order queued (PostgreSQL returns updated rows last otherwise).
     assert [(a.type, a.status) for a in db.session.execute(
-        sa.select(NetworkingAction)).scalars()] == [
+        sa.select(NetworkingAction).order_by(NetworkingAction.id))
+        .scalars()] == [
         ('revert_port', 'DONE'), ('modify_port', 'DONE')]
 
 

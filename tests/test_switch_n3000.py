@@ -5,8 +5,6 @@ on the device."""
 
 import re
 import signal
-import subprocess
-import types
 
 import paramiko
 import pytest
@@ -16,8 +14,15 @@ from haas.ext.switches.cli.console import Console
 from haas.ext.switches.n3000 import DellN3000, N3000Session
 from haas.simulators import n3000, ssh
 
-from support.commands import HAAS_ADMIN
 from support.servers import eventually, free_port, running
+from support.switches import (
+    action,
+    cabled,
+    failed_attempt,
+    sessions_at,
+    shared_site,
+    simulator,
+)
 
 N3000 = 'http://schema.massopencloud.org/haas/v0/switches/delln3000'
 PROMPT = re.compile(r'[\r\n]?[\w.-]+(?:\([\w/-]+\))?[>#] ?$')
@@ -37,15 +42,6 @@ def session(device, parking_vlan=None, save=False):
                              timeout=10), DUMMY, parking_vlan, save)
     s.open()
     return s
-
-
-def action(port, channel, vlan):
-    """A networking action as the daemon hands it to a driver."""
-    network = None if vlan is None else types.SimpleNamespace(
-        network_id=str(vlan))
-    return types.SimpleNamespace(
-        nic=types.SimpleNamespace(port=types.SimpleNamespace(label=port)),
-        channel=channel, new_network=network)
 
 
 def shown(address, port):
@@ -242,165 +238,108 @@ def test_port_names_it_could_not_have_are_refused(label):
         DellN3000.validate_port_name(label)
 
 
-# Through the API and the networking daemon, in real processes.
+# Through the API and the networking daemon, in real processes: one
+# server and daemon per database for the module, each test with a switch
+# (its own device), node and network of its own.
 
 EXTENSIONS = ['haas.ext.auth.database',
               'haas.ext.network_allocators.vlan_pool',
               'haas.ext.switches.n3000', 'haas.ext.obm.mock']
-OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
-       'host': 'h', 'user': 'u', 'password': 'p'}
+#: The tests that share the module's server, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+shared = pytest.mark.xdist_group('test_switch_n3000')
 
 
-def cabled(server, hostname, port='gi1/0/5', **fields):
-    """Switch sw0 at `hostname`, node n1 of project runway cabled to its
-    `port`, and network pub on VLAN 105."""
-    for method, path, body in [
-            ('PUT', '/project/runway', None),
-            ('PUT', '/node/n1', {'obm': OBM}),
-            ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
-            ('PUT', '/switch/sw0', {'type': N3000, 'hostname': hostname,
-                                    'username': 'admin',
-                                    'password': 'secret',
-                                    'dummy_vlan': '4000', **fields}),
-            ('PUT', f'/switch/sw0/port/{port}', None),
-            ('POST', f'/switch/sw0/port/{port}/connect_nic',
-             {'node': 'n1', 'nic': 'eth0'}),
-            ('POST', '/project/runway/connect_node', {'node': 'n1'}),
-            ('PUT', '/network/pub', {'owner': 'admin', 'access': 'runway',
-                                     'net_id': '105'})]:
-        status, answer = server.call(method, path, body)
-        assert status == 200, (method, path, answer)
-    # The port is reverted as it is registered: done before a test's own
-    # actions, which would otherwise wait behind it.
-    eventually(lambda: all(status != 'PENDING'
-                           for _, _, status, _ in server.actions()),
-               what='the port revert of its registration')
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    yield from shared_site(module_databases, tmp_path_factory, EXTENSIONS)
 
 
-def queued(server, verb, body):
-    status, answer = server.call(
-        'POST', f'/node/n1/nic/eth0/{verb}_network', body)
-    assert status == 202, answer
-    return answer['status_id']
-
-
-def settled(server, found):
-    """Action `found` once the daemon is done with it: (status, error)."""
-    def done():
-        status, answer = server.call('GET', f'/networking_action/{found}')
-        return answer['status'] != 'PENDING' and (answer['status'],
-                                                  answer['error'])
-    return eventually(done, what=f'action {found} to be applied')
+def cable(server, hostname, port='gi1/0/5'):
+    return cabled(server, N3000, hostname, port, dummy_vlan='4000')
 
 
 @pytest.fixture
-def site(databases, tmp_path, device):
+def site(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=EXTENSIONS) as (server, _):
-        cabled(server, f'{host}:{port}')
-        yield server
+    return cable(served, f'{host}:{port}')
 
 
+@shared
 def test_a_client_sees_vlan_105_on_the_port_while_haas_has_it_there(
         site, device):
-    connect = queued(site, 'connect', {'network': 'pub',
-                                       'channel': 'vlan/105'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network,
+                                      'channel': 'vlan/105'})
+    assert site.settled(connect) == ('DONE', None)
     assert members(device, 'gi1/0/5') == '105'
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {
-        'vlan/105': 'pub'}
-    detach = queued(site, 'detach', {'network': 'pub'})
-    assert settled(site, detach) == ('DONE', None)
+    assert site.networks() == {'vlan/105': site.network}
+    detach = site.queued('detach', {'network': site.network})
+    assert site.settled(detach) == ('DONE', None)
     assert members(device, 'gi1/0/5') == ''
 
 
+@shared
 def test_a_native_network_and_a_revert_through_the_daemon(site, device):
-    connect = queued(site, 'connect', {'network': 'pub'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network})
+    assert site.settled(connect) == ('DONE', None)
     assert members(device, 'gi1/0/5') == '(105)'
-    status, answer = site.call('POST', '/switch/sw0/port/gi1/0/5/revert')
+    status, answer = site.call('POST',
+                               f'/switch/{site.switch}/port/gi1/0/5/revert')
     assert status == 200, answer
-    assert settled(site, answer['status_id']) == ('DONE', None)
+    assert site.settled(answer['status_id']) == ('DONE', None)
     fields = shown(device.address, 'gi1/0/5')
     assert (fields['Member of VLANs'], fields['Trunking Mode Native VLAN']) \
         == ('', '4000')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {}
+    assert site.networks() == {}
 
 
+@shared
 def test_the_switch_is_registered_as_hils_delln3000(site):
-    status, answer = site.call('GET', '/switch/sw0')
+    status, answer = site.call('GET', f'/switch/{site.switch}')
     assert status == 200, answer
     assert answer['capabilities'] == ['nativeless-trunk-mode']
     for dummy in (1, 4094, 'x', True):
-        status, answer = site.call('PUT', '/switch/sw1', {
+        status, answer = site.call('PUT', f'/switch/{site.switch}-bad', {
             'type': N3000, 'hostname': 'h', 'username': 'u',
             'password': 'p', 'dummy_vlan': dummy})
         assert status == 400, (dummy, answer)
         assert 'dummy_vlan' in answer['msg']
 
 
-def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
-                                                    device):
+@shared
+def test_a_refused_command_ends_the_action_in_error(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=EXTENSIONS) as (server, _):
-        # A unit of a stack this switch is not part of.
-        cabled(server, f'{host}:{port}', port='gi2/0/5')
-        found = queued(server, 'connect', {'network': 'pub'})
-        assert settled(server, found) == ('ERROR', (
-            f'switch sw0 ({host}:{port}) refused '
-            f"'show interfaces switchport gi2/0/5': An invalid interface "
-            f'has been used for this function.'))
-
-
-def _connected(port):
-    """Whether a TCP connection to 127.0.0.1:`port` is established."""
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        with open(table) as f:
-            for row in list(f)[1:]:
-                local, state = row.split()[1], row.split()[3]
-                if state == '01' and local.endswith(f':{port:04X}'):
-                    return True
-    return False
+    # A unit of a stack this switch is not part of.
+    site = cable(served, f'{host}:{port}', port='gi2/0/5')
+    found = site.queued('connect', {'network': site.network})
+    assert site.settled(found) == ('ERROR', (
+        f'switch {site.switch} ({host}:{port}) refused '
+        f"'show interfaces switchport gi2/0/5': An invalid interface "
+        f'has been used for this function.'))
 
 
 def test_a_switch_killed_mid_session_leaves_the_action_pending(
         pg_databases, tmp_path):
-    folder, port = str(tmp_path / 'sw'), free_port()
-
-    def start(latency):
-        process = subprocess.Popen(
-            [HAAS_ADMIN, 'simulate', 'switch', '--model', 'n3000',
-             '--listen', f'127.0.0.1:{port}', '--state', folder,
-             '--username', 'admin', '--password', 'secret',
-             '--latency', str(latency)], stdout=subprocess.PIPE, text=True)
-        assert process.stdout.readline().startswith('listening on')
-        return process
-
+    folder, port = tmp_path / 'sw', free_port()
     # Slow enough that the daemon is still at it when the switch dies.
-    simulator = start(latency=1)
+    switch = simulator('n3000', port, folder, latency=1)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=EXTENSIONS) as (server, _):
-            cabled(server, f'127.0.0.1:{port}')
-            found = queued(server, 'connect', {'network': 'pub',
-                                               'channel': 'vlan/105'})
-            eventually(lambda: _connected(port), what='the daemon to log in')
-            simulator.send_signal(signal.SIGKILL)
-            simulator.wait(10)
-            reason = eventually(lambda: server.call(
-                'GET', f'/networking_action/{found}')[1]['error'],
-                what='a failed attempt')
-            assert 'switch sw0' in reason
-            assert server.call('GET', f'/networking_action/{found}')[1][
-                'status'] == 'PENDING'
-            simulator = start(latency=0)
-            assert settled(server, found) == ('DONE', None)
+            site = cable(server, f'127.0.0.1:{port}')
+            found = site.queued('connect', {'network': site.network,
+                                            'channel': 'vlan/105'})
+            eventually(lambda: sessions_at(port),
+                       what='the daemon to log in')
+            switch.send_signal(signal.SIGKILL)
+            switch.wait(10)
+            assert f'switch {site.switch}' in failed_attempt(server, found)
+            switch = simulator('n3000', port, folder)
+            assert site.settled(found) == ('DONE', None)
             assert members(('127.0.0.1', port), 'gi1/0/5') == '105'
             # The port's revert at its registration, and the connect.
             assert [(row[3], row[2]) for row in server.actions()] == [
                 ('revert_port', 'DONE'), ('modify_port', 'DONE')]
     finally:
-        simulator.kill()
-        simulator.wait(10)
+        switch.kill()
+        switch.wait(10)

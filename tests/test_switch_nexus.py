@@ -4,8 +4,6 @@ API and the networking daemon, what a client that is not HaaS then sees
 on the device."""
 
 import signal
-import subprocess
-import types
 
 import pytest
 
@@ -14,8 +12,15 @@ from haas.ext.switches.cli.console import Console
 from haas.ext.switches.nexus import Nexus, NexusSession, switchport
 from haas.simulators import nexus, ssh
 
-from support.commands import HAAS_ADMIN
 from support.servers import eventually, free_port, running
+from support.switches import (
+    action,
+    cabled,
+    failed_attempt,
+    sessions_at,
+    shared_site,
+    simulator,
+)
 from support.terminal import PROMPT, Terminal
 
 NEXUS = 'http://schema.massopencloud.org/haas/v0/switches/nexus'
@@ -35,15 +40,6 @@ def session(device, save=False, timeout=10):
                              timeout=timeout), DUMMY, save)
     s.open()
     return s
-
-
-def action(port, channel, vlan):
-    """A networking action as the daemon hands it to a driver."""
-    network = None if vlan is None else types.SimpleNamespace(
-        network_id=str(vlan))
-    return types.SimpleNamespace(
-        nic=types.SimpleNamespace(port=types.SimpleNamespace(label=port)),
-        channel=channel, new_network=network)
 
 
 def seen(device, port):
@@ -209,157 +205,101 @@ def test_port_names_it_could_not_have_are_refused(label):
         Nexus.validate_port_name(label)
 
 
-# Through the API and the networking daemon, in real processes.
+# Through the API and the networking daemon, in real processes: one
+# server and daemon per database for the module, each test with a switch
+# (its own device), node and network of its own.
 
 NEXUS_EXTENSIONS = ['haas.ext.auth.database',
                     'haas.ext.network_allocators.vlan_pool',
                     'haas.ext.switches.nexus', 'haas.ext.obm.mock']
-OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
-       'host': 'h', 'user': 'u', 'password': 'p'}
+#: The tests that share the module's server, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+shared = pytest.mark.xdist_group('test_switch_nexus')
 
 
-def cabled(server, hostname, net_id='105', **fields):
-    """Switch sw0 at `hostname`, node n1 of project runway cabled to its
-    Ethernet1/5, and network pub on VLAN `net_id`."""
-    for method, path, body in [
-            ('PUT', '/project/runway', None),
-            ('PUT', '/node/n1', {'obm': OBM}),
-            ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
-            ('PUT', '/switch/sw0', {'type': NEXUS, 'hostname': hostname,
-                                    'username': 'admin',
-                                    'password': 'secret',
-                                    'dummy_vlan': DUMMY, **fields}),
-            ('PUT', '/switch/sw0/port/Ethernet1/5', None),
-            ('POST', '/switch/sw0/port/Ethernet1/5/connect_nic',
-             {'node': 'n1', 'nic': 'eth0'}),
-            ('POST', '/project/runway/connect_node', {'node': 'n1'}),
-            ('PUT', '/network/pub', {'owner': 'admin', 'access': 'runway',
-                                     'net_id': net_id})]:
-        status, answer = server.call(method, path, body)
-        assert status == 200, (method, path, answer)
-    # The port is reverted as it is registered: done before a test's own
-    # actions, which would otherwise wait behind it.
-    eventually(lambda: all(status != 'PENDING'
-                           for _, _, status, _ in server.actions()),
-               what='the port revert of its registration')
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    yield from shared_site(module_databases, tmp_path_factory,
+                           NEXUS_EXTENSIONS)
 
 
-def queued(server, verb, body):
-    status, answer = server.call(
-        'POST', f'/node/n1/nic/eth0/{verb}_network', body)
-    assert status == 202, answer
-    return answer['status_id']
-
-
-def settled(server, found):
-    """Action `found` once the daemon is done with it: (status, error)."""
-    def done():
-        status, answer = server.call('GET', f'/networking_action/{found}')
-        return answer['status'] != 'PENDING' and (answer['status'],
-                                                  answer['error'])
-    return eventually(done, what=f'action {found} to be applied')
+def cable(server, hostname, net_id='105', **fields):
+    """A switch at `hostname`, a node cabled to its Ethernet1/5, and a
+    network on VLAN `net_id`."""
+    return cabled(server, NEXUS, hostname, 'Ethernet1/5', net_id=net_id,
+                  dummy_vlan=DUMMY, **fields)
 
 
 @pytest.fixture
-def site(databases, tmp_path, device):
+def site(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=NEXUS_EXTENSIONS) as (server, _):
-        cabled(server, f'{host}:{port}')
-        yield server
+    return cable(served, f'{host}:{port}')
 
 
+@shared
 def test_a_client_sees_vlan_105_on_the_port_while_haas_has_it_there(
         site, device):
-    connect = queued(site, 'connect', {'network': 'pub',
-                                       'channel': 'vlan/105'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network,
+                                      'channel': 'vlan/105'})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device, 'ethernet 1/5') == (
         'trunk', f'{DUMMY} (Inactive)', '105')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {
-        'vlan/105': 'pub'}
+    assert site.networks() == {'vlan/105': site.network}
 
-    detach = queued(site, 'detach', {'network': 'pub'})
-    assert settled(site, detach) == ('DONE', None)
+    detach = site.queued('detach', {'network': site.network})
+    assert site.settled(detach) == ('DONE', None)
     assert seen(device, 'ethernet 1/5') == (
         'trunk', f'{DUMMY} (Inactive)', 'none')
 
 
+@shared
 def test_a_native_network_and_a_revert_through_the_daemon(site, device):
-    connect = queued(site, 'connect', {'network': 'pub'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device, 'e1/5') == ('trunk', '105 (VLAN0105)', '105')
-    status, answer = site.call('POST', '/switch/sw0/port/Ethernet1/5/revert')
+    status, answer = site.call(
+        'POST', f'/switch/{site.switch}/port/Ethernet1/5/revert')
     assert status == 200, answer
-    assert settled(site, answer['status_id']) == ('DONE', None)
+    assert site.settled(answer['status_id']) == ('DONE', None)
     assert seen(device, 'e1/5') == ('trunk', f'{DUMMY} (Inactive)', 'none')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {}
+    assert site.networks() == {}
 
 
-def test_a_refused_command_ends_the_action_in_error(databases, tmp_path,
-                                                   device):
+@shared
+def test_a_refused_command_ends_the_action_in_error(served, device):
     host, port = device.address
-    with running(databases.new(), tmp_path,
-                 extensions=NEXUS_EXTENSIONS) as (server, _):
-        # A VLAN the switch keeps for itself.
-        cabled(server, f'{host}:{port}', net_id='4000')
-        found = queued(server, 'connect', {'network': 'pub'})
-        assert settled(server, found) == ('ERROR', (
-            f"switch sw0 ({host}:{port}) refused 'vlan 4000': ERROR: VLAN "
-            f'4000: VLANs 3968-4047 and 4094 are reserved for internal '
-            f'use'))
+    # A VLAN the switch keeps for itself.
+    site = cable(served, f'{host}:{port}', net_id='4000')
+    found = site.queued('connect', {'network': site.network})
+    assert site.settled(found) == ('ERROR', (
+        f"switch {site.switch} ({host}:{port}) refused 'vlan 4000': ERROR: "
+        f'VLAN 4000: VLANs 3968-4047 and 4094 are reserved for internal '
+        f'use'))
     # As its registration's revert left it: a trunk on the dummy VLAN,
     # allowing nothing.
     assert seen(device, 'e1/5') == ('trunk', f'{DUMMY} (Inactive)', 'none')
 
 
-def sessions_at(port):
-    """How many TCP connections to local `port` are established: the
-    simulator's SSH sessions, seen from outside the process (Linux)."""
-    found = 0
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        with open(table) as f:
-            for row in list(f)[1:]:
-                local, state = row.split()[1], row.split()[3]
-                if int(local.rsplit(':', 1)[1], 16) == port and \
-                        state == '01':
-                    found += 1
-    return found
-
-
 def test_a_switch_killed_mid_session_leaves_the_action_pending(
         pg_databases, tmp_path):
-    folder, port = str(tmp_path / 'sw'), free_port()
-
-    def start(latency):
-        process = subprocess.Popen(
-            [HAAS_ADMIN, 'simulate', 'switch', '--model', 'nexus',
-             '--listen', f'127.0.0.1:{port}', '--state', folder,
-             '--username', 'admin', '--password', 'secret',
-             '--latency', str(latency)], stdout=subprocess.PIPE, text=True)
-        assert process.stdout.readline().startswith('listening on')
-        return process
+    folder, port = tmp_path / 'sw', free_port()
 
     # Each command takes a second: the daemon is in the middle of its
     # session when the switch dies.
-    simulator = start(latency=1)
+    switch = simulator('nexus', port, folder, latency=1)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=NEXUS_EXTENSIONS) as (server, _):
-            cabled(server, f'127.0.0.1:{port}', save=True)
-            found = queued(server, 'connect', {'network': 'pub',
-                                               'channel': 'vlan/105'})
+            site = cable(server, f'127.0.0.1:{port}', save=True)
+            found = site.queued('connect', {'network': site.network,
+                                            'channel': 'vlan/105'})
             eventually(lambda: sessions_at(port), what='the daemon to log in')
-            simulator.send_signal(signal.SIGKILL)
-            simulator.wait(10)
-            reason = eventually(lambda: server.call(
-                'GET', f'/networking_action/{found}')[1]['error'],
-                what='a failed attempt')
-            assert 'switch sw0 (127.0.0.1:' in reason
-            assert server.call('GET', f'/networking_action/{found}')[1][
-                'status'] == 'PENDING'
-            simulator = start(latency=0)
-            assert settled(server, found) == ('DONE', None)
+            switch.send_signal(signal.SIGKILL)
+            switch.wait(10)
+            assert f'switch {site.switch} (127.0.0.1:' in failed_attempt(
+                server, found)
+            switch = simulator('nexus', port, folder)
+            assert site.settled(found) == ('DONE', None)
             assert seen(('127.0.0.1', port), 'e1/5') == (
                 'trunk', f'{DUMMY} (Inactive)', '105')
             # Applied once, and saved: the startup configuration has it.
@@ -370,5 +310,5 @@ def test_a_switch_killed_mid_session_leaves_the_action_pending(
                 '  switchport trunk allowed vlan 105') == 1
             t.close()
     finally:
-        simulator.kill()
-        simulator.wait(10)
+        switch.kill()
+        switch.wait(10)

@@ -36,6 +36,7 @@ def test_every_extension_of_haas_passes_its_checks(extension):
     assert (result.exit_code, result.stdout.splitlines()) == (0, PASSED)
 
 
+@pytest.mark.slow
 def test_the_checks_run_on_postgresql_too(pg_databases):
     pg_databases.new()  # skips, or fails in CI, without a server
 

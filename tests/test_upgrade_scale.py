@@ -6,6 +6,8 @@ the bench's)."""
 import importlib.util
 import os
 
+import pytest
+
 BENCH = os.path.join(os.path.dirname(__file__), '..', 'bench',
                      'upgrade_scale.py')
 
@@ -17,6 +19,7 @@ def load_bench():
     return module
 
 
+@pytest.mark.slow
 def test_the_upgrade_and_the_hand_written_script_build_the_same_database(
         pg_databases, dump):
     bench = load_bench()

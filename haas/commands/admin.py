@@ -132,7 +132,8 @@ def serve_networks(ctx, share):
         ctx.exit(deferred.serve_shares(lambda index: [
             sys.executable, '-m', 'haas.commands.admin', 'serve-networks',
             '--share', f'{index}/{processes}'], processes))
-    deferred.Daemon(workers=config.daemon_workers,
+    deferred.Daemon(poll=config.daemon_poll,
+                    workers=config.daemon_workers,
                     share=share or (0, 1)).serve()
 
 

@@ -20,8 +20,13 @@ from haas.config import Config
 from haas.ext.switches import mock
 from haas.model import NetworkingAction
 
-from support.commands import GUNICORN, HAAS, HAAS_ADMIN
-from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
+from support.commands import GUNICORN, HAAS, HAAS_ADMIN, cli
+from support.config import (
+    API_EXTENSIONS,
+    CHEAP_HASHES,
+    LEGACY_VLANS,
+    config_text,
+)
 
 #: The administrator `serving` makes, as (user, password).
 ADMIN = ('admin', 'admin-pw')
@@ -110,26 +115,28 @@ class Server:
             engine.dispose()
 
 
-def _admin(args, env, input=None):
-    result = subprocess.run([HAAS_ADMIN, *args], capture_output=True,
-                            text=True, env=env, input=input, timeout=120)
-    assert result.returncode == 0, (args, result.stderr)
+def _admin(args, config, input=None):
+    # In this process: the server is the process these tests are about.
+    result = cli(args, config, input=input)
+    assert result.exit_code == 0, (args, result.output)
 
 
 @contextlib.contextmanager
 def serving(uri, tmp_path, extra='', gunicorn=False,
-            extensions=API_EXTENSIONS):
+            extensions=API_EXTENSIONS, vlans=LEGACY_VLANS):
     """A server on a new schema of `uri`, with one administrator, ADMIN
-    (when `extensions` keep users); `extensions` enabled, and `extra` in
-    its haas.cfg (tmp_path / 'haas.cfg').  The server is `haas-admin
-    serve`, or with `gunicorn` two gunicorn workers."""
+    (when `extensions` keep users); `extensions` enabled (the VLAN pool
+    of `vlans`), and `extra` in its haas.cfg (tmp_path / 'haas.cfg').
+    The server is `haas-admin serve`, or with `gunicorn` two gunicorn
+    workers."""
     path = tmp_path / 'haas.cfg'
-    path.write_text(config_text(uri, extensions,
-                                extra=CHEAP_HASHES + extra))
+    config = config_text(uri, extensions, vlans=vlans,
+                         extra=CHEAP_HASHES + extra)
+    path.write_text(config)
     env = {**os.environ, 'HAAS_CONFIG': str(path)}
-    _admin(['db', 'create'], env)
+    _admin(['db', 'create'], config)
     if 'haas.ext.auth.database' in extensions:
-        _admin(['create-admin-user', ADMIN[0], '--password-stdin'], env,
+        _admin(['create-admin-user', ADMIN[0], '--password-stdin'], config,
                input=ADMIN[1] + '\n')
     port = free_port()
     server = Server(f'http://127.0.0.1:{port}', uri)
@@ -168,13 +175,21 @@ def serving(uri, tmp_path, extra='', gunicorn=False,
             process.wait(timeout=10)
 
 
+#: How often a daemon on SQLite, which has no notifications, looks for
+#: actions: every action of a test waits for its next look.
+SQLITE_POLL = '[daemon]\npoll = 0.1\n'
+
+
 @contextlib.contextmanager
 def running(uri, tmp_path, gunicorn=False, extensions=API_EXTENSIONS,
-            extra=''):
+            extra='', vlans=LEGACY_VLANS):
     """`serving`, and a networking daemon beside it; (the server, the
     mock switches' state directory)."""
     state = tmp_path / 'switches'
+    if uri.startswith('sqlite') and '[daemon]' not in extra:
+        extra += SQLITE_POLL
     with serving(uri, tmp_path, gunicorn=gunicorn, extensions=extensions,
+                 vlans=vlans,
                  extra=f'[haas.ext.switches.mock]\nstate_dir = {state}\n'
                  + extra) as server:
         env = {**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')}
