@@ -54,12 +54,21 @@ def _boot_failure_status():
     a second 3 among them raises gunicorn's HaltServer inside its own
     shutdown, which prints a traceback.  Every worker refuses alike, so
     the first one's status is enough.  The master is told apart by its
-    pid and start time (a reused pid is another master)."""
+    pid and start time (a reused pid is another master); a process whose
+    parent is no gunicorn is no worker, and always says 3."""
     master = os.getppid()
     try:
+        with open(f'/proc/{master}/cmdline', 'rb') as f:
+            parent = f.read()
         with open(f'/proc/{master}/stat') as f:
             started = f.read().rsplit(')', 1)[1].split()[19]
     except (OSError, IndexError):
+        return 3
+    # `gunicorn ...`, `python .../gunicorn ...`, or its process title.
+    if not any(os.path.basename(arg).startswith(b'gunicorn')
+               for arg in parent.split(b'\0')[:2]):
+        # Not a worker: the import of `gunicorn --preload` (in the master
+        # itself), or of another program.  It alone refuses.
         return 3
     marker = os.path.join(tempfile.gettempdir(),
                           f'haas-wsgi-refused-{master}-{started}')
