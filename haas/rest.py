@@ -413,6 +413,13 @@ class _Routing:
 PREFIXES = ('', '/v0')
 
 
+def under_v0():
+    """Whether the request being served came under /v0, where a call
+    answers as HIL 1.0 does wherever HIL changed what HaaS 0.3 answers
+    (README.md, "Compatibility with HIL")."""
+    return (request.endpoint or '').startswith('v0.')
+
+
 def _endpoint(prefix, name):
     """The Flask endpoint of call `name` under `prefix`: its name at
     the bare path (what url_for and the tests know), `v0.name` under

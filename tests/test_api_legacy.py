@@ -81,12 +81,15 @@ def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
                            'metadata': {}, 'nics': []}),
     ('/network/runway_pxe', {'name': 'runway_pxe', 'owner': 'runway',
                              'creator': 'runway', 'access': 'runway',
-                             'projects': ['runway'],
-                             'channels': ['vlan/native', 'vlan/102']}),
+                             'projects': ['runway'], 'network_id': '102',
+                             'channels': ['vlan/native', 'vlan/102'],
+                             'connected-nodes': {}}),
     ('/network/stock_ext_pub', {'name': 'stock_ext_pub', 'owner': 'admin',
                                 'creator': 'admin', 'projects': None,
+                                'network_id': 'ext_pub_chan',
                                 'channels': ['vlan/native',
-                                             'vlan/ext_pub_chan']}),
+                                             'vlan/ext_pub_chan'],
+                                'connected-nodes': {}}),
     ('/project/runway/headnodes', ['runway_headnode_off',
                                    'runway_headnode_on']),
     ('/project/manhattan/headnodes', ['runway_manhattan_off',
@@ -94,6 +97,7 @@ def test_the_legacy_users_hash_verifies_and_is_replaced_by_argon2(legacy):
     ('/network/manhattan_provider', {
         'name': 'manhattan_provider', 'owner': 'admin', 'creator': 'admin',
         'access': 'manhattan', 'projects': ['manhattan'],
+        'network_id': 'manhattan_provider_chan', 'connected-nodes': {},
         'channels': ['vlan/native', 'vlan/manhattan_provider_chan']}),
 ])
 def test_the_upgraded_dump_is_served_with_its_data(legacy, path, body):
@@ -121,6 +125,7 @@ def test_the_upgraded_dumps_objects_take_new_calls(legacy):
     assert get(legacy, '/network/fresh') == (200, {
         'name': 'fresh', 'owner': 'empty-project', 'creator': 'empty-project',
         'access': 'empty-project', 'projects': ['empty-project'],
+        'network_id': '104', 'connected-nodes': {},
         'channels': ['vlan/native', 'vlan/104']})
     with app.app_context():
         queued = db.session.execute(sa.text(

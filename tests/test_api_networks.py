@@ -679,7 +679,8 @@ def test_show_network_public_needs_no_project_access(client, users, admin,
 
     assert answer(response) == (200, {
         'name': 'net', 'owner': 'admin', 'creator': 'admin',
-        'projects': None, 'channels': ['vlan/native', f'vlan/{vlan}']})
+        'projects': None, 'channels': ['vlan/native', f'vlan/{vlan}'],
+        'network_id': str(vlan), 'connected-nodes': {}})
 
 
 def test_show_network_public_external_lists_its_given_vlan(client, users,
@@ -690,7 +691,8 @@ def test_show_network_public_external_lists_its_given_vlan(client, users,
 
     assert answer(response) == (200, {
         'name': 'net', 'owner': 'admin', 'creator': 'admin',
-        'projects': None, 'channels': ['vlan/native', f'vlan/{EXTERNAL_ID}']})
+        'projects': None, 'channels': ['vlan/native', f'vlan/{EXTERNAL_ID}'],
+        'network_id': str(EXTERNAL_ID), 'connected-nodes': {}})
 
 
 @pytest.mark.parametrize('owner', ['admin', 'runway'])
@@ -706,7 +708,8 @@ def test_show_network_of_a_project_names_owner_and_access(
     assert answer(response) == (200, {
         'name': 'net', 'owner': owner, 'creator': owner,
         'access': 'runway', 'projects': ['runway'],
-        'channels': ['vlan/native', f'vlan/{vlan}']})
+        'channels': ['vlan/native', f'vlan/{vlan}'],
+        'network_id': str(vlan), 'connected-nodes': {}})
 
 
 @pytest.mark.parametrize('owner', ['admin', 'runway'])
@@ -741,7 +744,8 @@ def test_show_network_shared_with_several_projects_lists_them_sorted(
     assert answer(response) == (200, {
         'name': 'net', 'owner': 'admin', 'creator': 'admin',
         'projects': ['manhattan', 'third'],
-        'channels': ['vlan/native', f'vlan/{vlan}']})
+        'channels': ['vlan/native', f'vlan/{vlan}'],
+        'network_id': str(vlan), 'connected-nodes': {}})
 
 
 @pytest.mark.parametrize('who, error', [('runway', NO_ACCESS),
@@ -776,11 +780,15 @@ def test_show_network_under_the_null_allocator_has_the_null_channel(
         null_client):
     Admin(null_client, {}).network('net')
 
-    response = show(null_client, {})
+    status, shown = answer(show(null_client, {}))
+    network_id = shown.pop('network_id')
 
-    assert answer(response) == (200, {'name': 'net', 'owner': 'admin',
-                                      'creator': 'admin', 'projects': None,
-                                      'channels': ['null']})
+    assert (status, shown) == (200, {'name': 'net', 'owner': 'admin',
+                                     'creator': 'admin', 'projects': None,
+                                     'channels': ['null'],
+                                     'connected-nodes': {}})
+    # The null allocator's ids are made up, one for each network.
+    assert network_id and isinstance(network_id, str)
 
 
 # --- list_project_networks ------------------------------------------------

@@ -50,7 +50,8 @@ def test_node_goes_onto_a_network_and_everything_is_deleted_again(server):
     assert call('GET', '/network/net-1') == (200, {
         'name': 'net-1', 'owner': 'runway', 'creator': 'runway',
         'access': 'runway', 'projects': ['runway'],
-        'channels': ['vlan/native', 'vlan/100']})
+        'channels': ['vlan/native', 'vlan/100'], 'network_id': '100',
+        'connected-nodes': {}})
 
     queued = call('POST', '/node/node-1/nic/eth0/connect_network',
                   {'network': 'net-1'})

@@ -140,4 +140,5 @@ def test_deleted_network_gives_its_vlan_to_the_next_allocation(pool):
     assert freed == [(300, True)]
     assert answer(client.get('/network/second')) == (200, {
         'name': 'second', 'owner': 'admin', 'creator': 'admin',
-        'projects': None, 'channels': ['vlan/native', 'vlan/300']})
+        'projects': None, 'channels': ['vlan/native', 'vlan/300'],
+        'network_id': '300', 'connected-nodes': {}})

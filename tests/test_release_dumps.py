@@ -163,7 +163,8 @@ def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
     assert client.get('/network/runway_pxe', headers=admin).json == {
         'name': 'runway_pxe', 'creator': 'runway', 'owner': 'runway',
         'access': 'runway', 'projects': ['runway'],
-        'channels': ['vlan/native', 'vlan/102']}
+        'channels': ['vlan/native', 'vlan/102'], 'network_id': '102',
+        'connected-nodes': {}}
     assert client.get('/network/stock_int_pub', headers=admin).json[
         'projects'] is None
     assert sorted(client.get('/networks', headers=admin).json) == [

@@ -27,7 +27,7 @@ from haas.model import (
     Project,
     db,
 )
-from haas.rest import Body, Name, Text, rest_call
+from haas.rest import Body, Name, Text, rest_call, under_v0
 
 
 class NetworkCreation(Body):
@@ -52,9 +52,13 @@ def network_create(network, owner, creator, access, net_id):
     pool it is taken from it (refused if another network has it).  More
     projects are given access with network_grant_project_access.
     """
-    if (owner is None) == (creator is None):
+    if owner is None and creator is None:
         raise BadArgumentError('Give the network\'s owner (or, as HaaS 0.2 '
-                               'called it, its creator), once.')
+                               'called it, its creator).')
+    if owner is not None and creator is not None and owner != creator:
+        raise BadArgumentError(f'The owner ({owner}) and the creator '
+                               f'({creator}) differ: they are one field, '
+                               f'under HIL\'s name and HaaS 0.2\'s.')
     owner = owner if owner is not None else creator
     assert_absent(Network, network)
     if owner == 'admin':
@@ -113,22 +117,35 @@ def network_delete(network):
     db.session.delete(network)
 
 
+def _connected_nodes_schema(schema):
+    schema['properties']['connected-nodes'] = {
+        'type': 'object', 'title': 'Connected-Nodes',
+        'additionalProperties': {'type': 'array', 'items': {'type': 'string'}},
+        'description': "HIL's name: the nics on the network, by node (the "
+                       "nodes of the caller's projects only, unless the "
+                       "caller may act for the network's owner)."}
+    schema['required'].append('connected-nodes')
+
+
 class NetworkShape(Body):
     name: str
     owner: str
+    network_id: str
     # HaaS 0.2's names: `creator` is the owner; `access` the one project
-    # of the access list, absent when the list is empty or longer.
+    # of the access list, absent when the list is empty or longer.  Under
+    # /v0 `access` is HIL 1.0's: the list, or null for a public network.
     creator: str
-    access: typing.Optional[str] = None
+    access: typing.Union[str, list[str], None] = None
     projects: typing.Optional[list[str]]
     channels: list[str]
+    __schema__ = staticmethod(_connected_nodes_schema)
 
 
 @rest_call('GET', '/network/<network>', returns=NetworkShape,
            errors=[NotFoundError])
 def show_network(network):
     """Show a network: its owner, the projects that may use it (null for
-    every project), its channels."""
+    every project), its channels, and the nics on it by node."""
     network = must_find(Network, network, joinedload(Network.owner),
                         selectinload(Network.access))
     auth.require_access(network.public or any(
@@ -137,12 +154,34 @@ def show_network(network):
     projects = [p.label for p in network.access]
     shown = {
         'name': network.label, 'owner': owner, 'creator': owner,
+        'network_id': network.network_id,
         'projects': projects or None,
         'channels': _haas().allocator.legal_channels_for(network.network_id),
+        'connected-nodes': _connected_nodes(network),
     }
-    if len(projects) == 1:
+    if under_v0():
+        shown['access'] = projects or None
+    elif len(projects) == 1:
         shown['access'] = projects[0]
     return shown
+
+
+def _connected_nodes(network):
+    """{node: [nic, ...]} of the nics on `network`: all of them for an
+    administrator or the owner's members, else those of the nodes of the
+    caller's projects (HIL 1.0's show_network)."""
+    everything = auth.have_admin() or (
+        network.owner is not None and auth.have_project_access(network.owner))
+    query = db.select(Node, Nic.label).join(Nic, Nic.owner_id == Node.id) \
+        .join(NetworkAttachment, NetworkAttachment.nic_id == Nic.id).where(
+            NetworkAttachment.network_id == network.id).options(
+                joinedload(Node.project)).order_by(Node.label, Nic.label)
+    connected: dict[str, list[str]] = {}
+    for node, nic in db.session.execute(query):
+        if everything or (node.project is not None
+                          and auth.have_project_access(node.project)):
+            connected.setdefault(node.label, []).append(nic)
+    return connected
 
 
 @rest_call('PUT', '/network/<network>/access/<project>',

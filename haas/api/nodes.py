@@ -41,7 +41,7 @@ from haas.model import (
     Port,
     db,
 )
-from haas.rest import Body, Name, rest_call
+from haas.rest import Body, Name, rest_call, under_v0
 
 
 class ObmSpec(Body):
@@ -72,12 +72,24 @@ def node_register(node, obm, metadata):
                                 value=json.dumps(value)))
 
 
+def refuse_in_project(node, doing):
+    """Under /v0 only: BlockedError if `node` is in a project.  HaaS 0.3
+    deletes such a node (or its nic), and its clients rely on it; HIL 1.0
+    refuses (README.md, "Compatibility with HIL")."""
+    if under_v0() and node.project is not None:
+        raise BlockedError(f'Node {node.label} is part of project '
+                           f'{node.project.label}; remove it from the '
+                           f'project before {doing}.')
+
+
 @rest_call('DELETE', '/node/<node>',
            errors=[NotFoundError, BlockedError, OBMError])
 def node_delete(node):
-    """Delete a node that has no nics left; its OBM goes with it."""
+    """Delete a node that has no nics left; its OBM goes with it.  Under
+    /v0, as HIL 1.0 does, a node that is in a project is refused too."""
     auth.require_admin()
     node = must_find(Node, node)
+    refuse_in_project(node, 'deleting it')
     if node.nics:
         raise BlockedError('Node still has nics; delete them first.')
     node.obm.stop_console()
@@ -102,9 +114,11 @@ def node_register_nic(node, nic, macaddr):
 @rest_call('DELETE', '/node/<node>/nic/<nic>',
            errors=[NotFoundError, BlockedError])
 def node_delete_nic(node, nic):
-    """Remove a nic from a node; it must be on no network."""
+    """Remove a nic from a node; it must be on no network.  Under /v0, as
+    HIL 1.0 does, a nic of a node that is in a project is refused."""
     auth.require_admin()
     node = must_find(Node, node, lock=True)
+    refuse_in_project(node, 'deleting its nics')
     nic = must_find_n(node, Nic, nic, lock=True)
     if nic.attachments:
         raise BlockedError('The nic is attached to a network; detach it '
