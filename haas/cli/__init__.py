@@ -4,7 +4,9 @@ It speaks HTTP only: it imports nothing of the server, and only Click
 until a command runs (requests is loaded to send it), so that `haas --help`
 answers at once.  The endpoint is HAAS_ENDPOINT, else `[client] endpoint`
 of haas.cfg; with HAAS_USERNAME and HAAS_PASSWORD set, requests carry HTTP
-basic auth.
+basic auth.  HIL's variables (HIL_ENDPOINT, HIL_USERNAME, HIL_PASSWORD) are
+read where HaaS's are not set, and HIL 1.0's command names
+(`haas node network connect ...`) work beside ours (see `ALIASES`).
 """
 
 import os
@@ -212,12 +214,71 @@ GROUPS = {
 }
 
 
+class Alias:
+    """HIL 1.0's name for one of our commands: `path` its words (the last
+    the command, the others groups), `target` (group, command) ours.  The
+    optional body fields in `positional` are optional arguments, as HIL
+    takes them; those in `flags` are flags (sent as true when given);
+    `fixed` is sent as well."""
+
+    def __init__(self, path, target, positional=(), flags=(), fixed=None):
+        self.path, self.target = path, target
+        self.positional, self.flags = positional, flags
+        self.fixed = fixed or {}
+
+
+ALIASES = [
+    Alias(('node', 'network', 'connect'), ('node', 'connect-network'),
+          positional=('channel',)),
+    Alias(('node', 'network', 'detach'), ('node', 'detach-network')),
+    Alias(('node', 'nic', 'register'), ('node', 'register-nic')),
+    Alias(('node', 'nic', 'delete'), ('node', 'delete-nic')),
+    Alias(('node', 'power', 'off'), ('node', 'power-off')),
+    Alias(('node', 'power', 'on'), ('node', 'power-on')),
+    Alias(('node', 'power', 'cycle'), ('node', 'power-cycle'),
+          flags=('force',)),
+    Alias(('node', 'power', 'status'), ('node', 'power-status')),
+    Alias(('node', 'bootdev'), ('node', 'set-bootdev')),
+    Alias(('node', 'metadata', 'add'), ('node', 'set-metadata')),
+    Alias(('node', 'metadata', 'delete'), ('node', 'delete-metadata')),
+    Alias(('node', 'obm', 'enable'), ('node', 'set-obm'),
+          fixed={'enabled': True}),
+    Alias(('node', 'obm', 'disable'), ('node', 'set-obm'),
+          fixed={'enabled': False}),
+    Alias(('project', 'node', 'list'), ('project', 'nodes')),
+    Alias(('project', 'node', 'add'), ('project', 'connect-node')),
+    Alias(('project', 'node', 'remove'), ('project', 'detach-node'),
+          flags=('force',)),
+    Alias(('project', 'list-networks'), ('project', 'networks')),
+    Alias(('port', 'nic', 'add'), ('port', 'connect-nic')),
+    Alias(('port', 'nic', 'remove'), ('port', 'detach-nic')),
+]
+
+#: The help of HIL's groups within ours.
+SUBGROUPS = {
+    ('node', 'network'): "A node's networks (HIL's names).",
+    ('node', 'nic'): "A node's nics (HIL's names).",
+    ('node', 'power'): "A node's power (HIL's names).",
+    ('node', 'metadata'): "A node's metadata (HIL's names).",
+    ('node', 'obm'): "A node's OBM (HIL's names).",
+    ('project', 'node'): "A project's nodes (HIL's names).",
+    ('port', 'nic'): "The nic cabled to a port (HIL's names).",
+}
+
+
 class ClientError(click.ClickException):
     """One line on stderr, exit status 1."""
 
 
+def _environ(name):
+    """HAAS_<name>, else HIL_<name> (HIL's client's variables), else
+    None."""
+    return os.environ.get(f'HAAS_{name}') or os.environ.get(f'HIL_{name}') \
+        or None
+
+
 def endpoint():
-    url = os.environ.get('HAAS_ENDPOINT')
+    url = _environ('ENDPOINT')
     if not url:
         from haas import config
         try:
@@ -236,8 +297,7 @@ def send(method, path, body=None, timeout=30):
 
     import requests
     url = endpoint() + path
-    username = os.environ.get('HAAS_USERNAME')
-    password = os.environ.get('HAAS_PASSWORD')
+    username, password = _environ('USERNAME'), _environ('PASSWORD')
     credentials = (username, password) if username and password else None
     try:
         response = requests.request(
@@ -339,7 +399,10 @@ def _value(name, text):
     return text
 
 
-def _command(call):
+def _command(call, alias=None):
+    positional = alias.positional if alias else ()
+    flags = alias.flags if alias else ()
+
     def run(as_json=False, **kwargs):
         values = {p: kwargs.pop(p) for p in call.parameters}
         path = call.path.format(**{
@@ -355,8 +418,11 @@ def _command(call):
             body = {}
             for name, required in call.fields:
                 value = kwargs.pop(name)
+                if name in flags:
+                    value = 'true' if value else None
                 if value is not None:
                     body[name] = _value(name, value)
+            body.update(alias.fixed if alias else {})
         response = send(call.method, path, body)
         if response.status_code >= 400:
             raise ClientError(_failure(response))
@@ -364,8 +430,15 @@ def _command(call):
 
     params = [click.Argument([p]) for p in call.parameters]
     for name, required in call.fields:
+        if alias and name in alias.fixed:
+            continue
         if required:
             params.append(click.Argument([name]))
+        elif name in positional:
+            params.append(click.Argument([name], required=False))
+        elif name in flags:
+            params.append(click.Option([f'--{name.replace("_", "-")}', name],
+                                       is_flag=True))
         else:
             params.append(click.Option([f'--{name.replace("_", "-")}', name],
                                        default=None))
@@ -375,8 +448,15 @@ def _command(call):
     if call.shows in ('labels', 'object'):
         params.append(click.Option(['--json', 'as_json'], is_flag=True,
                                    help='Print the answer as JSON.'))
-    return click.Command(call.command, callback=run, params=params,
-                         help=call.doc, short_help=call.doc.split('.')[0])
+    if alias is None:
+        return click.Command(call.command, callback=run, params=params,
+                             help=call.doc, short_help=call.doc.split('.')[0])
+    ours = ' '.join(alias.target)
+    said = ''.join(f'  Here --{flag} is a flag.' for flag in flags)
+    return click.Command(alias.path[-1], callback=run, params=params,
+                         help=f'HIL\'s name for `haas {ours}`.  {call.doc}'
+                              f'{said}',
+                         short_help=f'HIL\'s name for `haas {ours}`')
 
 
 def _build():
@@ -393,6 +473,16 @@ def _build():
                                              help=GROUPS[call.group])
             root.add_command(groups[call.group])
         groups[call.group].add_command(_command(call))
+    ours = {(call.group, call.command): call for call in _calls()}
+    for alias in ALIASES:
+        group = groups[alias.path[0]]
+        for depth in range(1, len(alias.path) - 1):
+            words = alias.path[:depth + 1]
+            if words[-1] not in group.commands:
+                group.add_command(click.Group(words[-1],
+                                              help=SUBGROUPS[words]))
+            group = group.commands[words[-1]]
+        group.add_command(_command(ours[alias.target], alias))
     return root
 
 
