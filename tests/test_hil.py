@@ -18,7 +18,7 @@ import subprocess
 from unittest.mock import ANY
 
 from support.commands import HAAS
-from support.servers import ADMIN, eventually, ports
+from support.servers import ADMIN, eventually, free_port, ports
 
 MOCK_SWITCH = 'http://schema.massopencloud.org/haas/v0/switches/mock'
 MOCK_OBM = 'http://schema.massopencloud.org/haas/v0/obm/mock'
@@ -247,3 +247,14 @@ def hil_commands_with_hil_variables(server, state):
                  ('node', 'delete', 'n2')]:
         assert hil(server, *args) == (0, '', ''), args
     assert server.call('GET', '/nodes/all') == (200, [])
+
+    # HAAS_* win over HIL_*: HAAS_ENDPOINT names a port nobody serves.
+    nowhere = f'http://127.0.0.1:{free_port()}'
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('HAAS_', 'HIL_'))}
+    env.update(HAAS_ENDPOINT=nowhere, HIL_ENDPOINT=server.base)
+    result = subprocess.run([HAAS, 'project', 'list'], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert (result.returncode, result.stderr) == (
+        1, f'Error: cannot reach the HaaS API at {nowhere}: connection '
+           f'refused\n')

@@ -463,7 +463,10 @@ def _build():
     root = click.Group('haas', help=(
         'Use a HaaS installation through its REST API: one command per '
         'call.\n\nHAAS_ENDPOINT (or [client] endpoint in haas.cfg) names '
-        'the server; HAAS_USERNAME and HAAS_PASSWORD give credentials.  A '
+        'the server; HAAS_USERNAME and HAAS_PASSWORD give credentials '
+        '(HIL_ENDPOINT, HIL_USERNAME and HIL_PASSWORD where those are not '
+        'set).  HIL 1.0\'s command names work too (`haas node network '
+        'connect ...`).  A '
         'refused call prints the server\'s error type and message and '
         'exits 1.'))
     groups = {}
