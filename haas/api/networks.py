@@ -117,7 +117,7 @@ def network_delete(network):
     db.session.delete(network)
 
 
-def _connected_nodes_schema(schema):
+def _show_network_schema(schema):
     schema['properties']['connected-nodes'] = {
         'type': 'object', 'title': 'Connected-Nodes',
         'additionalProperties': {'type': 'array', 'items': {'type': 'string'}},
@@ -125,6 +125,10 @@ def _connected_nodes_schema(schema):
                        "nodes of the caller's projects only, unless the "
                        "caller may act for the network's owner)."}
     schema['required'].append('connected-nodes')
+    schema['properties']['access']['description'] = (
+        "At the bare path HaaS 0.2's: the one project of the access list, "
+        "absent for none or several.  Under /v0 HIL 1.0's: the list, null "
+        "for a public network.")
 
 
 class NetworkShape(Body):
@@ -138,14 +142,18 @@ class NetworkShape(Body):
     access: typing.Union[str, list[str], None] = None
     projects: typing.Optional[list[str]]
     channels: list[str]
-    __schema__ = staticmethod(_connected_nodes_schema)
+    __schema__ = staticmethod(_show_network_schema)
 
 
 @rest_call('GET', '/network/<network>', returns=NetworkShape,
            errors=[NotFoundError])
 def show_network(network):
     """Show a network: its owner, the projects that may use it (null for
-    every project), its channels, and the nics on it by node."""
+    every project), its channels, and the nics on it by node.
+
+    `access` is HaaS 0.2's at the bare path (the one project of the
+    access list, absent for none or several) and HIL 1.0's under /v0
+    (the list, null for a public network)."""
     network = must_find(Network, network, joinedload(Network.owner),
                         selectinload(Network.access))
     auth.require_access(network.public or any(
