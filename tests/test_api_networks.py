@@ -716,6 +716,25 @@ def test_show_network_of_a_project_names_owner_and_access(
         'network_id': str(vlan), 'connected-nodes': {}})
 
 
+@pytest.mark.parametrize('who, seen', [
+    ('admin', {'node-1': ['eth0', 'eth1'], 'node-2': ['eth0']}),
+    ('runway', {'node-1': ['eth0', 'eth1']}),
+    ('other', {'node-2': ['eth0']}),
+])
+def test_show_network_lists_the_nics_on_it_the_caller_may_know_of(
+        client, users, admin, who, seen):
+    """HIL's connected-nodes: every nic for an administrator or the
+    owner's members, else those of the caller's projects' nodes."""
+    admin.network('net')
+    admin.node('node-1', 'runway', nics=('eth0', 'eth1'))
+    admin.node('node-2', 'manhattan')
+    attach('net', node='node-1', nic='eth1')
+    attach('net', node='node-1', nic='eth0')
+    attach('net', node='node-2', nic='eth0')
+
+    assert answer(show(client, users[who]))[1]['connected-nodes'] == seen
+
+
 @pytest.mark.parametrize('owner', ['admin', 'runway'])
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
                                         ('anonymous', AUTH_FAILED)])
