@@ -4,12 +4,10 @@ console (its login, refusals and lost sessions), and, through the API
 and the networking daemon, switches registered with `protocol: telnet`.
 """
 
-import re
 import signal
 import socket
 import subprocess
 import threading
-import time
 import types
 
 import pytest
@@ -24,7 +22,7 @@ from haas.simulators import powerconnect, ssh
 from support.commands import HAAS_ADMIN
 from support.databases import make_app
 from support.servers import eventually, free_port, running
-from support.terminal import Terminal
+from support.terminal import PROMPT, Screen, Terminal
 
 DELL = 'http://schema.massopencloud.org/haas/v0/switches/powerconnect55xx'
 DELL_BRANCH = 'haas.ext.switches.dell'
@@ -34,14 +32,14 @@ BEFORE_PROTOCOL = 'e9c7556cca0f'
 # RFC 854's commands and the options the device offers.
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 ECHO, SGA = 1, 3
-#: The end of what the device prints when it waits for a command.
-PROMPT = re.compile(r'[\r\n]?[\w.-]+(?:\([\w-]+\))?[>#] ?$')
 
 
-class TelnetTerminal:
+class TelnetTerminal(Screen):
     """A person at a telnet port: a socket, and RFC 854's negotiation by
     hand (accept the device's echo and suppressed go-ahead, refuse the
     rest), nothing of HaaS or of telnetlib3."""
+
+    ENTER = '\r\n'
 
     def __init__(self, address, username='admin', password='secret',
                  login=True):
@@ -51,11 +49,7 @@ class TelnetTerminal:
         self.negotiated = []
         self._partial = b''
         if login:
-            self.read_until('User Name:')
-            self.type(username + '\r\n')
-            self.read_until('Password:')
-            self.type(password + '\r\n')
-            self.read_until(PROMPT)
+            self.log_in(username, password)
 
     def type(self, keys):
         self.socket.sendall(keys.encode().replace(b'\xff', b'\xff\xff'))
@@ -95,33 +89,15 @@ class TelnetTerminal:
                 i += 2
         return text.decode(errors='replace')
 
-    def read_until(self, pattern, seconds=10):
-        """What the device printed up to `pattern` (a str or a regex),
-        that included."""
-        if isinstance(pattern, str):
-            pattern = re.compile(re.escape(pattern))
-        deadline = time.monotonic() + seconds
-        while not (match := pattern.search(self.seen)):
-            assert time.monotonic() < deadline, \
-                f'no {pattern.pattern!r} in {self.seen!r}'
-            self.socket.settimeout(max(deadline - time.monotonic(), 0.01))
-            try:
-                data = self.socket.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                raise EOFError(self.seen)
-            self.seen += self._received(data)
-        found, self.seen = self.seen[:match.end()], self.seen[match.end():]
-        return found
-
-    def run(self, line):
-        """Type `line` and Enter; the lines the device answered before
-        its next prompt (the echo of `line` left out)."""
-        self.type(line + '\r\n')
-        lines = self.read_until(PROMPT).split('\r\n')
-        assert lines[0] == line, lines
-        return lines[1:-1]
+    def _receive(self, seconds):
+        self.socket.settimeout(seconds)
+        try:
+            data = self.socket.recv(65536)
+        except socket.timeout:
+            return ''
+        if not data:
+            raise EOFError(self.seen)
+        return self._received(data)
 
     def close(self):
         self.socket.close()
