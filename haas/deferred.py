@@ -32,7 +32,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import current_app
 
-from haas import heartbeat, outages
+from haas import heartbeat, metrics, outages
 from haas.errors import SwitchError, SwitchUnavailableError, squashed
 from haas.model import (
     DONE,
@@ -322,6 +322,7 @@ class Daemon:
             return PENDING
         with self._retry_lock:
             self._retry.pop(action_id, None)
+        metrics.action_tried('done')
         return DONE
 
     def _session(self, switch_id, sessions):
@@ -395,6 +396,7 @@ class Daemon:
         with self._retry_lock:
             self._retry.pop(action_id, None)
         self._record(action_id, error, status=ERROR)
+        metrics.action_tried('error')
         log.error('action %s failed (switch error: %s); marked ERROR',
                   _named(action_id, request), error)
 
@@ -403,6 +405,7 @@ class Daemon:
         it again later: its switch cannot take it now."""
         delay = self._later(action_id)
         self._record(action_id, error)
+        metrics.action_tried('retry')
         log.error('action %s failed (switch unavailable: %s); trying again '
                   'in %g s', _named(action_id, request), error, delay)
 

@@ -26,8 +26,8 @@ server: for a scraper on a private address).
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 import time
 import typing
 
@@ -78,15 +78,29 @@ class _Metrics:
         self.queued = p.Counter(
             'haas_networking_actions_queued',
             'Networking actions queued by API calls, by type.', ['type'])
+        self.applied = p.Counter(
+            'haas_networking_actions_applied',
+            'Networking actions the daemons tried, by result: done, '
+            'error (the switch refused) or retry (put off).', ['result'])
         self.connections = p.Gauge(
             'haas_database_connections_in_use',
             'Database connections taken from the pools of the live '
             'processes.', multiprocess_mode='livesum')
 
 
-@functools.cache
+_made: list[_Metrics] = []
+_making = threading.Lock()
+
+
 def _metrics() -> _Metrics:
-    return _Metrics()
+    """The process's metrics, made by the first thread that asks (a
+    daemon's workers ask at once: a metric registered twice is an
+    error)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_Metrics())
+    return _made[0]
 
 
 def observe(call: str | None, status: int, seconds: float) -> None:
@@ -105,12 +119,41 @@ def action_queued(kind: str) -> None:
     _metrics().queued.labels(kind).inc()
 
 
+def action_tried(result: str) -> None:
+    """Count an action a daemon tried: done, error or retry."""
+    _metrics().applied.labels(result).inc()
+
+
+def serve(address: str) -> tuple[str, int]:
+    """Serve this process's metrics (or, in multiprocess mode, those of
+    every process sharing the folder: a daemon's shares) over HTTP at
+    `address` (HOST:PORT, port 0 for any), from a thread; where it
+    listens."""
+    import prometheus_client as p
+    from prometheus_client import multiprocess as mp
+    host, _, port = address.rpartition(':')
+    _metrics()
+    registry = p.REGISTRY
+    if multiprocess():
+        registry = p.CollectorRegistry()
+        mp.MultiProcessCollector(registry)
+    try:
+        server, _ = p.start_http_server(int(port), host or '0.0.0.0',
+                                        registry)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f'cannot serve metrics at {address}: '
+                          f'{getattr(e, "strerror", None) or e}') from None
+    found = server.server_address
+    return str(found[0]), int(found[1])
+
+
 class _Actions:
     """The networking actions in the database, read at scrape time."""
 
     def collect(self) -> typing.Iterator[typing.Any]:
         from prometheus_client.core import GaugeMetricFamily
 
+        from haas import heartbeat
         from haas.model import (
             DONE,
             ERROR,
@@ -129,7 +172,7 @@ class _Actions:
             'queued (0 when none is pending).')
         table = NetworkingAction.__table__
         # A database that is away is the scrape's 503, as any call's.
-        counts = dict(db.session.execute(
+        counts: dict[str, int] = dict(db.session.execute(
             sa.select(table.c.status, sa.func.count())
             .group_by(table.c.status)).all())
         first = db.session.execute(
@@ -143,6 +186,14 @@ class _Actions:
             max(0.0, (utcnow() - first).total_seconds())
         oldest.add_metric([], age)
         yield oldest
+        alive = GaugeMetricFamily(
+            'haas_daemons_alive', 'Daemons whose heartbeat is recent, by '
+            'kind (networks, consoles).', labels=['kind'])
+        with db.engine.connect() as connection:
+            for kind in ('networks', 'consoles'):
+                alive.add_metric([kind], len(heartbeat.alive(connection,
+                                                             kind)[0]))
+        yield alive
 
 
 def exposition() -> bytes:
@@ -157,7 +208,7 @@ def exposition() -> bytes:
     else:
         counted = p.generate_latest(p.REGISTRY)
     database = p.CollectorRegistry()
-    database.register(_Actions())  # type: ignore[arg-type]
+    database.register(_Actions())
     return counted + p.generate_latest(database)
 
 

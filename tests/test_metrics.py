@@ -3,6 +3,7 @@ counts, and the counts of several gunicorn workers added up."""
 
 import concurrent.futures
 import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -15,8 +16,8 @@ import haas
 from haas.errors import ConfigError
 from haas.model import NetworkingAction, db
 
-from support.api import ADMIN_ONLY, SWITCH
-from support.commands import GUNICORN, run_admin
+from support.api import ADMIN_ONLY, SWITCH, basic
+from support.commands import GUNICORN, HAAS_ADMIN, run_admin
 from support.config import (
     API_EXTENSIONS,
     CHEAP_HASHES,
@@ -24,7 +25,7 @@ from support.config import (
     config_text,
 )
 from support.databases import built_app
-from support.servers import free_port
+from support.servers import eventually, free_port
 
 
 def samples(text):
@@ -167,3 +168,53 @@ def test_three_gunicorn_workers_add_up(pg_databases, tmp_path):
         server.wait(30)
     assert seen == {30}
     assert len(workers) >= 2  # the calls were not all one worker's
+
+
+def test_the_daemon_serves_its_own_metrics(tmp_path):
+    """A daemon with [daemon] metrics counts the actions it applied, on
+    its own port; the API counts it among the daemons alive."""
+    address = f'127.0.0.1:{free_port()}'
+    config = config_text(f'sqlite:///{tmp_path}/haas.db', API_EXTENSIONS,
+                         extra=CHEAP_HASHES + (
+                             '[metrics]\naccess = open\n'
+                             f'[daemon]\nmetrics = {address}\npoll = 0.1\n'
+                             f'[haas.ext.switches.mock]\nstate_dir = '
+                             f'{tmp_path / "switches"}\n'))
+    path = tmp_path / 'haas.cfg'
+    path.write_text(config)
+    run_admin(['db', 'create'], env={'HAAS_CONFIG': str(path)})
+    app = haas.create_app(config)
+    client = app.test_client()
+    with app.app_context():
+        from haas.ext.auth.database import User
+        user = User(label='admin', is_admin=True)
+        user.set_password('pw')
+        db.session.add(user)
+        db.session.commit()
+    admin = basic('admin', 'pw')
+    daemon = subprocess.Popen(
+        [HAAS_ADMIN, 'serve-networks'],
+        env={**os.environ, 'HAAS_CONFIG': str(path)},
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stderr.readline().strip() == f'metrics on {address}'
+        assert client.put('/switch/sw0', json=SWITCH,
+                          headers=admin).status_code == 200
+        assert client.put('/switch/sw0/port/p1',
+                          headers=admin).status_code == 200  # a revert
+
+        def applied():
+            status, text = get(f'http://{address}/metrics')
+            assert status == 200
+            return samples(text).get(
+                ('haas_networking_actions_applied_total',
+                 (('result', 'done'),)), 0) >= 1
+        eventually(applied, what='the revert to be counted')
+        alive = scrape(client, {})[('haas_daemons_alive',
+                                    (('kind', 'networks'),))]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        with app.app_context():
+            db.engine.dispose()
+    assert alive == 1

@@ -126,6 +126,16 @@ def serve_networks(ctx, share):
     migrations.require_current_schema()
     config = current_app.extensions['haas'].config
     processes = config.daemon_processes
+    address = (config.get('daemon', 'metrics') or '').strip()
+    if address and share is None:
+        from haas import metrics
+        from haas.errors import ConfigError
+        if processes > 1 and not metrics.multiprocess():
+            raise ConfigError('[daemon] metrics with [daemon] processes > 1 '
+                              'needs [metrics] multiprocess_dir, where the '
+                              'processes add up their counts')
+        host, port = metrics.serve(address)
+        click.echo(f'metrics on {host}:{port}', err=True)
     if share is None and processes > 1 \
             and db.engine.dialect.name == 'postgresql':
         db.engine.dispose()
