@@ -8,6 +8,10 @@ import urllib.parse
 
 import requests
 
+#: What a listing answers: names, sorted.  (An alias, as `list` is also
+#: the name of a method of the resources.)
+Names = list[str]
+
 
 class ClientError(Exception):
     """Any failure of the client library, in one line (its str)."""

@@ -1,8 +1,5 @@
 """Networks: creating them, who may use them, and what is on them."""
 
-# Annotations stay text: `list` is also a method of the classes here.
-from __future__ import annotations
-
 import typing
 
 from haas.client.base import ClientBase

@@ -1,12 +1,9 @@
 """Nodes: registration, nics, power, networks, metadata, consoles, and
 the networking actions a change queues."""
 
-# Annotations stay text: `list` is also a method of the classes here.
-from __future__ import annotations
-
 import typing
 
-from haas.client.base import ClientBase, failure
+from haas.client.base import ClientBase, Names, failure
 
 #: Where a short OBM type name (`mock`, `ipmi`) is completed to its URI.
 OBM_TYPES = 'http://schema.massopencloud.org/haas/v0/obm/'
@@ -19,7 +16,7 @@ OBM_POSITIONAL = ('host', 'user', 'password')
 class Node(ClientBase):
     """Calls on nodes (HIL's `client.node`)."""
 
-    def list(self, is_free: str) -> list[str]:
+    def list(self, is_free: str) -> Names:
         """The names of the nodes: `'free'` for the free ones, `'all'`
         for all."""
         return self.call('GET', 'nodes', is_free)

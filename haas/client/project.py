@@ -1,22 +1,19 @@
 """Projects: the owners of nodes and networks."""
 
-# Annotations stay text: `list` is also a method of the classes here.
-from __future__ import annotations
-
-from haas.client.base import ClientBase
+from haas.client.base import ClientBase, Names
 
 
 class Project(ClientBase):
     """Calls on projects (HIL's `client.project`)."""
 
-    def list(self) -> list[str]:
+    def list(self) -> Names:
         return self.call('GET', 'projects')
 
-    def nodes_in(self, project_name: str) -> list[str]:
+    def nodes_in(self, project_name: str) -> Names:
         """The names of a project's nodes."""
         return self.call('GET', 'project', project_name, 'nodes')
 
-    def networks_in(self, project_name: str) -> list[str]:
+    def networks_in(self, project_name: str) -> Names:
         """The names of the networks a project may use."""
         return self.call('GET', 'project', project_name, 'networks')
 

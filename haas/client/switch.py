@@ -1,11 +1,8 @@
 """Switches, their ports, and the nics cabled to those."""
 
-# Annotations stay text: `list` is also a method of the classes here.
-from __future__ import annotations
-
 import typing
 
-from haas.client.base import ClientBase, Slashed
+from haas.client.base import ClientBase, Names, Slashed
 
 #: Where a short switch type name (`mock`, `nexus`) is completed to its URI.
 SWITCH_TYPES = 'http://schema.massopencloud.org/haas/v0/switches/'
@@ -14,7 +11,7 @@ SWITCH_TYPES = 'http://schema.massopencloud.org/haas/v0/switches/'
 class Switch(ClientBase):
     """Calls on switches (HIL's `client.switch`)."""
 
-    def list(self) -> list[str]:
+    def list(self) -> Names:
         return self.call('GET', 'switches')
 
     def register(self, switch: str, subtype: str,

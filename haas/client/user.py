@@ -1,8 +1,5 @@
 """Users, where the server authenticates with haas.ext.auth.database."""
 
-# Annotations stay text: `list` is also a method of the classes here.
-from __future__ import annotations
-
 import typing
 
 from haas.client.base import ClientBase
