@@ -17,7 +17,11 @@ import pytest
 
 from haas import rest
 from haas.client import environment
-from haas.client.base import FailedAPICallException, UnreachableError
+from haas.client.base import (
+    FailedAPICallException,
+    HTTPResponse,
+    UnreachableError,
+)
 from haas.client.client import Client, HTTPClient, RequestsHTTPClient
 
 from support.servers import ADMIN, eventually, free_port, ports
@@ -238,7 +242,6 @@ class Recorder(HTTPClient):
 
     def request(self, method, url, data=None, params=None):
         self.requests.append((method, url, params))
-        from haas.client.base import HTTPResponse
         return HTTPResponse(200, {}, b'')
 
 

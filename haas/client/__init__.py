@@ -34,6 +34,9 @@ Where HaaS differs from HIL 1.0:
   HIL's streams it.
 - `switch.register(switch, subtype, switchinfo)` also takes a short type
   name (`mock`), and leaves `switchinfo` as it was.
+- An error answer that is not HaaS's JSON (a proxy's page) raises
+  FailedAPICallException too (`error_type` `HTTP <status>`), where HIL's
+  returns the page.
 - Left out, as HaaS has no counterpart: KeystoneHTTPClient (HaaS has no
   Keystone auth backend), and HIL's client-side check of reserved
   characters (raising HIL's server's BadArgumentError): names are escaped
