@@ -1,15 +1,16 @@
 """`haas`: the command-line client of the HaaS API, one command per call.
 
-It speaks HTTP only: it imports nothing of the server, and only Click
-until a command runs (requests is loaded to send it), so that `haas --help`
+It is built on haas.client, the client library, which sends the requests:
+it imports nothing of the server, and only Click until a command runs
+(haas.client and requests are loaded to send it), so that `haas --help`
 answers at once.  The endpoint is HAAS_ENDPOINT, else `[client] endpoint`
 of haas.cfg; with HAAS_USERNAME and HAAS_PASSWORD set, requests carry HTTP
 basic auth.  HIL's variables (HIL_ENDPOINT, HIL_USERNAME, HIL_PASSWORD) are
-read where HaaS's are not set, and HIL 1.0's command names
-(`haas node network connect ...`) work beside ours (see `ALIASES`).
+read where HaaS's are not set (haas.client.environment), and HIL 1.0's
+command names (`haas node network connect ...`) work beside ours (see
+`ALIASES`).
 """
 
-import os
 import sys
 import urllib.parse
 
@@ -270,65 +271,24 @@ class ClientError(click.ClickException):
     """One line on stderr, exit status 1."""
 
 
-def _environ(name):
-    """HAAS_<name>, else HIL_<name> (HIL's client's variables), else
-    None."""
-    return os.environ.get(f'HAAS_{name}') or os.environ.get(f'HIL_{name}') \
-        or None
-
-
-def endpoint():
-    url = _environ('ENDPOINT')
-    if not url:
-        from haas import config
-        try:
-            url = config.load().get('client', 'endpoint')
-        except Exception as e:  # a bad haas.cfg: say so in one line
-            raise ClientError(str(e)) from None
-    if not url:
-        raise ClientError('no endpoint: set HAAS_ENDPOINT or [client] '
-                          'endpoint in haas.cfg')
-    return url.rstrip('/')
-
-
 def send(method, path, body=None, timeout=30):
-    """The answer of the API, a requests Response."""
-    import json
-
-    import requests
-    url = endpoint() + path
-    username, password = _environ('USERNAME'), _environ('PASSWORD')
-    credentials = (username, password) if username and password else None
+    """The answer of the API to `method path` (a bare path, as HaaS 0.3
+    serves it), through haas.client: an HTTPResponse."""
+    # Late: `haas --help` loads neither requests nor json.
+    from haas.client import ClientError as Failed
+    from haas.client import environment
     try:
-        response = requests.request(
-            method, url, auth=credentials, timeout=timeout,
-            data=None if body is None else json.dumps(body),
-            headers={'Content-Type': 'application/json'})
-    except requests.exceptions.Timeout:
-        raise ClientError(f'the HaaS API at {endpoint()} did not answer '
-                          f'within {timeout} s') from None
-    except requests.exceptions.ConnectionError as e:
-        reason = 'connection refused' if 'refused' in str(e).lower() \
-            else 'cannot connect'
-        raise ClientError(f'cannot reach the HaaS API at {endpoint()}: '
-                          f'{reason}') from None
-    return response
+        server = environment.base(timeout=timeout)
+        return server.send(method, server.object_url() + path, body)
+    except Failed as e:
+        raise ClientError(str(e)) from None
 
 
 def _failure(response):
     """The one line of a refused call, with when to try again if the
     server said (a 503 while its database is away, a 429)."""
-    try:
-        error = response.json()
-        line = f'{error["type"]}: {error["msg"]}'
-    except (ValueError, KeyError, TypeError):
-        # Not HaaS's answer (a proxy's error page): its text, on one line.
-        text = ' '.join(response.text.split())
-        line = f'HTTP {response.status_code}: {text[:200]}'
-    retry_after = response.headers.get('Retry-After', '')
-    if retry_after.isdigit():
-        line += f' (try again in {int(retry_after)} s)'
-    return line
+    from haas.client.base import failure
+    return failure(response).summary
 
 
 def _show(call, response, as_json):
