@@ -187,8 +187,11 @@ def daemon_rate(app, config_path, uri, state):
         db.session.commit()
         actions = db.session.execute(sa.select(NetworkingAction).limit(
             1000)).scalars().all()
+        # The mock's own rate: its sessions' work, without a login and
+        # without latency.
         session = mock.MockSession.__new__(mock.MockSession)
         session.folder = os.path.join(state, 'own-rate')
+        session.latency, session.name = None, 'bench'
         start = time.perf_counter()
         for action in actions:
             session.apply_networking(action)
