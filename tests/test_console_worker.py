@@ -1,0 +1,293 @@
+"""Console capture end to end: served APIs (`haas-admin serve`) with the
+IPMI driver, a console worker (`haas-admin serve-consoles`) in a process
+of its own, and the simulated BMC in another, on SQLite and PostgreSQL.
+What the worker captured is read through the API."""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+
+import pytest
+
+from haas.simulators import bmc, serial
+
+from support.commands import HAAS_ADMIN
+from support.servers import Server, eventually, free_port, serving
+from test_ipmi_api import EXTENSIONS, PASSWORD, USER, register
+
+# At info, the worker logs each connect and loss, which the tests read.
+EXTRA = ('[general]\nlog_level = info\n'
+         '[haas.ext.obm.ipmi]\ntimeout = 10\n'
+         '[consoles]\npoll = 0.2\n')
+#: What the simulated node writes from power on (no boot device asked
+#: for) to its login prompt.
+BOOT = ''.join(line + '\r\n' for line in serial.boot_lines(
+    'default', 'node')) + 'node login: '
+NOT_CAPTURED = (404, {'type': 'NotFoundError',
+                      'msg': 'The console log for n1 does not exist.'})
+
+
+class Device:
+    """The simulated BMC, restartable on the same port and state."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.stack = contextlib.ExitStack()
+        self.address = self.stack.enter_context(
+            bmc.running(folder, USER, PASSWORD))
+
+    def restart(self):
+        self.stack.close()
+        self.stack = contextlib.ExitStack()
+        self.stack.enter_context(bmc.running(
+            self.folder, USER, PASSWORD, port=self.address[1]))
+
+
+@pytest.fixture
+def device(tmp_path):
+    found = Device(str(tmp_path / 'bmc'))
+    try:
+        yield found
+    finally:
+        found.stack.close()
+
+
+class Worker:
+    """A `haas-admin serve-consoles` process, and what it logged."""
+
+    def __init__(self, tmp_path):
+        self.log_path = tmp_path / 'consoles.log'
+        with open(self.log_path, 'wb') as log:
+            self.process = subprocess.Popen(
+                [HAAS_ADMIN, 'serve-consoles'],
+                env={**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')},
+                stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+    def lines(self, node='n1'):
+        """What it logged about node `node`'s console, its label cut."""
+        prefix = f'console of {node}: '
+        return [line[line.index(prefix) + len(prefix):]
+                for line in self.log_path.read_text().splitlines()
+                if prefix in line]
+
+    def connected(self, times=1):
+        eventually(lambda: self.lines().count('connected') >= times,
+                   seconds=120, what=f'connection {times} of the worker')
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
+
+
+@pytest.fixture
+def site(databases, tmp_path, device):
+    with serving(databases.new(), tmp_path, extensions=EXTENSIONS,
+                 extra=EXTRA) as server:
+        register(server, device.address)
+        yield server
+
+
+@pytest.fixture
+def worker(site, tmp_path):
+    found = Worker(tmp_path)
+    try:
+        yield found
+    finally:
+        if found.process.poll() is None:
+            found.stop()
+
+
+@contextlib.contextmanager
+def another_server(tmp_path, uri):
+    """`haas-admin serve` on the configuration and database `serving`
+    made, on a port of its own."""
+    port = free_port()
+    server = Server(f'http://127.0.0.1:{port}', uri)
+    with open(tmp_path / f'server-{port}.log', 'wb') as log:
+        process = subprocess.Popen(
+            [HAAS_ADMIN, 'serve', '--host', '127.0.0.1', '--port',
+             str(port)],
+            env={**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')},
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        def answers():
+            try:
+                return server.raw('GET', '/projects', credentials=None)
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                assert process.poll() is None, 'the server exited'
+                return None
+        eventually(answers, seconds=60, what='the server')
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def console(server, credentials=None):
+    """(status, media type, text) of GET /node/n1/console."""
+    args = {} if credentials is None else {'credentials': credentials}
+    status, headers, data = server.raw('GET', '/node/n1/console', **args)
+    if status != 200:
+        return status, None, data
+    return status, headers.get_content_type(), data.decode()
+
+
+def captured(server, text):
+    """Wait for the console log to be `text`; fails with what it was."""
+    seen = []
+
+    def check():
+        seen[:] = [console(server)]
+        return seen[0] == (200, 'text/plain', text)
+    try:
+        eventually(check, seconds=120, what=f'the log to be {text!r}')
+    except AssertionError:
+        raise AssertionError(f'the log is {seen[0]!r}') from None
+
+
+def test_a_node_whose_console_is_not_captured_has_no_log(site):
+    assert site.call('GET', '/node/n1/console') == NOT_CAPTURED
+
+
+def test_a_started_capture_has_an_empty_log_until_the_worker_writes(site):
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    assert console(site) == (200, 'text/plain', '')
+    assert site.call('DELETE', '/node/n1/console') == (200, b'')
+    assert site.call('GET', '/node/n1/console') == NOT_CAPTURED
+
+
+def test_the_log_is_served_by_another_server_after_the_first_stopped(
+        databases, tmp_path, device):
+    uri = databases.new()
+    with serving(uri, tmp_path, extensions=EXTENSIONS,
+                 extra=EXTRA) as first:
+        register(first, device.address)
+        assert first.call('PUT', '/node/n1/console') == (200, b'')
+        worker = Worker(tmp_path)
+        try:
+            worker.connected()
+            assert first.call('POST', '/node/n1/power_on') == (200, b'')
+        except BaseException:
+            worker.stop()
+            raise
+    # The node boots while no API server runs; the worker goes on.
+    try:
+        with another_server(tmp_path, uri) as second:
+            captured(second, BOOT)
+        assert worker.lines() == ['connected']
+    finally:
+        assert worker.stop() == 0
+    assert worker.lines() == ['connected']
+    assert 'serving consoles: stopped' in worker.log_path.read_text()
+
+
+def test_detaching_the_node_clears_its_log(site, worker):
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    worker.connected()
+    assert site.call('POST', '/node/n1/power_on') == (200, b'')
+    captured(site, BOOT)
+    assert site.call('POST', '/project/p/detach_node',
+                     {'node': 'n1'}) == (200, b'')
+    eventually(lambda: 'capture stopped' in worker.lines(),
+               what='the capture stopped')
+    gone = site.call('GET', '/node/n1/console')
+    assert site.call('PUT', '/project/q') == (200, b'')
+    assert site.call('POST', '/project/q/connect_node',
+                     {'node': 'n1'}) == (200, b'')
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    worker.connected(2)
+    assert (gone, console(site)) == (NOT_CAPTURED, (200, 'text/plain', ''))
+
+
+def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
+        site, worker, device):
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    worker.connected()
+    device.restart()
+    worker.connected(2)
+    assert site.call('POST', '/node/n1/power_on') == (200, b'')
+    captured(site, BOOT)
+    lines = worker.lines()
+    assert (lines[0], lines[1].startswith('lost ('), lines[-1]) == (
+        'connected', True, 'connected')
+
+
+def test_a_competing_sol_session_is_taken_back(site, worker, device):
+    if shutil.which('ipmitool') is None:
+        if os.environ.get('CI'):
+            pytest.fail('ipmitool is not installed: .ci/run installs it')
+        pytest.skip('ipmitool is not installed (apt-get install ipmitool)')
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    worker.connected()
+    host, port = device.address
+    other = subprocess.Popen(
+        ['ipmitool', '-I', 'lanplus', '-H', host, '-p', str(port),
+         '-U', USER, '-P', PASSWORD, 'sol', 'activate'],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: any(line.startswith('lost (')
+                               for line in worker.lines()),
+                   seconds=120, what='the worker to lose the console')
+        worker.connected(2)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+    assert site.call('POST', '/node/n1/power_on') == (200, b'')
+    captured(site, BOOT)
+
+
+def test_the_worker_stops_on_sigterm_and_says_so(site, worker):
+    deadline = time.monotonic() + 60
+    while 'serving consoles' not in worker.log_path.read_text():
+        assert time.monotonic() < deadline, worker.log_path.read_text()
+        time.sleep(0.05)
+    assert worker.stop() == 0
+    assert worker.log_path.read_text().splitlines()[-1].endswith(
+        'serving consoles: stopped')
+
+
+# --- authorization ------------------------------------------------------
+
+MEMBER, OUTSIDER = ('member', 'member-pw'), ('outsider', 'outsider-pw')
+
+
+@pytest.fixture
+def users(site):
+    for (name, password), project in [(MEMBER, 'p'), (OUTSIDER, 'o')]:
+        assert site.call('PUT', f'/auth/basic/user/{name}',
+                         {'password': password, 'is_admin': False}) \
+            == (200, b'')
+        assert site.call('PUT', f'/project/{project}') == (200, b'') \
+            or project == 'p'
+        assert site.call('POST', f'/auth/basic/user/{name}/add_project',
+                         {'project': project}) == (200, b'')
+    return site
+
+
+@pytest.mark.parametrize('who, allowed', [
+    ('admin', True), ('member', True), ('outsider', False),
+    ('anonymous', False)])
+def test_the_console_calls_of_an_ipmi_node_are_for_its_project_and_admins(
+        users, who, allowed):
+    credentials = {'admin': ('admin', 'admin-pw'), 'member': MEMBER,
+                   'outsider': OUTSIDER, 'anonymous': None}[who]
+    answers = [users.raw(method, '/node/n1/console', credentials=credentials)
+               for method in ('PUT', 'GET', 'DELETE', 'GET')]
+    found = [(status, data) for status, _, data in answers]
+    if allowed:
+        assert found == [(200, b''), (200, b''), (200, b''),
+                         (404, b'{"type": "NotFoundError", "msg": "The '
+                               b'console log for n1 does not exist."}')]
+    else:
+        status = 403 if credentials else 401
+        assert [s for s, _ in found] == [status] * 4
+        assert users.call('GET', '/node/n1/console') == NOT_CAPTURED
