@@ -53,6 +53,11 @@ class Capture:
         self.next_try = 0.0
         self.backoff = BACKOFF
         self.reason: str | None = None
+        # The first session ends one another client holds (a previous
+        # worker's, left open when it was killed); after a loss the
+        # worker waits its turn, so that an operator who took the
+        # console over (ipmitool sol activate) keeps it until done.
+        self.force = True
         self.pending: list[str] = []
         self.lock = threading.Lock()
         self.decoder = codecs.getincrementaldecoder('utf-8')('replace')
@@ -90,9 +95,9 @@ class Worker:
         with db.engine.connect() as connection:
             wanted = consoles.captured(connection)
         for node_id in set(self.captures) - set(wanted):
-            capture = self.captures.pop(node_id)
-            self._close(capture)
-            log.info('console of %s: capture stopped', capture.label)
+            stopped = self.captures.pop(node_id)
+            self._close(stopped)
+            log.info('console of %s: capture stopped', stopped.label)
         for node_id, epoch in wanted.items():
             capture = self.captures.get(node_id)
             if capture is None:
@@ -111,7 +116,8 @@ class Worker:
             capture.label = node.label
             capture.reason = None
             try:
-                capture.session = node.obm.open_console(capture.output)
+                capture.session = node.obm.open_console(
+                    capture.output, force=capture.force)
             except NotImplementedError:
                 log.warning('console of %s: its OBM cannot capture a '
                             'console', capture.label)
@@ -147,6 +153,7 @@ class Worker:
         if capture.announced and lasted >= STEADY:
             capture.backoff = BACKOFF
         self._close(capture)
+        capture.force = False
         log.warning('console of %s: lost (%s); trying again in %g s',
                     capture.label, capture.reason or 'the session broke',
                     capture.backoff)
@@ -186,7 +193,7 @@ class Worker:
     def serve(self) -> None:
         """Capture until SIGTERM or SIGINT, then close every session and
         flush what was read."""
-        def stop(signum, frame):
+        def stop(signum: int, frame: typing.Any) -> None:
             self.stopped.set()
         previous = {s: signal.signal(s, stop)
                     for s in (signal.SIGTERM, signal.SIGINT)}

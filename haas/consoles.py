@@ -3,13 +3,15 @@ server reads what the console worker (haas.console_worker) captured.
 
 The API turns a node's capture on and off here; the worker reads which
 captures are on and appends what the node's console writes, keeping the
-last `[consoles] keep_kib` KiB.  Each start raises the row's epoch: the
-worker appends only to the epoch it read, so output read before a stop
-never lands in the log of the capture after it.
+last `[consoles] keep_kib` KiB.  Each start draws the row a new random
+epoch: the worker appends only to the epoch it read, so output read
+before a stop never lands in the log of the capture after it (a counter
+would start again at the same value once the row was deleted).
 """
 
 from __future__ import annotations
 
+import secrets
 import typing
 
 import sqlalchemy as sa
@@ -29,11 +31,14 @@ def keep(config: typing.Any) -> int:
     keep_kib; a character of console output is a byte but for the rare
     one that is not ASCII)."""
     from haas.errors import ConfigError
-    kib = config.count(SECTION, 'keep_kib', KEEP_KIB)
-    if not 1 <= kib <= 64 * 1024:
-        raise ConfigError(f'[{SECTION}] keep_kib must be 1-65536, not '
-                          f'{config.get(SECTION, "keep_kib")!r}')
-    return kib * 1024
+    text = config.get(SECTION, 'keep_kib')
+    if text is None:
+        return KEEP_KIB * 1024
+    if not (text.isascii() and text.isdigit()
+            and 1 <= int(text) <= 64 * 1024):
+        raise ConfigError(f'[{SECTION}] keep_kib must be a whole number of '
+                          f'KiB, 1-65536, not {text!r}')
+    return int(text) * 1024
 
 
 def start(node_id: int) -> None:
@@ -41,10 +46,11 @@ def start(node_id: int) -> None:
     captured already), in the caller's transaction."""
     found = db.session.get(ConsoleLog, node_id, with_for_update=True)
     if found is None:
-        db.session.add(ConsoleLog(node_id=node_id, capture=True, epoch=1,
-                                  text='', updated_at=utcnow()))
+        db.session.add(ConsoleLog(node_id=node_id, capture=True,
+                                  epoch=secrets.randbits(62), text='',
+                                  updated_at=utcnow()))
     elif not found.capture:
-        found.capture, found.epoch = True, found.epoch + 1
+        found.capture, found.epoch = True, secrets.randbits(62)
         found.updated_at = utcnow()
 
 

@@ -91,11 +91,12 @@ class Obm(db.Model):
         """The console log as text, or None when there is none."""
         raise NotImplementedError
 
-    def open_console(self, output):
+    def open_console(self, output, force=False):
         """A live session with the node's serial console, for the console
         worker (haas.console_worker): an object with `broken`, `active`,
         `close()` and a static `pump(timeout)`, which gives what the node
-        writes to `output` (bytes; a dict with 'error' when it ends)."""
+        writes to `output` (bytes; a dict with 'error' when it ends).
+        With `force`, a session another client holds is ended first."""
         raise NotImplementedError
 
 
@@ -348,9 +349,9 @@ class ConsoleLog(db.Model):
     node_id = db.Column(db.ForeignKey('node.id', ondelete='CASCADE'),
                         primary_key=True)
     capture = db.Column(db.Boolean, nullable=False)
-    # Raised by each start: the worker writes only to the capture it
-    # read, never a cleared one's output into its successor.
-    epoch = db.Column(db.Integer, nullable=False)
+    # Drawn at random by each start: the worker writes only to the
+    # capture it read, never a cleared one's output into its successor.
+    epoch = db.Column(db.BigInteger, nullable=False)
     # The last [consoles] keep_kib KiB, as text.
     text = db.Column(db.Text, nullable=False)
     updated_at = db.Column(db.DateTime, nullable=False)

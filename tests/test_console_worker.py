@@ -7,17 +7,25 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
 
 import pytest
+import sqlalchemy as sa
 
+from haas import consoles
+from haas.model import Node
 from haas.simulators import bmc, serial
 
-from support.commands import HAAS_ADMIN
+from support.commands import HAAS_ADMIN, cli, error_line
+from support.config import API_EXTENSIONS, config_text
 from support.servers import Server, eventually, free_port, serving
-from test_ipmi_api import EXTENSIONS, PASSWORD, USER, register
+
+IPMI = 'http://schema.massopencloud.org/haas/v0/obm/ipmi'
+EXTENSIONS = API_EXTENSIONS + ['haas.ext.obm.ipmi']
+USER, PASSWORD = 'admin', 'secret'
 
 # At info, the worker logs each connect and loss, which the tests read.
 EXTRA = ('[general]\nlog_level = info\n'
@@ -29,6 +37,18 @@ BOOT = ''.join(line + '\r\n' for line in serial.boot_lines(
     'default', 'node')) + 'node login: '
 NOT_CAPTURED = (404, {'type': 'NotFoundError',
                       'msg': 'The console log for n1 does not exist.'})
+
+
+def register(server, address):
+    """Node n1 with an IPMI OBM at `address`, in project p."""
+    host, port = address
+    for method, path, body in [
+            ('PUT', '/node/n1', {'obm': {
+                'type': IPMI, 'host': f'{host}:{port}', 'user': USER,
+                'password': PASSWORD}}),
+            ('PUT', '/project/p', None),
+            ('POST', '/project/p/connect_node', {'node': 'n1'})]:
+        assert server.call(method, path, body) == (200, b''), path
 
 
 class Device:
@@ -165,6 +185,37 @@ def test_a_started_capture_has_an_empty_log_until_the_worker_writes(site):
     assert site.call('GET', '/node/n1/console') == NOT_CAPTURED
 
 
+def test_the_log_keeps_its_last_characters_and_only_its_captures(site):
+    # What the worker does with what it read, on the served database.
+    engine = sa.create_engine(site.uri, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            node_id = connection.execute(sa.select(Node.id)).scalar_one()
+        assert site.call('PUT', '/node/n1/console') == (200, b'')
+        with engine.connect() as connection:
+            first = consoles.captured(connection)
+        appended = [consoles.append(engine, node_id, first[node_id],
+                                    'a' * 10, 8),
+                    consoles.append(engine, node_id, first[node_id],
+                                    'bcd', 8)]
+        kept = console(site)
+        assert site.call('DELETE', '/node/n1/console') == (200, b'')
+        appended.append(consoles.append(engine, node_id, first[node_id],
+                                        'gone', 8))
+        assert site.call('PUT', '/node/n1/console') == (200, b'')
+        # A capture read before the stop writes nothing into the next.
+        appended.append(consoles.append(engine, node_id, first[node_id],
+                                        'old', 8))
+        with engine.connect() as connection:
+            second = consoles.captured(connection)
+    finally:
+        engine.dispose()
+    assert (appended, kept, console(site), set(first), set(second),
+            first == second) == (
+        [True, True, False, False], (200, 'text/plain', 'aaaaabcd'),
+        (200, 'text/plain', ''), {node_id}, {node_id}, False)
+
+
 def test_the_log_is_served_by_another_server_after_the_first_stopped(
         databases, tmp_path, device):
     uri = databases.new()
@@ -212,6 +263,8 @@ def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
         site, worker, device):
     assert site.call('PUT', '/node/n1/console') == (200, b'')
     worker.connected()
+    # The worker notices at pyghmi's next keepalive (every 25-29 s) that
+    # its session is gone.
     device.restart()
     worker.connected(2)
     assert site.call('POST', '/node/n1/power_on') == (200, b'')
@@ -256,6 +309,36 @@ def test_the_worker_stops_on_sigterm_and_says_so(site, worker):
         'serving consoles: stopped')
 
 
+def doctor_says(tmp_path):
+    """doctor's line about the console worker, or None."""
+    result = subprocess.run(
+        [HAAS_ADMIN, 'doctor'], capture_output=True, text=True, timeout=120,
+        env={**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')},
+        cwd=tmp_path)
+    found = [line for line in result.stdout.splitlines()
+             if 'console worker' in line]
+    return found[0] if found else None
+
+
+def test_doctor_reports_the_worker_while_a_console_is_captured(
+        site, tmp_path):
+    idle = doctor_says(tmp_path)
+    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    missing = doctor_says(tmp_path)
+    worker = Worker(tmp_path)
+    try:
+        worker.connected()
+        alive = doctor_says(tmp_path)
+    finally:
+        assert worker.stop() == 0
+    assert (idle, missing, alive) == (
+        None,
+        'FAIL  console worker: none running, and 1 console(s) to capture: '
+        'start `haas-admin serve-consoles`',
+        f'ok    console worker: 1 alive ({socket.gethostname()}:'
+        f'{worker.process.pid}), 1 console(s) captured')
+
+
 # --- authorization ------------------------------------------------------
 
 MEMBER, OUTSIDER = ('member', 'member-pw'), ('outsider', 'outsider-pw')
@@ -296,3 +379,22 @@ def test_the_console_calls_of_an_ipmi_node_are_for_its_project_and_admins(
     # A refused PUT started nothing.
     assert (found, users.call('GET', '/node/n1/console')) == (
         expected, NOT_CAPTURED)
+
+
+# --- configuration ------------------------------------------------------
+
+@pytest.mark.parametrize('extra, expected', [
+    ('[consoles]\npoll = 0\n',
+     "[consoles] poll must be a number of seconds (more than 0), not '0'"),
+    ('[consoles]\nkeep_kib = 0\n',
+     "[consoles] keep_kib must be a whole number of KiB, 1-65536, not '0'"),
+    ('[consoles]\nkeep_kib = lots\n',
+     "[consoles] keep_kib must be a whole number of KiB, 1-65536, not "
+     "'lots'")])
+def test_serve_consoles_refuses_a_bad_option_with_one_line(
+        databases, extra, expected):
+    uri = databases.new()
+    cli(['db', 'create'], config_text(uri))
+
+    assert error_line(cli(['serve-consoles'], config_text(
+        uri, extra=extra))) == expected

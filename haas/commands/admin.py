@@ -158,7 +158,9 @@ def serve_consoles():
     config = current_app.extensions['haas'].config
     poll = config.seconds('consoles', 'poll', console_worker.POLL)
     if poll <= 0:
-        raise ConfigError('[consoles] poll must be more than 0 seconds')
+        raise ConfigError(f'[consoles] poll must be a number of seconds '
+                          f'(more than 0), not '
+                          f'{config.get("consoles", "poll")!r}')
     console_worker.Worker(consoles.keep(config), poll).serve()
 
 

@@ -317,11 +317,13 @@ class Ipmi(Obm):
     def get_console(self):
         return consoles.read(self.node.id)
 
-    def open_console(self, output: Callable[[typing.Any], None]) \
-            -> SolSession:
+    def open_console(self, output: Callable[[typing.Any], None],
+                     force: bool = False) -> SolSession:
         """A serial-over-LAN session with the BMC, giving what the node
-        writes to `output` (bytes; a dict with 'error' when it ends)."""
-        return SolSession(self.host, self.user, self.password, output)
+        writes to `output` (bytes; a dict with 'error' when it ends);
+        with `force`, one another client holds is ended first."""
+        return SolSession(self.host, self.user, self.password, output,
+                          force)
 
 
 class SolSession:
@@ -331,16 +333,15 @@ class SolSession:
     worker, a process of its own, opens these."""
 
     def __init__(self, host: str, user: str, password: str,
-                 output: Callable[[typing.Any], None]):
+                 output: Callable[[typing.Any], None], force: bool):
         from pyghmi import exceptions
         from pyghmi.ipmi import console
         bmc_host, port = address(host)
-        # Credentials as bytes: see converse.  force: take the console
-        # over from another client, as a reconnect must.
+        # Credentials as bytes: see converse.
         try:
             self.console = console.Console(bmc_host, user.encode(),
                                            password.encode(), output,
-                                           port=port, force=True)
+                                           port=port, force=force)
         except exceptions.IpmiException as e:
             raise OBMError(f'BMC {host}: {e or "no answer"}') from None
 

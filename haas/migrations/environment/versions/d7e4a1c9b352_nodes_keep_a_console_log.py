@@ -26,7 +26,7 @@ def upgrade():
         'console_log',
         sa.Column('node_id', key, nullable=False),
         sa.Column('capture', sa.Boolean(), nullable=False),
-        sa.Column('epoch', sa.Integer(), nullable=False),
+        sa.Column('epoch', sa.BigInteger(), nullable=False),
         sa.Column('text', sa.Text(), nullable=False),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['node_id'], ['node.id'],
