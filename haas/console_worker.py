@@ -175,8 +175,11 @@ class Worker:
                     consoles.append(db.engine, capture.node_id,
                                     capture.epoch, text, self.kept)
                 except sa.exc.DBAPIError:
-                    with capture.lock:  # again at the next flush
-                        capture.pending.insert(0, text)
+                    # Again at the next flush; while the database is away,
+                    # no more than the log would keep.
+                    with capture.lock:
+                        capture.pending = [
+                            (text + ''.join(capture.pending))[-self.kept:]]
                     raise
 
     def pump(self, timeout: float) -> None:

@@ -5,7 +5,9 @@ in a bounded pool of threads (pyghmi's calls block, and a BMC that does
 not answer must not hold an API worker past `[haas.ext.obm.ipmi]
 timeout`).  pyghmi runs one I/O thread per process, started by the first
 session, never at import: an API server's processes each start their own
-after they fork.
+after they fork.  The console calls only turn a capture on and off in
+the database (haas.consoles); the console worker, a process of its own,
+holds the SOL sessions (SolSession).
 """
 
 from __future__ import annotations
