@@ -398,3 +398,9 @@ def test_serve_consoles_refuses_a_bad_option_with_one_line(
 
     assert error_line(cli(['serve-consoles'], config_text(
         uri, extra=extra))) == expected
+
+
+def test_serve_consoles_refuses_an_uninitialised_database(databases):
+    assert error_line(cli(['serve-consoles'], config_text(
+        databases.new()))) == ('the database is not initialised: run '
+                               '`haas-admin db create`')
