@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two beats, and after which a row is a dead daemon's.
 INTERVAL, STALE = 5.0, 30.0
-#: The networking daemon's kind.
-NETWORKS = 'networks'
+#: The kinds: the networking daemon's, the console worker's.
+NETWORKS, CONSOLES = 'networks', 'consoles'
 
 _TABLE = Heartbeat.__table__
 

@@ -91,6 +91,14 @@ class Obm(db.Model):
         """The console log as text, or None when there is none."""
         raise NotImplementedError
 
+    def open_console(self, output, force=False):
+        """A live session with the node's serial console, for the console
+        worker (haas.console_worker): an object with `broken`, `active`,
+        `close()` and a static `pump(timeout)`, which gives what the node
+        writes to `output` (bytes; a dict with 'error' when it ends).
+        With `force`, a session another client holds is ended first."""
+        raise NotImplementedError
+
 
 class Node(db.Model):
     """A physical machine; free while project_id is NULL."""
@@ -331,6 +339,22 @@ class Heartbeat(db.Model):
     kind = db.Column(db.String, nullable=False)
     started_at = db.Column(db.DateTime, nullable=False)
     seen_at = db.Column(db.DateTime, nullable=False)
+
+
+class ConsoleLog(db.Model):
+    """A node's console capture (haas.consoles): whether the console
+    worker captures it, and the last of what it wrote."""
+
+    __tablename__ = 'console_log'
+    node_id = db.Column(db.ForeignKey('node.id', ondelete='CASCADE'),
+                        primary_key=True)
+    capture = db.Column(db.Boolean, nullable=False)
+    # Drawn at random by each start: the worker writes only to the
+    # capture it read, never a cleared one's output into its successor.
+    epoch = db.Column(db.BigInteger, nullable=False)
+    # The last [consoles] keep_kib KiB, as text.
+    text = db.Column(db.Text, nullable=False)
+    updated_at = db.Column(db.DateTime, nullable=False)
 
 
 class Metadata(db.Model):

@@ -95,8 +95,10 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     assert state_rows(app)['node'] == [
         {**row, 'obm_enabled': None} for row in rows['node']]
     assert state_rows(app)['daemon_heartbeat'] == []  # a table since
+    assert state_rows(app)['console_log'] == []  # a table since
     unchanged = ('networking_action', 'alembic_version',
-                 'haas_schema_branch', 'node', 'daemon_heartbeat', *saving)
+                 'haas_schema_branch', 'node', 'daemon_heartbeat',
+                 'console_log', *saving)
     assert {t: r for t, r in state_rows(app).items()
             if t not in unchanged} == {
         t: r for t, r in rows.items() if t not in unchanged}

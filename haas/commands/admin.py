@@ -147,5 +147,32 @@ def serve_networks(ctx, share):
                     share=share or (0, 1)).serve()
 
 
+@main.command('serve-consoles')
+@with_app
+def serve_consoles():
+    """Capture the serial consoles of the nodes whose capture is on
+    (PUT /node/NODE/console), until stopped.
+
+    One serial-over-LAN session per node, reconnected with backoff when
+    its BMC drops it; the last `[consoles] keep_kib` KiB of each console
+    kept in the database, where every API server reads them.  Looks for
+    captures turned on or off every `[consoles] poll` seconds.  Run one,
+    beside `haas-admin serve-networks`; SIGTERM or Ctrl-C stops it.
+    Refuses to start while the schema is not current.
+    """
+    from flask import current_app
+
+    from haas import console_worker, consoles, migrations
+    from haas.errors import ConfigError
+    migrations.require_current_schema()
+    config = current_app.extensions['haas'].config
+    poll = config.seconds('consoles', 'poll', console_worker.POLL)
+    if poll <= 0:
+        raise ConfigError(f'[consoles] poll must be a number of seconds '
+                          f'(more than 0), not '
+                          f'{config.get("consoles", "poll")!r}')
+    console_worker.Worker(consoles.keep(config), poll).serve()
+
+
 if __name__ == '__main__':
     main()

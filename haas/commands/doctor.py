@@ -33,7 +33,8 @@ def _one_line(error):
 def doctor():
     """Check this installation and say what is wrong, one line each: the
     configuration; the database (reachable, schema current); a networking
-    daemon alive (its heartbeat, from any host); each switch reachable
+    daemon alive (its heartbeat, from any host); a console worker alive
+    when some node's console is captured; each switch reachable
     and its credentials accepted (a login, nothing changed); each node's
     BMC reachable (its power status read, nothing changed).
 
@@ -52,6 +53,7 @@ def doctor():
     with app.app_context():
         if _database(report, config):
             _daemon(report)
+            _console_worker(report)
             _devices(report, app)
     raise SystemExit(1 if report.failed else 0)
 
@@ -87,6 +89,28 @@ def _daemon(report):
     else:
         report.fail('networking daemon', 'none running: start '
                                          '`haas-admin serve-networks`')
+
+
+def _console_worker(report):
+    """A line only where some node's console is captured."""
+    from haas import heartbeat
+    from haas.model import ConsoleLog, db
+    with db.engine.connect() as connection:
+        captured = connection.execute(db.select(db.func.count()).where(
+            ConsoleLog.capture)).scalar_one()
+        if not captured:
+            return
+        live, last = heartbeat.alive(connection, heartbeat.CONSOLES)
+    what = 'console worker'
+    if live:
+        report.ok(what, f'{len(live)} alive ({", ".join(live)}), '
+                        f'{captured} console(s) captured')
+    elif last is not None:
+        report.fail(what, f'none alive: the last was seen {last:.0f} s '
+                          f'ago and did not stop cleanly')
+    else:
+        report.fail(what, f'none running, and {captured} console(s) to '
+                          f'capture: start `haas-admin serve-consoles`')
 
 
 def _devices(report, app):

@@ -45,7 +45,7 @@ RELEASES = {
     # Being made: the real switch drivers, the networking actions' errors,
     # ports' own actions.
     '0.4': {
-        CORE: '3cbce94efc51',
+        CORE: 'd7e4a1c9b352',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': '2de6116630a2',

@@ -12,7 +12,8 @@ from haas.migrations import LEDGER
 CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
                   '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
                   '6ab9ae569654', 'eba7cfa60973', 'ee4142f61a1b',
-                  'a7c6e21bf432', '3c8b1139f71f', '3cbce94efc51']
+                  'a7c6e21bf432', '3c8b1139f71f', '3cbce94efc51',
+                  'd7e4a1c9b352']
 CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
 CORE_0_3 = '6ab9ae569654'
 
@@ -79,6 +80,7 @@ SCRIPTS = {
                 'were queued.', []),
                ('Daemons keep a heartbeat, in daemon_heartbeat.',
                 ['daemon_heartbeat']),
+               ('Nodes keep a console log, in console_log.', ['console_log']),
            ], strict=True)],
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '

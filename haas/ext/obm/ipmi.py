@@ -5,7 +5,9 @@ in a bounded pool of threads (pyghmi's calls block, and a BMC that does
 not answer must not hold an API worker past `[haas.ext.obm.ipmi]
 timeout`).  pyghmi runs one I/O thread per process, started by the first
 session, never at import: an API server's processes each start their own
-after they fork.
+after they fork.  The console calls only turn a capture on and off in
+the database (haas.consoles); the console worker, a process of its own,
+holds the SOL sessions (SolSession).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import typing
 from collections.abc import Callable
 
-from haas import migrations
+from haas import consoles, migrations
 from haas.crypto import Encrypted
 from haas.drivers import no_dry_run
 from haas.errors import OBMError
@@ -299,18 +301,72 @@ class Ipmi(Obm):
         _, _, persistent = options()
         self._converse(lambda c: self._bootdev(c, bootdev, persistent))
 
+    # The console: the log is kept in the database (haas.consoles), which
+    # the console worker fills through open_console.
     @no_dry_run
     def start_console(self):
-        raise OBMError('IPMI console logging is not available yet')
+        consoles.start(self.node.id)
 
     @no_dry_run
     def stop_console(self):
-        pass  # nothing was started
+        consoles.stop(self.node.id)
 
     @no_dry_run
     def delete_console(self):
-        pass
+        consoles.delete(self.node.id)
 
     @no_dry_run
     def get_console(self):
-        return None
+        return consoles.read(self.node.id)
+
+    def open_console(self, output: Callable[[typing.Any], None],
+                     force: bool = False) -> SolSession:
+        """A serial-over-LAN session with the BMC, giving what the node
+        writes to `output` (bytes; a dict with 'error' when it ends);
+        with `force`, one another client holds is ended first."""
+        return SolSession(self.host, self.user, self.password, output,
+                          force)
+
+
+class SolSession:
+    """One SOL session, through pyghmi's console client.  pyghmi gives a
+    second client of the same BMC in the same process the first one's
+    session, so a power call's logout would end it: only the console
+    worker, a process of its own, opens these."""
+
+    def __init__(self, host: str, user: str, password: str,
+                 output: Callable[[typing.Any], None], force: bool):
+        from pyghmi import exceptions
+        from pyghmi.ipmi import console
+        bmc_host, port = address(host)
+        # Credentials as bytes: see converse.
+        try:
+            self.console = console.Console(bmc_host, user.encode(),
+                                           password.encode(), output,
+                                           port=port, force=force)
+        except exceptions.IpmiException as e:
+            raise OBMError(f'BMC {host}: {e or "no answer"}') from None
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.console.broken)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.console.activated)
+
+    def close(self) -> None:
+        from pyghmi import exceptions
+        try:
+            self.console.close()
+            if self.console.ipmi_session is not None:
+                self.console.ipmi_session.logout()
+        except exceptions.IpmiException as e:
+            log.debug('closing a SOL session: %s', e)
+
+    @staticmethod
+    def pump(timeout: float) -> None:
+        """Wait up to `timeout` seconds for the BMCs' packets, handing
+        them to the sessions they are for."""
+        from pyghmi.ipmi import console
+        console.Console.wait_for_rsp(timeout)
