@@ -189,10 +189,11 @@ class _Actions:
         alive = GaugeMetricFamily(
             'haas_daemons_alive', 'Daemons whose heartbeat is recent, by '
             'kind (networks, consoles).', labels=['kind'])
-        with db.engine.connect() as connection:
-            for kind in ('networks', 'consoles'):
-                alive.add_metric([kind], len(heartbeat.alive(connection,
-                                                             kind)[0]))
+        connection = db.session.connection()
+        for kind in ('networks', 'consoles'):
+            alive.add_metric([kind], len(heartbeat.alive(connection,
+                                                         kind)[0]))
+        db.session.rollback()
         yield alive
 
 
