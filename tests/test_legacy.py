@@ -86,7 +86,7 @@ def test_upgrade_heads_adopts_legacy_database_losing_nothing(legacy_app,
     assert {t: len(r) for t, r in rows.items()} == {
         # A version row per branch: core's head is past the 0.3 the
         # extensions' heads imply.
-        **DUMP_ROWS, **UPGRADE_ROWS, 'daemon_heartbeat': 0,
+        **DUMP_ROWS, **UPGRADE_ROWS, 'daemon_heartbeat': 0, 'console_log': 0,
         'alembic_version': 9,
         'haas_schema_branch': 9, 'haas_schema_ledger': len(EVERY_SCRIPT)}
     assert state_sequences(legacy_app) == state_sequences(fresh_app)
