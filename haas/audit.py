@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -46,7 +47,6 @@ USABLE_ID = re.compile(r'[A-Za-z0-9._:-]{1,128}')
 def audit_path(config: Config) -> str | None:
     """`[logging] audit`, relative to where the command started; `-` for
     standard error; None when unset."""
-    import os
     value = (config.get('logging', 'audit') or '').strip()
     if not value:
         return None
@@ -113,10 +113,9 @@ def init_app(app: Flask, config: Config) -> None:
 
 
 def _record(response: Response) -> dict[str, typing.Any]:
-    from haas import auth
+    from haas import auth, rest
     started = g.get('request_started')
-    rule = request.url_rule
-    call = rule.endpoint.removeprefix('v0.') if rule is not None else None
+    call = rest.call_name(request.url_rule)
     try:
         user = auth.caller()
     except Exception:  # an answer is never refused for its audit line

@@ -91,10 +91,10 @@ def alive(connection: sa.Connection, kind: str, stale: float = STALE
     how long ago the last of the others was seen (None if none ever ran or
     every one stopped cleanly)."""
     now = utcnow()
-    rows = connection.execute(sa.select(_TABLE.c.name, _TABLE.c.seen_at)
-                              .where(_TABLE.c.kind == kind)).all()
-    live = sorted(row.name for row in rows
-                  if (now - row.seen_at).total_seconds() <= stale)
-    dead = [(now - row.seen_at).total_seconds() for row in rows
-            if (now - row.seen_at).total_seconds() > stale]
+    ages = {row.name: (now - row.seen_at).total_seconds()
+            for row in connection.execute(
+                sa.select(_TABLE.c.name, _TABLE.c.seen_at)
+                .where(_TABLE.c.kind == kind))}
+    live = sorted(name for name, age in ages.items() if age <= stale)
+    dead = [age for age in ages.values() if age > stale]
     return live, (min(dead) if dead else None)

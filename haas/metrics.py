@@ -56,7 +56,6 @@ def configure(config: Config) -> None:
             raise ConfigError(f'[metrics] multiprocess_dir {path} is not a '
                               f'folder this process may write')
         os.environ['PROMETHEUS_MULTIPROC_DIR'] = path
-    config.choice(SECTION, 'access', ACCESS, 'admin')
 
 
 def multiprocess() -> bool:
@@ -229,12 +228,11 @@ def init_app(app: Flask, config: Config) -> None:
 
     def count(response: typing.Any) -> typing.Any:
         from flask import g, request
+
+        from haas import rest
         started = g.get('request_started')  # set by haas.audit, first
-        rule = request.url_rule
-        call = rule.endpoint.removeprefix('v0.') if rule is not None \
-            else None
         if started is not None:
-            observe(call, response.status_code,
+            observe(rest.call_name(request.url_rule), response.status_code,
                     time.perf_counter() - started)
         return response
 

@@ -427,6 +427,14 @@ def _endpoint(prefix, name):
     return f'{prefix[1:]}.{name}' if prefix else name
 
 
+def call_name(rule):
+    """The name of the call a request's url_rule routes to, whatever
+    the prefix (the inverse of `_endpoint`); None for no call."""
+    if rule is None:
+        return None
+    return rule.endpoint.removeprefix('v0.')
+
+
 def route(app):
     """Route every call that `app` serves, once."""
     routing = app.extensions['haas.rest']

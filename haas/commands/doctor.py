@@ -26,7 +26,8 @@ class Report:
 
 
 def _one_line(error):
-    return ' '.join(str(error).split()) or type(error).__name__
+    from haas.errors import squashed
+    return squashed(error) or type(error).__name__
 
 
 @click.command(cls=HaasCommand)
