@@ -45,6 +45,8 @@ def create_app(config=None):
     # Read now, so that a bad value is a start-up error, not a 500 later.
     config.getboolean('auth', 'require_authentication', True)
     _require_libvirt_endpoint(config)
+    from haas import maintenance
+    maintenance.pool(config)  # its project is checked at the first detach
     modules = extensions.load_all(config.extensions)
 
     from haas import auth, migrations, network_allocator, rest

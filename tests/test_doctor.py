@@ -78,6 +78,22 @@ def test_all_well_is_exit_0_and_a_line_a_check(site):
     assert lines(result)[3].endswith('reachable, credentials accepted')
 
 
+def test_the_maintenance_project_is_checked_when_configured(site):
+    app, client, admin, config = site
+    beat(app)
+    config += '[maintenance]\nproject = cleaning\n'
+    missing = cli(['doctor'], config)
+    assert client.put('/project/cleaning', headers=admin).status_code == 200
+
+    found = cli(['doctor'], config)
+
+    assert (missing.exit_code, lines(missing)[2], found.exit_code,
+            lines(found)[2]) == (
+        1, 'FAIL  maintenance pool: project cleaning does not exist: '
+           'detaches are refused until it is created',
+        0, 'ok    maintenance pool: project cleaning')
+
+
 def test_a_switch_that_cannot_be_reached_fails_its_line(site):
     app, client, admin, config = site
     beat(app)

@@ -2,16 +2,18 @@
 
 
 
-from haas import auth
+from haas import auth, maintenance
 from haas.api.lookups import (
     Labels,
+    _haas,
     _labels,
     assert_absent,
     assert_no_pending_action,
     must_find,
+    queue_action,
 )
 from haas.errors import BlockedError, DuplicateError, NotFoundError, OBMError
-from haas.model import Network, Node, Project, db
+from haas.model import REVERT_PORT, Network, Node, Project, db
 from haas.rest import Body, Name, rest_call
 
 
@@ -74,7 +76,10 @@ class NodeDetach(Body):
 def project_detach_node(project, node, force):
     """Take a node back from a project; it must be off every network,
     and its OBM not enabled (node_set_obm) unless an administrator
-    forces the detach."""
+    forces the detach.  With a maintenance pool ([maintenance] project)
+    the node goes to that project, its ports reverted and then powered
+    off (haas.maintenance), rather than to the free pool; detached from
+    the maintenance project, it is free."""
     project = must_find(Project, project)
     auth.require_project_access(project)
     if force:
@@ -92,9 +97,24 @@ def project_detach_node(project, node, force):
             raise BlockedError('Node attached to a network')
     for nic in node.nics:
         assert_no_pending_action(nic)
+    pool = maintenance.pool(_haas().config)
+    if pool is not None and project.label != pool.project:
+        into = maintenance.project(pool)
+    else:
+        into = None
     node.obm.stop_console()
     node.obm.delete_console()
-    node.project = None
+    node.project = into
+    if into is None:
+        return
+    for nic in node.nics:
+        if nic.port is not None:
+            queue_action(nic, new_network=None, channel='', type=REVERT_PORT)
+    former = project.label
+    # Committed before the BMC and the URL are waited on, which neither
+    # may undo: the node is the maintenance project's from here on.
+    db.session.commit()
+    maintenance.after_move(pool, node, former)
 
 
 @rest_call('GET', '/project/<project>/nodes', returns=Labels,

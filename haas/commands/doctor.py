@@ -34,7 +34,8 @@ def _one_line(error):
 def doctor():
     """Check this installation and say what is wrong, one line each: the
     configuration; the database (reachable, schema current); a networking
-    daemon alive (its heartbeat, from any host); a console worker alive
+    daemon alive (its heartbeat, from any host); the maintenance project,
+    when [maintenance] names one; a console worker alive
     when some node's console is captured; each switch reachable
     and its credentials accepted (a login, nothing changed); each node's
     BMC reachable (its power status read, nothing changed).
@@ -53,6 +54,7 @@ def doctor():
     report.ok('configuration', config.path or 'the defaults (no haas.cfg)')
     with app.app_context():
         if _database(report, config):
+            _maintenance(report, config)
             _daemon(report)
             _console_worker(report)
             _devices(report, app)
@@ -73,6 +75,25 @@ def _database(report, config):
         return False
     report.ok('database', f'{where}: reachable, schema current')
     return True
+
+
+def _maintenance(report, config):
+    """A line only where a maintenance pool is configured: whether its
+    project exists, without which every detach is refused."""
+    from haas import maintenance
+    from haas.model import Project, db
+    pool = maintenance.pool(config)
+    if pool is None:
+        return
+    found = db.session.execute(db.select(Project.id).filter_by(
+        label=pool.project)).first()
+    db.session.rollback()
+    if found is None:
+        report.fail('maintenance pool', f'project {pool.project} does not '
+                                        f'exist: detaches are refused until '
+                                        f'it is created')
+    else:
+        report.ok('maintenance pool', f'project {pool.project}')
 
 
 def _daemon(report):
