@@ -27,8 +27,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 # Serve the API on a SQLite file haas.db here, with the networking daemon
-# beside it and a simulated PowerConnect switch (SSH on SWITCH_PORT, its
-# state in .demo/) for them to configure, all stopped together: demo/run.
+# and the console worker beside it, a simulated PowerConnect switch (SSH
+# on SWITCH_PORT) and a simulated BMC for node n1 (IPMI on UDP 6230),
+# their state in .demo/, all stopped together: demo/run.
 run: $(VENV)/.installed-run
 	HOST=$(HOST) PORT=$(PORT) SWITCH_PORT=$(SWITCH_PORT) BIN=$(BIN) demo/run
 

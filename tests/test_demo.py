@@ -1,7 +1,7 @@
-"""`make run`'s demo (demo/run): the API, the daemon, a simulated
-PowerConnect and a simulated BMC in one process group; the README's tour
-configures the switch over SSH and powers a node through the BMC, and
-stopping the script stops them all."""
+"""`make run`'s demo (demo/run): the API, the daemon, the console worker,
+a simulated PowerConnect and a simulated BMC in one process group; the
+README's tour configures the switch over SSH, powers its node through the
+BMC and reads its console, and stopping the script stops them all."""
 
 import os
 import signal
@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from haas.simulators import serial
 from haas.simulators.powerconnect import PowerConnect55xx
 from haas.simulators.state import SwitchState
 
@@ -18,6 +19,10 @@ from support.servers import Server, eventually, free_port
 
 RUN = os.path.join(os.path.dirname(__file__), '..', 'demo', 'run')
 DELL = 'http://schema.massopencloud.org/haas/v0/switches/powerconnect55xx'
+LOGIN = 'node login: '
+#: What the simulated node writes on its console as it boots.
+BOOT = ''.join(line + '\r\n' for line in serial.boot_lines(
+    'default', 'node')) + LOGIN
 
 
 def free_udp_port():
@@ -74,13 +79,19 @@ def demo(tmp_path):
     assert returncode == 130, (tmp_path / 'run.log').read_text()
 
 
+def n1_at(bmc_port):
+    """The body that registers n1 with its simulated BMC, as the tour
+    does."""
+    return {'obm': {'type': 'http://schema.massopencloud.org/haas/v0/obm/ipmi',
+                    'host': f'127.0.0.1:{bmc_port}', 'user': 'admin',
+                    'password': 'secret'}}
+
+
 def test_the_tour_puts_a_vlan_on_the_simulated_powerconnect(demo, tmp_path):
-    server, switch_port, _ = demo
+    server, switch_port, bmc_port = demo
     for method, path, body in (
             ('PUT', '/project/demo', None),
-            ('PUT', '/node/n1', {'obm': {
-                'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
-                'host': 'n1-bmc', 'user': 'root', 'password': 'secret'}}),
+            ('PUT', '/node/n1', n1_at(bmc_port)),
             ('PUT', '/node/n1/nic/eth0', {'macaddr': 'de:ad:be:ef:00:01'}),
             ('POST', '/project/demo/connect_node', {'node': 'n1'}),
             ('PUT', '/network/demo-net', {'creator': 'demo',
@@ -109,12 +120,22 @@ def test_the_tour_puts_a_vlan_on_the_simulated_powerconnect(demo, tmp_path):
         'shutdown': False}
 
 
-def test_the_simulated_bmc_powers_a_node_on(demo):
+def test_the_tour_powers_n1_on_and_reads_its_console(demo):
     server, _, bmc_port = demo
-    assert server.call('PUT', '/node/n9', {'obm': {
-        'type': 'http://schema.massopencloud.org/haas/v0/obm/ipmi',
-        'host': f'127.0.0.1:{bmc_port}', 'user': 'admin',
-        'password': 'secret'}})[0] == 200
-    assert [server.call('POST', '/node/n9/power_on'),
-            server.call('GET', '/node/n9/power_status')] == [
+    assert server.call('PUT', '/node/n1', n1_at(bmc_port)) == (200, b'')
+    assert server.call('PUT', '/node/n1/console') == (200, b'')
+    assert [server.call('POST', '/node/n1/power_on'),
+            server.call('GET', '/node/n1/power_status')] == [
         (200, b''), (200, {'power_status': 'On'})]
+    seen = []
+
+    def at_the_prompt():
+        status, _, data = server.raw('GET', '/node/n1/console')
+        seen[:] = [status, data.decode()]
+        return status == 200 and seen[1].endswith('node login: ')
+    eventually(at_the_prompt, 120, 'the console at the login prompt')
+
+    # What the worker caught of the boot: it may have connected after
+    # the node's first lines.
+    assert (seen[0], BOOT.endswith(seen[1]), len(seen[1]) > len(LOGIN)) \
+        == (200, True, True), seen
