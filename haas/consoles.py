@@ -15,6 +15,7 @@ import secrets
 import typing
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from haas.model import ConsoleLog, db, utcnow
 
@@ -24,6 +25,10 @@ SECTION = 'consoles'
 KEEP_KIB = 64
 
 _TABLE = ConsoleLog.__table__
+#: The INSERTs that take ON CONFLICT DO NOTHING, by dialect: SQLAlchemy
+#: has them for the two databases HaaS runs on.
+_INSERTS: dict[str, typing.Callable[..., typing.Any]] = {
+    'postgresql': postgresql.insert, 'sqlite': sqlite.insert}
 
 
 def keep(config: typing.Any) -> int:
@@ -43,12 +48,28 @@ def keep(config: typing.Any) -> int:
 
 def start(node_id: int) -> None:
     """Capture node `node_id`'s console (nothing changes while it is
-    captured already), in the caller's transaction."""
-    found = db.session.get(ConsoleLog, node_id, with_for_update=True)
+    captured already), in the caller's transaction.
+
+    Not a read, then an insert: two first starts at once (two API
+    servers) would both read no row, and the second insert fail.  The
+    insert does nothing where a row is, another start's included (ON
+    CONFLICT DO NOTHING waits for its transaction to end), and that row
+    is then turned on, or left on."""
+    insert = _INSERTS[db.session.get_bind().dialect.name](_TABLE).values(
+        node_id=node_id, capture=True, epoch=secrets.randbits(62), text='',
+        updated_at=utcnow()).on_conflict_do_nothing(
+            index_elements=[_TABLE.c.node_id])
+    # An INSERT's result is a cursor's, which counts the rows written.
+    inserted = typing.cast('sa.CursorResult[typing.Any]',
+                           db.session.execute(insert))
+    if inserted.rowcount:
+        return
+    found = db.session.get(ConsoleLog, node_id, with_for_update=True,
+                           populate_existing=True)
     if found is None:
-        db.session.add(ConsoleLog(node_id=node_id, capture=True,
-                                  epoch=secrets.randbits(62), text='',
-                                  updated_at=utcnow()))
+        # Deleted (a DELETE of the console) since the insert met it: a
+        # row that conflicts now is another start's, capturing already.
+        db.session.execute(insert)
     elif not found.capture:
         found.capture, found.epoch = True, secrets.randbits(62)
         found.updated_at = utcnow()
