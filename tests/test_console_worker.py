@@ -274,6 +274,28 @@ def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
         'connected', True, 'connected')
 
 
+def test_a_bmc_that_never_answers_holds_up_no_other_console(site, worker):
+    # pyghmi sets a session up without blocking: the worker keeps pumping
+    # n1's packets while n2's logins go unanswered and are retried.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(('127.0.0.1', 0))
+        host, port = silent.getsockname()
+        assert site.call('PUT', '/node/n2', {'obm': {
+            'type': IPMI, 'host': f'{host}:{port}', 'user': USER,
+            'password': PASSWORD}}) == (200, b'')
+        assert site.call('PUT', '/node/n2/console') == (200, b'')
+        assert site.call('PUT', '/node/n1/console') == (200, b'')
+        worker.connected()
+        assert site.call('POST', '/node/n1/power_on') == (200, b'')
+        captured(site, BOOT)
+        eventually(lambda: len(worker.lines('n2')) >= 2, seconds=120,
+                   what='two failed set-ups of n2\'s session')
+
+    assert (worker.lines(), worker.lines('n2')[:2]) == (
+        ['connected'], ['lost (timeout); trying again in 1 s',
+                        'lost (timeout); trying again in 2 s'])
+
+
 def test_a_competing_sol_session_is_taken_back(site, worker, device):
     if shutil.which('ipmitool') is None:
         if os.environ.get('CI'):
