@@ -298,3 +298,28 @@ def test_pyghmis_sol_client_reads_the_boot_and_the_echo(device):
         sol.close()
         if sol.ipmi_session is not None:
             sol.ipmi_session.logout()
+
+
+def test_pyghmis_sol_keepalive_finds_its_session_holding_the_console(
+        device):
+    # pyghmi's console asks Get Payload Instance Info (netfn 6, 0x4b) as
+    # its keepalive, every 25-29 s, and ends the session unless the
+    # answer names it: asked here at once, through its own session.
+    from pyghmi.ipmi import console
+    host, port = device
+    with client(device) as c:
+        idle = c.raw_command(netfn=6, command=0x4b, data=(1, 1))
+    sol = console.Console(host, USER.encode(), PASSWORD.encode(),
+                          lambda data: None, port=port)
+    try:
+        eventually(lambda: console.Console.wait_for_rsp(0.1) is not None
+                   and sol.activated, what='the SOL payload activated')
+        mine = list(sol.ipmi_session.sessionid.to_bytes(4, 'little'))
+        held = sol.ipmi_session.raw_command(netfn=6, command=0x4b,
+                                            data=(1, 1))
+        assert [(r['code'], list(r['data'])) for r in (idle, held)] == [
+            (0, [0] * 12), (0, mine + [0] * 8)]
+    finally:
+        sol.close()
+        if sol.ipmi_session is not None:
+            sol.ipmi_session.logout()

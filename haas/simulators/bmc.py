@@ -259,8 +259,25 @@ def _bmc_class() -> type:
                                session: typing.Any) -> None:
             if request['netfn'] == 0x0c and request['command'] == 0x22:
                 self._sol_parameter(request, session)
+            elif request['netfn'] == 6 and request['command'] == 0x4b:
+                self._payload_instance(request, session)
             else:
                 super().handle_raw_request(request, session)
+
+        def _payload_instance(self, request: dict[str, typing.Any],
+                              session: typing.Any) -> None:
+            # Get Payload Instance Info (IPMI v2.0, 24.5): the session
+            # that holds SOL instance 1, 0 when none does.  pyghmi's
+            # console asks it as its keepalive, every 25-29 s, and ends
+            # a session that is told another (or an error).
+            data = request['data']
+            if len(data) < 2:
+                session.send_ipmi_response(code=INVALID_DATA)
+                return
+            owner = bytes(4)
+            if data[0] == 1 and data[1] == 1 and self.sol is not None:
+                owner = bytes(self.sol.ipmi_session.managedsessionid)
+            session.send_ipmi_response(data=[*owner, *bytes(8)])
 
         def _sol_parameter(self, request: dict[str, typing.Any],
                            session: typing.Any) -> None:
