@@ -198,6 +198,15 @@ def test_a_bad_option_is_an_obm_error_that_names_it(options, message):
     assert raised.value.msg == f'[haas.ext.obm.ipmi] {message}'
 
 
+@pytest.mark.parametrize('value', ['4', 'often', '30'])
+def test_a_bad_keepalive_is_the_consoles_obm_error(value):
+    with context(f'keepalive = {value}'):
+        with pytest.raises(OBMError) as raised:
+            obm(('127.0.0.1', 9)).open_console(lambda data: None)
+    assert raised.value.msg == (f'[haas.ext.obm.ipmi] keepalive must be a '
+                                f'number of seconds, 5-29, not {value!r}')
+
+
 @pytest.mark.parametrize('host, expected', [
     ('bmc.example.org', ('bmc.example.org', 623)),
     ('10.0.0.5:6230', ('10.0.0.5', 6230)),

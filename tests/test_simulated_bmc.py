@@ -303,8 +303,9 @@ def test_pyghmis_sol_client_reads_the_boot_and_the_echo(device):
 def test_pyghmis_sol_keepalive_finds_its_session_holding_the_console(
         device):
     # pyghmi's console asks Get Payload Instance Info (netfn 6, 0x4b) as
-    # its keepalive, every 25-29 s, and ends the session unless the
-    # answer names it: asked here at once, through its own session.
+    # its keepalive ([haas.ext.obm.ipmi] keepalive), and ends the session
+    # unless the answer names it: asked here at once, through its own
+    # session.
     from pyghmi.ipmi import console
     host, port = device
     with client(device) as c:
@@ -323,3 +324,26 @@ def test_pyghmis_sol_keepalive_finds_its_session_holding_the_console(
         sol.close()
         if sol.ipmi_session is not None:
             sol.ipmi_session.logout()
+
+
+def test_ipmitool_sees_which_session_holds_the_console(device):
+    # Asked from another process, as soon as pyghmi's console is active
+    # (its keepalive may come that early), and after it closed.
+    from pyghmi.ipmi import console
+    host, port = device
+    sol = console.Console(host, USER.encode(), PASSWORD.encode(),
+                          lambda data: None, port=port)
+
+    def holder():
+        status, out = ipmitool(device, 'raw', '0x06', '0x4b', '0x01', '0x01')
+        assert status == 0, out
+        return bytes.fromhex(''.join(out.split()))[:4]
+    try:
+        eventually(lambda: console.Console.wait_for_rsp(0.1) is not None
+                   and sol.activated, what='the SOL payload activated')
+        assert holder() == sol.ipmi_session.sessionid.to_bytes(4, 'little')
+    finally:
+        sol.close()
+        if sol.ipmi_session is not None:
+            sol.ipmi_session.logout()
+    assert holder() == bytes(4)

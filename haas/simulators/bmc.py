@@ -153,6 +153,8 @@ def _bmc_class() -> type:
             # its prompt, echoing.
             self.console.on = self.is_active()
             self.iohandler = self._typed
+            # The server session that activated the SOL payload, if any.
+            self.sol_session: typing.Any = None
 
         def sessionless_data(self, data: bytes,
                              sockaddr: typing.Any) -> None:
@@ -268,15 +270,16 @@ def _bmc_class() -> type:
                               session: typing.Any) -> None:
             # Get Payload Instance Info (IPMI v2.0, 24.5): the session
             # that holds SOL instance 1, 0 when none does.  pyghmi's
-            # console asks it as its keepalive, every 25-29 s, and ends
-            # a session that is told another (or an error).
+            # console asks it as its keepalive ([haas.ext.obm.ipmi]
+            # keepalive), and ends a session that is told another (or an
+            # error).
             data = request['data']
             if len(data) < 2:
                 session.send_ipmi_response(code=INVALID_DATA)
                 return
             owner = bytes(4)
-            if data[0] == 1 and data[1] == 1 and self.sol is not None:
-                owner = bytes(self.sol.ipmi_session.managedsessionid)
+            if data[0] == 1 and data[1] == 1 and self.sol_session:
+                owner = bytes(self.sol_session.managedsessionid)
             session.send_ipmi_response(data=[*owner, *bytes(8)])
 
         def _sol_parameter(self, request: dict[str, typing.Any],
@@ -306,6 +309,9 @@ def _bmc_class() -> type:
             from pyghmi.ipmi import console
             self._drop_sol()
             self.activated = True
+            # Before the answer: the client's keepalive may come in while
+            # ServerConsole is being made, and must find its session.
+            self.sol_session = session
             session.send_ipmi_response(
                 data=[0, 0, 0, 0, *struct.pack('<HHH', 255, 255, self.port),
                       0xff, 0xff])
@@ -324,7 +330,7 @@ def _bmc_class() -> type:
             self.console.listener = None
             if self.sol is not None:
                 self.sol.close()
-            self.sol = None
+            self.sol = self.sol_session = None
             self.activated = False
 
         def _typed(self, data: typing.Any) -> None:

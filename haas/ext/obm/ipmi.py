@@ -37,6 +37,10 @@ SECTION = __name__
 #: Defaults of [haas.ext.obm.ipmi]: the seconds one call may take in all,
 #: and how many times a call is tried again when the BMC did not answer.
 TIMEOUT, RETRIES = 20.0, 1
+#: The bounds of [haas.ext.obm.ipmi] keepalive, the upper one its default:
+#: pyghmi's own limit (MAX_IDLE), below which it staggers its keepalives
+#: by up to 4.9 s.
+MIN_KEEPALIVE, KEEPALIVE = 5.0, 29.0
 #: The port of IPMI over LAN.
 IPMI_PORT = 623
 #: How many BMC conversations a process holds at once; more wait.
@@ -109,6 +113,22 @@ def options() -> tuple[float, int, bool]:
         raise OBMError(f'[{SECTION}] persistent_bootdev must be true or '
                        f'false, not {text!r}')
     return timeout, retries, text in ('true', 'yes', 'on', '1')
+
+
+def keepalive() -> float:
+    """[haas.ext.obm.ipmi] keepalive: at most how many seconds an idle SOL
+    session goes without a word to its BMC; OBMError if it is bad."""
+    text = _config().get(SECTION, 'keepalive')
+    if not text:
+        return KEEPALIVE
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not MIN_KEEPALIVE <= seconds <= KEEPALIVE:
+        raise OBMError(f'[{SECTION}] keepalive must be a number of seconds, '
+                       f'{MIN_KEEPALIVE:g}-{KEEPALIVE:g}, not {text!r}')
+    return seconds
 
 
 def _split(host: str) -> tuple[str, int]:
@@ -338,7 +358,13 @@ class SolSession:
                  output: Callable[[typing.Any], None], force: bool):
         from pyghmi import exceptions
         from pyghmi.ipmi import console
+        from pyghmi.ipmi.private import session
         bmc_host, port = address(host)
+        # pyghmi's sessions send a keepalive when idle for MAX_IDLE
+        # seconds, less up to 4.9 at random: the only way a session learns
+        # that its BMC restarted or dropped it.  pyghmi has no setting for
+        # it; the console worker alone holds SOL sessions in its process.
+        session.MAX_IDLE = keepalive()
         # Credentials as bytes: see converse.
         try:
             self.console = console.Console(bmc_host, user.encode(),
