@@ -25,8 +25,8 @@ RULES = {
         "nullable=False))",
         'ALTER TABLE example_widget ADD COLUMN size INTEGER NOT NULL'),
     'type-change-rewrites': (
-        "op.alter_column('example_widget', 'label', type_=sa.Text())",
-        'ALTER TABLE example_widget ALTER COLUMN label TYPE TEXT'),
+        "op.alter_column('example_widget', 'id', type_=sa.BigInteger())",
+        'ALTER TABLE example_widget ALTER COLUMN id TYPE BIGINT'),
     'constraint-not-valid': (
         "op.create_check_constraint('id', 'example_widget', 'id > 0')",
         'ALTER TABLE example_widget ADD CONSTRAINT example_widget_id_check '
@@ -34,6 +34,21 @@ RULES = {
     'breaking-rename-or-drop': (
         "op.drop_column('example_widget', 'label')",
         'ALTER TABLE example_widget DROP COLUMN label'),
+    'drop-table': (
+        "op.drop_table('example_widget')", 'DROP TABLE example_widget'),
+    'volatile-default-rewrites': (
+        "op.add_column('example_widget', sa.Column('token', sa.String(), "
+        "server_default=sa.text('gen_random_uuid()::text')))",
+        'ALTER TABLE example_widget ADD COLUMN token VARCHAR DEFAULT '
+        'gen_random_uuid()::text'),
+    'set-not-null-without-check': (
+        "op.alter_column('example_widget', 'label', nullable=False)",
+        'ALTER TABLE example_widget ALTER COLUMN label SET NOT NULL'),
+    # The runner sets lock_timeout in every revision, unless the revision
+    # turns it off.
+    'missing-lock-timeout': (
+        "op.alter_column('example_widget', 'label', server_default=None)",
+        'ALTER TABLE example_widget ALTER COLUMN label DROP DEFAULT'),
     'python-loop-data-migration': (
         "for id_, in op.get_bind().execute(sa.text('SELECT id FROM "
         "example_widget')):\n        op.execute(f'UPDATE example_widget SET "
@@ -41,6 +56,10 @@ RULES = {
         "line 16: for id_, in op.get_bind().execute(sa.text('SELECT id FROM "
         "example_widget')):"),
 }
+
+
+#: What a rule's revision declares besides its upgrade().
+ATTRIBUTES = {'missing-lock-timeout': 'lock_timeout = 0'}
 
 
 def first(folder):
@@ -69,7 +88,7 @@ def at_first(databases, example_scripts):
 def test_each_rule_fires_on_a_pending_revision_and_names_it(
         at_first, example_scripts, rule):
     upgrade, statement = RULES[rule]
-    scripts(example_scripts, upgrade)
+    scripts(example_scripts, upgrade, ATTRIBUTES.get(rule, ''))
 
     result = cli(['db', 'lint'], at_first)
     as_json = cli(['db', 'lint', '--json'], at_first)
@@ -95,7 +114,8 @@ def test_a_waived_rule_is_listed_with_its_reason_and_passes(
         at_first, example_scripts, rule):
     upgrade, statement = RULES[rule]
     scripts(example_scripts, upgrade, attributes=(
-        f"lint_waivers = {{{rule!r}: 'a few hundred widgets'}}"))
+        f"lint_waivers = {{{rule!r}: 'a few hundred widgets'}}\n"
+        + ATTRIBUTES.get(rule, '')))
 
     result = cli(['db', 'lint'], at_first)
     as_json = cli(['db', 'lint', '--json'], at_first)
