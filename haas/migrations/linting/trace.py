@@ -99,14 +99,16 @@ class _Recorder:
         self._before = None
         rewrites = sorted(name for oid, (name, node) in now_files.items()
                           if oid in files and files[oid][1] != node)
-        named = _tables_of(statement)
-        strongest = {}
-        for table, mode in now_locks:
-            if (table, mode) not in locks or table in named:
-                held = strongest.get(table)
-                if held is None or statements.LOCKS.index(mode) > \
-                        statements.LOCKS.index(held):
-                    strongest[table] = mode
+        # pg_locks has a row per mode held: a mode the statement asked for
+        # first is a new row; for a table it names whose mode the
+        # transaction held already, the mode it asks for, from its tree.
+        asked = _locks_of(statement)
+        strongest = dict(asked)
+        for table, mode in now_locks - locks:
+            held = strongest.get(table)
+            if held is None or statements.LOCKS.index(mode) > \
+                    statements.LOCKS.index(held):
+                strongest[table] = mode
         for table in bookkeeping.TABLES:
             strongest.pop(table, None)
         if strongest or rewrites:
@@ -114,16 +116,16 @@ class _Recorder:
                                       sorted(strongest.items()), rewrites))
 
 
-def _tables_of(statement):
-    """The tables `statement` names, where it parses (a statement with
-    bound parameters does not)."""
+def _locks_of(statement):
+    """{table: the lock `statement` asks for on it}, where it parses (a
+    statement with bound parameters does not)."""
     try:
         parsed = list(statements.parse(statement))
     except MigrationError:
-        return set()
+        return {}
     catalog = statements.Catalog()
-    return {t for text, node in parsed
-            for t in statements.read(text, node, catalog).locks}
+    return {t: m for text, node in parsed
+            for t, m in statements.read(text, node, catalog).locks.items()}
 
 
 def _sequences(connection):
