@@ -199,3 +199,81 @@ def test_since_base_needs_the_branch_it_reads():
 
     assert error_line(result) == ('--since base needs --extension MODULE: '
                                   'the branch to read from its start')
+
+
+@pytest.fixture
+def pg_at_first(pg_databases, example_scripts):
+    """A PostgreSQL database at the example branch's first revision."""
+    config = config_text(pg_databases.new(), WITH_EXAMPLE)
+    first(example_scripts)
+    assert cli(['db', 'upgrade'], config).exit_code == 0
+    return config
+
+
+def rules_found(config, *options):
+    result = cli(['db', 'lint', '--json', *options], config)
+    return [f['rule'] for f in json.loads(result.stdout)['findings']]
+
+
+@pytest.mark.parametrize('upgrade, rules', [
+    # varchar to text, or to a longer varchar, keeps every value as it is.
+    ("op.alter_column('example_widget', 'label', type_=sa.Text())", []),
+    ("op.add_column('example_widget', sa.Column('code', sa.String(20)))\n"
+     "    op.alter_column('example_widget', 'code', type_=sa.String(40))",
+     []),
+    ("op.add_column('example_widget', sa.Column('code', sa.String(40)))\n"
+     "    op.alter_column('example_widget', 'code', type_=sa.String(20))",
+     ['type-change-rewrites']),
+    ("op.alter_column('example_widget', 'id', type_=sa.BigInteger())",
+     ['type-change-rewrites']),
+])
+def test_a_type_change_is_flagged_only_where_it_rewrites(
+        pg_at_first, example_scripts, upgrade, rules):
+    scripts(example_scripts, upgrade)
+
+    assert rules_found(pg_at_first) == rules
+
+
+NOW = ("op.add_column('example_widget', sa.Column('seen', sa.DateTime(), "
+       "server_default=sa.text('now()')))")
+CHECKED = ("op.execute('ALTER TABLE example_widget ADD CONSTRAINT label_set "
+           "CHECK (label IS NOT NULL) NOT VALID')\n"
+           "    op.execute('ALTER TABLE example_widget VALIDATE CONSTRAINT "
+           "label_set')\n"
+           "    op.alter_column('example_widget', 'label', nullable=False)")
+
+
+@pytest.mark.parametrize('upgrade, version, rules', [
+    # now() is stable: from PostgreSQL 11 the column is filled without a
+    # rewrite; before, any default rewrites.
+    (NOW, [], []),
+    (NOW, ['--postgresql-version', '10'], ['volatile-default-rewrites']),
+    # A validated check spares SET NOT NULL its scan from PostgreSQL 12.
+    (CHECKED, [], []),
+    (CHECKED, ['--postgresql-version', '11.9'],
+     ['set-not-null-without-check']),
+])
+def test_what_depends_on_the_version_is_judged_for_the_server_or_the_option(
+        pg_at_first, example_scripts, upgrade, version, rules):
+    scripts(example_scripts, upgrade)
+
+    assert rules_found(pg_at_first, *version) == rules
+
+
+def test_raw_sql_in_any_layout_is_read_statement_by_statement(
+        at_first, example_scripts):
+    scripts(example_scripts, (
+        'op.execute("""/* two at once */ alter   TABLE\n'
+        '        Example_Widget -- the widgets\n'
+        '        add column size integer NOT null;'
+        ' create index w_idx on EXAMPLE_WIDGET (label)""")'))
+
+    assert rules_found(at_first) == ['not-null-without-default',
+                                     'index-not-concurrent']
+
+
+def test_a_version_that_is_none_is_a_one_line_error(at_first):
+    result = cli(['db', 'lint', '--postgresql-version', 'fifteen'], at_first)
+
+    assert error_line(result) == ("--postgresql-version 'fifteen' is not a "
+                                  "PostgreSQL version (such as 12 or 15.4)")

@@ -1,0 +1,70 @@
+"""`db lint --trace`: the pending revisions run on the database in a
+transaction that is rolled back, with what each statement locked and
+rewrote; the database left as it was.  PostgreSQL only."""
+
+import json
+
+from support.commands import cli, error_line
+from support.config import LEGACY_EXTENSIONS, config_text
+from support.databases import make_app, snapshot, table_rows
+from support.legacy import load_dump
+
+#: The core revision that turns the integer keys into bigint.
+KEYS = '3c2af72d0b46'
+
+
+def state(app):
+    """The schema, the version rows and every row of the database."""
+    return snapshot(app), table_rows(app)
+
+
+def sequences(app):
+    from haas.model import db
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.exec_driver_sql(
+            'SELECT sequencename, last_value FROM pg_sequences '
+            'ORDER BY 1').all()
+
+
+def test_trace_names_the_lock_and_rewrite_of_the_64_bit_keys_and_leaves_all(
+        pg_databases, dump):
+    uri = pg_databases.new()
+    load_dump(uri, dump)
+    config = config_text(uri, LEGACY_EXTENSIONS)
+    assert cli(['db', 'upgrade', '--to-release', '0.2'],
+               config).exit_code == 0
+    app = make_app(uri, LEGACY_EXTENSIONS)
+    before = state(app), sequences(app)
+
+    result = cli(['db', 'lint', '--trace'], config)
+    as_json = cli(['db', 'lint', '--trace', '--json'], config)
+
+    assert (state(app), sequences(app)) == before
+    assert result.exit_code == 0, result.stderr
+    assert f'haas {KEY_LINE}' in result.stdout.splitlines()
+    node = [t for t in json.loads(as_json.stdout)['trace']
+            if t['revision'] == KEYS
+            and t['statement'].startswith('ALTER TABLE "node" ALTER')]
+    assert node == [{
+        'branch': 'haas', 'revision': KEYS, 'skipped': None,
+        'statement': 'ALTER TABLE "node" ALTER COLUMN "id" TYPE bigint, '
+                     'ALTER COLUMN "project_id" TYPE bigint, ALTER COLUMN '
+                     '"obm_id" TYPE bigint',
+        'locks': [{'table': 'node', 'mode': 'AccessExclusiveLock'}],
+        'rewrites': ['node']}]
+
+
+KEY_LINE = (f'{KEYS}: traced: ALTER TABLE "node" ALTER COLUMN "id" TYPE '
+            f'bigint, ALTER COLUMN "project_id" TYPE bigint, ALTER COLUMN '
+            f'"obm_id" TYPE b...: AccessExclusiveLock on node, rewrite')
+
+
+def test_trace_on_sqlite_says_it_cannot_in_one_line(tmp_path):
+    config = config_text(f'sqlite:///{tmp_path / "haas.db"}')
+    assert cli(['db', 'create'], config).exit_code == 0
+
+    result = cli(['db', 'lint', '--trace'], config)
+
+    assert (result.exit_code, error_line(result)) == (
+        1, '--trace runs the revisions on PostgreSQL only: this database '
+           'is sqlite')
