@@ -73,8 +73,10 @@ class Catalog:
     stable: frozenset = STABLE
 
     def live(self, table):
-        """Whether `table` may hold rows: any table the run did not make."""
-        return table not in self.created
+        """Whether `table` may hold rows: one the database has (any,
+        without a database) that the run did not make."""
+        return table not in self.created and (
+            self.existing is None or table in self.existing)
 
 
 @dataclasses.dataclass
@@ -241,6 +243,8 @@ def _drop(node, effect, catalog):
         if catalog.live(table):
             effect.rule('drop-table')
         catalog.created.discard(table)
+        if catalog.existing is not None:
+            catalog.existing.discard(table)  # made again, it is new
 
 
 def _rename(node, effect, catalog):
@@ -258,6 +262,8 @@ def _rename(node, effect, catalog):
         return
     for key in [k for k in catalog.columns if k[0] == table]:
         catalog.columns[node.newname, key[1]] = catalog.columns.pop(key)
+    if catalog.existing is not None and table in catalog.existing:
+        catalog.existing.add(node.newname)
     if table in catalog.created:
         catalog.created.discard(table)
         catalog.created.add(node.newname)

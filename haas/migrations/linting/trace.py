@@ -105,6 +105,8 @@ class _Recorder:
         asked = _locks_of(statement)
         strongest = dict(asked)
         for table, mode in now_locks - locks:
+            if mode not in statements.LOCKS:
+                continue  # a predicate lock of a serializable transaction
             held = strongest.get(table)
             if held is None or statements.LOCKS.index(mode) > \
                     statements.LOCKS.index(held):
