@@ -279,3 +279,19 @@ def test_a_version_that_is_none_is_a_one_line_error(at_first):
 
     assert error_line(result) == ("--postgresql-version 'fifteen' is not a "
                                   "PostgreSQL version (such as 12 or 15.4)")
+
+
+@pytest.mark.parametrize('upgrade, attributes, rules', [
+    # The runner's lock_timeout, reset by the script's own SQL.
+    ('op.execute("reset LOCK_TIMEOUT; ALTER TABLE example_widget ALTER '
+     'COLUMN label DROP DEFAULT")', '', ['missing-lock-timeout']),
+    # Turned off for the revision, and set again by its SQL before the lock.
+    ('op.execute("SET LOCAL lock_timeout = \'2s\'; ALTER TABLE '
+     'example_widget ALTER COLUMN label DROP DEFAULT")', 'lock_timeout = 0',
+     []),
+])
+def test_lock_timeout_is_followed_through_the_revision_s_statements(
+        at_first, example_scripts, upgrade, attributes, rules):
+    scripts(example_scripts, upgrade, attributes)
+
+    assert rules_found(at_first) == rules

@@ -4,10 +4,17 @@ rewrote; the database left as it was.  PostgreSQL only."""
 
 import json
 
+import pytest
+
 from support.commands import cli, error_line
-from support.config import LEGACY_EXTENSIONS, config_text
+from support.config import DEFAULT_EXTENSIONS, LEGACY_EXTENSIONS, config_text
 from support.databases import make_app, snapshot, table_rows
+from support.example import EXAMPLE_MODULE as MODULE
+from support.example import FIRST, SECOND, WIDGET
 from support.legacy import load_dump
+from support.revisions import CORE_HEAD, write_script
+
+WITH_EXAMPLE = DEFAULT_EXTENSIONS + [MODULE]
 
 #: The core revision that turns the integer keys into bigint.
 KEYS = '3c2af72d0b46'
@@ -68,3 +75,63 @@ def test_trace_on_sqlite_says_it_cannot_in_one_line(tmp_path):
     assert (result.exit_code, error_line(result)) == (
         1, '--trace runs the revisions on PostgreSQL only: this database '
            'is sqlite')
+
+
+@pytest.fixture
+def example_at_first(pg_databases, example_scripts):
+    """The config of a PostgreSQL database at the example branch's first
+    revision, with a widget in it."""
+    uri = pg_databases.new()
+    config = config_text(uri, WITH_EXAMPLE)
+    write_script(example_scripts, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade="op.drop_table('example_widget')",
+                 message='add example_widget')
+    assert cli(['db', 'upgrade'], config).exit_code == 0
+    return config, make_app(uri, WITH_EXAMPLE)
+
+
+def traced(config):
+    result = cli(['db', 'lint', '--trace', '--json'], config)
+    return [(t['statement'], t['locks'], t['rewrites'], t['skipped'])
+            for t in json.loads(result.stdout)['trace']]
+
+
+@pytest.mark.parametrize('column, type_, rewrites', [
+    # The server agrees with lint: varchar to text keeps the table.
+    ('label', 'sa.Text()', []),
+    ('id', 'sa.BigInteger()', ['example_widget']),
+])
+def test_trace_tells_a_rewrite_from_a_type_change_that_keeps_the_table(
+        example_at_first, example_scripts, column, type_, rewrites):
+    config, app = example_at_first
+    write_script(example_scripts, SECOND, down=FIRST, message='retype',
+                 upgrade=f"op.alter_column('example_widget', '{column}', "
+                         f"type_={type_})",
+                 attributes="lint_waivers = {'type-change-rewrites': 'few'}")
+    before = state(app)
+
+    found = traced(config)
+
+    assert state(app) == before
+    assert found == [(
+        f'ALTER TABLE example_widget ALTER COLUMN {column} TYPE '
+        f'{"TEXT" if column == "label" else "BIGINT"}',
+        [{'table': 'example_widget', 'mode': 'AccessExclusiveLock'}],
+        rewrites, None)]
+
+
+def test_trace_stops_before_a_revision_outside_a_transaction(
+        example_at_first, example_scripts):
+    config, app = example_at_first
+    write_script(example_scripts, SECOND, down=FIRST, message='index',
+                 upgrade="op.create_index('example_widget_label_idx', "
+                         "'example_widget', ['label'], "
+                         "postgresql_concurrently=True)",
+                 attributes='transactional = False')
+    before = state(app)
+
+    found = traced(config)
+
+    assert state(app) == before
+    assert found == [('', [], [], 'it runs outside a transaction, which a '
+                                  'trace cannot roll back')]
