@@ -331,10 +331,15 @@ def lint(since, extension, postgresql_version, trace, as_json):
             out['trace'] = [t.as_dict() for t in traced]
         click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        for finding in findings:
-            click.echo(str(finding))
-        for statement in traced or ():
-            click.echo(str(statement))
+        # Each revision's findings, then what its statements did.
+        order = {}
+        for revision in [t.revision for t in traced or ()] + [
+                f.revision for f in findings]:
+            order.setdefault(revision, len(order))
+        lines = [(order[f.revision], 0, str(f)) for f in findings] + [
+            (order[t.revision], 1, str(t)) for t in traced or ()]
+        for *_, line in sorted(lines, key=lambda line: line[:2]):
+            click.echo(line)
     unwaived = [f for f in findings if not f.waived]
     if unwaived:
         many = len(unwaived) > 1
