@@ -135,3 +135,14 @@ def test_trace_stops_before_a_revision_outside_a_transaction(
     assert state(app) == before
     assert found == [('', [], [], 'it runs outside a transaction, which a '
                                   'trace cannot roll back')]
+
+
+def test_trace_does_not_go_with_since(tmp_path):
+    config = config_text(f'sqlite:///{tmp_path / "haas.db"}')
+
+    result = cli(['db', 'lint', '--trace', '--since', 'base', '--extension',
+                  'haas'], config)
+
+    assert (result.exit_code, error_line(result)) == (
+        1, '--trace runs the pending revisions on the database: it does not '
+           'go with --since')

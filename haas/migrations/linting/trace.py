@@ -136,11 +136,8 @@ def _sequences(connection):
 
 def trace(schema, plan, lock_wait=None):
     """The Traced statements of `plan` (an upgrade Plan), run on the
-    database in one transaction that is then rolled back."""
-    name = schema.engine.dialect.name
-    if name != 'postgresql':
-        raise MigrationError(f'--trace runs the revisions on PostgreSQL '
-                             f'only: this database is {name}')
+    database (PostgreSQL's) in one transaction that is then rolled
+    back."""
     runner = schema.runner()
     runner.report = None
     runner.after_step, runner.after_failure = [], []
