@@ -146,3 +146,21 @@ def test_trace_does_not_go_with_since(tmp_path):
     assert (result.exit_code, error_line(result)) == (
         1, '--trace runs the pending revisions on the database: it does not '
            'go with --since')
+
+
+def test_a_revision_that_fails_stops_the_trace_in_one_line_keeping_nothing(
+        example_at_first, example_scripts):
+    config, app = example_at_first
+    write_script(example_scripts, SECOND, down=FIRST, message='twice',
+                 upgrade="op.execute('CREATE TABLE example_kept (id int)')\n"
+                         "    op.add_column('example_widget', "
+                         "sa.Column('label', sa.Text()))")
+    before = state(app)
+
+    result = cli(['db', 'lint', '--trace'], config)
+
+    assert state(app) == before
+    assert (result.exit_code, error_line(result)) == (
+        1, f'--trace stopped at revision {SECOND} of branch {MODULE}, which '
+           f'failed: column "label" of relation "example_widget" already '
+           f'exists (everything the trace ran is rolled back)')

@@ -12,10 +12,11 @@ import dataclasses
 
 import sqlalchemy as sa
 
-from haas.errors import MigrationError
+from haas.errors import MigrationError, first_line
 from haas.migrations import alembic_private, bookkeeping
 from haas.migrations.linting import short
 from haas.migrations.linting import sql as statements
+from haas.migrations.runner import RevisionFailed
 
 _TABLES = ("SELECT c.oid, c.relname, c.relfilenode FROM pg_class c "
            "WHERE c.relnamespace = current_schema()::regnamespace "
@@ -188,6 +189,12 @@ def _run_step(schema, runner, recorder, connection, step, hidden):
                         script.revision)
     try:
         runner.run(connection, [step], hidden, in_transaction=True)
+    except RevisionFailed as e:
+        error = getattr(e.error, 'orig', None) or e.error
+        raise MigrationError(
+            f'--trace stopped at revision {script.revision} of branch '
+            f'{recorder.current[0]}, which failed: {first_line(error)} '
+            f'(everything the trace ran is rolled back)') from e
     finally:
         recorder.current = None
 
