@@ -310,15 +310,36 @@ def verify(ctx, accept, reason, as_json):
 @click.option('--since', metavar='REVISION', default=None,
               help='Read the revisions after this one, on its branch.')
 @_extension
+@click.option('--postgresql-version', metavar='VERSION', default=None,
+              help="The PostgreSQL version to judge for (default: the "
+                   "server's, or 12 without a database).")
+@click.option('--trace', is_flag=True,
+              help='Also run the pending revisions in a transaction that is '
+                   'rolled back, and list the locks and rewrites of each '
+                   'statement (PostgreSQL only).')
 @_json
-def lint(since, extension, as_json):
-    findings, read = migrations.lint(since, extension)
+def lint(since, extension, postgresql_version, trace, as_json):
+    from haas.migrations import linting
+    version = None if postgresql_version is None else \
+        linting.postgresql_version(postgresql_version)
+    findings, read, traced = migrations.lint(since, extension, version,
+                                             trace)
     if as_json:
-        click.echo(json.dumps({'revisions': read, 'findings': [
-            f.as_dict() for f in findings]}, indent=2, sort_keys=True))
+        out = {'revisions': read, 'findings': [f.as_dict()
+                                               for f in findings]}
+        if traced is not None:
+            out['trace'] = [t.as_dict() for t in traced]
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        for finding in findings:
-            click.echo(str(finding))
+        # Each revision's findings, then what its statements did.
+        order = {}
+        for revision in [t.revision for t in traced or ()] + [
+                f.revision for f in findings]:
+            order.setdefault(revision, len(order))
+        lines = [(order[f.revision], 0, str(f)) for f in findings] + [
+            (order[t.revision], 1, str(t)) for t in traced or ()]
+        for *_, line in sorted(lines, key=lambda line: line[:2]):
+            click.echo(line)
     unwaived = [f for f in findings if not f.waived]
     if unwaived:
         many = len(unwaived) > 1

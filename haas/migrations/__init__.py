@@ -214,27 +214,42 @@ def verify(accept=None, reason=None):
     return _schema().verify()
 
 
-def lint(since=None, extension=None):
+def lint(since=None, extension=None, postgresql_version=None, trace=False):
     """Flag what pending revisions would lock or rewrite on a busy table.
 
-    Each revision's PostgreSQL SQL is rendered offline and read for: an
-    index built without CONCURRENTLY on an existing table, a NOT NULL
-    column added without a default, a column type change, a foreign key or
-    check added without NOT VALID, a rename or drop that breaks the code
-    still running; and its script for a data migration written as a Python
-    loop over rows.  Each finding names the revision, its branch, the rule
-    and the statement.  A revision waives a rule with a reason in its own
-    `lint_waivers = {rule: reason}`; waived findings are listed with their
-    reason and do not count.  Exits 1 on a finding that is not waived.
+    Each revision's PostgreSQL SQL is rendered offline and every statement
+    parsed with PostgreSQL's own grammar, for: an index built without
+    CONCURRENTLY on an existing table, a NOT NULL column added without a
+    default, a column type change that rewrites the table (a longer
+    varchar, or varchar to text, does not), a foreign key or check added
+    without NOT VALID, a rename or drop that breaks the code still
+    running, a DROP TABLE of a table with rows, a column added with a
+    volatile default, SET NOT NULL without a validated check, a lock taken
+    without lock_timeout; and its script for a data migration written as a
+    Python loop over rows.  The run starts from the tables the database
+    has, so a baseline that adopts them does not make them new.  Each
+    finding names the revision, its branch, the rule and the statement.  A
+    revision waives a rule with a reason in its own `lint_waivers = {rule:
+    reason}`; waived findings are listed with their reason and do not
+    count.  Exits 1 on a finding that is not waived.
+
+    What depends on PostgreSQL's version is judged for the connected
+    server's, or for --postgresql-version (12 without a database).
 
     By default the revisions pending on the database are read; --since
     REVISION reads those after it on its branch, without a database, as an
     extension's CI would for its new scripts; --extension MODULE narrows
     either to one branch.
 
-    Returns (the findings, how many revisions were read).
+    --trace (PostgreSQL only) also runs the pending revisions on the
+    database inside one transaction that is rolled back, and lists per
+    statement the locks it took and the tables it rewrote.  It holds those
+    locks until it is done: run it where a pause of the servers is fine.
+
+    Returns (the findings, how many revisions were read, the traced
+    statements with --trace, else None).
     """
-    return _schema().lint(since, extension)
+    return _schema().lint(since, extension, postgresql_version, trace)
 
 
 def stamp(revision='heads', purge=False, sql=False, output=None,

@@ -14,15 +14,31 @@ class Reviewing:
 
     # --- lint -------------------------------------------------------------
 
-    def lint(self, since=None, extension=None):
-        """(the lint Findings, how many revisions were read)."""
+    def lint(self, since=None, extension=None, version=None, trace=False):
+        """(the lint Findings, how many revisions were read, the traced
+        statements with `trace`, else None)."""
         from haas.migrations import linting
         named = None if extension is None else self._branch(extension)
+        if trace and since is not None:
+            raise MigrationError('--trace runs the pending revisions on the '
+                                 'database: it does not go with --since')
+        if trace and self.engine.dialect.name != 'postgresql':
+            raise MigrationError(f'--trace runs the revisions on PostgreSQL '
+                                 f'only: this database is '
+                                 f'{self.engine.dialect.name}')
         if since is None:
             plan = self.upgrade('heads', extension, plan=True)
             steps, start = plan.alembic_steps, plan.start
-            return linting.lint(self.runner(), self.branches, steps,
-                                start), len(steps)
+            with self.reading() as connection:
+                catalog = linting.catalog_of(connection, self.branches,
+                                             version)
+            findings = linting.lint(self.runner(), self.branches, steps,
+                                    start, catalog)
+            traced = None
+            if trace:
+                from haas.migrations.linting import trace as tracing
+                traced = tracing.trace(self, plan)
+            return findings, len(steps), traced
         if since == 'base' or since.endswith('@base'):
             # From the start: what the branch's first script depends on is
             # written out too, but only the branch is read.
@@ -43,9 +59,10 @@ class Reviewing:
             start = (script.revision,)
         with revision_errors(self.branches, since):
             steps = self._upgrade_steps(f'{branch}@head', start)
-        findings = linting.lint(self.runner(), self.branches, steps, start)
+        findings = linting.lint(self.runner(), self.branches, steps, start,
+                                linting.offline(version))
         read = [s for s in steps if self._branch_of_step(s) == branch]
-        return [f for f in findings if f.branch == branch], len(read)
+        return [f for f in findings if f.branch == branch], len(read), None
 
     # --- the ledger -------------------------------------------------------
 
