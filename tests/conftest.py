@@ -5,8 +5,10 @@ Every test that takes `databases` runs once per database.  What the
 fixtures are made of, and what tests share besides, is in `support`.
 """
 
+import os
 import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -29,6 +31,14 @@ from support.databases import (
 from support.example import EXAMPLE, EXAMPLE_MODULE
 from support.legacy import read_dump
 from support.servers import running
+
+# The tests' files (SQLite databases, servers' state and logs) in memory
+# where the system offers it: a SQLite commit waits for the disk, and the
+# migrations commit once per revision.  An explicit TMPDIR wins; the
+# processes the tests start inherit it.
+if 'TMPDIR' not in os.environ and os.access('/dev/shm', os.W_OK):
+    os.environ['TMPDIR'] = '/dev/shm'
+    tempfile.tempdir = None
 
 
 @pytest.hookimpl(tryfirst=True)
