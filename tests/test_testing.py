@@ -16,7 +16,8 @@ from support.revisions import CORE_HEAD, write_script
 pytest_plugins = ['pytester']
 
 CHECKS = ['upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
-          'no_drift', 'scripts_import_no_models']
+          'no_drift', 'scripts_import_no_models',
+          'checkpoints_equal_history']
 PASSED = [f'ok      {check}' for check in CHECKS]
 DROP = "op.drop_table('example_widget')"
 
