@@ -28,7 +28,7 @@ COMMITTED = {'haas': '6ab9ae569654', DELL: '9d5f2cab3511'}
 
 
 def committed(branch):
-    found, = Branches(LEGACY_EXTENSIONS).checkpoints[branch]
+    found, = checkpoints.of(Branches(LEGACY_EXTENSIONS))[branch]
     return found
 
 
@@ -43,9 +43,9 @@ def test_the_committed_checkpoints_are_read_and_usable():
     branches = Branches(LEGACY_EXTENSIONS)
 
     assert {b: [c.revision for c in found]
-            for b, found in branches.checkpoints.items()} == {
+            for b, found in checkpoints.of(branches).items()} == {
         b: [r] for b, r in COMMITTED.items()}
-    assert branches.checkpoint_problems == []
+    assert checkpoints.problems(branches) == []
 
 
 @pytest.mark.parametrize('branch', COMMITTED)
@@ -178,8 +178,8 @@ def test_a_checkpoint_whose_history_changed_is_not_used(tmp_path):
                      "replaces = ('9d5f2cab3511',)"))
     branches.folders = {**branches.folders, DELL: str(folder)}
 
-    assert DELL not in branches.checkpoints
-    assert branches.checkpoint_problems == [
+    assert DELL not in checkpoints.of(branches)
+    assert checkpoints.problems(branches) == [
         f'{folder}/checkpoints/9d5f2cab3511_checkpoint.py: replaces '
         f'9d5f2cab3511, but branch {DELL} reaches 9d5f2cab3511 through '
         f'099b939261c1, 9d5f2cab3511: write it again with `haas-admin db '

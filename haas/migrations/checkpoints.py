@@ -18,6 +18,7 @@ import importlib.util
 import os
 import pprint
 import textwrap
+import weakref
 
 import sqlalchemy as sa
 from alembic.autogenerate import render_python_code
@@ -67,6 +68,24 @@ def _load(path):
         raise MigrationError(f'checkpoint {path} cannot be read: '
                              f'{type(e).__name__}: {squashed(e)}') from None
     return module
+
+
+#: Branches -> what `read` found for it: each is read once.
+_read = weakref.WeakKeyDictionary()
+
+
+def of(branches):
+    """Branch -> its usable checkpoints (Checkpoint), earliest first."""
+    if branches not in _read:
+        _read[branches] = read(branches)
+    return _read[branches][0]
+
+
+def problems(branches):
+    """Why each checkpoint of `branches` that `of` leaves out cannot be
+    used, one line each."""
+    of(branches)
+    return _read[branches][1]
 
 
 def read(branches):
@@ -134,7 +153,7 @@ def substitute(branches, steps, empty):
     that they reach replaced by that checkpoint."""
     steps = list(steps)
     for branch in empty:
-        for checkpoint in reversed(branches.checkpoints.get(branch, [])):
+        for checkpoint in reversed(of(branches).get(branch, [])):
             replaced = _replace(branches, steps, checkpoint)
             if replaced is not None:
                 steps = replaced

@@ -98,10 +98,10 @@ def checkpoint_problems(branches):
     revisions they replace build (haas.migrations.checkpoints)."""
     from haas.migrations import checkpoints
     try:
-        found = branches.checkpoints
+        found = checkpoints.of(branches)
     except HaasError as e:
         return [str(e)]
-    problems = list(branches.checkpoint_problems)
+    problems = list(checkpoints.problems(branches))
     for branch in branches.names:
         for checkpoint in found.get(branch, []):
             problems += checkpoints.differences(branches, checkpoint)

@@ -217,14 +217,6 @@ class Branches:
                 f'down_revision or depends_on, and no script has it'
             ) from None
 
-    @functools.cached_property
-    def checkpoints(self):
-        """Branch -> its usable checkpoints (haas.migrations.checkpoints),
-        earliest first; `checkpoint_problems` says why others are not."""
-        from haas.migrations import checkpoints
-        found, self.checkpoint_problems = checkpoints.read(self)
-        return found
-
     def branch_of(self, revision):
         """The enabled branch that `revision` (an id) belongs to, or None."""
         script = self.revisions.get(revision)

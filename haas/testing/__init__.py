@@ -232,9 +232,9 @@ class Harness:
         from haas.migrations import checkpoints
         from haas.model import db
         branches = self.branches
-        problems = [line for line in self._checkpoint_problems(branches)]
+        problems = self._checkpoint_problems(branches)
         for branch in self.branch_names():
-            for checkpoint in branches.checkpoints.get(branch, []):
+            for checkpoint in checkpoints.of(branches).get(branch, []):
                 built = []
                 for use in (False, True):
                     with self.app():
@@ -253,9 +253,9 @@ class Harness:
 
     def _checkpoint_problems(self, branches: Branches) -> list[str]:
         """The extension's checkpoints that cannot be used, and why."""
-        branches.checkpoints
+        from haas.migrations import checkpoints
         folders = [branches.folders[b] for b in self.branch_names()]
-        return [line for line in branches.checkpoint_problems
+        return [line for line in checkpoints.problems(branches)
                 if any(line.startswith(f) for f in folders)]
 
     # --- helpers ----------------------------------------------------------
