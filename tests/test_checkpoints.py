@@ -245,3 +245,26 @@ def test_the_checkpoint_folder_is_not_read_by_alembic():
 
     assert not any(os.path.dirname(s.path).endswith(checkpoints.FOLDER)
                    for s in branches.revisions.values())
+
+
+def test_a_failing_checkpoint_is_said_in_one_line(tmp_path):
+    branches = Branches(LEGACY_EXTENSIONS)
+    good = committed(DELL)
+    with open(good.path, encoding='utf-8') as f:
+        text = f.read()
+    path = tmp_path / 'checkpoint.py'
+    path.write_text(text.replace(
+        'def upgrade():\n',
+        "def upgrade():\n    op.execute('UPDATE no_such_table SET id = 1')\n"))
+    bad = checkpoints.Checkpoint(good.branch, good.revision, good.replaces,
+                                 str(path), checkpoints._load(str(path)))
+
+    with make_app('sqlite://', LEGACY_EXTENSIONS).app_context():
+        problem, = checkpoints.differences(branches, bad)
+
+    assert problem.startswith(
+        f'checkpoint 9d5f2cab3511 of branch {DELL}: checkpoint 9d5f2cab3511 '
+        f'of branch {DELL} (2 revisions at once) failed: ')
+    assert problem.endswith('(nothing of it was applied; the branch stays '
+                            'without tables)')
+    assert '\n' not in problem
