@@ -18,7 +18,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext, RevisionStep
+from alembic.runtime.migration import (
+    MigrationContext,
+    RevisionStep,
+    StampStep,
+)
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
 
@@ -30,7 +34,7 @@ from haas.model import sqlite_like_postgresql
 RELIED_ON = ('_upgrade_revs', '_downgrade_revs', '_stamp_revs',
              'RevisionStep', 'migration_fn', 'get_current_heads',
              'static_output', '_get_ancestor_nodes', '_load_revisions',
-             '_db_current_indicator')
+             '_db_current_indicator', 'StampStep')
 #: Names no module of HaaS uses but the adapter: those above, and the one
 #: the adapter replaced with a documented attribute.
 PRIVATE = RELIED_ON + ('_versioned_down_revisions',)
@@ -206,6 +210,35 @@ def test_RevisionStep_script_direction_and_migration_fn(script, connection):
     run(script, connection, steps)
     assert (calls, tables(connection)) == (
         [a1.module.upgrade], ['alembic_version', 't_a1', 't_a2'])
+
+
+def test_StampStep_runs_a_checkpoint_then_stamps_its_revision(script,
+                                                             connection):
+    require(StampStep, '__init__', (), ('a1',), True, False, None)
+    ran = []
+    step = alembic_private.checkpoint_step(
+        script, 'a1', lambda **kw: ran.append('built'), 'the checkpoint')
+
+    run(script, connection, [step])
+
+    assert (ran, rows(connection), tables(connection)) == (
+        ['built'], ['a1'], ['alembic_version'])
+    assert alembic_private.checkpoint_of(step) == 'the checkpoint'
+
+
+@pytest.mark.parametrize('before, after', [
+    ('a1', ['b1']),            # b1 depends on a1: its row stands for both
+    ('a2', ['a2', 'b1']),      # a2 is past what b1 needs: a row each
+])
+def test_StampStep_of_a_checkpoint_replaces_the_rows_it_implies(
+        script, connection, before, after):
+    run(script, connection, alembic_private.upgrade_steps(script, before,
+                                                          ()))
+
+    run(script, connection, [alembic_private.checkpoint_step(
+        script, 'b1', lambda **kw: None, None)])
+
+    assert rows(connection) == after
 
 
 def test_MigrationContext_get_current_heads(script, connection):

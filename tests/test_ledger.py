@@ -72,7 +72,8 @@ def upgraded(databases, example_scripts):
     uri = databases.new()
     path = first_script(example_scripts)
     config = config_text(uri, WITH_EXAMPLE)
-    assert cli(['db', 'upgrade'], config).exit_code == 0
+    # Every revision runs, and is recorded: none is built from a checkpoint.
+    assert cli(['db', 'upgrade', '--no-checkpoints'], config).exit_code == 0
     return make_app(uri, WITH_EXAMPLE), config, path
 
 

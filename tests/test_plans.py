@@ -148,9 +148,11 @@ def without_time(stderr):
 
 
 # --- upgrade plans ---------------------------------------------------------
+# Every revision, from nothing: without the checkpoints, which
+# tests/test_checkpoints.py plans.
 
 def test_upgrade_plan_lists_every_revision_core_first(databases):
-    result = cli(['db', 'upgrade', '--plan'],
+    result = cli(['db', 'upgrade', '--no-checkpoints', '--plan'],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     assert (result.exit_code, result.stdout, result.stderr) == (
@@ -158,7 +160,7 @@ def test_upgrade_plan_lists_every_revision_core_first(databases):
 
 
 def test_upgrade_plan_json_is_every_step_as_data(databases):
-    result = cli(['db', 'upgrade', '--plan', '--json'],
+    result = cli(['db', 'upgrade', '--no-checkpoints', '--plan', '--json'],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     assert json.loads(result.stdout) == {
@@ -168,10 +170,10 @@ def test_upgrade_plan_json_is_every_step_as_data(databases):
 
 def test_upgrade_runs_the_scripts_of_its_plan_in_that_order(databases):
     config = config_text(databases.new(), LEGACY_EXTENSIONS)
-    plan = json.loads(cli(['db', 'upgrade', '--plan', '--json'],
-                          config).stdout)
+    plan = json.loads(cli(['db', 'upgrade', '--no-checkpoints', '--plan',
+                           '--json'], config).stdout)
 
-    result = cli(['db', 'upgrade'], config)
+    result = cli(['db', 'upgrade', '--no-checkpoints'], config)
 
     assert without_time(result.stderr) == [
         f'upgraded {s["branch"]} to {s["revision"]} ({s["message"]})'
@@ -183,8 +185,9 @@ def test_upgrade_plan_json_is_the_same_bytes_in_every_process(tmp_path):
     randomisation): the order must come from the scripts alone."""
     config = config_text(f'sqlite:///{tmp_path / "haas.db"}',
                          LEGACY_EXTENSIONS)
-    runs = [run_admin(['db', 'upgrade', '--plan', '--json'], config=config,
-                      cwd=tmp_path, env={'PYTHONHASHSEED': seed}).stdout
+    runs = [run_admin(['db', 'upgrade', '--no-checkpoints', '--plan',
+                       '--json'], config=config, cwd=tmp_path,
+                      env={'PYTHONHASHSEED': seed}).stdout
             for seed in ('1', '2')]
 
     assert runs[0] == runs[1]
@@ -221,7 +224,8 @@ def test_plans_write_nothing(databases):
 # --- one extension ---------------------------------------------------------
 
 def test_upgrade_plan_of_one_extension_lists_core_and_its_branch(databases):
-    result = cli(['db', 'upgrade', '--plan', '--extension', OBM],
+    result = cli(['db', 'upgrade', '--no-checkpoints', '--plan',
+                  '--extension', OBM],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
     # Core only as far as the extension needs: to 0.3.
@@ -376,7 +380,7 @@ def test_relative_downgrade_of_one_extension(databases):
 # --- offline SQL -----------------------------------------------------------
 
 def test_upgrade_sql_is_every_branch_in_order_without_a_server():
-    result = cli(['db', 'upgrade', 'heads', '--sql'],
+    result = cli(['db', 'upgrade', 'heads', '--sql', '--no-checkpoints'],
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
     sql = result.stdout
     lines = blocks(sql)
@@ -423,7 +427,8 @@ def skeleton(sql):
 
 
 def test_upgrade_sql_of_one_extension_is_it_and_core_only():
-    result = cli(['db', 'upgrade', '--extension', OBM, '--sql'],
+    result = cli(['db', 'upgrade', '--extension', OBM, '--sql',
+                  '--no-checkpoints'],
                  config_text(NO_SERVER, LEGACY_EXTENSIONS))
     timeouts = ["SET LOCAL lock_timeout = '10000ms';",
                 "SET LOCAL statement_timeout = '3600000ms';"]

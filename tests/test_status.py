@@ -435,12 +435,11 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
     assert (result.exit_code, result.stdout) == (0, {
         'upgrade': '', 'create': f'Created branches: {DELL}\n'}[verb])
     assert progress(result.stderr) == {
-        'upgrade': [warning, f'upgraded {DELL} to 099b939261c1 (HaaS 0.2 '
-                             f'baseline of the Dell PowerConnect 55xx switch '
-                             f'driver: adopt `powerconnect55xx`, or create.) '
-                             f'in T s',
-                    f'upgraded {DELL} to 9d5f2cab3511 (HaaS 0.3: the keys of '
-                    f'the Dell PowerConnect switch are 64-bit.) in T s',
+        # Its branch has no tables: built from its checkpoint at 0.3.
+        'upgrade': [warning, f'built {DELL} at 9d5f2cab3511 (HaaS 0.3: the '
+                             f'keys of the Dell PowerConnect switch are '
+                             f'64-bit.) from its checkpoint, in place of 2 '
+                             f'revisions, in T s',
                     f'upgraded {DELL} to 4f1c2e8a7b30 (A PowerConnect switch '
                     f'may save its configuration after each change.) in T s',
                     f'upgraded {DELL} to e9c7556cca0f (Passwords of the Dell '

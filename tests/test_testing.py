@@ -16,7 +16,8 @@ from support.revisions import CORE_HEAD, write_script
 pytest_plugins = ['pytester']
 
 CHECKS = ['upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
-          'no_drift', 'scripts_import_no_models']
+          'no_drift', 'scripts_import_no_models',
+          'checkpoints_equal_history']
 PASSED = [f'ok      {check}' for check in CHECKS]
 DROP = "op.drop_table('example_widget')"
 
@@ -77,7 +78,7 @@ def test_a_script_that_imports_the_models_is_named(example_scripts):
     assert failed(result) == {'scripts_import_no_models': [
         f'{path} imports {MODULE}: a script must not depend on the models, '
         f'which change after it was written']}
-    assert error_line(result) == f'1 of 5 checks failed for {MODULE}'
+    assert error_line(result) == f'1 of 6 checks failed for {MODULE}'
 
 
 def test_a_model_the_scripts_do_not_build_is_drift(example_scripts):
@@ -162,7 +163,55 @@ def test_an_authors_suite_opts_into_the_checks_with_migration_tests(
 
     result = pytester.runpytest_inprocess('-p', 'no:cacheprovider', '-q')
 
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
+
+
+def write_checkpoint(folder, upgrade):
+    """A checkpoint of the example's branch at FIRST."""
+    (folder / 'checkpoints').mkdir()
+    (folder / 'checkpoints' / f'{FIRST}_checkpoint.py').write_text(
+        textwrap.dedent(f'''\
+            import sqlalchemy as sa
+            from alembic import op
+
+            branch = {MODULE!r}
+            checkpoint_of = {FIRST!r}
+            replaces = ({FIRST!r},)
+
+
+            def upgrade():
+                {upgrade}
+            '''))
+
+
+def test_a_checkpoint_equal_to_its_history_passes(example_scripts):
+    write_script(example_scripts, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade=DROP, message='add example_widget')
+    write_checkpoint(example_scripts, WIDGET)
+
+    result = db_test(MODULE)
+
+    assert (result.exit_code, result.stdout.splitlines()) == (0, PASSED)
+
+
+def test_a_checkpoint_that_builds_other_than_its_history_is_named(
+        example_scripts):
+    write_script(example_scripts, FIRST, labels=(MODULE,), depends=CORE_HEAD,
+                 upgrade=WIDGET, downgrade=DROP, message='add example_widget')
+    write_checkpoint(example_scripts, WIDGET.replace(
+        "sa.ForeignKeyConstraint(['project_id'], ['project.id']), ", ''))
+
+    result = db_test(MODULE)
+
+    # An upgrade from nothing takes the checkpoint: it differs from
+    # `create` too.
+    assert set(failed(result)) == {'checkpoints_equal_history',
+                                   'upgrade_equals_create'}
+    problem, = failed(result)['checkpoints_equal_history']
+    assert problem.startswith(
+        f'checkpoint {FIRST} of branch {MODULE} differs from its history: '
+        f'tables example_widget: the history builds ')
+    assert error_line(result) == f'2 of 6 checks failed for {MODULE}'
 
 
 def test_a_seeded_row_with_a_column_the_table_lacks_is_named(example_scripts,

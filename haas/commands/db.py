@@ -4,6 +4,7 @@ Each command parses its options and calls the function of the same name in
 haas.migrations, whose docstring is the command's help.
 """
 
+import contextlib
 import json
 
 import click
@@ -17,6 +18,7 @@ from haas.commands.base import (
     with_app,
     with_config,
 )
+from haas.errors import squashed
 
 
 def _verb(name, function, needs='app', **settings):
@@ -166,8 +168,13 @@ def _print_plan(plan, as_json):
 @click.option('--to-release', metavar='RELEASE', default=None,
               help="Stop each of HaaS's branches at RELEASE's revision "
                    "(such as 0.3) instead of REVISION.")
+@click.option('--no-checkpoints', 'checkpoints', flag_value=False,
+              default=True,
+              help='Run every revision, even where a checkpoint could '
+                   'build a branch without tables at once.')
 @click.argument('revision', default=None, required=False)
-def upgrade(extension, plan, sql, as_json, lock_wait, to_release, revision):
+def upgrade(extension, plan, sql, as_json, lock_wait, to_release,
+            checkpoints, revision):
     if to_release is not None:
         if revision is not None:
             raise click.UsageError('give a REVISION or --to-release, not '
@@ -175,9 +182,11 @@ def upgrade(extension, plan, sql, as_json, lock_wait, to_release, revision):
         revision = migrations.release_target(to_release)
     revision = revision or 'heads'
     if sql:
-        migrations.upgrade_sql(revision, extension, plan)
+        migrations.upgrade_sql(revision, extension, plan,
+                               checkpoints=checkpoints)
         return
-    result = migrations.upgrade(revision, extension, plan, lock_wait)
+    result = migrations.upgrade(revision, extension, plan, lock_wait,
+                                checkpoints)
     if plan:
         _print_plan(result, as_json)
         if result.refusal is not None:
@@ -367,7 +376,8 @@ def test(config, postgresql, extension):
     `upgrade heads` builds what `db create` builds; every revision goes
     down and up again with the rows the extension's `haas_testing_rows`
     seeds unchanged; autogenerate finds nothing to do for its models; its
-    scripts import no models.  The sections of haas.cfg other than
+    scripts import no models; each checkpoint of its branches builds what
+    the revisions it replaces build.  The sections of haas.cfg other than
     [database] and [extensions] are used as they are.  Exits 1 on a
     problem.  The same checks are pytest tests in `haas.testing`.
     """
@@ -384,6 +394,49 @@ def test(config, postgresql, extension):
     if failed:
         raise click.ClickException(
             f'{failed} of {len(results)} checks failed for {extension}')
+
+
+@_verb('checkpoint', migrations.checkpoint)
+@click.option('--release', metavar='RELEASE', default=None,
+              help="The release (such as 0.3) whose revision of the branch "
+                   "the checkpoint stands for.")
+@click.option('--revision', metavar='REVISION', default=None,
+              help='The revision of the branch it stands for.')
+@click.option('--postgresql', metavar='URL', default=None,
+              help='A PostgreSQL server to build the history on (default: '
+                   'the server of [database] uri, if it is PostgreSQL).')
+@click.option('--output', metavar='FILE', default=None,
+              help="Where to write it (default: the branch's folder).")
+@click.argument('extension')
+def checkpoint(release, revision, postgresql, output, extension):
+    from flask import current_app
+
+    # haas.testing makes and drops scratch databases on a server; the
+    # command uses it, the library is given the databases.
+    from haas import testing
+    if postgresql is None:
+        uri = current_app.config['SQLALCHEMY_DATABASE_URI']
+        if not str(uri).startswith('postgresql'):
+            raise click.ClickException(
+                'a checkpoint must be exact on PostgreSQL too: give '
+                '--postgresql URL, a server to build the history on')
+        postgresql = uri
+    with contextlib.ExitStack() as stack:
+        made = []
+
+        def new():
+            # The server is asked only once the checkpoint's point is
+            # known: a wrong name is said without it.
+            if not made:
+                made.append(stack.enter_context(
+                    testing.postgresql_databases(postgresql)))
+            return made[0]()
+        try:
+            path = migrations.checkpoint(extension, new, release, revision,
+                                         output)
+        except ConnectionError as e:
+            raise click.ClickException(squashed(e)) from None
+    click.echo(f'Wrote {path}')
 
 
 @_verb('stamp', migrations.stamp)

@@ -99,7 +99,8 @@ def create(lock_wait=None):
     return created
 
 
-def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
+def upgrade(revision='heads', extension=None, plan=False, lock_wait=None,
+            checkpoints=True):
     """Upgrade the database to REVISION; by default every branch's head.
 
     This is how an operator brings any HaaS database up to date, including
@@ -119,8 +120,13 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
     from nothing (or from START in START:END), or with --plan from where
     the database is.  Makes the key file of [secrets], as `create` does,
     where there is none and the database holds no password.
+
+    A branch without tables whose history has a checkpoint (see
+    `checkpoint`) is built from it, in place of the revisions it replaces;
+    with --no-checkpoints every revision runs.
     """
     schema = _schema()
+    schema.checkpoints = checkpoints
     result = schema.upgrade(revision, extension, plan, lock_wait)
     if not plan:
         schema.provide_key_file()
@@ -136,13 +142,16 @@ def release_target(name):
     return Release(name)
 
 
-def upgrade_sql(revision='heads', extension=None, plan=False, output=None):
+def upgrade_sql(revision='heads', extension=None, plan=False, output=None,
+                checkpoints=True):
     """Write the SQL of an upgrade instead of running it.
 
     From nothing, or from the start of a `START:END` range; with `plan`,
     from the revisions the database is at.
     """
-    return _schema().upgrade_sql(revision, extension, plan, output)
+    schema = _schema()
+    schema.checkpoints = checkpoints
+    return schema.upgrade_sql(revision, extension, plan, output)
 
 
 def downgrade(revision, extension=None, plan=False, cascade=False,
@@ -316,7 +325,8 @@ def check():
     On the code side: every branch has exactly one head, no fork or merge
     inside a branch, no `depends_on` that is missing or circular, branch
     labels where they belong, and no difference between the models and
-    what the scripts build (a model change without its script).  On the
+    what the scripts build (a model change without its script), and each
+    checkpoint still equal to the revisions it replaces.  On the
     database side: every enabled branch is at its head, and no version row
     is left by an extension that is no longer enabled.
 
@@ -327,6 +337,32 @@ def check():
 
 
 # --- writing scripts ---------------------------------------------------------
+
+def checkpoint(extension, postgresql, release=None, revision=None,
+               output=None):
+    """Write a checkpoint: one script that builds a branch's schema at a
+    release (--release X) or a revision (--revision R) at once.
+
+    An upgrade of a branch that has no tables yet runs it in place of the
+    revisions up to that point, then stamps the revision; a database at
+    any of those revisions goes on through the history, and the revisions
+    after it follow either way.  The script is written from what the
+    history builds there on a scratch SQLite database and on a scratch
+    PostgreSQL database (made with `postgresql()`, which returns the URL
+    of a new empty one): tables, types, sequences, constraints, indexes and
+    the rows its data migrations insert.  It goes to the branch's folder,
+    `checkpoints/<revision>_checkpoint.py`, or to --output.  `db check`
+    proves each committed checkpoint still equal to its history.
+
+    Returns the path written.
+    """
+    from haas.migrations import checkpoints
+    branches = _branches()
+    branch = branches.require(extension)
+    target = checkpoints.target(branches, branch, release, revision)
+    return checkpoints.write(branches, branch, target, postgresql, release,
+                             output)
+
 
 def revision(message=None, autogenerate=False, sql=False, head=None,
              splice=False, branch_label=None, version_path=None, rev_id=None):

@@ -52,6 +52,15 @@ pyproject.toml to the minor releases this module is tested on.
     that no script has (the map then fails with a bare KeyError)
     (`load_scripts`).
 
+`alembic.runtime.migration.StampStep(from_, to_, is_upgrade, branch_move,
+revision_map)`, with its `migration_fn`
+    A checkpoint (haas.migrations.checkpoints) builds a branch's schema at
+    a revision at once, then stamps that revision: a stamp step whose
+    function runs the checkpoint's `upgrade()` (`checkpoint_step`).  So it
+    runs where the replaced revisions would have run, in their
+    transaction, with Alembic's `op` bound and the version rows kept by
+    Alembic's own HeadMaintainer; `stamp` alone would run no function.
+
 `Script._db_current_indicator`
     What makes `Script.cmd_format` mark a revision ``(current)``, as
     `alembic history -i` does; HaaS reads the current revisions itself
@@ -60,7 +69,7 @@ pyproject.toml to the minor releases this module is tested on.
 
 import functools
 
-from alembic.runtime.migration import RevisionStep
+from alembic.runtime.migration import RevisionStep, StampStep
 
 # --- steps -----------------------------------------------------------------
 
@@ -111,6 +120,48 @@ def wrap_migration(step, wrap):
     functools.update_wrapper(wrapped, original, assigned=('__name__',),
                              updated=())
     step.migration_fn = wrapped
+
+
+class CheckpointStep(StampStep):
+    """A stamp step to one revision of a branch at base that runs a
+    checkpoint's function first (see `checkpoint_step`).
+
+    Which version rows it replaces is known only when it runs: the rows
+    then present that its revision implies (a core revision that an
+    extension's revision depends on), as Alembic's stamp replaces them;
+    with none, it adds its own row.
+    """
+
+    def __init__(self, revision_map, revision, fn, checkpoint, implied):
+        super().__init__((), (revision,), True, False, revision_map)
+        self.migration_fn = fn
+        #: the haas.migrations.checkpoints.Checkpoint it runs
+        self.checkpoint = checkpoint
+        self._implied = frozenset(implied)
+
+    # HeadMaintainer.update_to_step asks this first, with the rows as
+    # they are; the answers after it read the rows it found.
+    def should_create_branch(self, heads):
+        self.from_ = tuple(sorted(h for h in heads if h in self._implied))
+        return not self.from_ and self.to_[0] not in heads
+
+    def should_unmerge_branches(self, heads):
+        return False
+
+
+def checkpoint_step(script_directory, revision, fn, checkpoint):
+    """A step that runs `fn` (building a branch's schema at `revision`),
+    then stamps `revision`, whose branch has no version row yet: in place
+    of the rows that `revision` implies, or as a row of its own."""
+    target = script_directory.revision_map.get_revision(revision)
+    implied = {s.revision for s in ancestors(script_directory, [target])}
+    return CheckpointStep(script_directory.revision_map, revision, fn,
+                          checkpoint, implied - {revision})
+
+
+def checkpoint_of(step):
+    """The checkpoint that `step` runs, or None for any other step."""
+    return step.checkpoint if isinstance(step, CheckpointStep) else None
 
 
 # --- the migration context -----------------------------------------------

@@ -22,7 +22,8 @@ def check(schema):
     """Every problem found, one line each (none: all is well)."""
     problems = graph_problems(schema.branches)
     if not problems:
-        problems = drift(schema.branches)
+        problems = drift(schema.branches) + checkpoint_problems(
+            schema.branches)
     try:
         status = schema.status()
     except HaasError as e:
@@ -89,6 +90,21 @@ def graph_problems(branches):
         if branches.branch_of(script.revision) is None:
             problems.append(f'{script.revision} ({script.path}) belongs to '
                             f'no enabled branch: its branch_labels name none')
+    return problems
+
+
+def checkpoint_problems(branches):
+    """Checkpoints that cannot be used, or that build other than what the
+    revisions they replace build (haas.migrations.checkpoints)."""
+    from haas.migrations import checkpoints
+    try:
+        found = checkpoints.of(branches)
+    except HaasError as e:
+        return [str(e)]
+    problems = list(checkpoints.problems(branches))
+    for branch in branches.names:
+        for checkpoint in found.get(branch, []):
+            problems += checkpoints.differences(branches, checkpoint)
     return problems
 
 

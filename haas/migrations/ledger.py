@@ -27,6 +27,10 @@ LEDGER_TABLE = 'haas_schema_ledger'
 #: ledger was created, for the revisions the database had then.
 UPGRADE, DOWNGRADE, STAMP, UNSTAMP, CREATE, ACCEPT = (
     'upgrade', 'downgrade', 'stamp', 'unstamp', 'create', 'accept')
+#: A branch built from its checkpoint (haas.migrations.checkpoints), with
+#: the checkpoint's fingerprint: none of the revisions it replaces ran.
+CHECKPOINT = 'checkpoint'
+
 OK, FAILED, BEFORE_LEDGER = 'ok', 'failed', 'before ledger'
 
 ledger_table = db.Table(
@@ -161,10 +165,12 @@ class Writer:
             self._present_on = connection
         return True
 
-    def applied(self, connection, step, started, duration, current):
+    def applied(self, connection, step, started, duration, current,
+                checkpoint=None):
         """After `step` (Alembic's MigrationInfo), which began at `started`
         (time.time()) and took `duration` seconds; `current` is each
-        branch's revision once it is applied."""
+        branch's revision once it is applied; `checkpoint` the checkpoint
+        the step ran, if it ran one."""
         started_at = utc(started)
         script = step.up_revision
         branch = self.branches.branch_of(script.revision)
@@ -177,6 +183,12 @@ class Writer:
             return
         if first_of_ledger and step.is_upgrade and not step.is_stamp:
             backfill(connection, self.branches, current)
+        if checkpoint is not None:
+            write(connection, [entry(
+                checkpoint.branch, checkpoint.revision, CHECKPOINT,
+                started_at=started_at, duration=duration,
+                fingerprint=fingerprint(checkpoint.path))])
+            return
         if step.is_stamp:
             direction = STAMP if step.is_upgrade else UNSTAMP
             write(connection, [

@@ -194,3 +194,26 @@ def key_check(table: str, column: str, key: str = 'id') -> Check:
     check.__doc__ = (f'every token of {table}.{column} decrypts with '
                      f'[secrets] key_file')
     return check
+
+
+# --- checkpoints -------------------------------------------------------------
+
+def insert_rows(table: str,
+                rows: Sequence[Mapping[str, typing.Any]]) -> None:
+    """Insert `rows` into `table`: what a checkpoint writes for the rows
+    its history's data migrations inserted.  On PostgreSQL each serial
+    sequence of the table then stands at the largest value the rows gave
+    its column, where inserting them through the sequence had left it."""
+    if not rows:
+        return
+    columns = sorted({name for row in rows for name in row})
+    op.bulk_insert(sa.table(table, *[sa.column(c) for c in columns]),
+                   [dict(row) for row in rows])
+    if not _postgresql():
+        return
+    for column in columns:
+        # Only a serial column's (an integer's) maximum is taken; the cast
+        # makes the statement valid for a column of any type.
+        serial = f"pg_get_serial_sequence('\"{table}\"', '{column}')"
+        op.execute(f'SELECT setval({serial}, max("{column}"::text::bigint)) '
+                   f'FROM "{table}" HAVING {serial} IS NOT NULL')

@@ -205,6 +205,8 @@ class Runner:
             for step in steps:
                 if alembic_private.is_revision_step(step):
                     self._wrap(step, context)
+                elif alembic_private.checkpoint_of(step) is not None:
+                    self._wrap_checkpoint(step, context)
                 self._current = step
                 yield step
                 done.add(id(step))
@@ -281,6 +283,36 @@ class Runner:
 
         alembic_private.wrap_migration(
             step, lambda original: functools.partial(run_revision, original))
+
+    def _wrap_checkpoint(self, step, context):
+        """Run a checkpoint as a revision runs: timed, its failure said in
+        one line, its place written into the SQL."""
+        checkpoint = alembic_private.checkpoint_of(step)
+        where = f'{checkpoint} ({len(checkpoint.replaces)} revisions at once)'
+
+        def run_checkpoint(original, **kw):
+            self._started = time.monotonic()
+            self._started_at = time.time()
+            if context.as_sql:
+                alembic_private.write_comment(
+                    context, f'-- upgrade {checkpoint.branch}: {where}')
+            elif context.dialect.name == 'postgresql':
+                _settings(context, (
+                    f'SET LOCAL lock_timeout = '
+                    f'{_milliseconds(self.settings.lock_timeout)}',
+                    f'SET LOCAL statement_timeout = '
+                    f'{_milliseconds(self.settings.statement_timeout)}'))
+            try:
+                original(**kw)
+            except Exception as e:
+                log.debug('%s failed', where, exc_info=True)
+                raise RevisionFailed(
+                    f'{where} failed: {_error_line(e)} (nothing of it was '
+                    f'applied; the branch stays without tables)', e) from e
+
+        alembic_private.wrap_migration(
+            step, lambda original: functools.partial(run_checkpoint,
+                                                     original))
 
     def _checks(self, script, passed):
         """The (sql, message) data checks of `script` that ran clean before
@@ -365,11 +397,18 @@ class Runner:
         self._started = self._started_at = None
         for callback in self.after_step:
             callback(ctx.connection, self._current, heads)
+        checkpoint = alembic_private.checkpoint_of(self._current)
         if self.ledger is not None:
             current = self.branches.effective(
                 [h for h in heads if h in self.branches.revisions])
             self.ledger.applied(ctx.connection, step, started_at, elapsed,
-                                current)
+                                current, checkpoint)
+        if checkpoint is not None:
+            self._tell(f'built {checkpoint.branch} at '
+                       f'{describe(step.up_revision)} from its checkpoint, '
+                       f'in place of {len(checkpoint.replaces)} revisions, '
+                       f'in {elapsed:.2f} s')
+            return
         if step.is_stamp:
             for revision in step.up_revision_ids:
                 self._tell(f'stamped {self.branches.branch_of(revision)} at '

@@ -22,6 +22,7 @@ from haas.errors import DatabaseError, MigrationError
 from haas.migrations import (
     alembic_private,
     bookkeeping,
+    checkpoints,
     ledger,
     lock,
     state,
@@ -61,6 +62,9 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
         # The connection on which haas_schema_branch is known to exist.
         self._labelled = None
         self.ledger = ledger.Writer(self.branches)
+        #: whether an upgrade builds a branch without tables from its
+        #: checkpoint, where it has one (haas.migrations.checkpoints)
+        self.checkpoints = True
 
     @classmethod
     def current(cls):
@@ -223,9 +227,15 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
 
     # Alembic computes the steps; see haas.migrations.alembic_private.
 
-    def _upgrade_steps(self, target, start):
-        return alembic_private.upgrade_steps(self.branches.script, target,
-                                             start)
+    def _upgrade_steps(self, target, start, empty=()):
+        """Alembic's steps from `start` to `target`; the revisions of a
+        branch of `empty` (without tables) that a checkpoint replaces run
+        as that checkpoint."""
+        steps = alembic_private.upgrade_steps(self.branches.script, target,
+                                              start)
+        if not self.checkpoints or not empty:
+            return steps
+        return checkpoints.substitute(self.branches, steps, empty)
 
     def _downgrade_steps(self, target, start):
         return alembic_private.downgrade_steps(self.branches.script, target,
@@ -236,6 +246,9 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
                                            start)
 
     def _branch_of_step(self, step):
+        checkpoint = alembic_private.checkpoint_of(step)
+        if checkpoint is not None:
+            return checkpoint.branch
         return self.branches.branch_of(
             alembic_private.step_script(step).revision)
 

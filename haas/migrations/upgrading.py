@@ -67,6 +67,11 @@ class Plan:
         self.verify = 'fail'
 
     def _add(self, step, branches):
+        checkpoint = alembic_private.checkpoint_of(step)
+        if checkpoint is not None:
+            self.steps.append(Step('checkpoint', checkpoint.branch,
+                                   branches.revisions[checkpoint.revision]))
+            return
         script = alembic_private.step_script(step)
         self.steps.append(Step(
             'upgrade' if alembic_private.step_is_upgrade(step)
@@ -107,8 +112,10 @@ class Plan:
     @property
     def upgrades(self):
         """The scripts the plan upgrades to, in order."""
+        # A checkpoint builds a branch without tables: no row to check.
         return [alembic_private.step_script(s) for s in self.alembic_steps
-                if alembic_private.step_is_upgrade(s)]
+                if alembic_private.is_revision_step(s)
+                and alembic_private.step_is_upgrade(s)]
 
 
 def _at_base(branch):
@@ -138,14 +145,16 @@ class Upgrading:
         adopt = [(b.branch, b.adopt_at)
                  for b in status.enabled(state.ADOPTABLE) if b.adopt_at]
         start = self._minimal(list(rows) + [r for _, r in adopt])
+        # A branch without tables may be built from its checkpoint.
+        empty = [b.branch for b in status.enabled(state.NOT_CREATED)]
         with revision_errors(self.branches, target):
-            steps = self._upgrade_steps(target, start)
+            steps = self._upgrade_steps(target, start, empty)
         touched = {self._branch_of_step(s) for s in steps} | set(involved)
         stamps = [(b, r) for b, r in adopt if b in touched]
         if len(stamps) != len(adopt):
             start = self._minimal(list(rows) + [r for _, r in stamps])
             with revision_errors(self.branches, target):
-                steps = self._upgrade_steps(target, start)
+                steps = self._upgrade_steps(target, start, empty)
         first, rest = self._ledger_first(steps)
         if not first and LEDGER in involved:
             # Any upgrade but of one other branch brings the ledger up too.
@@ -255,8 +264,10 @@ class Upgrading:
                 first, target = target.split(':', 1)
                 start = self._resolve(first)
             with revision_errors(self.branches, target):
-                steps = sum(self._ledger_first(
-                    self._upgrade_steps(target, start)), [])
+                # From nothing, every branch is without tables.
+                steps = sum(self._ledger_first(self._upgrade_steps(
+                    target, start, () if start else self.branches.names)),
+                    [])
         self.runner().sql(self.engine.dialect.name, steps, start, output)
 
     # --- downgrade --------------------------------------------------------

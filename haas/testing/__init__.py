@@ -11,7 +11,9 @@ it is one):
 - every revision goes up, down and up again with the rows the extension
   seeds unchanged (`rows_at(revision)` gives them: {table: [row, ...]});
 - autogenerate finds nothing to do for its models;
-- its scripts import neither the models nor the extension.
+- its scripts import neither the models nor the extension;
+- each checkpoint of its branches builds what the revisions it replaces
+  build (haas.migrations.checkpoints).
 
 Each check returns the problems it found, one line each.  An author opts
 into the same checks as pytest tests with `MigrationTests` (see
@@ -70,7 +72,7 @@ class Harness:
 
     CHECKS: tuple[str, ...] = (
         'upgrade_from_empty', 'upgrade_equals_create', 'round_trip',
-        'no_drift', 'scripts_import_no_models')
+        'no_drift', 'scripts_import_no_models', 'checkpoints_equal_history')
 
     def __init__(self, extension: str, new_database: Callable[[], str],
                  config: str = '',
@@ -225,6 +227,36 @@ class Harness:
                             f'not depend on the models, which change after '
                             f'it was written')
         return problems
+
+    def checkpoints_equal_history(self) -> list[str]:
+        from haas.migrations import checkpoints
+        from haas.model import db
+        branches = self.branches
+        problems = self._checkpoint_problems(branches)
+        for branch in self.branch_names():
+            for checkpoint in checkpoints.of(branches).get(branch, []):
+                built = []
+                for use in (False, True):
+                    with self.app():
+                        schema = self._schema(pool=False)
+                        schema.checkpoints = use
+                        problems += self._guarded(
+                            f'upgrade to {checkpoint.revision}'
+                            + (' from its checkpoint' if use else ''),
+                            lambda: schema.upgrade(checkpoint.revision))
+                        with db.engine.connect() as connection:
+                            built.append(checkpoints.snapshot(connection))
+                if problems:
+                    return problems
+                problems += checkpoints.compare(checkpoint, *built)
+        return problems
+
+    def _checkpoint_problems(self, branches: Branches) -> list[str]:
+        """The extension's checkpoints that cannot be used, and why."""
+        from haas.migrations import checkpoints
+        folders = [branches.folders[b] for b in self.branch_names()]
+        return [line for line in checkpoints.problems(branches)
+                if any(line.startswith(f) for f in folders)]
 
     # --- helpers ----------------------------------------------------------
 
@@ -465,3 +497,8 @@ class MigrationTests:
     def test_scripts_import_no_models(
             self, haas_databases: Callable[[], str]) -> None:
         assert self.harness(haas_databases).scripts_import_no_models() == []
+
+    def test_checkpoints_build_what_their_history_builds(
+            self, haas_databases: Callable[[], str]) -> None:
+        assert self.harness(
+            haas_databases).checkpoints_equal_history() == []
