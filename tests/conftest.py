@@ -15,7 +15,7 @@ import pytest
 from haas import migrations
 from haas.model import db
 
-from support.api import basic
+from support.api import basic, caller
 from support.config import (
     API_EXTENSIONS,
     CHEAP_HASHES,
@@ -171,6 +171,13 @@ def dry_client(dry_api):
 def dry_users(dry_api):
     """As `users`, for dry_client."""
     return _make_users()
+
+
+@pytest.fixture
+def call(client, users):
+    """call(who, method, path, body=None): the answer to `who`'s request
+    (who: a key of `users`)."""
+    return caller(client, users)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from support.api import (
     AUTH_REQUIRED,
     DONE,
     NO_ACCESS,
-    answer,
     basic,
+    caller,
     error,
     not_found,
     server_error,
@@ -43,22 +43,9 @@ MISMATCH = (409, {'type': 'ProjectMismatchError',
 
 # --- set-up and observation -----------------------------------------------
 
-def caller(client, users):
-    """call(who, method, path, body=None): the answer to `who`'s request."""
-    def call(who, method, path, body=None):
-        return answer(client.open(path, method=method, json=body,
-                                  headers=users[who]))
-    return call
-
-
 @pytest.fixture
 def dry_call(dry_client, dry_users):
     return caller(dry_client, dry_users)
-
-
-@pytest.fixture
-def call(client, users):
-    return caller(client, users)
 
 
 def refusal(app, call, *request):

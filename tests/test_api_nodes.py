@@ -73,15 +73,6 @@ def port_path(switch, port):
     return f'/switch/{switch}/port/{quote(port)}'
 
 
-@pytest.fixture
-def call(client, users):
-    """call(who, method, path, body=None): the answer to `who`'s request."""
-    def call(who, method, path, body=None):
-        return answer(client.open(path, method=method, json=body,
-                                  headers=users[who]))
-    return call
-
-
 class Admin:
     """Set-up through the API as the administrator; every call must work."""
 

@@ -14,20 +14,10 @@ from support.api import (
     DONE,
     MOCK_OBM,
     NO_ACCESS,
-    answer,
     blocked,
     not_found,
 )
 from support.databases import table_rows
-
-
-@pytest.fixture
-def call(client, users):
-    """call(who, method, path, body=None): the answer to `who`'s request."""
-    def call(who, method, path, body=None):
-        return answer(client.open(path, method=method, json=body,
-                                  headers=users[who]))
-    return call
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from haas.model import NetworkingAction, Nic, db
 
 from support.config import NULL_AUTH_EXTENSIONS
-from support.databases import built_app
+from support.databases import built_app, waiting_for_a_lock
 
 OBM = {'type': 'http://schema.massopencloud.org/haas/v0/obm/mock',
        'host': 'h', 'user': 'u', 'password': 'p'}
@@ -35,13 +35,6 @@ def app(tmp_path):
                                          'net_id': ''})]:
             assert getattr(client, method)(path, json=body).status_code == 200
         yield app
-
-
-def waiting_for_a_lock(engine):
-    with engine.connect() as connection:
-        return connection.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-            "'Lock' AND datname = current_database()")).scalar()
 
 
 def test_a_second_connect_on_a_nic_waits_for_the_first_then_is_blocked(app):

@@ -142,17 +142,22 @@ def test_the_committed_checkpoints_are_what_db_checkpoint_writes(
         assert text == f.read()
 
 
+def tampered(good, folder, old, new):
+    """Checkpoint `good` with `old` replaced by `new`, in `folder`."""
+    with open(good.path, encoding='utf-8') as f:
+        text = f.read()
+    path = folder / 'checkpoint.py'
+    path.write_text(text.replace(old, new))
+    return checkpoints.Checkpoint(good.branch, good.revision, good.replaces,
+                                  str(path), checkpoints._load(str(path)))
+
+
 def test_db_check_finds_a_checkpoint_that_builds_other_than_its_history(
         tmp_path):
     branches = Branches(LEGACY_EXTENSIONS)
     good = committed(DELL)
-    with open(good.path, encoding='utf-8') as f:
-        text = f.read()
-    path = tmp_path / 'checkpoint.py'
-    path.write_text(text.replace(
-        "    sa.Column('username', sa.VARCHAR(), nullable=False),\n", ''))
-    bad = checkpoints.Checkpoint(good.branch, good.revision, good.replaces,
-                                 str(path), checkpoints._load(str(path)))
+    bad = tampered(good, tmp_path, "    sa.Column('username', sa.VARCHAR(), "
+                                   "nullable=False),\n", '')
     with make_app('sqlite://', LEGACY_EXTENSIONS).app_context():
         assert checkpoints.differences(branches, good) == []
 
@@ -249,15 +254,9 @@ def test_the_checkpoint_folder_is_not_read_by_alembic():
 
 def test_a_failing_checkpoint_is_said_in_one_line(tmp_path):
     branches = Branches(LEGACY_EXTENSIONS)
-    good = committed(DELL)
-    with open(good.path, encoding='utf-8') as f:
-        text = f.read()
-    path = tmp_path / 'checkpoint.py'
-    path.write_text(text.replace(
-        'def upgrade():\n',
-        "def upgrade():\n    op.execute('UPDATE no_such_table SET id = 1')\n"))
-    bad = checkpoints.Checkpoint(good.branch, good.revision, good.replaces,
-                                 str(path), checkpoints._load(str(path)))
+    bad = tampered(committed(DELL), tmp_path, 'def upgrade():\n',
+                   "def upgrade():\n    op.execute('UPDATE no_such_table "
+                   "SET id = 1')\n")
 
     with make_app('sqlite://', LEGACY_EXTENSIONS).app_context():
         problem, = checkpoints.differences(branches, bad)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from haas.model import ConsoleLog, Node, db
 
 from support.config import NULL_AUTH_EXTENSIONS
-from support.databases import built_app
+from support.databases import built_app, waiting_for_a_lock
 from support.servers import serving
 
 IPMI = {'type': 'http://schema.massopencloud.org/haas/v0/obm/ipmi',
@@ -40,14 +40,6 @@ def app(request, tmp_path):
         setup(lambda method, path, body: answer(
             client.open(path, method=method, json=body)))
         yield app
-
-
-def waiting_for_a_lock(engine):
-    """Whether a session of the database waits for a lock."""
-    with engine.connect() as connection:
-        return connection.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-            "'Lock' AND datname = current_database()")).scalar()
 
 
 def captures(app):

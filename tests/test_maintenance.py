@@ -24,7 +24,6 @@ from support.api import (
     MOCK_OBM,
     MOCK_SWITCH,
     NO_ACCESS,
-    answer,
     blocked,
 )
 from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
@@ -91,14 +90,6 @@ def api_app(request, tmp_path_factory, receiver):
                    extra=CHEAP_HASHES + maintenance_config(receiver.url)) \
             as app:
         yield app
-
-
-@pytest.fixture
-def call(client, users):
-    def call(who, method, path, body=None):
-        return answer(client.open(path, method=method, json=body,
-                                  headers=users[who]))
-    return call
 
 
 @pytest.fixture

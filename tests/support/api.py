@@ -47,6 +47,15 @@ def answer(response):
                                   else response.data)
 
 
+def caller(client, users):
+    """call(who, method, path, body=None): the answer to `who`'s request,
+    made through the Flask test `client` with `users`' headers."""
+    def call(who, method, path, body=None):
+        return answer(client.open(path, method=method, json=body,
+                                  headers=users[who]))
+    return call
+
+
 def basic(user, password):
     """The Authorization header of HTTP basic auth."""
     token = base64.b64encode(f'{user}:{password}'.encode()).decode()

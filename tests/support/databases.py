@@ -244,3 +244,12 @@ def no_change(app=None):
     before = table_rows(app)
     yield
     assert table_rows(app) == before
+
+
+def waiting_for_a_lock(engine):
+    """How many sessions of the PostgreSQL database at `engine` wait for
+    a lock."""
+    with engine.connect() as connection:
+        return connection.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+            "'Lock' AND datname = current_database()")).scalar()
