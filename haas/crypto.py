@@ -205,7 +205,14 @@ class Encrypted(sa.types.TypeDecorator):
         return None if value is None else current().encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else current().decrypt(value)
+        if value is None:
+            return None
+        if not is_token(value):
+            # Written by a release before 0.4 (which kept text) during an
+            # online upgrade, before the contract phase encrypts it
+            # (UPGRADING.rst): read as the text it is.
+            return value
+        return current().decrypt(value)
 
 
 def encrypted_columns(metadata):

@@ -111,6 +111,7 @@ def _status_text(result):
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
     lines.append(f'Release: {_release(result)}')
+    lines += _phase_lines(result)
     lines.append(f'Schema lock: {result.lock or "free"}')
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
@@ -121,9 +122,30 @@ def _status_text(result):
     for warning in result.warnings():
         lines.append(f'Warning: {warning}')
     advice = result.serving_advice()
-    lines.append(f'Next: {advice.message}' if advice else
-                 'Every enabled branch is at its head.')
+    if advice is None and result.expansion is not None:
+        lines.append('Next: once no server of the previous release is left, '
+                     'run `haas-admin db upgrade --phase contract`')
+    else:
+        lines.append(f'Next: {advice.message}' if advice else
+                     'Every enabled branch is at its head.')
     return '\n'.join(lines)
+
+
+def _phase_lines(result):
+    from haas.migrations import servers
+    lines = []
+    if result.expansion is not None:
+        left = result.expansion.contract_left
+        lines.append(
+            f'Phase: expanded, not contracted (the servers of this release '
+            f'and of the previous one may run); contract revisions left: '
+            f'{", ".join(r for rs in left.values() for r in rs) or "none"}')
+    elif result.phase is not None:
+        lines.append(f'Phase: {result.phase}')
+    lines.append(f'Clients: {servers.summary(result.clients)}')
+    for client in result.clients or ():
+        lines.append(f'  {client.described}, since {client.since}')
+    return lines
 
 
 def _release(result):
@@ -166,8 +188,28 @@ def _print_plan(plan, as_json):
 @click.option('--to-release', metavar='RELEASE', default=None,
               help="Stop each of HaaS's branches at RELEASE's revision "
                    "(such as 0.3) instead of REVISION.")
+@click.option('--phase', type=click.Choice(['expand', 'contract']),
+              default=None,
+              help='Upgrade while the servers run: expand, then contract '
+                   '(UPGRADING.rst).')
+@click.option('--force', is_flag=True,
+              help='With --phase contract: contract even while servers of '
+                   'the previous release may be connected.')
 @click.argument('revision', default=None, required=False)
-def upgrade(extension, plan, sql, as_json, lock_wait, to_release, revision):
+def upgrade(extension, plan, sql, as_json, lock_wait, to_release, phase,
+            force, revision):
+    if phase is not None:
+        if revision is not None or to_release or extension or sql:
+            raise click.UsageError('--phase upgrades every branch: give no '
+                                   'REVISION, --to-release, --extension or '
+                                   '--sql with it')
+        result = migrations.upgrade(plan=plan, lock_wait=lock_wait,
+                                    phase=phase, force=force)
+        if plan:
+            _print_plan(result, as_json)
+        return
+    if force:
+        raise click.UsageError('--force goes with --phase contract')
     if to_release is not None:
         if revision is not None:
             raise click.UsageError('give a REVISION or --to-release, not '

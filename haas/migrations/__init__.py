@@ -70,9 +70,16 @@ def status(wait=None):
     at its head; --wait SECONDS checks again every second until it is, for
     at most that long (for a deploy script that starts servers).
 
+    The phase of an online upgrade (UPGRADING.rst) is shown too:
+    `expanded` while the next release's expand revisions ran and its
+    contract did not (the servers of both releases run), `contracted` once
+    every branch is at its head; and the other clients of the database,
+    with the HaaS release each names (one that names none may be a server
+    of a release before 0.4).
+
     Returns a haas.migrations.state.Status.
     """
-    return _schema().status(wait)
+    return _schema().status(wait, clients=True)
 
 
 def create(lock_wait=None):
@@ -99,7 +106,8 @@ def create(lock_wait=None):
     return created
 
 
-def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
+def upgrade(revision='heads', extension=None, plan=False, lock_wait=None,
+            phase=None, force=False):
     """Upgrade the database to REVISION; by default every branch's head.
 
     This is how an operator brings any HaaS database up to date, including
@@ -119,9 +127,22 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None):
     from nothing (or from START in START:END), or with --plan from where
     the database is.  Makes the key file of [secrets], as `create` does,
     where there is none and the database holds no password.
+
+    With --phase expand|contract the upgrade runs while the servers of the
+    previous release serve (UPGRADING.rst; PostgreSQL only): `expand`
+    runs the expand revisions of every branch, in dependency order, each
+    under a short lock_timeout ([migrations] expand_lock_timeout, 0.5 s)
+    retried many times ([migrations] expand_lock_retries), and records
+    them apart, so that the previous release's servers keep accepting the
+    database; this release's servers accept it too.  `contract` runs the
+    rest, and refuses while a connection to the database may be a server
+    of the previous release, unless --force.
     """
     schema = _schema()
-    result = schema.upgrade(revision, extension, plan, lock_wait)
+    if phase is not None:
+        result = schema.upgrade_phase(phase, force, plan, lock_wait)
+    else:
+        result = schema.upgrade(revision, extension, plan, lock_wait)
     if not plan:
         schema.provide_key_file()
     return result
