@@ -16,13 +16,11 @@ class Reviewing:
 
     def lint(self, since=None, extension=None):
         """(the lint Findings, how many revisions were read)."""
-        from haas.migrations import linting
         named = None if extension is None else self._branch(extension)
         if since is None:
             plan = self.upgrade('heads', extension, plan=True)
             steps, start = plan.alembic_steps, plan.start
-            return linting.lint(self.runner(), self.branches, steps,
-                                start), len(steps)
+            return self._linted(steps, start), len(steps)
         if since == 'base' or since.endswith('@base'):
             # From the start: what the branch's first script depends on is
             # written out too, but only the branch is read.
@@ -43,9 +41,17 @@ class Reviewing:
             start = (script.revision,)
         with revision_errors(self.branches, since):
             steps = self._upgrade_steps(f'{branch}@head', start)
-        findings = linting.lint(self.runner(), self.branches, steps, start)
+        findings = self._linted(steps, start)
         read = [s for s in steps if self._branch_of_step(s) == branch]
         return [f for f in findings if f.branch == branch], len(read)
+
+    def _linted(self, steps, start):
+        """The lint's findings, then those of the check that expand
+        revisions are additive (haas.migrations.additive)."""
+        from haas.migrations import additive, linting
+        return (linting.lint(self.runner(), self.branches, steps, start)
+                + additive.findings(self.runner(), self.branches, steps,
+                                    start))
 
     # --- the ledger -------------------------------------------------------
 

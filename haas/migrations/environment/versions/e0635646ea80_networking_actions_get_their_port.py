@@ -35,10 +35,10 @@ def upgrade():
                          'WHERE nic.id = networking_action.nic_id)'},
              'port_id IS NULL AND nic_id IS NOT NULL')
     if op.get_context().dialect.name == 'postgresql':
-        for name in ('networking_action_port_id_fkey',
-                     'networking_action_nic_or_port_check'):
-            op.execute(f'ALTER TABLE networking_action '
-                       f'VALIDATE CONSTRAINT {name}')
+        op.execute('ALTER TABLE networking_action '
+                   'VALIDATE CONSTRAINT networking_action_port_id_fkey')
+        op.execute('ALTER TABLE networking_action '
+                   'VALIDATE CONSTRAINT networking_action_nic_or_port_check')
 
 
 def downgrade():
