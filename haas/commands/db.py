@@ -101,12 +101,15 @@ def status(ctx, as_json, wait):
 def _status_text(result):
     header = ('BRANCH', 'EXTENSION', 'ENABLED', 'DATABASE', 'HEAD',
               'PENDING', 'VERDICT')
+    # Expanded: where the branches are once expanded, which the previous
+    # release's version rows do not say.
+    shown = result if result.expansion is None else result.expansion.status
     rows = [header] + [
         (b.branch or '?', b.extension or '?',
          'yes' if b.enabled else ('no' if b.installed else 'not installed'),
          b.revision or '-', b.head or '-',
          '-' if b.pending is None else str(b.pending), b.verdict)
-        for b in result.branches]
+        for b in shown.branches]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
@@ -116,7 +119,7 @@ def _status_text(result):
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
                      f'{", ".join(result.foreign_tables)}')
-    for branch in result.branches:
+    for branch in shown.branches:
         if branch.detail:
             lines.append(f'{branch.branch}: {branch.detail}')
     for warning in result.warnings():
@@ -150,6 +153,10 @@ def _phase_lines(result):
 
 def _release(result):
     from haas.migrations import releases
+    if result.expansion is not None:
+        before = result.release
+        return (f'{before}, expanded towards the next' if before else
+                'none (expanded, not contracted)')
     if result.release:
         return releases.describe(result.release)
     if result.current:

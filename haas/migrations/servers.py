@@ -55,8 +55,10 @@ class Client:
     def described(self):
         where = self.address or 'local socket'
         if self.release is None:
-            return (f'pid {self.pid} from {where}, which names no HaaS '
-                    f'release: a server of a release before 0.4, or '
+            named = (f' (application_name {self.application_name!r})'
+                     if self.application_name else '')
+            return (f'pid {self.pid} from {where}{named}, which names no '
+                    f'HaaS release: a server of a release before 0.4, or '
                     f'another client')
         return f'pid {self.pid} from {where}: HaaS {self.release}'
 
@@ -106,6 +108,5 @@ def summary(found):
     for c in found:
         name = f'HaaS {c.release}' if c.release else 'unnamed (before 0.4?)'
         counts[name] = counts.get(name, 0) + 1
-    return ', '.join(f'{n} connection{"s" if k > 1 else ""} of {name}'
-                     for name, k in sorted(counts.items(),
-                                           key=lambda item: item[0]))
+    return ', '.join(f'{n} connection{"s" if n > 1 else ""} of {name}'
+                     for name, n in sorted(counts.items()))
