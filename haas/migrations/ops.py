@@ -240,8 +240,13 @@ def backfill(table: str, values: Mapping[str, str], where: str,
             f'{update} AND {k} >= :first AND {k} <= :last'),
             {'first': keys[0], 'last': keys[-1]}).rowcount
         last = keys[-1]
-        if time.monotonic() - told >= 1 or len(keys) < batch_size:
+        if time.monotonic() - told >= 1:
             told = time.monotonic()
-            print(f'backfill {table}: {done} of {total} rows',
-                  file=sys.stderr, flush=True)
+            _progress(f'backfill {table}: {done} of {total} rows')
+    _progress(f'backfill {table}: {done} of {total} rows, done')
     return done
+
+
+def _progress(line: str) -> None:
+    # As the migration commands tell theirs: a line on stderr.
+    print(line, file=sys.stderr, flush=True)
