@@ -243,7 +243,8 @@ def backfill(table: str, values: Mapping[str, str], where: str,
         if time.monotonic() - told >= 1:
             told = time.monotonic()
             _progress(f'backfill {table}: {done} of {total} rows')
-    _progress(f'backfill {table}: {done} of {total} rows, done')
+    if total:
+        _progress(f'backfill {table}: {done} of {total} rows, done')
     return done
 
 
