@@ -40,7 +40,9 @@ class Release:
         return env
 
     def command(self, *args):
-        return [sys.executable, '-c', _MAIN, *args]
+        # -P: the working directory (this tree's root, say) does not go
+        # before the release's tree on the import path.
+        return [sys.executable, '-P', '-c', _MAIN, *args]
 
     def admin(self, config_path, *args, input=None, check=True):
         """Run the release's `haas-admin ARGS`; the CompletedProcess."""
@@ -118,12 +120,20 @@ def commit_of(subject):
 def written_out(name, folder):
     """Release `name` (such as '0.3'), from its "Release <name>.0" commit,
     written out to `folder`; skips the test if this clone lacks it."""
-    subject = f'Release {name}.0'
-    commit = commit_of(subject)
-    if commit is None:
-        pytest.skip(f'the "{subject}" commit is not in this clone (a '
+    release = write_out(name, folder)
+    if release is None:
+        pytest.skip(f'the "Release {name}.0" commit is not in this clone (a '
                     f'shallow clone?): fetch the whole history to run the '
                     f'tests against release {name}')
+    return release
+
+
+def write_out(name, folder):
+    """Release `name`, written out to `folder`; None if this clone lacks
+    its "Release <name>.0" commit."""
+    commit = commit_of(f'Release {name}.0')
+    if commit is None:
+        return None
     archive = subprocess.run(['git', '-C', str(ROOT), 'archive', commit,
                               'haas'], capture_output=True, check=True,
                              timeout=120)
