@@ -189,7 +189,8 @@ BACKFILL = '''op.create_table('example_thing',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('label', sa.String(), nullable=True),
         sa.PrimaryKeyConstraint('id'))
-    op.execute("INSERT INTO example_thing (id) VALUES (1), (2), (3), (5), (8)")'''
+    op.execute("INSERT INTO example_thing (id) "
+               "VALUES (1), (2), (3), (5), (8)")'''
 
 
 def test_a_backfill_runs_in_batches_and_tells_its_progress(
