@@ -88,7 +88,7 @@ class Expansion:
     status: object
     #: branch -> the expand revisions still to run there
     expand_left: dict
-    #: branch -> the contract revisions (and any after them) to run
+    #: branch -> the contract revisions to run
     contract_left: dict
 
     @property
@@ -117,19 +117,14 @@ def expansion(branches, status):
     for b in status.enabled():
         if b.head is None or b.branch not in branches.folders:
             continue
-        rest = pending(branches, b.branch, b.revision)
-        expand_left[b.branch] = [
-            r for r in pending(branches, b.branch, b.revision, EXPAND)
-            if rest.index(r) < _first_contract(branches, rest)]
-        contract_left[b.branch] = rest[len(expand_left[b.branch]):]
+        # An expand revision after a contract one waits for the contract
+        # too: the servers of this release cannot run without it.
+        expand_left[b.branch] = pending(branches, b.branch, b.revision,
+                                        EXPAND)
+        contract_left[b.branch] = pending(branches, b.branch, b.revision,
+                                          CONTRACT)
     return Expansion(status, {k: v for k, v in expand_left.items() if v},
                      {k: v for k, v in contract_left.items() if v})
-
-
-def _first_contract(branches, revisions):
-    return next((i for i, r in enumerate(revisions)
-                 if phase_of(branches.revisions[r]) == CONTRACT),
-                len(revisions))
 
 
 def is_expanded(connection, present=None):
