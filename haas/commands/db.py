@@ -87,9 +87,12 @@ _rev_id = click.option('--rev-id', default=None,
 @click.option('--wait', metavar='SECONDS', type=float, default=None,
               help='Poll until every enabled branch is at its head, for at '
                    'most this long.')
+@click.option('--clients', is_flag=True,
+              help='List the connections to the database and the HaaS '
+                   'release each names (always while it is expanded).')
 @click.pass_context
-def status(ctx, as_json, wait):
-    result = migrations.status(wait)
+def status(ctx, as_json, wait, clients):
+    result = migrations.status(wait, clients)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -114,11 +117,11 @@ def _status_text(result):
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
     lines.append(f'Release: {_release(result)}')
-    lines += _phase_lines(result)
     lines.append(f'Schema lock: {result.lock or "free"}')
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
                      f'{", ".join(result.foreign_tables)}')
+    lines += _phase_lines(result)
     for branch in shown.branches:
         if branch.detail:
             lines.append(f'{branch.branch}: {branch.detail}')
@@ -145,6 +148,8 @@ def _phase_lines(result):
             f'{", ".join(r for rs in left.values() for r in rs) or "none"}')
     elif result.phase is not None:
         lines.append(f'Phase: {result.phase}')
+    if result.clients is None and result.expansion is None:
+        return lines  # not asked for (--clients)
     lines.append(f'Clients: {servers.summary(result.clients)}')
     for client in result.clients or ():
         lines.append(f'  {client.described}, since {client.since}')

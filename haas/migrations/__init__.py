@@ -44,7 +44,7 @@ def _branches(config=None):
 
 # --- for operators ------------------------------------------------------
 
-def status(wait=None):
+def status(wait=None, clients=False):
     """Show, per branch, where the database is and what it needs.
 
     One row per branch: its label, the extension that owns it, whether that
@@ -73,13 +73,14 @@ def status(wait=None):
     The phase of an online upgrade (UPGRADING.rst) is shown too:
     `expanded` while the next release's expand revisions ran and its
     contract did not (the servers of both releases run), `contracted` once
-    every branch is at its head; and the other clients of the database,
-    with the HaaS release each names (one that names none may be a server
-    of a release before 0.4).
+    every branch is at its head.  With --clients, and always while the
+    database is expanded, it lists the other connections to the database
+    (PostgreSQL), with the HaaS release each names: one that names none may
+    be a server of a release before 0.4.
 
     Returns a haas.migrations.state.Status.
     """
-    return _schema().status(wait, clients=True)
+    return _schema().status(wait, clients=clients)
 
 
 def create(lock_wait=None):

@@ -16,15 +16,15 @@ import dataclasses
 import sqlalchemy as sa
 
 from haas.errors import MigrationError
-from haas.migrations import bookkeeping
+from haas.migrations import bookkeeping, state
 
 EXPAND = 'expand'
 CONTRACT = 'contract'
 PHASES = (EXPAND, CONTRACT)
 
 #: `db status`'s names for the states of a database.
-EXPANDED = 'expanded'
-CONTRACTED = 'contracted'
+EXPANDED = state.EXPANDED
+CONTRACTED = state.CONTRACTED
 
 expand_table = sa.Table(
     bookkeeping.EXPAND_TABLE, sa.MetaData(),
@@ -100,7 +100,6 @@ class Expansion:
             return False
         if any(self.expand_left.values()):
             return False
-        from haas.migrations import state
         return all(b.verdict in (state.UP_TO_DATE, state.BEHIND)
                    for b in status.enabled())
 

@@ -102,7 +102,8 @@ class Phasing:
                 f'{len(old)} connection{"s" if len(old) > 1 else ""} to the '
                 f'database may be of servers of a release before '
                 f'{servers.RELEASE} ({old[0].described}): stop them first '
-                f'(`haas-admin db status` lists them), or give --force')
+                f'(`haas-admin db status --clients` lists them), or give '
+                f'--force')
         for client in old:
             self.report(f'Warning: contracting while {client.described} is '
                         f'connected (--force)')

@@ -178,7 +178,7 @@ class Schema(Creating, Upgrading, Phasing, Stamping, Reviewing):
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             with self.reading() as connection:
                 status = self.inspect(connection)
-        if clients:
+        if clients or status.expansion is not None:
             with self.reading() as connection:
                 status.clients = servers.clients(connection)
         return status

@@ -23,6 +23,10 @@ ADOPTABLE = 'adoptable'
 MISMATCH = 'mismatch'
 NO_SCRIPTS = 'no scripts'
 
+#: The phases of an online upgrade, as `status` names them.
+EXPANDED = 'expanded'
+CONTRACTED = 'contracted'
+
 CREATE = '`haas-admin db create`'
 UPGRADE = '`haas-admin db upgrade heads`'
 
@@ -67,12 +71,11 @@ class Status:
 
     @property
     def phase(self):
-        """'expanded' (expanded, not contracted), 'contracted' (every
-        branch at its head) or None (neither)."""
-        from haas.migrations import phases
+        """EXPANDED (expanded, not contracted: haas.migrations.phases),
+        CONTRACTED (every branch at its head) or None (neither)."""
         if self.expansion is not None:
-            return phases.EXPANDED
-        return phases.CONTRACTED if self.current else None
+            return EXPANDED
+        return CONTRACTED if self.current else None
 
     def enabled(self, *verdicts):
         return [b for b in self.branches if b.enabled
