@@ -217,3 +217,34 @@ def test_a_backfill_runs_in_batches_and_tells_its_progress(
             (1, None), (2, 'thing 2'), (3, 'thing 3'), (5, 'thing 5'),
             (8, 'thing 8')]
     engine.dispose()
+
+
+def test_expand_refuses_an_empty_database_and_has_nothing_to_do_twice(
+        pg_databases):
+    uri = pg_databases.new()
+    config = config_text(uri, LEGACY_EXTENSIONS)
+
+    empty = cli(['db', 'upgrade', '--phase', 'expand'], config)
+    assert cli(['db', 'upgrade', '--to-release', '0.3'], config).exit_code == 0
+    first = cli(['db', 'upgrade', '--phase', 'expand'], config)
+    second = cli(['db', 'upgrade', '--phase', 'expand'], config)
+
+    assert error_line(empty) == (
+        'the database is not initialised: an online upgrade starts from a '
+        'running release; run `haas-admin db create`')
+    assert rows(uri, 'haas_schema_expand') is not None
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert second.stderr.splitlines()[-1] == (
+        'Nothing to expand: every branch is at its last expand revision')
+
+
+def test_phase_goes_with_no_revision_and_force_with_a_phase(tmp_path):
+    config = config_text(f'sqlite:///{tmp_path / "haas.db"}')
+
+    with_revision = cli(['db', 'upgrade', '--phase', 'expand', 'heads'],
+                        config)
+    forced = cli(['db', 'upgrade', '--force'], config)
+
+    assert (with_revision.exit_code, forced.exit_code) == (2, 2)
+    assert '--phase upgrades every branch' in with_revision.stderr
+    assert '--force goes with --phase contract' in forced.stderr

@@ -16,6 +16,7 @@ import time
 from haas.errors import MigrationError
 from haas.migrations import bookkeeping, datachecks, phases, servers, state
 from haas.migrations.lock import begin
+from haas.migrations.registry import CORE
 from haas.migrations.runner import Runner
 from haas.migrations.scripts import revision_errors
 from haas.migrations.upgrading import Plan
@@ -47,6 +48,11 @@ class Phasing:
         haas_schema_expand starts from)."""
         status = self.inspect(connection)
         self._refuse(status, expanded=True)
+        core = next(b for b in status.branches if b.branch == CORE)
+        if core.verdict == state.NOT_CREATED:
+            raise MigrationError(
+                'the database is not initialised: an online upgrade starts '
+                f'from a running release; run {state.CREATE}')
         if status.enabled(state.ADOPTABLE):
             raise MigrationError(
                 'branches have tables without version rows (a database '
@@ -76,6 +82,10 @@ class Phasing:
                                                       phases.EXPAND)
             if the_plan.findings:
                 raise MigrationError(datachecks.refusal(the_plan.findings))
+            if not the_plan.steps:
+                self.report('Nothing to expand: every branch is at its last '
+                            'expand revision')
+                return None
             with begin(connection):
                 phases.begin_expansion(connection, rows)
             runner = Runner(self.branches, self.settings.for_expand(),
