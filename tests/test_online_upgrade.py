@@ -10,6 +10,7 @@ gone, and this tree's servers serve the result.
 
 import json
 import os
+import subprocess
 import threading
 import time
 import urllib.error
@@ -155,6 +156,8 @@ def test_0_3_serves_through_expand_and_this_tree_serves_after_contract(
 
         expanded_status = status(config)
         refused = cli(['db', 'upgrade', '--phase', 'contract'], config)
+        daemon = subprocess.run(command('serve-networks'), env=env,
+                                capture_output=True, text=True, timeout=120)
 
         stop(old)
         stop(fresh)
@@ -177,6 +180,10 @@ def test_0_3_serves_through_expand_and_this_tree_serves_after_contract(
     assert expanded_status['current'] is True
     assert {c['release'] for c in expanded_status['clients']} == {None, '0.4'}
     assert refused.exit_code == 1
+    assert (daemon.returncode, daemon.stderr.splitlines()[-1:]) == (1, [
+        'Error: the database is expanded for an online upgrade, not '
+        'contracted: this process starts after `haas-admin db upgrade '
+        '--phase contract`; the previous release\'s runs until then'])
     assert 'may be of servers of a release before 0.4' in refused.stderr
     assert contracted.exit_code == 0, contracted.output
     assert (after['phase'], after['current']) == ('contracted', True)

@@ -269,9 +269,12 @@ def stamp(revision='heads', purge=False, sql=False, output=None,
     return _schema().stamp(revision, purge, sql, output, lock_wait)
 
 
-def require_current_schema():
-    """DatabaseError unless every enabled branch is at its head."""
-    _schema().require_current()
+def require_current_schema(contracted=False):
+    """DatabaseError unless every enabled branch is at its head, or the
+    database is expanded for this release (haas.migrations.phases); with
+    `contracted`, only the former (what the networking daemon needs: the
+    previous release's runs until the contract)."""
+    _schema().require_current(contracted)
 
 
 # --- reading the code -------------------------------------------------------

@@ -183,12 +183,19 @@ class Schema(Creating, Upgrading, Phasing, Stamping, Reviewing):
                 status.clients = servers.clients(connection)
         return status
 
-    def require_current(self):
-        """DatabaseError unless the servers may run on this database."""
+    def require_current(self, contracted=False):
+        """DatabaseError unless the servers may run on this database; with
+        `contracted`, unless it is contracted too."""
         status = self.status()
         advice = status.serving_advice()
         if advice is not None:
             raise DatabaseError(advice.message)
+        if contracted and status.expansion is not None:
+            raise DatabaseError(
+                'the database is expanded for an online upgrade, not '
+                'contracted: this process starts after `haas-admin db '
+                'upgrade --phase contract`; the previous release\'s runs '
+                'until then')
         self._warn(status)
         with self.reading() as connection:
             crypto.check_key(self.keyring, connection, db.metadata)
