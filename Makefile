@@ -48,6 +48,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/upgrade_scale.py
+	$(BIN)/python bench/upgrade_online.py
 	$(BIN)/python bench/switches.py --switches 20 --actions 1000 --latency 0.05
 
 clean:

@@ -14,6 +14,7 @@ from flask import Flask
 from haas import config as haas_config
 from haas import crypto, extensions
 from haas.errors import ConfigError
+from haas.migrations import servers
 from haas.model import db, sqlite_like_postgresql
 
 
@@ -113,6 +114,9 @@ def engine_options(config):
         connect_args = {'connect_timeout': max(1, math.ceil(timeout))} \
             if timeout else {}
         connect_args.update(_dead_peer_args(config))
+        # Who this is, in pg_stat_activity: `db status` tells the releases
+        # of the servers on a database from it (haas.migrations.servers).
+        connect_args['application_name'] = servers.application_name()
         # A pooled connection that a database restart closed is found out
         # (one round trip) and replaced before a request uses it, instead
         # of failing that request.

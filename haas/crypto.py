@@ -205,7 +205,14 @@ class Encrypted(sa.types.TypeDecorator):
         return None if value is None else current().encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else current().decrypt(value)
+        if value is None:
+            return None
+        if not is_token(value):
+            # Written by a release before 0.4 (which kept text) during an
+            # online upgrade, before the contract phase encrypts it
+            # (UPGRADING.rst): read as the text it is.
+            return value
+        return current().decrypt(value)
 
 
 def encrypted_columns(metadata):
@@ -247,10 +254,14 @@ def check_key(keyring, connection, metadata):
     of each Encrypted column that holds one: the servers' check at
     start-up, one row per table."""
     for table, column in _holding_values(connection, metadata):
-        value = connection.execute(sa.text(
+        values = connection.execute(sa.text(
             f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL '
-            f'LIMIT 1')).scalar()
-        keyring.decrypt(value)
+            f'LIMIT 20')).scalars()
+        # Text is what a release before 0.4 wrote during an online upgrade,
+        # until its contract phase encrypts it (Encrypted reads it as it is).
+        token = next((v for v in values if is_token(v)), None)
+        if token is not None:
+            keyring.decrypt(token)
     keyring.fernet  # noqa: B018 (reads the file where no value did)
 
 

@@ -29,7 +29,7 @@ LEDGER_HEAD = '82a6f7041729'
 OBM = 'haas.ext.obm.mock'
 OBM_HEAD = 'bf6ad6510a60'
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '7a8f49167416'
+DELL_HEAD = 'e9c7556cca0f'
 FIRST, SECOND, THIRD, FOURTH = 'a1' * 6, 'b2' * 6, 'c3' * 6, 'd4' * 6
 NEWER = 'f' * 12
 

@@ -4,6 +4,7 @@ import pytest
 
 from haas import config
 from haas.errors import ConfigError
+from haas.version import __version__
 
 
 @pytest.fixture
@@ -136,7 +137,9 @@ def test_postgresql_connections_notice_a_dead_peer_by_default():
         'pool_size': 6,
         'connect_args': {'connect_timeout': 10, 'keepalives': 1,
                          'keepalives_idle': 30, 'keepalives_interval': 10,
-                         'keepalives_count': 3, 'tcp_user_timeout': 60000}}
+                         'keepalives_count': 3, 'tcp_user_timeout': 60000,
+                         # Its release, for `db status --clients`.
+                         'application_name': f'haas {__version__}'}}
 
 
 def test_dead_peer_options_in_libpqs_units():
@@ -148,7 +151,7 @@ def test_dead_peer_options_in_libpqs_units():
     assert engine_options(cfg)['connect_args'] == {
         'connect_timeout': 10, 'keepalives': 1, 'keepalives_idle': 2,
         'keepalives_interval': 0, 'keepalives_count': 2,
-        'tcp_user_timeout': 250}
+        'tcp_user_timeout': 250, 'application_name': f'haas {__version__}'}
 
 
 def test_keepalives_off_leaves_their_timing_out():
@@ -157,7 +160,8 @@ def test_keepalives_off_leaves_their_timing_out():
         '[database]\nuri = postgresql://u@h/d\nkeepalives = off\n'
         'tcp_user_timeout = 0\n')
     assert engine_options(cfg)['connect_args'] == {
-        'connect_timeout': 10, 'keepalives': 0, 'tcp_user_timeout': 0}
+        'connect_timeout': 10, 'keepalives': 0, 'tcp_user_timeout': 0,
+        'application_name': f'haas {__version__}'}
 
 
 @pytest.mark.parametrize('option, value, expected', [

@@ -51,7 +51,7 @@ def test_create_after_enabling_extension_adds_only_its_tables_and_branch(databas
             if k != 'power_connect55xx'} == before['tables']
     # The Dell switch's head.
     assert set(after['alembic_version']) - set(before['alembic_version']) == {
-        '7a8f49167416'}
+        'e9c7556cca0f'}
 
 
 def test_create_with_more_vlans_adds_only_the_new_ones(databases):

@@ -27,7 +27,7 @@ from support.terminal import PROMPT, Screen, Terminal
 DELL = 'http://schema.massopencloud.org/haas/v0/switches/powerconnect55xx'
 DELL_BRANCH = 'haas.ext.switches.dell'
 #: The dell branch's revision before the one that added `protocol`.
-BEFORE_PROTOCOL = 'e9c7556cca0f'
+BEFORE_PROTOCOL = '4f1c2e8a7b30'
 
 # RFC 854's commands and the options the device offers.
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240

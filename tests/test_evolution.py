@@ -23,7 +23,7 @@ CHAIN = ['b5f9f30f275f', '5a8438c6d019', '956783fe5a7b', '153502badb2b',
 HEAD = CHAIN[-1]
 #: Core's revisions since 0.3.
 SINCE = ['eba7cfa60973', 'ee4142f61a1b', 'a7c6e21bf432', '3c8b1139f71f',
-         '3cbce94efc51', 'd7e4a1c9b352']
+         '3cbce94efc51', 'd7e4a1c9b352', 'e0635646ea80']
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 #: A HaaS 0.2 database's rows, as its API wrote them: a public, a project

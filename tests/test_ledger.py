@@ -207,8 +207,8 @@ def test_the_legacy_dump_is_adopted_with_the_ledger_recording_it(
             ('haas.ext.switches.dell', '099b939261c1'),
             ('haas.ext.switches.dell', '9d5f2cab3511'),
             ('haas.ext.switches.dell', '4f1c2e8a7b30'),
-            ('haas.ext.switches.dell', 'e9c7556cca0f'),
             ('haas.ext.switches.dell', '7a8f49167416'),
+            ('haas.ext.switches.dell', 'e9c7556cca0f'),
             ('haas.ext.obm.ipmi', '4b9e9d637c6b'),
             ('haas.ext.obm.ipmi', 'bfe71cdb8f5d'),
             ('haas.ext.obm.ipmi', '2de6116630a2')])

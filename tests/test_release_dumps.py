@@ -38,7 +38,7 @@ def counts(app):
 
 #: Each 0.3 head of a driver with passwords -> its head now, at or past
 #: the revision that encrypts them.
-ENCRYPTED = {'9d5f2cab3511': '7a8f49167416', '45b6520d2c63': '8ecb0d349ed2',
+ENCRYPTED = {'9d5f2cab3511': 'e9c7556cca0f', '45b6520d2c63': '8ecb0d349ed2',
              'b9d87c7080f1': '8bdf5c902a41', 'bfe71cdb8f5d': '2de6116630a2',
              'a56855f9aa12': 'bf6ad6510a60'}
 

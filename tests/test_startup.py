@@ -62,7 +62,7 @@ HEADS = [f'{CORE_HEAD} (haas) (head)',
          '6061f125b415 (haas.ext.network_allocators.vlan_pool) (head)',
          '8bdf5c902a41 (haas.ext.switches.mock) (head)',
          '8ecb0d349ed2 (haas.ext.switches.nexus) (head)',
-         '7a8f49167416 (haas.ext.switches.dell) (head)',
+         'e9c7556cca0f (haas.ext.switches.dell) (head)',
          'bf6ad6510a60 (haas.ext.obm.mock) (head)',
          '2de6116630a2 (haas.ext.obm.ipmi) (head)']
 

@@ -45,7 +45,7 @@ from support.revisions import (
 )
 
 DELL = 'haas.ext.switches.dell'
-DELL_HEAD = '7a8f49167416'
+DELL_HEAD = 'e9c7556cca0f'
 #: DEFAULT_EXTENSIONS without the mock switch: its branch is then orphaned.
 WITHOUT_SWITCH = [e for e in DEFAULT_EXTENSIONS if e != SWITCH]
 CORE_ONLY = ['haas.ext.auth.null', 'haas.ext.network_allocators.null']
@@ -121,6 +121,7 @@ def test_status_after_create_is_up_to_date_and_exits_0(databases):
         f'up to date',
         RELEASE,
         'Schema lock: free',
+        'Phase: contracted',
         'Every enabled branch is at its head.',
     ]
 
@@ -442,11 +443,11 @@ def test_orphaned_branch_does_not_stop_another_extension_being_added(
                              f'revisions, in T s',
                     f'upgraded {DELL} to 4f1c2e8a7b30 (A PowerConnect switch '
                     f'may save its configuration after each change.) in T s',
-                    f'upgraded {DELL} to e9c7556cca0f (Passwords of the Dell '
+                    f'upgraded {DELL} to 7a8f49167416 (A PowerConnect switch '
+                    f'may be reached over telnet.) in T s',
+                    f'upgraded {DELL} to {DELL_HEAD} (Passwords of the Dell '
                     f'PowerConnect switch encrypted at rest '
-                    f'(power_connect55xx.password).) in T s',
-                    f'upgraded {DELL} to {DELL_HEAD} (A PowerConnect switch '
-                    f'may be reached over telnet.) in T s'],
+                    f'(power_connect55xx.password).) in T s'],
         'create': [warning, f'stamped {DELL} at {DELL_HEAD}']}[verb]
     status = status_of(app)
     assert status.branches == [
@@ -673,8 +674,8 @@ def test_unrelated_table_is_listed_as_foreign_and_blocks_nothing(databases):
         0, f'Created branches: haas, {LEDGER}, {SWITCH}, {OBM}\n')
     assert (upgraded.exit_code, upgraded.stderr) == (0, '')
     assert status.exit_code == 0
-    assert status.stdout.splitlines()[-2:] == [
-        'Tables of no branch: audit_log',
+    assert status.stdout.splitlines()[-3:] == [
+        'Tables of no branch: audit_log', 'Phase: contracted',
         'Every enabled branch is at its head.']
     assert status_of(app).foreign_tables == ['audit_log']
     fresh = created(databases.new())
@@ -802,6 +803,9 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
         'release': '0.4',  # being made
         'advice': None,
         'warnings': [ORPHAN_WARNING],
+        'phase': 'contracted',
+        'expansion': None,
+        'clients': None,
     }
 
 

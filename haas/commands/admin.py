@@ -115,7 +115,8 @@ def serve_networks(ctx, share):
     (PostgreSQL; SQLite applies one action at a time), each through one
     session for a batch of its actions, in each of `[daemon] processes`
     processes (PostgreSQL), which share the switches out.  Refuses to
-    start while the schema is not current.
+    start while the schema is not current, or is expanded for an online
+    upgrade and not contracted (UPGRADING.rst).
     """
     import sys
 
@@ -123,7 +124,9 @@ def serve_networks(ctx, share):
 
     from haas import deferred, migrations
     from haas.model import db
-    migrations.require_current_schema()
+    # The actions the previous release queues until the contract have no
+    # port: its daemon applies them meanwhile (UPGRADING.rst).
+    migrations.require_current_schema(contracted=True)
     config = current_app.extensions['haas'].config
     processes = config.daemon_processes
     address = (config.get('daemon', 'metrics') or '').strip()

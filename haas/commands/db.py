@@ -89,9 +89,12 @@ _rev_id = click.option('--rev-id', default=None,
 @click.option('--wait', metavar='SECONDS', type=float, default=None,
               help='Poll until every enabled branch is at its head, for at '
                    'most this long.')
+@click.option('--clients', is_flag=True,
+              help='List the connections to the database and the HaaS '
+                   'release each names (always while it is expanded).')
 @click.pass_context
-def status(ctx, as_json, wait):
-    result = migrations.status(wait)
+def status(ctx, as_json, wait, clients):
+    result = migrations.status(wait, clients)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -103,12 +106,15 @@ def status(ctx, as_json, wait):
 def _status_text(result):
     header = ('BRANCH', 'EXTENSION', 'ENABLED', 'DATABASE', 'HEAD',
               'PENDING', 'VERDICT')
+    # Expanded: where the branches are once expanded, which the previous
+    # release's version rows do not say.
+    shown = result if result.expansion is None else result.expansion.status
     rows = [header] + [
         (b.branch or '?', b.extension or '?',
          'yes' if b.enabled else ('no' if b.installed else 'not installed'),
          b.revision or '-', b.head or '-',
          '-' if b.pending is None else str(b.pending), b.verdict)
-        for b in result.branches]
+        for b in shown.branches]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
@@ -117,19 +123,47 @@ def _status_text(result):
     if result.foreign_tables:
         lines.append(f'Tables of no branch: '
                      f'{", ".join(result.foreign_tables)}')
-    for branch in result.branches:
+    lines += _phase_lines(result)
+    for branch in shown.branches:
         if branch.detail:
             lines.append(f'{branch.branch}: {branch.detail}')
     for warning in result.warnings():
         lines.append(f'Warning: {warning}')
     advice = result.serving_advice()
-    lines.append(f'Next: {advice.message}' if advice else
-                 'Every enabled branch is at its head.')
+    if advice is None and result.expansion is not None:
+        lines.append('Next: once no server of the previous release is left, '
+                     'run `haas-admin db upgrade --phase contract`')
+    else:
+        lines.append(f'Next: {advice.message}' if advice else
+                     'Every enabled branch is at its head.')
     return '\n'.join(lines)
+
+
+def _phase_lines(result):
+    from haas.migrations import servers
+    lines = []
+    if result.expansion is not None:
+        left = result.expansion.contract_left
+        lines.append(
+            f'Phase: expanded, not contracted (the servers of this release '
+            f'and of the previous one may run); contract revisions left: '
+            f'{", ".join(r for rs in left.values() for r in rs) or "none"}')
+    elif result.phase is not None:
+        lines.append(f'Phase: {result.phase}')
+    if result.clients is None and result.expansion is None:
+        return lines  # not asked for (--clients)
+    lines.append(f'Clients: {servers.summary(result.clients)}')
+    for client in result.clients or ():
+        lines.append(f'  {client.described}, since {client.since}')
+    return lines
 
 
 def _release(result):
     from haas.migrations import releases
+    if result.expansion is not None:
+        before = result.release
+        return (f'{before}, expanded towards the next' if before else
+                'none (expanded, not contracted)')
     if result.release:
         return releases.describe(result.release)
     if result.current:
@@ -172,9 +206,28 @@ def _print_plan(plan, as_json):
               default=True,
               help='Run every revision, even where a checkpoint could '
                    'build a branch without tables at once.')
+@click.option('--phase', type=click.Choice(['expand', 'contract']),
+              default=None,
+              help='Upgrade while the servers run: expand, then contract '
+                   '(UPGRADING.rst).')
+@click.option('--force', is_flag=True,
+              help='With --phase contract: contract even while servers of '
+                   'the previous release may be connected.')
 @click.argument('revision', default=None, required=False)
 def upgrade(extension, plan, sql, as_json, lock_wait, to_release,
-            checkpoints, revision):
+            checkpoints, phase, force, revision):
+    if phase is not None:
+        if revision is not None or to_release or extension or sql:
+            raise click.UsageError('--phase upgrades every branch: give no '
+                                   'REVISION, --to-release, --extension or '
+                                   '--sql with it')
+        result = migrations.upgrade(plan=plan, lock_wait=lock_wait,
+                                    phase=phase, force=force)
+        if plan:
+            _print_plan(result, as_json)
+        return
+    if force:
+        raise click.UsageError('--force goes with --phase contract')
     if to_release is not None:
         if revision is not None:
             raise click.UsageError('give a REVISION or --to-release, not '

@@ -44,7 +44,7 @@ def _branches(config=None):
 
 # --- for operators ------------------------------------------------------
 
-def status(wait=None):
+def status(wait=None, clients=False):
     """Show, per branch, where the database is and what it needs.
 
     One row per branch: its label, the extension that owns it, whether that
@@ -70,9 +70,17 @@ def status(wait=None):
     at its head; --wait SECONDS checks again every second until it is, for
     at most that long (for a deploy script that starts servers).
 
+    The phase of an online upgrade (UPGRADING.rst) is shown too:
+    `expanded` while the next release's expand revisions ran and its
+    contract did not (the servers of both releases run), `contracted` once
+    every branch is at its head.  With --clients, and always while the
+    database is expanded, it lists the other connections to the database
+    (PostgreSQL), with the HaaS release each names: one that names none may
+    be a server of a release before 0.4.
+
     Returns a haas.migrations.state.Status.
     """
-    return _schema().status(wait)
+    return _schema().status(wait, clients=clients)
 
 
 def create(lock_wait=None):
@@ -100,7 +108,7 @@ def create(lock_wait=None):
 
 
 def upgrade(revision='heads', extension=None, plan=False, lock_wait=None,
-            checkpoints=True):
+            checkpoints=True, phase=None, force=False):
     """Upgrade the database to REVISION; by default every branch's head.
 
     This is how an operator brings any HaaS database up to date, including
@@ -124,10 +132,23 @@ def upgrade(revision='heads', extension=None, plan=False, lock_wait=None,
     A branch without tables whose history has a checkpoint (see
     `checkpoint`) is built from it, in place of the revisions it replaces;
     with --no-checkpoints every revision runs.
+
+    With --phase expand|contract the upgrade runs while the servers of the
+    previous release serve (UPGRADING.rst; PostgreSQL only): `expand`
+    runs the expand revisions of every branch, in dependency order, each
+    under a short lock_timeout ([migrations] expand_lock_timeout, 0.5 s)
+    retried many times ([migrations] expand_lock_retries), and records
+    them apart, so that the previous release's servers keep accepting the
+    database; this release's servers accept it too.  `contract` runs the
+    rest, and refuses while a connection to the database may be a server
+    of the previous release, unless --force.
     """
     schema = _schema()
     schema.checkpoints = checkpoints
-    result = schema.upgrade(revision, extension, plan, lock_wait)
+    if phase is not None:
+        result = schema.upgrade_phase(phase, force, plan, lock_wait)
+    else:
+        result = schema.upgrade(revision, extension, plan, lock_wait)
     if not plan:
         schema.provide_key_file()
     return result
@@ -271,9 +292,12 @@ def stamp(revision='heads', purge=False, sql=False, output=None,
     return _schema().stamp(revision, purge, sql, output, lock_wait)
 
 
-def require_current_schema():
-    """DatabaseError unless every enabled branch is at its head."""
-    _schema().require_current()
+def require_current_schema(contracted=False):
+    """DatabaseError unless every enabled branch is at its head, or the
+    database is expanded for this release (haas.migrations.phases); with
+    `contracted`, only the former (what the networking daemon needs: the
+    previous release's runs until the contract)."""
+    _schema().require_current(contracted)
 
 
 # --- reading the code -------------------------------------------------------

@@ -14,6 +14,10 @@ import sqlalchemy as sa
 
 VERSION_TABLE = 'alembic_version'
 BRANCH_TABLE = 'haas_schema_branch'
+#: The version rows of a database whose next release is expanded but not
+#: contracted (haas.migrations.phases): the previous release's servers
+#: read alembic_version only, which keeps their heads until the contract.
+EXPAND_TABLE = 'haas_schema_expand'
 
 _metadata = sa.MetaData()
 branch_table = sa.Table(
@@ -29,7 +33,7 @@ branch_table = sa.Table(
 version_table = sa.table(VERSION_TABLE, sa.column('version_num'))
 
 #: Tables that belong to no branch because they describe the branches.
-TABLES = (VERSION_TABLE, BRANCH_TABLE)
+TABLES = (VERSION_TABLE, BRANCH_TABLE, EXPAND_TABLE)
 
 
 class Label:
@@ -48,15 +52,16 @@ def _has(connection, table, present):
     return sa.inspect(connection).has_table(table)
 
 
-def version_rows(connection, present=None):
-    """The revision ids in alembic_version (empty without the table).
+def version_rows(connection, present=None, table=VERSION_TABLE):
+    """The revision ids in alembic_version, or in `table` (empty without
+    the table).
 
     `present`, if given, names the database's tables, read already.
     """
-    if not _has(connection, VERSION_TABLE, present):
+    if not _has(connection, table, present):
         return []
-    return sorted(connection.execute(
-        sa.select(version_table.c.version_num)).scalars())
+    rows = sa.table(table, sa.column('version_num'))
+    return sorted(connection.execute(sa.select(rows.c.version_num)).scalars())
 
 
 def labels(connection, present=None):

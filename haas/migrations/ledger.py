@@ -58,13 +58,22 @@ def fingerprint(path, direction=UPGRADE):
     with open(path, 'rb') as f:
         tree = ast.parse(f.read(), path)
     other = DOWNGRADE if direction == UPGRADE else UPGRADE
+    # A `phase` (haas.migrations.phases) says when a script may run, not
+    # what it does: declared on a script that ran already, it changes
+    # nothing that ran.
     tree.body = [node for node in tree.body
                  if not (isinstance(node, (ast.FunctionDef,
                                            ast.AsyncFunctionDef))
-                         and node.name == other)]
+                         and node.name == other)
+                 and not _declares_phase(node)]
     parts = []
     _flatten(tree, parts)
     return hashlib.sha256('\0'.join(parts).encode('utf-8')).hexdigest()
+
+
+def _declares_phase(node):
+    return isinstance(node, ast.Assign) and [
+        getattr(t, 'id', None) for t in node.targets] == ['phase']
 
 
 _WITH_DOCSTRINGS = (ast.Module, ast.ClassDef, ast.FunctionDef,

@@ -14,8 +14,14 @@ Fernet tokens under the key file of `[secrets]` and back (the
 `haas.crypto.Encrypted` type reads and writes such a column), and
 `key_check` is the data check that goes with them: see MIGRATIONS.md,
 "Encrypted columns".
+
+`backfill` fills a column in batches, each its own transaction, telling
+its progress: the data migration between an expand and a contract
+(MIGRATIONS.md, "Expand and contract").
 """
 
+import sys
+import time
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -217,3 +223,53 @@ def insert_rows(table: str,
         serial = f"pg_get_serial_sequence('\"{table}\"', '{column}')"
         op.execute(f'SELECT setval({serial}, max("{column}"::text::bigint)) '
                    f'FROM "{table}" HAVING {serial} IS NOT NULL')
+
+def backfill(table: str, values: Mapping[str, str], where: str,
+             key: str = 'id', batch_size: int = 10000) -> int:
+    """Set `values` ({column: SQL expression}) on the rows of `table` that
+    match `where` (an SQL condition), `batch_size` rows at a time in the
+    order of `key` (an indexed, unique column), and tell the progress on
+    stderr; returns how many rows changed.
+
+    In a script that declares ``transactional = False`` each batch commits
+    on its own (PostgreSQL), so no lock is held for long and an
+    interrupted backfill keeps what it did: the condition must say which
+    rows are left to fill, so that running it again goes on from there.
+    In a transactional script, and on SQLite, the batches share the
+    script's transaction.  With --sql it is one UPDATE.
+    """
+    context = op.get_context()
+    quote = context.dialect.identifier_preparer.quote
+    assignments = ', '.join(f'{quote(c)} = {v}' for c, v in values.items())
+    update = f'UPDATE {quote(table)} SET {assignments} WHERE ({where})'
+    if context.as_sql:
+        op.execute(update)
+        return 0
+    bind = op.get_bind()
+    k = quote(key)
+    total = bind.execute(sa.text(
+        f'SELECT count(*) FROM {quote(table)} WHERE ({where})')).scalar()
+    done, last, told = 0, None, time.monotonic()
+    while True:
+        after = '' if last is None else f' AND {k} > :last'
+        keys = bind.execute(sa.text(
+            f'SELECT {k} FROM {quote(table)} WHERE ({where}){after} '
+            f'ORDER BY {k} LIMIT :n'),
+            {'last': last, 'n': batch_size}).scalars().all()
+        if not keys:
+            break
+        done += bind.execute(sa.text(
+            f'{update} AND {k} >= :first AND {k} <= :last'),
+            {'first': keys[0], 'last': keys[-1]}).rowcount
+        last = keys[-1]
+        if time.monotonic() - told >= 1:
+            told = time.monotonic()
+            _progress(f'backfill {table}: {done} of {total} rows')
+    if total:
+        _progress(f'backfill {table}: {done} of {total} rows, done')
+    return done
+
+
+def _progress(line: str) -> None:
+    # As the migration commands tell theirs: a line on stderr.
+    print(line, file=sys.stderr, flush=True)

@@ -45,12 +45,12 @@ RELEASES = {
     # Being made: the real switch drivers, the networking actions' errors,
     # ports' own actions.
     '0.4': {
-        CORE: 'd7e4a1c9b352',
+        CORE: 'e0635646ea80',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': '2de6116630a2',
         'haas.ext.obm.mock': 'bf6ad6510a60',
-        'haas.ext.switches.dell': '7a8f49167416',
+        'haas.ext.switches.dell': 'e9c7556cca0f',
         'haas.ext.switches.mock': '8bdf5c902a41',
         'haas.ext.switches.nexus': '8ecb0d349ed2',
         'haas.ext.switches.brocade': 'c4e1b7a09d32',

@@ -32,8 +32,7 @@ class Reviewing:
             with self.reading() as connection:
                 catalog = linting.catalog_of(connection, self.branches,
                                              version)
-            findings = linting.lint(self.runner(), self.branches, steps,
-                                    start, catalog)
+            findings = self._linted(steps, start, catalog)
             traced = None
             if trace:
                 from haas.migrations.linting import trace as tracing
@@ -59,10 +58,18 @@ class Reviewing:
             start = (script.revision,)
         with revision_errors(self.branches, since):
             steps = self._upgrade_steps(f'{branch}@head', start)
-        findings = linting.lint(self.runner(), self.branches, steps, start,
-                                linting.offline(version))
+        findings = self._linted(steps, start, linting.offline(version))
         read = [s for s in steps if self._branch_of_step(s) == branch]
         return [f for f in findings if f.branch == branch], len(read), None
+
+    def _linted(self, steps, start, catalog):
+        """The lint's findings, then those of the check that expand
+        revisions are additive (haas.migrations.additive)."""
+        from haas.migrations import additive, linting
+        return (linting.lint(self.runner(), self.branches, steps, start,
+                             catalog)
+                + additive.findings(self.runner(), self.branches, steps,
+                                    start))
 
     # --- the ledger -------------------------------------------------------
 

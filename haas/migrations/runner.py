@@ -36,6 +36,13 @@ class Settings:
     statement_timeout: float = 3600
     lock_retries: int = 5
     backoff: float = 1
+    #: the longest wait between two attempts
+    max_backoff: float = 30
+    #: `upgrade --phase expand`'s lock_timeout and retries: short waits,
+    #: so that the servers' requests queued behind a waiting ALTER wait
+    #: little, and many tries
+    expand_lock_timeout: float = 0.5
+    expand_lock_retries: int = 40
     #: what a changed applied script does to `upgrade`: 'fail' or 'warn'
     verify: str = 'fail'
 
@@ -50,7 +57,18 @@ class Settings:
             statement_timeout=config.seconds(
                 'migrations', 'statement_timeout', cls.statement_timeout),
             lock_retries=config.count('migrations', 'lock_retries',
-                                      cls.lock_retries))
+                                      cls.lock_retries),
+            expand_lock_timeout=config.seconds(
+                'migrations', 'expand_lock_timeout', cls.expand_lock_timeout),
+            expand_lock_retries=config.count(
+                'migrations', 'expand_lock_retries', cls.expand_lock_retries))
+
+    def for_expand(self):
+        """The settings of `upgrade --phase expand`."""
+        return dataclasses.replace(
+            self, lock_timeout=self.expand_lock_timeout,
+            lock_retries=self.expand_lock_retries,
+            backoff=min(self.backoff, 0.2), max_backoff=2)
 
 
 class RevisionFailed(MigrationError):
@@ -96,7 +114,7 @@ class Runner:
 
     def __init__(self, branches, settings=None, report=None,
                  target_metadata=None, after_step=(), after_failure=(),
-                 ledger=None, data_checks=True):
+                 ledger=None, data_checks=True, version_table=None):
         self.branches = branches
         self.settings = settings or Settings()
         self.report = report
@@ -108,6 +126,9 @@ class Runner:
         self.ledger = ledger
         #: whether each revision runs its data checks first
         self.data_checks = data_checks
+        #: where Alembic keeps the version rows, if not alembic_version
+        #: (haas.migrations.phases)
+        self.version_table = version_table
         #: (revision, sql) of the checks that ran clean before the upgrade,
         #: in the same command: not run again (haas.migrations.datachecks)
         self.passed = set()
@@ -130,6 +151,8 @@ class Runner:
             transactional_ddl=True,
             transaction_per_migration=True,
             on_version_apply=[self._applied],
+            **({'version_table': self.version_table}
+               if self.version_table else {}),
         )
 
     # --- online ---------------------------------------------------------
@@ -167,7 +190,8 @@ class Runner:
                         raise
                     raise e from failure.error
                 attempt += 1
-                delay = self.settings.backoff * 2 ** (attempt - 1)
+                delay = min(self.settings.backoff * 2 ** (attempt - 1),
+                            self.settings.max_backoff)
                 self._tell(f'{e}; retry {attempt} of '
                            f'{self.settings.lock_retries} in {delay:g} s')
                 time.sleep(delay)

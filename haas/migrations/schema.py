@@ -25,11 +25,14 @@ from haas.migrations import (
     checkpoints,
     ledger,
     lock,
+    phases,
+    servers,
     state,
 )
 from haas.migrations.adopt import Probe
 from haas.migrations.creating import Creating
 from haas.migrations.lock import begin
+from haas.migrations.phasing import Phasing
 from haas.migrations.reviewing import Reviewing
 from haas.migrations.runner import Runner, Settings
 from haas.migrations.scripts import Branches, revision_errors
@@ -44,7 +47,7 @@ def report(line):
     print(line, file=sys.stderr, flush=True)
 
 
-class Schema(Creating, Upgrading, Stamping, Reviewing):
+class Schema(Creating, Upgrading, Phasing, Stamping, Reviewing):
     """The schema of one application's database."""
 
     def __init__(self, app, report=report):
@@ -151,8 +154,14 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
                 f"SET LOCAL lock_timeout = "
                 f"'{int(self.settings.lock_timeout * 1000)}ms'")
         try:
-            return state.inspect(connection, self.branches, self.tables_of,
-                                 self.probe)
+            status = state.inspect(connection, self.branches, self.tables_of,
+                                   self.probe)
+            if phases.is_expanded(connection):
+                status.expansion = phases.expansion(
+                    self.branches, state.inspect(
+                        connection, self.branches, self.tables_of,
+                        self.probe, table=bookkeeping.EXPAND_TABLE))
+            return status
         except sa.exc.OperationalError as e:
             # 55P03: lock_not_available
             if getattr(e.orig, 'pgcode', None) != '55P03':
@@ -163,7 +172,9 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
                 f'([migrations] lock_timeout): let that session finish, or '
                 f'stop it, then run this again') from None
 
-    def status(self, wait=None):
+    def status(self, wait=None, clients=False):
+        """The Status; with `clients`, the database's other clients
+        too."""
         with self.reading() as connection:
             status = self.inspect(connection)
         deadline = time.monotonic() + (wait or 0)
@@ -171,14 +182,24 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             with self.reading() as connection:
                 status = self.inspect(connection)
+        if clients or status.expansion is not None:
+            with self.reading() as connection:
+                status.clients = servers.clients(connection)
         return status
 
-    def require_current(self):
-        """DatabaseError unless the servers may run on this database."""
+    def require_current(self, contracted=False):
+        """DatabaseError unless the servers may run on this database; with
+        `contracted`, unless it is contracted too."""
         status = self.status()
         advice = status.serving_advice()
         if advice is not None:
             raise DatabaseError(advice.message)
+        if contracted and status.expansion is not None:
+            raise DatabaseError(
+                'the database is expanded for an online upgrade, not '
+                'contracted: this process starts after `haas-admin db '
+                'upgrade --phase contract`; the previous release\'s runs '
+                'until then')
         self._warn(status)
         with self.reading() as connection:
             crypto.check_key(self.keyring, connection, db.metadata)
@@ -252,7 +273,14 @@ class Schema(Creating, Upgrading, Stamping, Reviewing):
         return self.branches.branch_of(
             alembic_private.step_script(step).revision)
 
-    def _refuse(self, status, behind=False):
+    def _refuse(self, status, behind=False, expanded=False):
+        """MigrationError if nothing may run; with `behind`, if a branch is
+        behind too; unless `expanded`, if the database is expanded."""
+        if status.expansion is not None and not expanded:
+            raise MigrationError(
+                'the database is expanded for an online upgrade: finish it '
+                'with `haas-admin db upgrade --phase contract` (or go on '
+                'with --phase expand) first')
         blocked = status.blocked
         if blocked is not None:
             raise MigrationError(blocked.message)

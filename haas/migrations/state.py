@@ -23,6 +23,10 @@ ADOPTABLE = 'adoptable'
 MISMATCH = 'mismatch'
 NO_SCRIPTS = 'no scripts'
 
+#: The phases of an online upgrade, as `status` names them.
+EXPANDED = 'expanded'
+CONTRACTED = 'contracted'
+
 CREATE = '`haas-admin db create`'
 UPGRADE = '`haas-admin db upgrade heads`'
 
@@ -60,6 +64,18 @@ class Status:
     branches: list
     lock: object
     foreign_tables: list
+    #: a phases.Expansion when the database is expanded, not contracted
+    expansion: object = None
+    #: the other clients of the database (servers.Client), where known
+    clients: object = None
+
+    @property
+    def phase(self):
+        """EXPANDED (expanded, not contracted: haas.migrations.phases),
+        CONTRACTED (every branch at its head) or None (neither)."""
+        if self.expansion is not None:
+            return EXPANDED
+        return CONTRACTED if self.current else None
 
     def enabled(self, *verdicts):
         return [b for b in self.branches if b.enabled
@@ -151,7 +167,17 @@ class Status:
         """The one thing to do before the servers may run, or None: what
         `advice` says, or else that a branch's tables are missing because
         it has no script yet.  (`advice` alone is what a draft from
-        autogenerate needs: the first script is how such a branch starts.)"""
+        autogenerate needs: the first script is how such a branch starts.)
+
+        An expanded database serves once every expand revision ran: this
+        release's servers run on it, as the previous release's do."""
+        if self.expansion is not None:
+            if self.expansion.serves:
+                return None
+            blocked = self.expansion.status.blocked
+            return blocked or Advice(
+                'the database is being expanded and its expand phase is not '
+                'complete: run `haas-admin db upgrade --phase expand`')
         advice = self.advice()
         if advice is not None:
             return advice
@@ -193,6 +219,11 @@ class Status:
             'release': self.release,
             'advice': None if advice is None else advice.message,
             'warnings': self.warnings(),
+            'phase': self.phase,
+            'expansion': None if self.expansion is None
+            else self.expansion.as_dict(),
+            'clients': None if self.clients is None
+            else [c.as_dict() for c in self.clients],
         }
 
 
@@ -248,12 +279,13 @@ class View:
                      if label.revision == row), None)
 
 
-def read_view(connection, branches, present=None):
-    """The View of `connection`'s version rows; `present`, if given, names
-    the database's tables."""
+def read_view(connection, branches, present=None,
+              table=bookkeeping.VERSION_TABLE):
+    """The View of `connection`'s version rows (in `table`); `present`,
+    if given, names the database's tables."""
     if present is None:
         present = set(sa.inspect(connection).get_table_names())
-    return View(branches, bookkeeping.version_rows(connection, present),
+    return View(branches, bookkeeping.version_rows(connection, present, table),
                 bookkeeping.labels(connection, present))
 
 
@@ -288,16 +320,18 @@ def _judged_shapes(inspector, present, view, branches, tables_of, probe):
     return found
 
 
-def inspect(connection, branches, tables_of, probe=None):
+def inspect(connection, branches, tables_of, probe=None,
+            table=bookkeeping.VERSION_TABLE):
     """The Status of `connection`'s database for `branches`.
 
     `tables_of(branch)` names a branch's tables (from the models); `probe`
     (an adopt.Probe) is built when a branch's tables exist without its
-    version row.
+    version row.  The version rows are read from `table`: alembic_version,
+    or haas_schema_expand for where an expanded database's branches are.
     """
     inspector = sa.inspect(connection)
     present = set(inspector.get_table_names())
-    view = read_view(connection, branches, present)
+    view = read_view(connection, branches, present, table)
     probe = probe or Probe(branches)
     found = _judged_shapes(inspector, present, view, branches, tables_of,
                            probe)

@@ -344,7 +344,10 @@ class Upgrading:
                 return self._downgrade_plan(connection, target, cascade)[0]
         with self.writing(lock_wait) as connection:
             # The orphans said as `upgrade` says them, before anything runs.
-            self._warn(self.inspect(connection))
+            status = self.inspect(connection)
+            if status.expansion is not None:
+                self._refuse(status)
+            self._warn(status)
             hidden = self._prepare(connection)
             the_plan, dependants = self._downgrade_plan(connection, target,
                                                         cascade)

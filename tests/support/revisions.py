@@ -13,7 +13,7 @@ CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
                   '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
                   '6ab9ae569654', 'eba7cfa60973', 'ee4142f61a1b',
                   'a7c6e21bf432', '3c8b1139f71f', '3cbce94efc51',
-                  'd7e4a1c9b352']
+                  'd7e4a1c9b352', 'e0635646ea80']
 CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
 CORE_0_3 = '6ab9ae569654'
 
@@ -81,6 +81,8 @@ SCRIPTS = {
                ('Daemons keep a heartbeat, in daemon_heartbeat.',
                 ['daemon_heartbeat']),
                ('Nodes keep a console log, in console_log.', ['console_log']),
+               ("Networking actions queued before 0.4 get their nic's "
+                'port.', []),
            ], strict=True)],
     'haas.ext.obm.ipmi': [
         ('4b9e9d637c6b', 'HaaS 0.2 baseline of the IPMI OBM driver: create '
@@ -98,10 +100,10 @@ SCRIPTS = {
         widened('9d5f2cab3511', 'the Dell PowerConnect switch'),
         ('4f1c2e8a7b30', 'A PowerConnect switch may save its configuration '
          'after each change.', []),
-        encrypted('e9c7556cca0f', 'Dell PowerConnect switch',
-                  'power_connect55xx'),
         ('7a8f49167416', 'A PowerConnect switch may be reached over '
-         'telnet.', [])],
+         'telnet.', []),
+        encrypted('e9c7556cca0f', 'Dell PowerConnect switch',
+                  'power_connect55xx')],
     'haas.ext.switches.brocade': [
         ('c4e1b7a09d32', "Create `brocade`, the Brocade NOS switch driver's "
          'table.', ['brocade'])],

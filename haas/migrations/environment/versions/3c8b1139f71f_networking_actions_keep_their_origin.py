@@ -21,6 +21,9 @@ down_revision = 'a7c6e21bf432'
 branch_labels = None
 depends_on = None
 
+# Nullable columns: HaaS 0.3 queues actions as before.
+phase = 'expand'
+
 
 def upgrade():
     with op.batch_alter_table('networking_action') as batch:

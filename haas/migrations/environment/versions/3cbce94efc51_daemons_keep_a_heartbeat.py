@@ -20,6 +20,9 @@ down_revision = '3c8b1139f71f'
 branch_labels = None
 depends_on = None
 
+# A new table, which HaaS 0.3 does not read.
+phase = 'expand'
+
 
 def upgrade():
     op.create_table(

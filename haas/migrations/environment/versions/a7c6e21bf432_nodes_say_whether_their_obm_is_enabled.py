@@ -24,6 +24,9 @@ down_revision = 'ee4142f61a1b'
 branch_labels = None
 depends_on = None
 
+# A nullable column: HaaS 0.3 reads and writes nodes as before.
+phase = 'expand'
+
 
 def upgrade():
     with op.batch_alter_table('node') as batch:

@@ -19,6 +19,9 @@ down_revision = '3cbce94efc51'
 branch_labels = None
 depends_on = None
 
+# A new table, which HaaS 0.3 does not read.
+phase = 'expand'
+
 
 def upgrade():
     key = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')

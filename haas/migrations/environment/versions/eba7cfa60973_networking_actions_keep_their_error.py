@@ -20,6 +20,9 @@ down_revision = '6ab9ae569654'
 branch_labels = None
 depends_on = None
 
+# A nullable column: HaaS 0.3 reads and writes the table as before.
+phase = 'expand'
+
 
 def upgrade():
     with op.batch_alter_table('networking_action') as batch:

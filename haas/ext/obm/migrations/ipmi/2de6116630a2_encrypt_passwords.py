@@ -21,6 +21,9 @@ down_revision = 'bfe71cdb8f5d'
 branch_labels = None
 depends_on = None
 
+# HaaS 0.3 reads the passwords as text.
+phase = 'contract'
+
 data_checks = [
     (key_check('ipmi', 'password'),
      'ipmi.password holds tokens that [secrets] key_file cannot '

@@ -21,6 +21,9 @@ down_revision = 'a56855f9aa12'
 branch_labels = None
 depends_on = None
 
+# HaaS 0.3 reads the passwords as text.
+phase = 'contract'
+
 data_checks = [
     (key_check('mock_obm', 'password'),
      'mock_obm.password holds tokens that [secrets] key_file cannot '

@@ -20,6 +20,9 @@ down_revision = '9d5f2cab3511'
 branch_labels = None
 depends_on = None
 
+# A column with a default: HaaS 0.3 inserts switches as before.
+phase = 'expand'
+
 
 def upgrade():
     # A plain ADD COLUMN on both databases (SQLite takes one with a

@@ -9,7 +9,7 @@ table.  Going back drops the choice: every switch is then reached over
 SSH again.
 
 Revision ID: 7a8f49167416
-Revises: e9c7556cca0f
+Revises: 4f1c2e8a7b30
 Create Date: 2026-12-06 18:40:00
 
 """
@@ -18,9 +18,12 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7a8f49167416'
-down_revision = 'e9c7556cca0f'
+down_revision = '4f1c2e8a7b30'
 branch_labels = None
 depends_on = None
+
+# A column with a default: HaaS 0.3 inserts switches as before.
+phase = 'expand'
 
 
 def upgrade():

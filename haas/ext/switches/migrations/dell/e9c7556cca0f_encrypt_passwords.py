@@ -9,7 +9,7 @@ cannot be read, or holds tokens that it cannot decrypt.  The downgrade
 decrypts them again, with the same key file.
 
 Revision ID: e9c7556cca0f
-Revises: 4f1c2e8a7b30
+Revises: 7a8f49167416
 Create Date: 2027-01-10 12:00:00
 
 """
@@ -17,9 +17,12 @@ from haas.migrations.ops import decrypt_column, encrypt_column, key_check
 
 # revision identifiers, used by Alembic.
 revision = 'e9c7556cca0f'
-down_revision = '4f1c2e8a7b30'
+down_revision = '7a8f49167416'
 branch_labels = None
 depends_on = None
+
+# HaaS 0.3 reads the passwords as text.
+phase = 'contract'
 
 data_checks = [
     (key_check('power_connect55xx', 'password'),

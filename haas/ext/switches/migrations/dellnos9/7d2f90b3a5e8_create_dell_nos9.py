@@ -16,6 +16,9 @@ branch_labels = ('haas.ext.switches.dellnos9',)
 # to, with its 64-bit keys.
 depends_on = 'eba7cfa60973'
 
+# A new table, which HaaS 0.3 does not read.
+phase = 'expand'
+
 
 def upgrade():
     op.create_table(

@@ -21,6 +21,9 @@ down_revision = 'b9d87c7080f1'
 branch_labels = None
 depends_on = None
 
+# HaaS 0.3 reads the passwords as text.
+phase = 'contract'
+
 data_checks = [
     (key_check('mock_switch', 'password'),
      'mock_switch.password holds tokens that [secrets] key_file cannot '

@@ -22,6 +22,9 @@ branch_labels = ('haas.ext.switches.n3000',)
 # core's HaaS 0.3, whole, as the other drivers' 0.3 revisions do.
 depends_on = '6ab9ae569654'
 
+# A new table, which HaaS 0.3 does not read.
+phase = 'expand'
+
 
 def upgrade():
     op.create_table(

@@ -21,6 +21,9 @@ down_revision = '7c3e91d04a52'
 branch_labels = None
 depends_on = None
 
+# HaaS 0.3 reads the passwords as text.
+phase = 'contract'
+
 data_checks = [
     (key_check('nexus', 'password'),
      'nexus.password holds tokens that [secrets] key_file cannot '
