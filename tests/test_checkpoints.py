@@ -87,7 +87,7 @@ def test_the_ledger_records_the_checkpoint_and_verify_is_content(databases):
 
     assert [(r['revision'], r['direction']) for r in rows] == [
         ('9d5f2cab3511', 'checkpoint'), ('4f1c2e8a7b30', 'upgrade'),
-        ('e9c7556cca0f', 'upgrade'), ('7a8f49167416', 'upgrade')]
+        ('7a8f49167416', 'upgrade'), ('e9c7556cca0f', 'upgrade')]
     assert rows[0]['fingerprint'] == ledger.fingerprint(
         committed(DELL).path)
     assert changes == []

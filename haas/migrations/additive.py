@@ -9,11 +9,10 @@ revision that must do one of these is a contract revision.
 """
 
 import dataclasses
-import io
 import re
 
-from haas.migrations import phases
-from haas.migrations.linting import statements
+from haas.migrations import linting, phases
+from haas.migrations.linting import sql as parsing
 
 RULES = {
     'expand-drops':
@@ -29,8 +28,6 @@ RULES = {
 }
 ADVICE = 'make it additive, or declare it phase = \'contract\''
 
-_MARKER = re.compile(r'^-- upgrade (?P<branch>\S+): (?P<revision>\w+)',
-                     re.MULTILINE)
 _NAME = r'"?(?P<table>\w+)"?'
 _CREATE = re.compile(rf'^CREATE TABLE (?:IF NOT EXISTS )?{_NAME}', re.I)
 _DROP = re.compile(rf'^(?:DROP (?:TABLE|VIEW|SEQUENCE|TYPE) '
@@ -93,24 +90,17 @@ def findings(runner, branches, steps, start):
     """The Findings of the expand revisions among the upgrade `steps` from
     version rows `start`: their PostgreSQL SQL, read statement by
     statement."""
-    output = io.StringIO()
-    runner.unrendered = {}
-    runner.sql('postgresql', steps, start, output)
-    sql = output.getvalue()
-    marks = list(_MARKER.finditer(sql))
     created = set()
     found = []
-    for index, mark in enumerate(marks):
-        end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
-        script = branches.revisions[mark.group('revision')]
+    for branch, revision, sql in linting.sections(runner, steps, start):
+        script = branches.revisions[revision]
         expand = phases.phase_of(script) == phases.EXPAND
-        for statement in statements(sql[mark.end():end]):
+        for statement, _ in parsing.parse(sql):
             table = _CREATE.match(statement)
             if table:
                 created.add(table.group('table'))
             elif expand:
-                found += [Finding(mark.group('branch'), script.revision,
-                                  rule, statement)
+                found += [Finding(branch, script.revision, rule, statement)
                           for rule in dict.fromkeys(rules_of(statement,
                                                              created))]
     return found
