@@ -13,7 +13,7 @@ import io
 import re
 
 from haas.migrations import phases
-from haas.migrations.linting import statements
+from haas.migrations.linting.sql import parse as parse_sql
 
 RULES = {
     'expand-drops':
@@ -104,7 +104,10 @@ def findings(runner, branches, steps, start):
         end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
         script = branches.revisions[mark.group('revision')]
         expand = phases.phase_of(script) == phases.EXPAND
-        for statement in statements(sql[mark.end():end]):
+        # The statements after the marker's line, read by PostgreSQL's
+        # parser (the linter's own).
+        body = sql[mark.end():end].partition('\n')[2]
+        for statement, _ in parse_sql(body):
             table = _CREATE.match(statement)
             if table:
                 created.add(table.group('table'))
