@@ -1,6 +1,7 @@
 """HaaS 0.2 -> 0.3 with data: each revision of the 0.3 chain keeps every
-row (an access list, a queued action, metadata), goes down and up again,
-and refuses, before it changes anything, what it cannot do without loss."""
+row (an access list, a queued action and its reason, metadata), goes down
+and up again, and refuses, before it changes anything, what it cannot do
+without loss."""
 
 import json
 import re
@@ -19,11 +20,11 @@ BASELINE = releases.RELEASES['0.2']['haas']
 #: Core's revisions of HaaS 0.3, and the last of them: core's part of the
 #: release.  Core's head is past it.
 CHAIN = ['b5f9f30f275f', '5a8438c6d019', '956783fe5a7b', '153502badb2b',
-         '3c2af72d0b46', '6ab9ae569654']
+         '3c2af72d0b46', '6ab9ae569654', 'eba7cfa60973']
 HEAD = CHAIN[-1]
 #: Core's revisions since 0.3.
-SINCE = ['eba7cfa60973', 'ee4142f61a1b', 'a7c6e21bf432', '3c8b1139f71f',
-         '3cbce94efc51', 'd7e4a1c9b352', 'e0635646ea80']
+SINCE = ['ee4142f61a1b', 'a7c6e21bf432', '3c8b1139f71f', '3cbce94efc51',
+         'd7e4a1c9b352', 'e0635646ea80']
 MOCK = 'http://schema.massopencloud.org/haas/v0'
 
 #: A HaaS 0.2 database's rows, as its API wrote them: a public, a project

@@ -16,7 +16,7 @@ from support.commands import cli
 from support.config import CHEAP_HASHES, LEGACY_EXTENSIONS, config_text
 from support.databases import make_app, snapshot, state_rows
 from support.legacy import load_dump, read_dump
-from support.revisions import CORE_HEAD
+from support.revisions import CORE_0_3, CORE_HEAD
 
 DUMP_0_3 = os.path.join(os.path.dirname(__file__), 'fixtures',
                         'haas-0.3.sql')
@@ -65,26 +65,24 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
 
     after = json.loads(cli(['db', 'status', '--json'], config).output)
     assert (after['current'], after['release']) == (True, '0.4')
-    # Every row kept; each action gains a reason, none; core, past the 0.3
-    # its extensions' rows imply, gets a version row and label of its own;
-    # the drivers with passwords are past 0.3 too, their passwords
-    # encrypted (state_rows shows a token as its text).
-    # ... and names the port it changes: its nic's; when and by which
-    # request it was queued, HaaS 0.3 did not keep.
+    # Every row kept; each action names the port it changes: its nic's;
+    # when and by which request it was queued, HaaS 0.3 did not keep.
+    # Core's version row moves on to its head; the drivers with passwords
+    # are past 0.3 too, their passwords encrypted (state_rows shows a
+    # token as its text).
     port_of = {nic['id']: nic['port_id'] for nic in rows['nic']}
     assert state_rows(app)['networking_action'] == [
-        {**row, 'error': None, 'port_id': port_of[row['nic_id']],
-         'queued_at': None, 'request_id': None}
+        {**row, 'port_id': port_of[row['nic_id']], 'queued_at': None,
+         'request_id': None}
         for row in rows['networking_action']]
+    moved = {**ENCRYPTED, CORE_0_3: CORE_HEAD}
+    assert state_rows(app)['alembic_version'] == sorted(
+        [{'version_num': moved.get(row['version_num'], row['version_num'])}
+         for row in rows['alembic_version']],
+        key=lambda row: row['version_num'])
     # The Dell and Nexus switches' branches move on to their save
     # revisions, and each of their switches gains save, false; each
     # PowerConnect is reached over SSH, as before.
-    assert state_rows(app)['alembic_version'] == sorted(
-        [{'version_num': ENCRYPTED.get(row['version_num'],
-                                       row['version_num'])}
-         for row in rows['alembic_version']]
-        + [{'version_num': CORE_HEAD}],
-        key=lambda row: row['version_num'])
     saving = ('power_connect55xx', 'nexus')
     added = {'power_connect55xx': {'save': False, 'protocol': 'ssh'},
              'nexus': {'save': False}}
@@ -132,8 +130,10 @@ def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
                        'channel': 'vlan/native', 'new_network': None,
                        'error': None, 'switch': 'stock_switch_0',
                        'port': 'runway_node_1_port'}
-    assert client.get(f'/networking_action/{statuses["ERROR"]}',
-                      headers=admin).json['status'] == 'ERROR'
+    failed = client.get(f'/networking_action/{statuses["ERROR"]}',
+                        headers=admin).json
+    assert (failed['status'], failed['error']) == (
+        'ERROR', 'the PowerConnect55xx driver cannot configure switches yet')
     users = client.get('/auth/basic/users', headers=admin).json
     assert users['bob'] == {'is_admin': False,
                             'projects': ['manhattan', 'runway']}

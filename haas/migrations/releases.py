@@ -30,10 +30,10 @@ BASELINES = {
 RELEASES = {
     # The baselines: the schema HaaS 0.2 made, adopted or created.
     '0.2': BASELINES,
-    # Owners, access lists, unique labels, action status, node metadata
-    # and 64-bit keys.
+    # Owners, access lists, unique labels, action status and errors, node
+    # metadata and 64-bit keys.
     '0.3': {
-        CORE: '6ab9ae569654',
+        CORE: 'eba7cfa60973',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': 'bfe71cdb8f5d',
