@@ -217,7 +217,7 @@ def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
     load_dump(uri, read_dump())
     config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
-    # The heads are the release being made.
+    # The heads are release 0.4.
     assert json.loads(cli(['db', 'status', '--json'], config).output)[
         'release'] == '0.4'
     app = make_app(uri, LEGACY_EXTENSIONS,
