@@ -18,9 +18,9 @@ from support.commands import cli, error_line
 from support.config import DEFAULT_EXTENSIONS, config_text
 from support.databases import table_names
 from support.revisions import (
-    CORE_0_3,
     CORE_HEAD,
     CORE_REVISIONS,
+    DEPENDED_ON,
     write_script,
 )
 
@@ -163,11 +163,11 @@ def test_check_lists_a_merge_inside_a_branch(databases, scripts):
     ('cycle of down_revisions',
      f'Cycle is detected in revisions ({FIRST}, {SECOND})'),
     ('cycle through depends_on',
-     # Alembic names the core revisions past 0.3 too, up to the head the
-     # example depends on, all in the order of their ids.
+     # Alembic names the core revisions past DEPENDED_ON too, up to the
+     # head the example depends on, all in the order of their ids.
      'Dependency cycle is detected in revisions (' + ', '.join(sorted([
          FIRST, SECOND,
-         *CORE_REVISIONS[CORE_REVISIONS.index(CORE_0_3) + 1:]])) + ')'),
+         *CORE_REVISIONS[CORE_REVISIONS.index(DEPENDED_ON) + 1:]])) + ')'),
 ])
 def test_unreadable_history_is_one_line_for_check_and_every_command(
         databases, scripts, broken, message):

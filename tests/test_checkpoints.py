@@ -24,7 +24,7 @@ from support.databases import POSTGRES_URL, make_app, snapshot, state_rows
 
 DELL = 'haas.ext.switches.dell'
 #: The committed checkpoints: {branch: the revision each stands for}.
-COMMITTED = {'haas': '6ab9ae569654', DELL: '9d5f2cab3511'}
+COMMITTED = {'haas': 'eba7cfa60973', DELL: '9d5f2cab3511'}
 
 
 def committed(branch):
@@ -105,7 +105,7 @@ def test_a_database_at_an_older_revision_upgrades_through_its_history(
     fresh = built(databases, 'heads', use=True)
 
     assert 'checkpoint' not in {s.action for s in plan.steps}
-    assert {'6ab9ae569654', '9d5f2cab3511'} <= {
+    assert {'eba7cfa60973', '9d5f2cab3511'} <= {
         s.script.revision for s in plan.steps}
     assert snapshot(app) == snapshot(fresh)
     assert state_rows(app) == state_rows(fresh)
@@ -121,7 +121,7 @@ def test_the_sql_of_an_upgrade_from_nothing_uses_the_checkpoints():
         migrations.upgrade_sql('heads', output=output)
         migrations.upgrade_sql('heads', output=history, checkpoints=False)
 
-    assert '-- upgrade haas: checkpoint 6ab9ae569654 of branch haas (7 ' \
+    assert '-- upgrade haas: checkpoint eba7cfa60973 of branch haas (8 ' \
            'revisions at once)' in output.getvalue()
     assert '-- upgrade haas: 3c2af72d0b46' in history.getvalue()
     assert '-- upgrade haas: 3c2af72d0b46' not in output.getvalue()

@@ -1,10 +1,11 @@
-"""The equivalence matrix: create, upgrade from empty or from HaaS 0.2,
-enabling extensions late, and a revision undone and redone all build the
-same database.
+"""The equivalence matrix: create, upgrade from empty or from the dump of
+each release (HaaS 0.2, 0.3 and 0.4), enabling extensions late, and a
+revision undone and redone all build the same database.
 """
 
 import ast
 import datetime
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -140,6 +141,38 @@ def test_legacy_dump_upgraded_equals_create_and_upgrade_from_empty(
 
     assert built['upgrade heads'] == built['create']
     assert (snapshot(legacy), state_rows(legacy, MASK)) == built['create']
+
+
+#: The dumps each release's own code made (tests/fixtures/
+#: make_release_dump.py), by release.
+RELEASE_DUMPS = {release: os.path.join(os.path.dirname(__file__), 'fixtures',
+                                       f'haas-{release}.sql')
+                 for release in ('0.3', '0.4')}
+BOOKKEEPING = ('alembic_version', 'haas_schema_branch')
+
+
+@pytest.mark.parametrize('release', RELEASE_DUMPS)
+def test_release_dump_upgraded_equals_create_and_upgrade_from_empty(
+        pg_databases, release):
+    """The schema, the version rows and the branches' labels: the dump's
+    objects are its own, which tests/test_release_dumps.py follows."""
+    dumped = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    with open(RELEASE_DUMPS[release], encoding='utf-8') as f:
+        load_dump(dumped.config['SQLALCHEMY_DATABASE_URI'], f.read())
+    with dumped.app_context():
+        upgrade_heads()
+    built = {}
+    for verb in VERBS:
+        app = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+        with app.app_context():
+            VERBS[verb]()
+        rows = state_rows(app)
+        built[verb] = snapshot(app), [rows[t] for t in BOOKKEEPING]
+
+    rows = state_rows(dumped)
+    assert built['upgrade heads'] == built['create']
+    assert (snapshot(dumped), [rows[t] for t in BOOKKEEPING]) == \
+        built['create']
 
 
 # --- enabling extensions -----------------------------------------------------

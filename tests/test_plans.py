@@ -1,11 +1,12 @@
 """Plans, offline SQL and the per-extension verbs: what would run, in what
 order, and what runs when only one branch is asked for.
 
-Core has HaaS 0.2's baseline, HaaS 0.3's six revisions, and those made
+Core has HaaS 0.2's baseline, HaaS 0.3's seven revisions, and those made
 since; each extension its baseline and a 0.3 revision that widens its
-keys, which depends on core's 0.3 head; the ledger one script.  A plan
-from nothing runs the ledger's first, then core's through 0.3, then each
-extension's, then core's since 0.3, on which no extension depends.
+keys, which depends on core's sixth 0.3 revision (DEPENDED_ON); the ledger
+one script.  A plan from nothing runs the ledger's first, then core's
+through DEPENDED_ON, then each extension's, then core's later ones, on
+which no extension of LEGACY_EXTENSIONS depends.
 """
 
 import json
@@ -24,12 +25,12 @@ from support.databases import (
 )
 from support.revisions import (
     CORE,
-    CORE_0_3,
+    DEPENDED_ON,
     LATER,
     OBM,
     SCRIPTS,
     SWITCH,
-    TO_0_3,
+    TO_DEPENDED,
     VLAN,
     described,
     upgrades,
@@ -37,7 +38,7 @@ from support.revisions import (
 
 #: The order an upgrade from nothing runs every branch of
 #: LEGACY_EXTENSIONS in: the ledger first, so that it records the rest, then
-#: core, as every extension's 0.3 revision depends on its head.
+#: core, as every extension's 0.3 revision depends on DEPENDED_ON.
 LEGACY_ORDER = [LEDGER, CORE, 'haas.ext.obm.ipmi', OBM,
                 'haas.ext.switches.dell', 'haas.ext.switches.nexus', SWITCH,
                 VLAN, 'haas.ext.auth.database']
@@ -63,7 +64,7 @@ def tables(branch):
 
 def reverts(*branches):
     """(branch, script) of a cascade downgrade of core to base: core's
-    since 0.3 first, then each branch's scripts from its first that
+    after DEPENDED_ON first, then each branch's scripts from its first that
     depends on core, last first."""
     later = [(CORE, script) for script in reversed(LATER)
              if CORE in branches]
@@ -234,7 +235,7 @@ def test_upgrade_plan_of_one_extension_lists_core_and_its_branch(databases):
                   '--extension', OBM],
                  config_text(databases.new(), LEGACY_EXTENSIONS))
 
-    # Core only as far as the extension needs: to 0.3.
+    # Core only as far as the extension needs: to DEPENDED_ON.
     assert result.stdout == plan_text('upgrade', [
         (b, s) for b, s in upgrades(CORE, OBM) if s not in LATER])
 
@@ -246,9 +247,9 @@ def test_upgrade_of_one_extension_creates_only_core_and_its_tables(
     cli(['db', 'upgrade', '--extension', OBM],
         config_text(uri, LEGACY_EXTENSIONS))
 
-    # Core as far as the mock OBM needs: release 0.3.
+    # Core as far as the mock OBM needs: DEPENDED_ON.
     assert table_names(uri) == sorted(
-        BOOKKEEPING + [t for _, _, created in TO_0_3 for t in created]
+        BOOKKEEPING + [t for _, _, created in TO_DEPENDED for t in created]
         + tables(OBM))
     # Core's row is implied by the mock OBM's, whose head depends on it.
     assert snapshot(make_app(uri, LEGACY_EXTENSIONS))['alembic_version'] == [
@@ -278,7 +279,7 @@ def test_history_of_one_extension_shows_only_its_branch():
     if lines:
         lines[0] = lines[0].replace(f' ({OBM}), ', f' ({OBM}) (head), ')
     assert (result.stdout, result.stderr) == (''.join(lines) + (
-        f'{baseline} ({CORE_0_3}) -> {head} ({OBM})'
+        f'{baseline} ({DEPENDED_ON}) -> {head} ({OBM})'
         f'{"" if later else " (head)"}, {second}\n'
         f'<base> ({SCRIPTS[CORE][0][0]}) -> {baseline} ({OBM}), {first}\n'),
         '')
@@ -403,13 +404,13 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
         len(steps) + outside, len(steps) + outside)
     ledger, (ipmi, *others) = revision(LEDGER), LEGACY_ORDER[2:]
     expected = [(marker(LEDGER, SCRIPTS[LEDGER][0]), [ledger])] + [
-        (marker(CORE, s), sorted([ledger, s[0]])) for s in TO_0_3]
+        (marker(CORE, s), sorted([ledger, s[0]])) for s in TO_DEPENDED]
     # An extension's baseline depends on core's baseline, which core's row
     # implies: the first gets a row of its own beside core's.  Its head
     # depends on core's head: it takes over both rows.
     (baseline, _, _), (head, _, _), *later = SCRIPTS[ipmi]
     expected += [(marker(ipmi, SCRIPTS[ipmi][0]),
-                  sorted([ledger, CORE_0_3, baseline])),
+                  sorted([ledger, DEPENDED_ON, baseline])),
                  (marker(ipmi, SCRIPTS[ipmi][1]), sorted([ledger, head]))]
     expected += [(marker(ipmi, s), sorted([ledger, s[0]])) for s in later]
     # Every later baseline gets a row, which its head then moves on.
@@ -419,7 +420,7 @@ def test_upgrade_sql_is_every_branch_in_order_without_a_server():
             expected.append((marker(b, script),
                              sorted([ledger, *done, script[0]])))
         done.append(revision(b))
-    # Core's since 0.3 come last, beside the heads that imply its 0.3.
+    # Core's after DEPENDED_ON come last, beside the heads that imply it.
     expected += [(marker(CORE, s), sorted([ledger, *done, s[0]]))
                  for s in LATER]
     assert version_rows(sql) == expected
@@ -449,8 +450,8 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
                 *[f'CREATE TABLE {t} (' for t in script[2]], 'COMMIT;']
 
     expected = []
-    # Core only as far as the extension needs: to 0.3.
-    for branch, scripts in ((CORE, TO_0_3), (OBM, SCRIPTS[OBM])):
+    # Core only as far as the extension needs: to DEPENDED_ON.
+    for branch, scripts in ((CORE, TO_DEPENDED), (OBM, SCRIPTS[OBM])):
         for down, script in zip([None] + scripts, scripts):
             expected += revision_sql(branch, script, down[0] if down else '')
     # alembic_version is made in the first transaction, before the rest.
@@ -460,8 +461,8 @@ def test_upgrade_sql_of_one_extension_is_it_and_core_only():
     assert skeleton(sql) == expected
     # The mock OBM's head depends on core's head: it takes over its row.
     assert version_rows(sql) == [
-        (marker(CORE, s), [s[0]]) for s in TO_0_3] + [
-        (marker(OBM, SCRIPTS[OBM][0]), sorted([CORE_0_3, baseline])),
+        (marker(CORE, s), [s[0]]) for s in TO_DEPENDED] + [
+        (marker(OBM, SCRIPTS[OBM][0]), sorted([DEPENDED_ON, baseline])),
         (marker(OBM, SCRIPTS[OBM][1]), [head])] + [
         (marker(OBM, s), [s[0]]) for s in later]
 
@@ -473,7 +474,8 @@ def test_upgrade_plan_sql_is_only_what_is_pending(databases):
 
     result = cli(['db', 'upgrade', '--plan', '--sql'], config)
 
-    # `upgrade --extension` left the ledger out, and core's since 0.3;
+    # `upgrade --extension` left the ledger out, and core's after
+    # DEPENDED_ON;
     # `upgrade` runs the ledger first, and those last.
     later = LATER
     if uri.startswith('sqlite'):

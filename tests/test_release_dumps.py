@@ -1,7 +1,8 @@
 """The dumps of released databases, upgraded to head and served: HaaS 0.2's
-(from before schema versioning) and HaaS 0.3's, which the project made with
-its own tools (tests/fixtures/make_release_dump.py).  Each later release
-is tested against the dump of the one before it."""
+(from before schema versioning), and HaaS 0.3's and 0.4's, which the
+project made with each release's own tools
+(tests/fixtures/make_release_dump.py).  Each later release is tested
+against the dumps of those before it."""
 
 import json
 import os
@@ -16,7 +17,7 @@ from support.commands import cli
 from support.config import CHEAP_HASHES, LEGACY_EXTENSIONS, config_text
 from support.databases import make_app, snapshot, state_rows
 from support.legacy import load_dump, read_dump
-from support.revisions import CORE_HEAD
+from support.revisions import CORE_0_3, CORE_HEAD
 
 DUMP_0_3 = os.path.join(os.path.dirname(__file__), 'fixtures',
                         'haas-0.3.sql')
@@ -27,13 +28,19 @@ ROWS_0_3 = {
     'node': 5, 'obm': 5, 'port': 8, 'power_connect55xx': 1, 'project': 3,
     'switch': 3, 'user': 4, 'user_projects': 3, 'vlan': 302,
 }
+DUMP_0_4 = os.path.join(os.path.dirname(__file__), 'fixtures',
+                        'haas-0.4.sql')
+#: 0.4's dump has 0.3's objects, and the actions that registering ports
+#: queues, a console log and a networking daemon's heartbeat.
+ROWS_0_4 = {**ROWS_0_3, 'networking_action': 12, 'console_log': 1,
+            'daemon_heartbeat': 1}
 MOCK_STATE = '[haas.ext.switches.mock]\nstate_dir = {}\n'
 
 
-def counts(app):
+def counts(app, expected=ROWS_0_3):
     with app.app_context(), db.engine.connect() as connection:
         return {t: connection.exec_driver_sql(
-                    f'SELECT count(*) FROM "{t}"').scalar() for t in ROWS_0_3}
+                    f'SELECT count(*) FROM "{t}"').scalar() for t in expected}
 
 
 #: Each 0.3 head of a driver with passwords -> its head now, at or past
@@ -43,13 +50,22 @@ ENCRYPTED = {'9d5f2cab3511': 'e9c7556cca0f', '45b6520d2c63': '8ecb0d349ed2',
              'a56855f9aa12': 'bf6ad6510a60'}
 
 
-@pytest.fixture
-def loaded(pg_databases):
-    """A database loaded from the shipped 0.3 dump, and its haas.cfg."""
+def load(pg_databases, path):
+    """A database loaded from a shipped dump, and its haas.cfg."""
     uri = pg_databases.new()
-    with open(DUMP_0_3, encoding='utf-8') as f:
+    with open(path, encoding='utf-8') as f:
         load_dump(uri, f.read())
     return uri, config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
+
+
+@pytest.fixture
+def loaded(pg_databases):
+    return load(pg_databases, DUMP_0_3)
+
+
+@pytest.fixture
+def loaded_0_4(pg_databases):
+    return load(pg_databases, DUMP_0_4)
 
 
 def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
@@ -65,26 +81,24 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
 
     after = json.loads(cli(['db', 'status', '--json'], config).output)
     assert (after['current'], after['release']) == (True, '0.4')
-    # Every row kept; each action gains a reason, none; core, past the 0.3
-    # its extensions' rows imply, gets a version row and label of its own;
-    # the drivers with passwords are past 0.3 too, their passwords
-    # encrypted (state_rows shows a token as its text).
-    # ... and names the port it changes: its nic's; when and by which
-    # request it was queued, HaaS 0.3 did not keep.
+    # Every row kept; each action names the port it changes: its nic's;
+    # when and by which request it was queued, HaaS 0.3 did not keep.
+    # Core's version row moves on to its head; the drivers with passwords
+    # are past 0.3 too, their passwords encrypted (state_rows shows a
+    # token as its text).
     port_of = {nic['id']: nic['port_id'] for nic in rows['nic']}
     assert state_rows(app)['networking_action'] == [
-        {**row, 'error': None, 'port_id': port_of[row['nic_id']],
-         'queued_at': None, 'request_id': None}
+        {**row, 'port_id': port_of[row['nic_id']], 'queued_at': None,
+         'request_id': None}
         for row in rows['networking_action']]
+    moved = {**ENCRYPTED, CORE_0_3: CORE_HEAD}
+    assert state_rows(app)['alembic_version'] == sorted(
+        [{'version_num': moved.get(row['version_num'], row['version_num'])}
+         for row in rows['alembic_version']],
+        key=lambda row: row['version_num'])
     # The Dell and Nexus switches' branches move on to their save
     # revisions, and each of their switches gains save, false; each
     # PowerConnect is reached over SSH, as before.
-    assert state_rows(app)['alembic_version'] == sorted(
-        [{'version_num': ENCRYPTED.get(row['version_num'],
-                                       row['version_num'])}
-         for row in rows['alembic_version']]
-        + [{'version_num': CORE_HEAD}],
-        key=lambda row: row['version_num'])
     saving = ('power_connect55xx', 'nexus')
     added = {'power_connect55xx': {'save': False, 'protocol': 'ssh'},
              'nexus': {'save': False}}
@@ -132,8 +146,10 @@ def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
                        'channel': 'vlan/native', 'new_network': None,
                        'error': None, 'switch': 'stock_switch_0',
                        'port': 'runway_node_1_port'}
-    assert client.get(f'/networking_action/{statuses["ERROR"]}',
-                      headers=admin).json['status'] == 'ERROR'
+    failed = client.get(f'/networking_action/{statuses["ERROR"]}',
+                        headers=admin).json
+    assert (failed['status'], failed['error']) == (
+        'ERROR', 'the PowerConnect55xx driver cannot configure switches yet')
     users = client.get('/auth/basic/users', headers=admin).json
     assert users['bob'] == {'is_admin': False,
                             'projects': ['manhattan', 'runway']}
@@ -146,13 +162,62 @@ def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
         'nics'][0]['networks'] == {}
 
 
+def test_the_0_4_dump_is_release_0_4_and_upgrades_to_head_with_every_row(
+        loaded_0_4, pg_databases):
+    uri, config = loaded_0_4
+    app = make_app(uri, LEGACY_EXTENSIONS)
+    before = json.loads(cli(['db', 'status', '--json'], config).output)
+    assert (before['current'], before['release']) == (True, '0.4')
+    assert counts(app, ROWS_0_4) == ROWS_0_4
+    rows = state_rows(app)
+
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+
+    # At 0.4's heads, which are this tree's: every row as it was.
+    after = json.loads(cli(['db', 'status', '--json'], config).output)
+    assert (after['current'], after['release']) == (True, '0.4')
+    assert state_rows(app) == rows
+    created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
+    with created.app_context():
+        migrations.create()
+    assert snapshot(app) == snapshot(created)
+
+
+def test_the_0_4_dump_upgraded_to_head_is_served(loaded_0_4, tmp_path):
+    uri, config = loaded_0_4
+    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
+    app = make_app(uri, LEGACY_EXTENSIONS,
+                   extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
+    client = app.test_client()
+    admin = basic('admin', 'admin-pw')
+
+    # The console that 0.4 captured, and the OBM it disabled.
+    console = client.get('/node/free_node_0/console', headers=admin)
+    assert (console.status_code, console.get_data(as_text=True)) == (
+        200, 'free_node_0 login: ')
+    assert client.get('/node/free_node_1/console',
+                      headers=admin).status_code == 409
+    # The revert that registering a port of the unreachable Nexus queued
+    # waits, with its reason.
+    with app.app_context():
+        uuid = db.session.execute(db.text(
+            "SELECT uuid FROM networking_action WHERE error LIKE "
+            "'cannot reach switch nexus_0%'")).scalar_one()
+    waiting = client.get(f'/networking_action/{uuid}', headers=admin).json
+    assert (waiting['status'], waiting['type'], waiting['port']) == (
+        'PENDING', 'revert_port', 'Ethernet1/1')
+    assert waiting['error'].startswith('cannot reach switch nexus_0')
+    assert client.get('/network/shared_net', headers=basic(
+        'alice', 'alice-pw')).json['projects'] == ['manhattan', 'runway']
+
+
 def test_the_0_2_dump_upgraded_to_head_is_served_to_both_kinds_of_client(
         pg_databases, tmp_path):
     uri = pg_databases.new()
     load_dump(uri, read_dump())
     config = config_text(uri, LEGACY_EXTENSIONS, extra=CHEAP_HASHES)
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
-    # The heads are the release being made.
+    # The heads are release 0.4.
     assert json.loads(cli(['db', 'status', '--json'], config).output)[
         'release'] == '0.4'
     app = make_app(uri, LEGACY_EXTENSIONS,

@@ -14,7 +14,7 @@ import pytest
 from haas.commands import admin
 
 from support.config import LEGACY_EXTENSIONS, config_text
-from support.revisions import CORE_0_3, CORE_HEAD, CORE_REVISIONS, SCRIPTS
+from support.revisions import CORE_HEAD, CORE_REVISIONS, DEPENDED_ON, SCRIPTS
 
 #: Run in a fresh interpreter: each command of argv[1] (a JSON list of
 #: argument lists), then print, per run, its exit status, its output and
@@ -135,10 +135,11 @@ def test_reading_the_scripts_loads_no_models_and_opens_no_database(
     assert by_verb['heads'].splitlines() == HEADS
     # No branch forks: `branches` has nothing to say.
     assert by_verb['branches'] == ''
-    # Newest first: core's since 0.3, on which nothing depends, then each
-    # extension, then core's 0.3, as the extensions depend on it, then the
-    # first scripts of the ledger and core, which depend on nothing.
-    since = CORE_REVISIONS.index(CORE_0_3) + 1
+    # Newest first: core's after DEPENDED_ON, on which nothing depends, then
+    # each extension, then core's up to it, as the extensions depend on it,
+    # then the first scripts of the ledger and core, which depend on
+    # nothing.
+    since = CORE_REVISIONS.index(DEPENDED_ON) + 1
     assert [line.partition(' -> ')[2].split()[0]
             for line in by_verb['history'].splitlines()] == [
         *reversed(CORE_REVISIONS[since:]),

@@ -61,9 +61,8 @@ EMPTY_HEADER = ('BRANCH                  EXTENSION               ENABLED  '
                 'DATABASE  HEAD          PENDING  VERDICT')
 NO_RELEASE = ('Release: none (the branches are not all at the revisions of '
               'one of 0.2, 0.3, 0.4)')
-#: A database at the heads: the release being made.
-RELEASE = ('Release: 0.4 (not released yet: its revisions may still '
-           'change)')
+#: A database at the heads: the last release.
+RELEASE = 'Release: 0.4'
 
 
 def up_to_date(branch, head):
@@ -800,7 +799,7 @@ def test_status_json_is_the_whole_state_and_the_same_bytes_twice(databases):
         'lock': None,
         'foreign_tables': ['audit_log'],
         'current': True,
-        'release': '0.4',  # being made
+        'release': '0.4',
         'advice': None,
         'warnings': [ORPHAN_WARNING],
         'phase': 'contracted',

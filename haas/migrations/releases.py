@@ -30,10 +30,10 @@ BASELINES = {
 RELEASES = {
     # The baselines: the schema HaaS 0.2 made, adopted or created.
     '0.2': BASELINES,
-    # Owners, access lists, unique labels, action status, node metadata
-    # and 64-bit keys.
+    # Owners, access lists, unique labels, action status and errors, node
+    # metadata and 64-bit keys.
     '0.3': {
-        CORE: '6ab9ae569654',
+        CORE: 'eba7cfa60973',
         'haas.ext.auth.database': '15084df56fa8',
         'haas.ext.network_allocators.vlan_pool': '6061f125b415',
         'haas.ext.obm.ipmi': 'bfe71cdb8f5d',
@@ -42,8 +42,8 @@ RELEASES = {
         'haas.ext.switches.mock': 'b9d87c7080f1',
         'haas.ext.switches.nexus': '45b6520d2c63',
     },
-    # Being made: the real switch drivers, the networking actions' errors,
-    # ports' own actions.
+    # Real switch drivers, ports' own actions, nodes' OBM switch and
+    # console logs, daemons' heartbeats, passwords encrypted at rest.
     '0.4': {
         CORE: 'e0635646ea80',
         'haas.ext.auth.database': '15084df56fa8',
@@ -59,8 +59,10 @@ RELEASES = {
     },
 }
 
-#: The release being made, None between releases (see the docstring).
-UNRELEASED = '0.4'
+#: The release being made, None between releases (see the docstring):
+#: the next revision of a branch of HaaS starts the next release, with an
+#: entry of its own (tests/test_evolution.py says so).
+UNRELEASED = None
 
 
 class Release:

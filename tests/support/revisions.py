@@ -6,16 +6,19 @@ import pathlib
 from haas.migrations import LEDGER
 
 #: Core's revisions, first to last: its HaaS 0.2 baseline, where a 0.2
-#: database is adopted, then HaaS 0.3's, ending at CORE_0_3, on which every
-#: extension's 0.3 revision depends, then those made since (the head is
-#: past release 0.3, in release 0.4, being made).
+#: database is adopted, then HaaS 0.3's, among them DEPENDED_ON, on which
+#: every extension's 0.3 revision depends, and ending at CORE_0_3, then
+#: those made since (the head is past release 0.3, in release 0.4).
 CORE_REVISIONS = ['6a8c19565060', 'b5f9f30f275f', '5a8438c6d019',
                   '956783fe5a7b', '153502badb2b', '3c2af72d0b46',
                   '6ab9ae569654', 'eba7cfa60973', 'ee4142f61a1b',
                   'a7c6e21bf432', '3c8b1139f71f', '3cbce94efc51',
                   'd7e4a1c9b352', 'e0635646ea80']
 CORE_BASELINE, CORE_HEAD = CORE_REVISIONS[0], CORE_REVISIONS[-1]
-CORE_0_3 = '6ab9ae569654'
+CORE_0_3 = 'eba7cfa60973'
+#: Core's 0.3 revision on which every extension's 0.3 revision depends:
+#: the one before CORE_0_3, which no extension of 0.3 needs.
+DEPENDED_ON = '6ab9ae569654'
 
 LEDGER_HEAD = '82a6f7041729'
 SWITCH_HEAD = '8bdf5c902a41'
@@ -130,16 +133,17 @@ SCRIPTS = {
         widened('15084df56fa8', 'the database auth backend')],
 }
 
-#: Core's scripts through release 0.3, on whose last every extension's
-#: 0.3 revision depends, and those since, on which none depends.
-TO_0_3 = SCRIPTS[CORE][:CORE_REVISIONS.index(CORE_0_3) + 1]
-LATER = SCRIPTS[CORE][len(TO_0_3):]
+#: Core's scripts through DEPENDED_ON, on whose last every extension's
+#: 0.3 revision depends, and those after it, on which none of those
+#: depends.
+TO_DEPENDED = SCRIPTS[CORE][:CORE_REVISIONS.index(DEPENDED_ON) + 1]
+LATER = SCRIPTS[CORE][len(TO_DEPENDED):]
 
 
 def upgrades(*branches):
     """(branch, script) of every script of `branches`, in the order an
-    upgrade runs them: core's since 0.3 after the others, which need
-    only core's 0.3."""
+    upgrade runs them: core's after DEPENDED_ON after the others, which
+    need only core's DEPENDED_ON."""
     steps = [(b, script) for b in branches for script in SCRIPTS[b]
              if not (b == CORE and script in LATER)]
     return steps + [(CORE, script) for script in LATER if CORE in branches]

@@ -1,6 +1,6 @@
-"""Checkpoint of branch haas at release 0.3 (6ab9ae569654).
+"""Checkpoint of branch haas at release 0.3 (eba7cfa60973).
 
-Builds the branch's tables at 6ab9ae569654 at once, on a database where
+Builds the branch's tables at eba7cfa60973 at once, on a database where
 the branch has none yet, in place of the revisions it replaces; a
 database at any of them goes on through the history.  Written by
 `haas-admin db checkpoint haas --release 0.3` from the schema the
@@ -13,14 +13,15 @@ from alembic import op
 
 
 branch = 'haas'
-checkpoint_of = '6ab9ae569654'
+checkpoint_of = 'eba7cfa60973'
 replaces = ('6a8c19565060',
  'b5f9f30f275f',
  '5a8438c6d019',
  '956783fe5a7b',
  '153502badb2b',
  '3c2af72d0b46',
- '6ab9ae569654')
+ '6ab9ae569654',
+ 'eba7cfa60973')
 
 
 def upgrade():
@@ -133,6 +134,7 @@ def upgrade():
     sa.Column('uuid', sa.VARCHAR(), nullable=False),
     sa.Column('status', sa.VARCHAR(), nullable=False),
     sa.Column('type', sa.VARCHAR(), nullable=False),
+    sa.Column('error', sa.TEXT(), nullable=True),
     sa.CheckConstraint("status = 'PENDING' OR status = 'DONE' OR status = 'ERROR'", name=op.f('networking_action_status_check')),
     sa.CheckConstraint("type = 'modify_port' OR type = 'revert_port'", name=op.f('networking_action_type_check')),
     sa.ForeignKeyConstraint(['new_network_id'], ['network.id'], name=op.f('networking_action_new_network_id_fkey')),
