@@ -2,4 +2,4 @@
 it and the OpenAPI document shows it, without importing the `haas` package's
 entry point (`create_app`)."""
 
-__version__ = '0.4.0'
+__version__ = '0.5.0.dev0'
