@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from haas import crypto
+from haas.migrations.servers import RELEASE
 
 from support.commands import HAAS_ADMIN, cli
 from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
@@ -161,7 +162,7 @@ def test_0_3_serves_through_expand_and_this_tree_serves_after_contract(
 
         stop(old)
         stop(fresh)
-        eventually(lambda: all(c['release'] == '0.4'
+        eventually(lambda: all(c['release'] == RELEASE
                                for c in status(config)['clients']),
                    what='the 0.3 servers\' connections to end')
         contracted = cli(['db', 'upgrade', '--phase', 'contract'], config)
@@ -178,13 +179,14 @@ def test_0_3_serves_through_expand_and_this_tree_serves_after_contract(
 
     assert expanded_status['phase'] == 'expanded'
     assert expanded_status['current'] is True
-    assert {c['release'] for c in expanded_status['clients']} == {None, '0.4'}
+    assert {c['release'] for c in expanded_status['clients']} == {
+        None, RELEASE}
     assert refused.exit_code == 1
     assert (daemon.returncode, daemon.stderr.splitlines()[-1:]) == (1, [
         'Error: the database is expanded for an online upgrade, not '
         'contracted: this process starts after `haas-admin db upgrade '
         '--phase contract`; the previous release\'s runs until then'])
-    assert 'may be of servers of a release before 0.4' in refused.stderr
+    assert f'may be of servers of a release before {RELEASE}' in refused.stderr
     assert contracted.exit_code == 0, contracted.output
     assert (after['phase'], after['current']) == ('contracted', True)
     assert (served, again_served) == ([200] * 3, 200)

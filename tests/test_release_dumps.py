@@ -116,10 +116,15 @@ def test_the_0_3_dump_is_release_0_3_and_upgrades_to_head_with_every_row(
     assert {t: r for t, r in state_rows(app).items()
             if t not in unchanged} == {
         t: r for t, r in rows.items() if t not in unchanged}
-    created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
-    with created.app_context():
+    assert snapshot(app) == created(pg_databases)
+
+
+def created(databases):
+    """The snapshot of a database `db create` made."""
+    app = make_app(databases.new(), LEGACY_EXTENSIONS)
+    with app.app_context():
         migrations.create()
-    assert snapshot(app) == snapshot(created)
+    return snapshot(app)
 
 
 def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
@@ -177,10 +182,7 @@ def test_the_0_4_dump_is_release_0_4_and_upgrades_to_head_with_every_row(
     after = json.loads(cli(['db', 'status', '--json'], config).output)
     assert (after['current'], after['release']) == (True, '0.4')
     assert state_rows(app) == rows
-    created = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
-    with created.app_context():
-        migrations.create()
-    assert snapshot(app) == snapshot(created)
+    assert snapshot(app) == created(pg_databases)
 
 
 def test_the_0_4_dump_upgraded_to_head_is_served(loaded_0_4, tmp_path):

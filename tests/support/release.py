@@ -17,7 +17,7 @@ import urllib.error
 
 import pytest
 
-from support.servers import Server, free_port
+from support.servers import Server, free_port, stop
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -85,15 +85,6 @@ def start_server(command, env, uri, log_path):
                             f'({process.returncode}):\n'
                             f'{pathlib.Path(log_path).read_text()}')
             time.sleep(0.05)
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def commit_of(subject):

@@ -167,12 +167,18 @@ def serving(uri, tmp_path, extra='', gunicorn=False,
                 time.sleep(0.05)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process):
+    """Stop `process`: SIGTERM, and SIGKILL if it is still there after
+    10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 #: How often a daemon on SQLite, which has no notifications, looks for
