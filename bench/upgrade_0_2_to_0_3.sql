@@ -181,4 +181,7 @@ ALTER TABLE user_projects ADD CONSTRAINT user_projects_project_id_fkey
 ALTER TABLE metadata ADD CONSTRAINT metadata_owner_id_fkey
     FOREIGN KEY (owner_id) REFERENCES node (id);
 
+-- Why an action failed (eba7cfa60973, the last of 0.3's core revisions).
+ALTER TABLE networking_action ADD COLUMN error text;
+
 COMMIT;
