@@ -372,10 +372,23 @@ class SolSession:
                                            port=port, force=force)
         except exceptions.IpmiException as e:
             raise OBMError(f'BMC {host}: {e or "no answer"}') from None
+        #: the session that activated the console, once it is
+        self.session_id: int | None = None
 
     @property
     def broken(self) -> bool:
-        return bool(self.console.broken)
+        if self.console.broken:
+            return True
+        # A BMC that stops answering the session (it restarted) gets a
+        # new login from pyghmi, which keeps this console object: but the
+        # SOL payload was the old session's, and its keepalive would say
+        # so only about 30 s later.  A new session id is the sign.
+        session = self.console.ipmi_session
+        if self.session_id is None:
+            if self.console.activated and session is not None:
+                self.session_id = session.sessionid
+            return False
+        return session is None or session.sessionid != self.session_id
 
     @property
     def active(self) -> bool:
