@@ -1,15 +1,18 @@
 """`db lint`'s check that an expand revision only adds.
 
 The previous release's servers run on what an expand revision leaves
-(haas.migrations.phases), so its PostgreSQL SQL, rendered offline as `db
-lint` renders it, must not drop, rename, make a column NOT NULL, add one
-NOT NULL without a default, change a column's type, or delete rows, on a
-table that a revision of the same run did not create.  No waiver: a
-revision that must do one of these is a contract revision.
+(haas.migrations.phases), so its PostgreSQL SQL, rendered offline and
+parsed as `db lint` reads it (haas.migrations.linting), must not drop,
+rename, make a column NOT NULL, add one NOT NULL without a default, change
+a column's type, or delete rows, on a table that a revision of the same run
+did not create.  No waiver: a revision that must do one of these is a
+contract revision.
 """
 
 import dataclasses
-import re
+
+from pglast import ast
+from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from haas.migrations import linting, phases
 from haas.migrations.linting import sql as parsing
@@ -28,13 +31,13 @@ RULES = {
 }
 ADVICE = 'make it additive, or declare it phase = \'contract\''
 
-_NAME = r'"?(?P<table>\w+)"?'
-_CREATE = re.compile(rf'^CREATE TABLE (?:IF NOT EXISTS )?{_NAME}', re.I)
-_DROP = re.compile(rf'^(?:DROP (?:TABLE|VIEW|SEQUENCE|TYPE) '
-                   rf'(?:IF EXISTS )?|DELETE FROM |TRUNCATE (?:TABLE )?)'
-                   rf'{_NAME}', re.I)
-_ALTER = re.compile(rf'^ALTER TABLE (?:IF EXISTS )?(?:ONLY )?{_NAME} '
-                    rf'(?P<rest>.*)$', re.I | re.S)
+#: What a drop may remove that the previous release uses.
+_DROPPED = (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW,
+            ObjectType.OBJECT_SEQUENCE, ObjectType.OBJECT_TYPE)
+#: ALTER TABLE commands that remove something: a column, its default,
+#: identity or generation expression (not a constraint or a NOT NULL).
+_REMOVING = (AlterTableType.AT_DropColumn, AlterTableType.AT_DropIdentity,
+             AlterTableType.AT_DropExpression)
 
 
 @dataclasses.dataclass
@@ -62,28 +65,55 @@ class Finding:
                 f'{RULES[self.rule]} ({ADVICE}): {text}')
 
 
-def rules_of(statement, created=()):
-    """The rules `statement` breaks, on a table not in `created`."""
-    match = _DROP.match(statement)
-    if match:
-        if match.group('table') not in created:
+def rules_of(node, created=()):
+    """The rules parsed statement `node` breaks, on a table not in
+    `created`."""
+    if isinstance(node, ast.DropStmt):
+        if node.removeType in _DROPPED and any(
+                _last_name(o) not in created for o in node.objects):
             yield 'expand-drops'
-        return
-    match = _ALTER.match(statement)
-    if not match or match.group('table') in created:
-        return
-    rest = ' '.join(match.group('rest').split()).upper()
-    if rest.startswith('RENAME'):
-        yield 'expand-renames'
-    if re.search(r'\bDROP (?!CONSTRAINT|NOT NULL)', rest):
+    elif isinstance(node, (ast.DeleteStmt, ast.TruncateStmt)):
+        relations = getattr(node, 'relations', None) or (node.relation,)
+        if any(r.relname not in created for r in relations):
+            yield 'expand-drops'
+    elif isinstance(node, ast.RenameStmt):
+        if node.relation is not None and node.relation.relname not in \
+                created and node.renameType in (
+                    ObjectType.OBJECT_TABLE, ObjectType.OBJECT_TABCONSTRAINT,
+                    ObjectType.OBJECT_COLUMN) and (
+                node.renameType != ObjectType.OBJECT_COLUMN
+                or node.relationType == ObjectType.OBJECT_TABLE):
+            yield 'expand-renames'
+    elif isinstance(node, ast.AlterTableStmt):
+        if node.objtype != ObjectType.OBJECT_TABLE or \
+                node.relation.relname in created:
+            return
+        for command in node.cmds:
+            yield from _command_rules(command)
+
+
+def _command_rules(command):
+    kind = command.subtype
+    if kind in _REMOVING or (kind == AlterTableType.AT_ColumnDefault
+                             and command.def_ is None):
         yield 'expand-drops'
-    if re.search(r'\bSET NOT NULL\b', rest) or (
-            rest.startswith('ADD') and not rest.startswith('ADD CONSTRAINT')
-            and 'NOT NULL' in rest and 'DEFAULT' not in rest):
+    elif kind == AlterTableType.AT_SetNotNull:
         yield 'expand-sets-not-null'
-    if re.search(r'\bALTER (?:COLUMN )?(?!COLUMN )\S+ (?:SET DATA )?TYPE\b',
-                 rest):
+    elif kind == AlterTableType.AT_AddColumn:
+        constraints = {c.contype for c in command.def_.constraints or ()}
+        if ConstrType.CONSTR_NOTNULL in constraints and \
+                ConstrType.CONSTR_DEFAULT not in constraints:
+            yield 'expand-sets-not-null'
+    elif kind == AlterTableType.AT_AlterColumnType:
         yield 'expand-changes-type'
+
+
+def _last_name(names):
+    """The object name of an entry of DROP's list: a qualified name, or a
+    TypeName (DROP TYPE)."""
+    if isinstance(names, ast.TypeName):
+        names = names.names
+    return names[-1].sval
 
 
 def findings(runner, branches, steps, start):
@@ -95,12 +125,10 @@ def findings(runner, branches, steps, start):
     for branch, revision, sql in linting.sections(runner, steps, start):
         script = branches.revisions[revision]
         expand = phases.phase_of(script) == phases.EXPAND
-        for statement, _ in parsing.parse(sql):
-            table = _CREATE.match(statement)
-            if table:
-                created.add(table.group('table'))
+        for statement, node in parsing.parse(sql):
+            if isinstance(node, ast.CreateStmt):
+                created.add(node.relation.relname)
             elif expand:
                 found += [Finding(branch, script.revision, rule, statement)
-                          for rule in dict.fromkeys(rules_of(statement,
-                                                             created))]
+                          for rule in dict.fromkeys(rules_of(node, created))]
     return found
