@@ -12,7 +12,7 @@ import pytest
 from haas import heartbeat
 from haas.model import db
 
-from support.api import OBM, SWITCH, basic
+from support.api import OBM, SWITCH, add_admin
 from support.commands import HAAS_ADMIN, cli
 from support.config import LEGACY_EXTENSIONS, config_text
 from support.databases import make_app
@@ -30,13 +30,7 @@ def site(databases, tmp_path):
     assert cli(['db', 'create'], config).exit_code == 0
     app = make_app(uri, LEGACY_EXTENSIONS)
     client = app.test_client()
-    with app.app_context():
-        from haas.ext.auth.database import User
-        user = User(label='admin', is_admin=True)
-        user.set_password('pw')
-        db.session.add(user)
-        db.session.commit()
-    admin = basic('admin', 'pw')
+    admin = add_admin(app)
     assert client.put('/switch/sw0', json=SWITCH,
                       headers=admin).status_code == 200
     assert client.put('/switch/sw0/port/p1',

@@ -16,7 +16,7 @@ import haas
 from haas.errors import ConfigError
 from haas.model import NetworkingAction, db
 
-from support.api import ADMIN_ONLY, SWITCH, basic
+from support.api import ADMIN_ONLY, SWITCH, add_admin
 from support.commands import GUNICORN, HAAS_ADMIN, run_admin
 from support.config import (
     API_EXTENSIONS,
@@ -193,13 +193,7 @@ def test_the_daemon_serves_its_own_metrics(tmp_path):
     run_admin(['db', 'create'], env={'HAAS_CONFIG': str(path)})
     app = haas.create_app(config)
     client = app.test_client()
-    with app.app_context():
-        from haas.ext.auth.database import User
-        user = User(label='admin', is_admin=True)
-        user.set_password('pw')
-        db.session.add(user)
-        db.session.commit()
-    admin = basic('admin', 'pw')
+    admin = add_admin(app)
     daemon = subprocess.Popen(
         [HAAS_ADMIN, 'serve-networks'],
         env={**os.environ, 'HAAS_CONFIG': str(path)},

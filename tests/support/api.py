@@ -62,6 +62,19 @@ def basic(user, password):
     return {'Authorization': f'Basic {token}'}
 
 
+def add_admin(app, label='admin', password='pw'):
+    """An administrator in the database auth of `app`; its request
+    headers."""
+    from haas.ext.auth.database import User
+    from haas.model import db
+    with app.app_context():
+        user = User(label=label, is_admin=True)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+    return basic(label, password)
+
+
 def calls(client, headers, *requests):
     """Send each (method, path, body) of `requests`; each must succeed."""
     for method, path, body in requests:
