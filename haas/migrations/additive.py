@@ -14,7 +14,7 @@ import dataclasses
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, ObjectType
 
-from haas.migrations import linting, phases
+from haas.migrations import phases
 from haas.migrations.linting import sql as parsing
 
 RULES = {
@@ -116,13 +116,12 @@ def _last_name(names):
     return names[-1].sval
 
 
-def findings(runner, branches, steps, start):
-    """The Findings of the expand revisions among the upgrade `steps` from
-    version rows `start`: their PostgreSQL SQL, read statement by
-    statement."""
+def findings(branches, rendered):
+    """The Findings of the expand revisions among the `rendered` sections
+    (haas.migrations.linting.sections), read statement by statement."""
     created = set()
     found = []
-    for branch, revision, sql in linting.sections(runner, steps, start):
+    for branch, revision, sql in rendered:
         script = branches.revisions[revision]
         expand = phases.phase_of(script) == phases.EXPAND
         for statement, node in parsing.parse(sql):

@@ -66,10 +66,11 @@ class Reviewing:
         """The lint's findings, then those of the check that expand
         revisions are additive (haas.migrations.additive)."""
         from haas.migrations import additive, linting
-        return (linting.lint(self.runner(), self.branches, steps, start,
-                             catalog)
-                + additive.findings(self.runner(), self.branches, steps,
-                                    start))
+        runner = self.runner()
+        # Rendered once, read by both.
+        rendered = list(linting.sections(runner, steps, start))
+        return (linting.lint(runner, self.branches, rendered, catalog)
+                + additive.findings(self.branches, rendered))
 
     # --- the ledger -------------------------------------------------------
 

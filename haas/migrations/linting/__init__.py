@@ -254,13 +254,13 @@ def read_revision(sql, catalog):
     return found
 
 
-def lint(runner, branches, steps, start, catalog=None):
-    """The Findings of the upgrade `steps` from version rows `start`, on
-    the database `catalog` describes (None: without one, every table the
-    steps do not create counts as holding rows)."""
+def lint(runner, branches, rendered, catalog=None):
+    """The Findings of the `rendered` sections (what `sections` gave for
+    `runner`), on the database `catalog` describes (None: without one,
+    every table the sections do not create counts as holding rows)."""
     catalog = catalog or statements.Catalog()
     findings = []
-    for branch, revision, sql in sections(runner, steps, start):
+    for branch, revision, sql in rendered:
         script = branches.revisions[revision]
         waived = waivers(script)
         try:
