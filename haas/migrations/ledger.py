@@ -13,6 +13,7 @@ now.
 import ast
 import dataclasses
 import datetime
+import functools
 import hashlib
 
 import sqlalchemy as sa
@@ -56,7 +57,14 @@ ledger_table = db.Table(
 def fingerprint(path, direction=UPGRADE):
     """The fingerprint of the script at `path` for `direction`."""
     with open(path, 'rb') as f:
-        tree = ast.parse(f.read(), path)
+        return _fingerprint(f.read(), path, direction)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(source, path, direction):
+    # Each revision applied, checked or listed asks again: a script's
+    # bytes are parsed once per process.
+    tree = ast.parse(source, path)
     other = DOWNGRADE if direction == UPGRADE else UPGRADE
     # A `phase` (haas.migrations.phases) says when a script may run, not
     # what it does: declared on a script that ran already, it changes

@@ -15,6 +15,7 @@ found without importing it is always the one it registers.
 import argparse
 import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -134,6 +135,51 @@ def alembic_config(folders):
     return config
 
 
+#: (folders) -> (what their files held, Alembic's ScriptDirectory over
+#: them): see script_directory.
+_read = {}
+
+
+def _contents(folders):
+    """A digest of the names and bytes of the scripts in `folders`."""
+    digest = hashlib.blake2b(digest_size=16)
+    for folder in folders:
+        try:
+            names = sorted(n for n in os.listdir(folder)
+                           if n.endswith('.py'))
+        except OSError:
+            names = []
+        digest.update(f'{folder}\0{len(names)}\0'.encode())
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, 'rb') as f:
+                    data = f.read()
+            except OSError:  # gone meanwhile
+                data = b''
+            digest.update(f'{name}\0{len(data)}\0'.encode() + data)
+    return digest.digest()
+
+
+def script_directory(config, folders):
+    """Alembic's ScriptDirectory for `config`, over `folders`.
+
+    Alembic reads and compiles every script each time its map of
+    revisions is built; a process that runs several commands (a server's
+    checks, `haas.testing`, a test suite) would do it for each.  So the
+    directory is kept, with its map, while the folders' files hold the
+    same bytes: a script written, edited or removed since is read again.
+    Comparing contents, not times, sees an edit within the same tick of
+    the file system's clock.
+    """
+    key = tuple(folders.values())
+    contents = _contents(key)
+    found = _read.get(key)
+    if found is None or found[0] != contents:
+        found = _read[key] = (contents, ScriptDirectory.from_config(config))
+    return found[1]
+
+
 class Branches:
     """The enabled branches, their scripts and their heads.
 
@@ -145,7 +191,7 @@ class Branches:
         self.extensions = list(extensions)
         self.folders = enabled_folders(self.extensions)
         self.config = alembic_config(self.folders)
-        self.script = ScriptDirectory.from_config(self.config)
+        self.script = script_directory(self.config, self.folders)
 
     @property
     def names(self):
@@ -331,7 +377,7 @@ def installed_branch_of():
         # A disabled extension is not imported: one without scripts in
         # its conventional folder has none to name.
         folders.update(folder_of(name, load=lambda name: None))
-    script = ScriptDirectory.from_config(alembic_config(folders))
+    script = script_directory(alembic_config(folders), folders)
     found = {}
     for revision in script.walk_revisions():
         branch = _labelled(revision, folders)
