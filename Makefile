@@ -36,8 +36,12 @@ run: $(VENV)/.installed-run
 # The house style (ruff) and the public API's types (mypy), then the whole
 # suite, on SQLite and on PostgreSQL (skipped when unreachable, unless
 # HAAS_TEST_REQUIRE_POSTGRES=1).
+# With Python's bytecode cache, even where PYTHONDONTWRITEBYTECODE turns
+# it off: the suite starts hundreds of processes (servers, daemons,
+# simulators, the client), and each would compile HaaS's modules anew, as
+# each pytest process would rewrite its plugins' assertions.
 test: lint $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
