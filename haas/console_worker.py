@@ -38,6 +38,10 @@ BACKOFF, MAX_BACKOFF = 1.0, 60.0
 CONNECT_TIMEOUT = 30.0
 #: A session that lasted this long starts its backoff over when lost.
 STEADY = 10.0
+#: Seconds a stopping worker gives its sessions to close: a BMC answers
+#: in milliseconds, and one that is gone (or stopping with the worker,
+#: as in `make run`) would hold the stop for pyghmi's 30 s of retries.
+CLOSE_WAIT = 2.0
 
 
 class Capture:
@@ -167,6 +171,21 @@ class Worker:
             capture.session.close()
             capture.session = None
 
+    def _close_all(self) -> None:
+        """Close every session, each in a thread of its own, for up to
+        CLOSE_WAIT seconds in all; a session still closing then is left
+        to the BMC's own timeout (the next worker's first session takes
+        its console over)."""
+        closing = [threading.Thread(target=self._close, args=(capture,),
+                                    name=f'closing {capture.label}',
+                                    daemon=True)
+                   for capture in self.captures.values()]
+        for thread in closing:
+            thread.start()
+        deadline = time.monotonic() + CLOSE_WAIT
+        for thread in closing:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def flush(self) -> None:
         for capture in list(self.captures.values()):
             text = capture.take()
@@ -223,8 +242,7 @@ class Worker:
                     continue
                 self.pump(0.1)
         finally:
-            for capture in self.captures.values():
-                self._close(capture)
+            self._close_all()
             try:
                 self.flush()
             except sa.exc.DBAPIError as e:
