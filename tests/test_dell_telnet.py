@@ -168,6 +168,8 @@ def cut_during_login():
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield listener.getsockname()
+    # What wakes the thread's accept (Linux); a close alone does not.
+    listener.shutdown(socket.SHUT_RDWR)
     listener.close()
     thread.join(10)
 

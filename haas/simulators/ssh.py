@@ -121,6 +121,13 @@ class _Keyboard:
                 echo(key)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Device:
     """One simulated switch: the model's Shell for each SSH (or telnet)
     session, on the configuration kept in `state_dir`."""
@@ -137,6 +144,8 @@ class Device:
         #: The open connections (asyncssh's, telnetlib3's writers):
         #: what `hang_up` closes.
         self.connections: set[typing.Any] = set()
+        #: The event loop that serves it, once started.
+        self.loop: asyncio.AbstractEventLoop | None = None
         #: The servers listening, SSH's first.
         self.listeners: list[typing.Any] = []
         self.address: tuple[str, int] = ('', 0)
@@ -149,6 +158,7 @@ class Device:
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         device = self
+        self.loop = asyncio.get_running_loop()
 
         class Server(asyncssh.SSHServer):
             def connection_made(self, conn: asyncssh.SSHServerConnection
@@ -194,8 +204,20 @@ class Device:
         self.hang_up()
 
     def hang_up(self) -> None:
+        """Close every open session, from the device's event loop or from
+        another thread (a test's): a transport closed outside its loop
+        would wait for the loop's next wake-up, a client's next packet."""
+        loop = self.loop
+        if loop is not None and loop.is_running() and \
+                _running_loop() is not loop:
+            asyncio.run_coroutine_threadsafe(self._hang_up(),
+                                             loop).result(30)
+            return
         for conn in list(self.connections):
             conn.close()
+
+    async def _hang_up(self) -> None:
+        self.hang_up()
 
     async def session(self, process: asyncssh.SSHServerProcess[str]
                       ) -> None:
