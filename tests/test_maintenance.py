@@ -67,7 +67,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope='module')
-def receiver():
+def receiving():
+    """The module's Receiver, serving in a thread."""
     server = Receiver()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,17 +78,28 @@ def receiver():
     server.server_close()
 
 
+@pytest.fixture
+def receiver(receiving):
+    """The module's Receiver as a new one is: nothing received, answering
+    204 at once, whatever the test before set."""
+    receiving.received.clear()
+    receiving.status = 204
+    receiving.hold.set()
+    return receiving
+
+
 def maintenance_config(url, timeout=1):
     return (f'[maintenance]\nproject = cleaning\nurl = {url}\n'
             f'token = {TOKEN}\ntimeout = {timeout}\n')
 
 
 @pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
-def api_app(request, tmp_path_factory, receiver):
-    """conftest's api_app, with a maintenance pool that tells `receiver`."""
+def api_app(request, tmp_path_factory, receiving):
+    """conftest's api_app, with a maintenance pool that tells the module's
+    Receiver."""
     with built_app(request.param, tmp_path_factory.mktemp('db'),
                    API_EXTENSIONS,
-                   extra=CHEAP_HASHES + maintenance_config(receiver.url)) \
+                   extra=CHEAP_HASHES + maintenance_config(receiving.url)) \
             as app:
         yield app
 
@@ -110,8 +122,6 @@ def world(call, receiver, switches):
     """Project cleaning; node-97 in project runway, powered on, its nic
     eth0 cabled to port gi1/0/1 of switch sw0; node-99 free."""
     mock.STATE.clear()
-    receiver.received.clear()
-    receiver.status = 204
     for method, path, body in [
             ('PUT', '/project/cleaning', None),
             ('PUT', '/switch/sw0', {'type': MOCK_SWITCH, 'hostname': 'h',
@@ -334,7 +344,6 @@ def register(server, address):
 def test_a_served_detach_powers_the_node_off_at_its_bmc(databases, tmp_path,
                                                         receiver):
     from haas.simulators import bmc
-    receiver.received.clear()
     with bmc.running(str(tmp_path / 'bmc'), BMC_USER, BMC_PASSWORD) \
             as address, served(databases, tmp_path, receiver) as server:
         register(server, address)
@@ -352,7 +361,6 @@ def test_a_served_detach_powers_the_node_off_at_its_bmc(databases, tmp_path,
 
 def test_a_bmc_that_does_not_answer_does_not_lose_the_detach(
         databases, tmp_path, receiver):
-    receiver.received.clear()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(('127.0.0.1', 0))
         address = silent.getsockname()

@@ -19,6 +19,7 @@ from support.switches import (
     action,
     cabled,
     failed_attempt,
+    restarted,
     sessions_at,
     shared_site,
     simulator,
@@ -321,12 +322,14 @@ def test_a_refused_command_ends_the_action_in_error(served, device):
 def test_a_switch_killed_mid_session_leaves_the_action_pending(
         pg_databases, tmp_path):
     folder, port = tmp_path / 'sw', free_port()
-    # Slow enough that the daemon is still at it when the switch dies.
-    switch = simulator('n3000', port, folder, latency=1)
+    switch = simulator('n3000', port, folder)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=EXTENSIONS) as (server, _):
             site = cable(server, f'127.0.0.1:{port}')
+            # Slow from here, so that the daemon is still at it when the
+            # switch dies (the port's revert above went at full speed).
+            switch = restarted(switch, 'n3000', port, folder, latency=1)
             found = site.queued('connect', {'network': site.network,
                                             'channel': 'vlan/105'})
             eventually(lambda: sessions_at(port),

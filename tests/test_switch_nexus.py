@@ -17,6 +17,7 @@ from support.switches import (
     action,
     cabled,
     failed_attempt,
+    restarted,
     sessions_at,
     shared_site,
     simulator,
@@ -283,14 +284,15 @@ def test_a_refused_command_ends_the_action_in_error(served, device):
 def test_a_switch_killed_mid_session_leaves_the_action_pending(
         pg_databases, tmp_path):
     folder, port = tmp_path / 'sw', free_port()
-
-    # Each command takes a second: the daemon is in the middle of its
-    # session when the switch dies.
-    switch = simulator('nexus', port, folder, latency=1)
+    switch = simulator('nexus', port, folder)
     try:
         with running(pg_databases.new(), tmp_path,
                      extensions=NEXUS_EXTENSIONS) as (server, _):
             site = cable(server, f'127.0.0.1:{port}', save=True)
+            # Each command takes a second from here (the port's revert
+            # above went at full speed): the daemon is in the middle of
+            # its session when the switch dies.
+            switch = restarted(switch, 'nexus', port, folder, latency=1)
             found = site.queued('connect', {'network': site.network,
                                             'channel': 'vlan/105'})
             eventually(lambda: sessions_at(port), what='the daemon to log in')

@@ -171,6 +171,14 @@ def simulator(model, port, state, latency=0.0, username=USER,
     return process
 
 
+def restarted(process, model, port, state, latency=0.0):
+    """The simulator `process` killed and started again on the same port
+    and state, each command now taking `latency` seconds."""
+    process.kill()
+    process.wait(10)
+    return simulator(model, port, state, latency=latency)
+
+
 def sessions_at(port):
     """How many TCP connections to local `port` are established: a
     simulator's sessions, seen from outside its process (Linux)."""
