@@ -1,9 +1,24 @@
 """Console capture end to end: served APIs (`haas-admin serve`) with the
 IPMI driver, a console worker (`haas-admin serve-consoles`) in a process
 of its own, and the simulated BMC in another, on SQLite and PostgreSQL.
-What the worker captured is read through the API."""
+What the worker captured is read through the API.
+
+Most tests share one served site and one console worker (a module's, per
+database), which always runs beside it: starting them is most of what a
+test would otherwise spend.  Each such test has a node and project of
+its own names, behind a simulated BMC of its own, and reads only what
+the worker logged about its node, so that none sees another's and their
+order does not matter.  A test's BMC outlives the shared worker: a
+session closed on a BMC that is gone would hold the worker's loop up
+for pyghmi's retries.  The test of a worker's stop starts one of its
+own there.  The tests whose point is a process's life beside a capture
+(a worker that must not run yet, an API server stopped, a worker
+stopped as its BMC is gone, a BMC restarted) have a site, worker and
+BMC of their own.
+"""
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -21,7 +36,7 @@ from haas.simulators import bmc, serial
 
 from support.commands import HAAS_ADMIN, cli, error_line
 from support.config import API_EXTENSIONS, config_text
-from support.servers import Server, eventually, free_port, serving
+from support.servers import ADMIN, Server, eventually, free_port, serving
 
 IPMI = 'http://schema.massopencloud.org/haas/v0/obm/ipmi'
 EXTENSIONS = API_EXTENSIONS + ['haas.ext.obm.ipmi']
@@ -35,19 +50,24 @@ EXTRA = ('[general]\nlog_level = info\n'
 #: for) to its login prompt.
 BOOT = ''.join(line + '\r\n' for line in serial.boot_lines(
     'default', 'node')) + 'node login: '
-NOT_CAPTURED = (404, {'type': 'NotFoundError',
-                      'msg': 'The console log for n1 does not exist.'})
 
 
-def register(server, address):
-    """Node n1 with an IPMI OBM at `address`, in project p."""
+def not_captured(node):
+    """The answer to GET /node/`node`/console while it has no log."""
+    return (404, {'type': 'NotFoundError',
+                  'msg': f'The console log for {node} does not exist.'})
+
+
+def register(server, address, node='n1', project='p'):
+    """Node `node` with an IPMI OBM at `address`, in project `project`
+    (made here)."""
     host, port = address
     for method, path, body in [
-            ('PUT', '/node/n1', {'obm': {
+            ('PUT', f'/node/{node}', {'obm': {
                 'type': IPMI, 'host': f'{host}:{port}', 'user': USER,
                 'password': PASSWORD}}),
-            ('PUT', '/project/p', None),
-            ('POST', '/project/p/connect_node', {'node': 'n1'})]:
+            ('PUT', f'/project/{project}', None),
+            ('POST', f'/project/{project}/connect_node', {'node': node})]:
         assert server.call(method, path, body) == (200, b''), path
 
 
@@ -66,37 +86,33 @@ class Device:
         self.stack.enter_context(bmc.running(
             self.folder, USER, PASSWORD, port=self.address[1]))
 
-
-@pytest.fixture
-def device(tmp_path):
-    found = Device(str(tmp_path / 'bmc'))
-    try:
-        yield found
-    finally:
-        found.stack.close()
+    def close(self):
+        self.stack.close()
 
 
 class Worker:
-    """A `haas-admin serve-consoles` process, and what it logged."""
+    """A `haas-admin serve-consoles` process on the site whose haas.cfg
+    is in `folder`, and what it logged (in `log_name` there)."""
 
-    def __init__(self, tmp_path):
-        self.log_path = tmp_path / 'consoles.log'
+    def __init__(self, folder, log_name='consoles.log'):
+        self.log_path = folder / log_name
         with open(self.log_path, 'wb') as log:
             self.process = subprocess.Popen(
                 [HAAS_ADMIN, 'serve-consoles'],
-                env={**os.environ, 'HAAS_CONFIG': str(tmp_path / 'haas.cfg')},
-                stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+                env={**os.environ, 'HAAS_CONFIG': str(folder / 'haas.cfg')},
+                stdout=log, stderr=subprocess.STDOUT, cwd=folder)
 
-    def lines(self, node='n1'):
+    def lines(self, node):
         """What it logged about node `node`'s console, its label cut."""
         prefix = f'console of {node}: '
         return [line[line.index(prefix) + len(prefix):]
                 for line in self.log_path.read_text().splitlines()
                 if prefix in line]
 
-    def connected(self, times=1):
-        eventually(lambda: self.lines().count('connected') >= times,
-                   seconds=120, what=f'connection {times} of the worker')
+    def connected(self, node, times=1):
+        eventually(lambda: self.lines(node).count('connected') >= times,
+                   seconds=120,
+                   what=f'connection {times} of the worker to {node}')
 
     def stop(self, timeout=30):
         self.process.terminate()
@@ -108,16 +124,125 @@ class Worker:
             raise
 
 
+class Site:
+    """A served site as one test sees it: node `node` of project
+    `project`, behind BMC `device`."""
+
+    def __init__(self, server, node, project, device):
+        self.server, self.node, self.project = server, node, project
+        self.device = device
+
+    def call(self, method, path, body=None, credentials=ADMIN):
+        return self.server.call(method, path, body, credentials)
+
+    def raw(self, method, path, body=None, credentials=ADMIN):
+        return self.server.raw(method, path, body, credentials)
+
+
+def console(site, credentials=ADMIN):
+    """(status, media type, text) of GET /node/<the node>/console."""
+    status, headers, data = site.raw('GET', f'/node/{site.node}/console',
+                                     credentials=credentials)
+    if status != 200:
+        return status, None, data
+    return status, headers.get_content_type(), data.decode()
+
+
+def captured(site, text):
+    """Wait for the node's console log to be `text`; fails with what it
+    was."""
+    seen = []
+
+    def check():
+        seen[:] = [console(site)]
+        return seen[0] == (200, 'text/plain', text)
+    try:
+        eventually(check, seconds=120, what=f'the log to be {text!r}')
+    except AssertionError:
+        raise AssertionError(f'the log is {seen[0]!r}') from None
+
+
+# --- the module's site and worker, shared -------------------------------
+
+#: The tests that share the module's site and worker, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+shared = pytest.mark.xdist_group('test_console_worker')
+
+
+class Served:
+    """The module's served site (its haas.cfg in `folder`), its console
+    worker, and the tests' BMCs (`devices`, closed once the worker
+    stopped)."""
+
+    def __init__(self, server, folder, worker, devices):
+        self.server, self.folder = server, folder
+        self.worker, self.devices = worker, devices
+
+
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('site')
+    with serving(module_databases.new(), folder, extensions=EXTENSIONS,
+                 extra=EXTRA) as server, \
+            contextlib.ExitStack() as devices:
+        worker = Worker(folder)
+        try:
+            yield Served(server, folder, worker, devices)
+        finally:
+            if worker.process.poll() is None:
+                worker.stop()
+
+
+# Names no other test of a process takes, whatever their order.
+_serial = itertools.count()
+
+
 @pytest.fixture
-def site(databases, tmp_path, device):
+def site(served, tmp_path):
+    """A node and project of this test's own on the shared site, behind
+    a BMC of its own; its capture is stopped after the test (any other
+    node's that the test added to `others` too), so that the worker
+    closes the session while the BMC still answers."""
+    n = next(_serial)
+    device = Device(str(tmp_path / 'bmc'))
+    served.devices.callback(device.close)
+    found = Site(served.server, f'node{n}', f'project{n}', device)
+    found.others = []
+    register(served.server, device.address, found.node, found.project)
+    yield found
+    for node in [found.node, *found.others]:
+        found.call('DELETE', f'/node/{node}/console')
+
+
+@pytest.fixture
+def worker(served):
+    """The shared console worker; no test stops it."""
+    return served.worker
+
+
+# --- a site and worker of a test's own ----------------------------------
+
+@pytest.fixture
+def device(tmp_path):
+    found = Device(str(tmp_path / 'bmc'))
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture
+def own_site(databases, tmp_path, device):
+    """Node n1 of project p on a site of this test's own, with no
+    worker."""
     with serving(databases.new(), tmp_path, extensions=EXTENSIONS,
                  extra=EXTRA) as server:
         register(server, device.address)
-        yield server
+        yield Site(server, 'n1', 'p', device)
 
 
 @pytest.fixture
-def worker(site, tmp_path):
+def own_worker(own_site, tmp_path):
     found = Worker(tmp_path)
     try:
         yield found
@@ -152,62 +277,54 @@ def another_server(tmp_path, uri):
         process.wait(timeout=30)
 
 
-def console(server, credentials=None):
-    """(status, media type, text) of GET /node/n1/console."""
-    args = {} if credentials is None else {'credentials': credentials}
-    status, headers, data = server.raw('GET', '/node/n1/console', **args)
-    if status != 200:
-        return status, None, data
-    return status, headers.get_content_type(), data.decode()
+# --- on the shared site -------------------------------------------------
 
-
-def captured(server, text):
-    """Wait for the console log to be `text`; fails with what it was."""
-    seen = []
-
-    def check():
-        seen[:] = [console(server)]
-        return seen[0] == (200, 'text/plain', text)
-    try:
-        eventually(check, seconds=120, what=f'the log to be {text!r}')
-    except AssertionError:
-        raise AssertionError(f'the log is {seen[0]!r}') from None
-
-
+@shared
 def test_a_node_whose_console_is_not_captured_has_no_log(site):
-    assert site.call('GET', '/node/n1/console') == NOT_CAPTURED
+    assert site.call('GET', f'/node/{site.node}/console') == \
+        not_captured(site.node)
 
 
+@shared
 def test_a_started_capture_has_an_empty_log_until_the_worker_writes(site):
-    assert site.call('PUT', '/node/n1/console') == (200, b'')
+    assert site.call('PUT', f'/node/{site.node}/console') == (200, b'')
     assert console(site) == (200, 'text/plain', '')
-    assert site.call('DELETE', '/node/n1/console') == (200, b'')
-    assert site.call('GET', '/node/n1/console') == NOT_CAPTURED
+    assert site.call('DELETE', f'/node/{site.node}/console') == (200, b'')
+    assert site.call('GET', f'/node/{site.node}/console') == \
+        not_captured(site.node)
 
 
+@shared
 def test_the_log_keeps_its_last_characters_and_only_its_captures(site):
-    # What the worker does with what it read, on the served database.
-    engine = sa.create_engine(site.uri, poolclass=sa.pool.NullPool)
+    # What the worker does with what it read, on the served database; of
+    # the captures, only this test's node's.
+    engine = sa.create_engine(site.server.uri, poolclass=sa.pool.NullPool)
+
+    def mine():
+        with engine.connect() as connection:
+            return {node: epoch for node, epoch
+                    in consoles.captured(connection).items()
+                    if node == node_id}
     try:
         with engine.connect() as connection:
-            node_id = connection.execute(sa.select(Node.id)).scalar_one()
-        assert site.call('PUT', '/node/n1/console') == (200, b'')
-        with engine.connect() as connection:
-            first = consoles.captured(connection)
+            node_id = connection.execute(sa.select(Node.id).where(
+                Node.label == site.node)).scalar_one()
+        assert site.call('PUT', f'/node/{site.node}/console') == (200, b'')
+        first = mine()
         appended = [consoles.append(engine, node_id, first[node_id],
                                     'a' * 10, 8),
                     consoles.append(engine, node_id, first[node_id],
                                     'bcd', 8)]
         kept = console(site)
-        assert site.call('DELETE', '/node/n1/console') == (200, b'')
+        assert site.call('DELETE', f'/node/{site.node}/console') == \
+            (200, b'')
         appended.append(consoles.append(engine, node_id, first[node_id],
                                         'gone', 8))
-        assert site.call('PUT', '/node/n1/console') == (200, b'')
+        assert site.call('PUT', f'/node/{site.node}/console') == (200, b'')
         # A capture read before the stop writes nothing into the next.
         appended.append(consoles.append(engine, node_id, first[node_id],
                                         'old', 8))
-        with engine.connect() as connection:
-            second = consoles.captured(connection)
+        second = mine()
     finally:
         engine.dispose()
     assert (appended, kept, console(site), set(first), set(second),
@@ -215,6 +332,153 @@ def test_the_log_keeps_its_last_characters_and_only_its_captures(site):
         [True, True, False, False], (200, 'text/plain', 'aaaaabcd'),
         (200, 'text/plain', ''), {node_id}, {node_id}, False)
 
+
+@shared
+def test_detaching_the_node_clears_its_log(site, worker):
+    node = site.node
+    assert site.call('PUT', f'/node/{node}/console') == (200, b'')
+    worker.connected(node)
+    assert site.call('POST', f'/node/{node}/power_on') == (200, b'')
+    captured(site, BOOT)
+    assert site.call('POST', f'/project/{site.project}/detach_node',
+                     {'node': node}) == (200, b'')
+    eventually(lambda: 'capture stopped' in worker.lines(node),
+               what='the capture stopped')
+    gone = site.call('GET', f'/node/{node}/console')
+    other = f'{site.project}-next'
+    assert site.call('PUT', f'/project/{other}') == (200, b'')
+    assert site.call('POST', f'/project/{other}/connect_node',
+                     {'node': node}) == (200, b'')
+    assert site.call('PUT', f'/node/{node}/console') == (200, b'')
+    worker.connected(node, 2)
+    assert (gone, console(site)) == (not_captured(node),
+                                     (200, 'text/plain', ''))
+
+
+@shared
+def test_a_bmc_that_never_answers_holds_up_no_other_console(site, worker):
+    # pyghmi sets a session up without blocking: the worker keeps pumping
+    # the node's packets while the silent one's logins go unanswered and
+    # are retried.
+    node, silent_node = site.node, f'{site.node}-silent'
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(('127.0.0.1', 0))
+        host, port = silent.getsockname()
+        assert site.call('PUT', f'/node/{silent_node}', {'obm': {
+            'type': IPMI, 'host': f'{host}:{port}', 'user': USER,
+            'password': PASSWORD}}) == (200, b'')
+        site.others.append(silent_node)
+        assert site.call('PUT', f'/node/{silent_node}/console') == \
+            (200, b'')
+        assert site.call('PUT', f'/node/{node}/console') == (200, b'')
+        worker.connected(node)
+        assert site.call('POST', f'/node/{node}/power_on') == (200, b'')
+        captured(site, BOOT)
+        eventually(lambda: len(worker.lines(silent_node)) >= 2,
+                   seconds=120,
+                   what='two failed set-ups of the silent node\'s session')
+
+    assert (worker.lines(node), worker.lines(silent_node)[:2]) == (
+        ['connected'], ['lost (timeout); trying again in 1 s',
+                        'lost (timeout); trying again in 2 s'])
+
+
+@shared
+def test_a_competing_sol_session_is_taken_back(site, worker):
+    if shutil.which('ipmitool') is None:
+        if os.environ.get('CI'):
+            pytest.fail('ipmitool is not installed: .ci/run installs it')
+        pytest.skip('ipmitool is not installed (apt-get install ipmitool)')
+    node = site.node
+    assert site.call('PUT', f'/node/{node}/console') == (200, b'')
+    worker.connected(node)
+    host, port = site.device.address
+    other = subprocess.Popen(
+        ['ipmitool', '-I', 'lanplus', '-H', host, '-p', str(port),
+         '-U', USER, '-P', PASSWORD, 'sol', 'activate'],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: any(line.startswith('lost (')
+                               for line in worker.lines(node)),
+                   seconds=120, what='the worker to lose the console')
+        worker.connected(node, 2)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+    assert site.call('POST', f'/node/{node}/power_on') == (200, b'')
+    captured(site, BOOT)
+
+
+# A worker of its own, beside the shared one, on the shared site: no
+# capture is on between two tests, and it is given none.
+@shared
+def test_the_worker_stops_on_sigterm_and_says_so(served):
+    worker = Worker(served.folder, f'consoles-{next(_serial)}.log')
+    try:
+        deadline = time.monotonic() + 60
+        while 'serving consoles' not in worker.log_path.read_text():
+            assert time.monotonic() < deadline, worker.log_path.read_text()
+            time.sleep(0.05)
+        assert worker.stop() == 0
+    finally:
+        if worker.process.poll() is None:
+            worker.stop()
+    assert worker.log_path.read_text().splitlines()[-1].endswith(
+        'serving consoles: stopped')
+
+
+# --- authorization, on the shared site ----------------------------------
+
+#: Stands for not_captured(the test's node) in what a test expects.
+NOT_CAPTURED = 'not captured'
+NO_ACCESS = (401, {'type': 'AuthorizationError',
+                  'msg': 'You do not have access to the required project.'})
+AUTH_FAILED = (401, {'type': 'AuthorizationError',
+                     'msg': 'Authentication failed. Authentication is '
+                            'required to use this service.'})
+
+
+@pytest.fixture
+def users(site):
+    """{who: credentials}: the administrator, a member of the node's
+    project, a member of another project only, and no one; the users and
+    the other project of names of this test's own."""
+    member = (f'{site.node}-member', 'member-pw')
+    outsider = (f'{site.node}-outsider', 'outsider-pw')
+    elsewhere = f'{site.project}-other'
+    assert site.call('PUT', f'/project/{elsewhere}') == (200, b'')
+    for (name, password), project in [(member, site.project),
+                                      (outsider, elsewhere)]:
+        assert site.call('PUT', f'/auth/basic/user/{name}',
+                         {'password': password, 'is_admin': False}) \
+            == (200, b'')
+        assert site.call('POST', f'/auth/basic/user/{name}/add_project',
+                         {'project': project}) == (200, b'')
+    return {'admin': ADMIN, 'member': member, 'outsider': outsider,
+            'nobody': None}
+
+
+@shared
+@pytest.mark.parametrize('who, expected', [
+    ('admin', [(200, b''), (200, b''), (200, b''), NOT_CAPTURED]),
+    ('member', [(200, b''), (200, b''), (200, b''), NOT_CAPTURED]),
+    ('outsider', [NO_ACCESS] * 4),
+    ('nobody', [AUTH_FAILED] * 4)])
+def test_the_console_calls_of_an_ipmi_node_are_for_its_project_and_admins(
+        site, users, who, expected):
+    path = f'/node/{site.node}/console'
+    answers = [site.raw(method, path, credentials=users[who])
+               for method in ('PUT', 'GET', 'DELETE', 'GET')]
+    found = [(status, json.loads(data) if status != 200 else data)
+             for status, _, data in answers]
+    # A refused PUT started nothing.
+    assert (found, site.call('GET', path)) == (
+        [not_captured(site.node) if answer == NOT_CAPTURED else answer
+         for answer in expected], not_captured(site.node))
+
+
+# --- with processes of their own ----------------------------------------
 
 def test_the_log_is_served_by_another_server_after_the_first_stopped(
         databases, tmp_path, device):
@@ -225,7 +489,7 @@ def test_the_log_is_served_by_another_server_after_the_first_stopped(
         assert first.call('PUT', '/node/n1/console') == (200, b'')
         worker = Worker(tmp_path)
         try:
-            worker.connected()
+            worker.connected('n1')
             assert first.call('POST', '/node/n1/power_on') == (200, b'')
         except BaseException:
             worker.stop()
@@ -233,115 +497,44 @@ def test_the_log_is_served_by_another_server_after_the_first_stopped(
     # The node boots while no API server runs; the worker goes on.
     try:
         with another_server(tmp_path, uri) as second:
-            captured(second, BOOT)
-        assert worker.lines() == ['connected']
+            captured(Site(second, 'n1', 'p', device), BOOT)
+        assert worker.lines('n1') == ['connected']
     finally:
         assert worker.stop() == 0
-    assert worker.lines() == ['connected']
+    assert worker.lines('n1') == ['connected']
     assert 'serving consoles: stopped' in worker.log_path.read_text()
-
-
-def test_detaching_the_node_clears_its_log(site, worker):
-    assert site.call('PUT', '/node/n1/console') == (200, b'')
-    worker.connected()
-    assert site.call('POST', '/node/n1/power_on') == (200, b'')
-    captured(site, BOOT)
-    assert site.call('POST', '/project/p/detach_node',
-                     {'node': 'n1'}) == (200, b'')
-    eventually(lambda: 'capture stopped' in worker.lines(),
-               what='the capture stopped')
-    gone = site.call('GET', '/node/n1/console')
-    assert site.call('PUT', '/project/q') == (200, b'')
-    assert site.call('POST', '/project/q/connect_node',
-                     {'node': 'n1'}) == (200, b'')
-    assert site.call('PUT', '/node/n1/console') == (200, b'')
-    worker.connected(2)
-    assert (gone, console(site)) == (NOT_CAPTURED, (200, 'text/plain', ''))
 
 
 # The worker's reconnect owes nothing to the database, and a restarted
 # BMC is noticed only after pyghmi's retries and its login again (about
-# 45 s): one backend is enough.
+# 45 s): one backend is enough.  A site of its own: the shared ones run
+# on the other worker of a distributed run meanwhile.
+@pytest.mark.slow
 @pytest.mark.parametrize('databases', ['sqlite'], indirect=True)
 def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
-        site, worker, device):
+        own_site, own_worker):
+    site, worker = own_site, own_worker
     assert site.call('PUT', '/node/n1/console') == (200, b'')
-    worker.connected()
+    worker.connected('n1')
     # The worker notices at its session's next keepalive (every 0.1-5 s,
     # as [haas.ext.obm.ipmi] keepalive says) that the session is gone.
-    device.restart()
-    worker.connected(2)
+    site.device.restart()
+    worker.connected('n1', 2)
     assert site.call('POST', '/node/n1/power_on') == (200, b'')
     captured(site, BOOT)
-    lines = worker.lines()
+    lines = worker.lines('n1')
     assert (lines[0], lines[1].startswith('lost ('), lines[-1]) == (
         'connected', True, 'connected')
 
 
-def test_a_bmc_that_never_answers_holds_up_no_other_console(site, worker):
-    # pyghmi sets a session up without blocking: the worker keeps pumping
-    # n1's packets while n2's logins go unanswered and are retried.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-        silent.bind(('127.0.0.1', 0))
-        host, port = silent.getsockname()
-        assert site.call('PUT', '/node/n2', {'obm': {
-            'type': IPMI, 'host': f'{host}:{port}', 'user': USER,
-            'password': PASSWORD}}) == (200, b'')
-        assert site.call('PUT', '/node/n2/console') == (200, b'')
-        assert site.call('PUT', '/node/n1/console') == (200, b'')
-        worker.connected()
-        assert site.call('POST', '/node/n1/power_on') == (200, b'')
-        captured(site, BOOT)
-        eventually(lambda: len(worker.lines('n2')) >= 2, seconds=120,
-                   what='two failed set-ups of n2\'s session')
-
-    assert (worker.lines(), worker.lines('n2')[:2]) == (
-        ['connected'], ['lost (timeout); trying again in 1 s',
-                        'lost (timeout); trying again in 2 s'])
-
-
-def test_a_competing_sol_session_is_taken_back(site, worker, device):
-    if shutil.which('ipmitool') is None:
-        if os.environ.get('CI'):
-            pytest.fail('ipmitool is not installed: .ci/run installs it')
-        pytest.skip('ipmitool is not installed (apt-get install ipmitool)')
-    assert site.call('PUT', '/node/n1/console') == (200, b'')
-    worker.connected()
-    host, port = device.address
-    other = subprocess.Popen(
-        ['ipmitool', '-I', 'lanplus', '-H', host, '-p', str(port),
-         '-U', USER, '-P', PASSWORD, 'sol', 'activate'],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    try:
-        eventually(lambda: any(line.startswith('lost (')
-                               for line in worker.lines()),
-                   seconds=120, what='the worker to lose the console')
-        worker.connected(2)
-    finally:
-        other.kill()
-        other.wait(timeout=10)
-    assert site.call('POST', '/node/n1/power_on') == (200, b'')
-    captured(site, BOOT)
-
-
-def test_the_worker_stops_on_sigterm_and_says_so(site, worker):
-    deadline = time.monotonic() + 60
-    while 'serving consoles' not in worker.log_path.read_text():
-        assert time.monotonic() < deadline, worker.log_path.read_text()
-        time.sleep(0.05)
-    assert worker.stop() == 0
-    assert worker.log_path.read_text().splitlines()[-1].endswith(
-        'serving consoles: stopped')
-
-
 def test_a_worker_whose_bmc_is_gone_stops_without_waiting_for_it(
-        site, worker, device):
+        own_site, own_worker):
     # Its session's close would be retried for 30 s: the worker gives
     # the BMCs CLOSE_WAIT (2 s) in all.
+    site, worker = own_site, own_worker
     assert site.call('PUT', '/node/n1/console') == (200, b'')
-    worker.connected()
-    device.stack.close()
+    worker.connected('n1')
+    site.device.close()
     assert worker.stop(timeout=10) == 0
     assert worker.log_path.read_text().splitlines()[-1].endswith(
         'serving consoles: stopped')
@@ -359,13 +552,15 @@ def doctor_says(tmp_path):
 
 
 def test_doctor_reports_the_worker_while_a_console_is_captured(
-        site, tmp_path):
+        own_site, tmp_path):
+    # A site of its own: no worker may run on it before this test's.
+    site = own_site
     idle = doctor_says(tmp_path)
     assert site.call('PUT', '/node/n1/console') == (200, b'')
     missing = doctor_says(tmp_path)
     worker = Worker(tmp_path)
     try:
-        worker.connected()
+        worker.connected('n1')
         alive = doctor_says(tmp_path)
     finally:
         assert worker.stop() == 0
@@ -375,48 +570,6 @@ def test_doctor_reports_the_worker_while_a_console_is_captured(
         'start `haas-admin serve-consoles`',
         f'ok    console worker: 1 alive ({socket.gethostname()}:'
         f'{worker.process.pid}), 1 console(s) captured')
-
-
-# --- authorization ------------------------------------------------------
-
-MEMBER, OUTSIDER = ('member', 'member-pw'), ('outsider', 'outsider-pw')
-
-
-@pytest.fixture
-def users(site):
-    for (name, password), project in [(MEMBER, 'p'), (OUTSIDER, 'o')]:
-        assert site.call('PUT', f'/auth/basic/user/{name}',
-                         {'password': password, 'is_admin': False}) \
-            == (200, b'')
-        assert site.call('PUT', f'/project/{project}') == (200, b'') \
-            or project == 'p'
-        assert site.call('POST', f'/auth/basic/user/{name}/add_project',
-                         {'project': project}) == (200, b'')
-    return site
-
-
-NO_ACCESS = (401, {'type': 'AuthorizationError',
-                  'msg': 'You do not have access to the required project.'})
-AUTH_FAILED = (401, {'type': 'AuthorizationError',
-                     'msg': 'Authentication failed. Authentication is '
-                            'required to use this service.'})
-
-
-@pytest.mark.parametrize('who, expected', [
-    (('admin', 'admin-pw'), [(200, b''), (200, b''), (200, b''),
-                             NOT_CAPTURED]),
-    (MEMBER, [(200, b''), (200, b''), (200, b''), NOT_CAPTURED]),
-    (OUTSIDER, [NO_ACCESS] * 4),
-    (None, [AUTH_FAILED] * 4)])
-def test_the_console_calls_of_an_ipmi_node_are_for_its_project_and_admins(
-        users, who, expected):
-    answers = [users.raw(method, '/node/n1/console', credentials=who)
-               for method in ('PUT', 'GET', 'DELETE', 'GET')]
-    found = [(status, json.loads(data) if status != 200 else data)
-             for status, _, data in answers]
-    # A refused PUT started nothing.
-    assert (found, users.call('GET', '/node/n1/console')) == (
-        expected, NOT_CAPTURED)
 
 
 # --- configuration ------------------------------------------------------
