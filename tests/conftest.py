@@ -13,9 +13,8 @@ import tempfile
 import pytest
 
 from haas import migrations
-from haas.model import db
 
-from support.api import basic, caller
+from support.api import caller
 from support.config import (
     API_EXTENSIONS,
     CHEAP_HASHES,
@@ -24,9 +23,12 @@ from support.config import (
 )
 from support.databases import (
     Databases,
+    Held,
     built_app,
     dispose_engines,
+    make_users,
     rolled_back,
+    sharing,
 )
 from support.example import EXAMPLE, EXAMPLE_MODULE
 from support.legacy import read_dump
@@ -47,6 +49,33 @@ def pytest_collection_modifyitems(items):
     distributed run then end together, rather than one of them alone on
     a long test the last to start."""
     items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
+@pytest.hookimpl(trylast=True, specname='pytest_collection_modifyitems')
+def pytest_collection_modifyitems_sharing(items):
+    """After pytest has grouped the tests by backend: within each module's
+    run on one backend, the tests that share its world first, so that the
+    world is built once (see `Held`)."""
+    def run(item):
+        params = getattr(item, 'callspec', None)
+        params = params.params if params else {}
+        return item.module, tuple(sorted(
+            (k, v) for k, v in params.items() if k.endswith('api_app')))
+
+    start = 0
+    while start < len(items):
+        end = start
+        while end < len(items) and run(items[end]) == run(items[start]):
+            end += 1
+        items[start:end] = sorted(items[start:end],
+                                  key=lambda item: not _shares(item))
+        start = end
+
+
+def _shares(item):
+    """Whether the test runs from its module's shared world."""
+    return hasattr(item.module, 'build_world') and \
+        'world' in item.fixturenames
 
 
 def _databases(backend, tmp_path_factory):
@@ -136,10 +165,43 @@ def null_api_app(request, tmp_path_factory):
         yield app
 
 
+# Shared worlds.  A module whose tests mostly start from the same rows,
+# made through the API, defines `build_world(client, users)` (which makes
+# them, and returns what its `world` fixture gives) and a `world` fixture
+# that returns `sharing(app).world`; WORLD_APP names the fixture of the
+# app it is built on ('api' unless said).  Its tests that take `world`
+# then run from one world built per module and backend (per worker),
+# each in a savepoint rolled back after it; its other tests keep a
+# transaction of their own.
+
+
+@pytest.fixture(scope='module')
+def held_api(request, api_app):
+    held = Held(api_app, request.module.build_world)
+    yield held
+    held.release()
+
+
+@pytest.fixture(scope='module')
+def held_dry_api(request, dry_api_app):
+    held = Held(dry_api_app, request.module.build_world)
+    yield held
+    held.release()
+
+
+def _test_transaction(request, app, name):
+    """The test's own rolled-back transaction, or a savepoint in the
+    module's shared world."""
+    if _shares(request.node) and \
+            getattr(request.module, 'WORLD_APP', 'api') == name:
+        return request.getfixturevalue(f'held_{name}').test()
+    return rolled_back(app)
+
+
 @pytest.fixture
-def api(api_app):
+def api(request, api_app):
     """The app, with each test rolled back: the schema is built once."""
-    with rolled_back(api_app) as app:
+    with _test_transaction(request, api_app, 'api') as app:
         yield app
 
 
@@ -156,9 +218,9 @@ def null_client(null_api_app):
 
 
 @pytest.fixture
-def dry_api(dry_api_app):
+def dry_api(request, dry_api_app):
     """The dry-run app, rolled back after the test."""
-    with rolled_back(dry_api_app) as app:
+    with _test_transaction(request, dry_api_app, 'dry_api') as app:
         yield app
 
 
@@ -170,7 +232,7 @@ def dry_client(dry_api):
 @pytest.fixture
 def dry_users(dry_api):
     """As `users`, for dry_client."""
-    return _make_users()
+    return _users(dry_api)
 
 
 @pytest.fixture
@@ -182,28 +244,14 @@ def call(client, users):
 
 @pytest.fixture
 def users(api):
-    """Callers under database auth, as request headers: `admin` (an
-    administrator), `runway` (a member of project runway), `other` (a
-    member of project manhattan) and `anonymous` (no credentials).  The
-    two projects exist."""
-    return _make_users()
+    """Callers under database auth, as request headers: see
+    `make_users`."""
+    return _users(api)
 
 
-def _make_users():
-    from haas.ext.auth.database import User
-    from haas.model import Project
-    runway, manhattan = Project(label='runway'), Project(label='manhattan')
-    people = {'admin': (True, []), 'runway': (False, [runway]),
-              'other': (False, [manhattan])}
-    for label, (is_admin, projects) in people.items():
-        user = User(label=label, is_admin=is_admin, projects=projects)
-        user.set_password(f'{label}-pw')
-        db.session.add(user)
-    db.session.add_all([runway, manhattan])
-    db.session.commit()
-    headers = {label: basic(label, f'{label}-pw') for label in people}
-    headers['anonymous'] = {}
-    return headers
+def _users(app):
+    held = sharing(app)
+    return make_users() if held is None else held.users
 
 
 @pytest.fixture

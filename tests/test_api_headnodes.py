@@ -26,7 +26,7 @@ from support.api import (
 )
 from support.commands import cli, error_line
 from support.config import API_EXTENSIONS, CHEAP_HASHES, config_text
-from support.databases import built_app, rolled_back, table_rows
+from support.databases import built_app, rolled_back, sharing, table_rows
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 IMAGES = ['base-headnode', 'img1', 'img2']
@@ -92,14 +92,19 @@ def admin(dry_call):
     return Admin(dry_call)
 
 
-@pytest.fixture
-def world(admin):
-    """What most dry-run tests start from:
+#: The app `build_world` builds on (conftest.py, shared worlds).
+WORLD_APP = 'dry_api'
+
+
+def build_world(client, users):
+    """What most dry-run tests start from, built once per module and
+    backend (conftest.py, shared worlds):
     net-r (runway's), net-m (manhattan's), net-pub (public) and net-prov
     (an administrator's, for runway), their ids from the pool; net-ext
     (public, its id 3000 given by the administrator);
     hn-r (runway, img1) with hnics eth1 on net-r and eth0 on no network,
     added in that order; hn-m (manhattan, img2) with hnic eth5."""
+    admin = Admin(caller(client, users))
     admin.network('net-r', owner='runway', access='runway')
     admin.network('net-m', owner='manhattan', access='manhattan')
     admin.network('net-pub')
@@ -108,6 +113,12 @@ def world(admin):
     admin.headnode('hn-r', hnics=[('eth1', 'net-r'), ('eth0', None)])
     admin.headnode('hn-m', project='manhattan', base_img='img2',
                    hnics=[('eth5', None)])
+
+
+@pytest.fixture
+def world(dry_api):
+    """The rows of `build_world`."""
+    return sharing(dry_api).world
 
 
 def headnode_row(label):

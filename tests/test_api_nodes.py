@@ -26,11 +26,12 @@ from support.api import (
     NO_ACCESS,
     answer,
     blocked,
+    caller,
     duplicate,
     error,
     not_found,
 )
-from support.databases import table_rows
+from support.databases import sharing, table_rows
 
 OBM_TYPE = 'http://schema.massopencloud.org/haas/v0/obm/mock'
 SWITCH_TYPE = 'http://schema.massopencloud.org/haas/v0/switches/mock'
@@ -105,14 +106,15 @@ def admin(call):
     return Admin(call)
 
 
-@pytest.fixture
-def world(admin):
-    """What most tests start from:
+def build_world(client, users):
+    """What most tests start from, built once per module and backend
+    (conftest.py, shared worlds):
     node-99 (free): eth0, and eth1 cabled to sw0's gi1/0/1;
     node-98 (free), no nics;
     node-97 (in runway): eth0;
     node-96 (in manhattan), no nics;
     sw0 with ports gi1/0/1 and gi1/0/5; sw1 with no ports."""
+    admin = Admin(caller(client, users))
     admin.node('node-99', 'eth0', 'eth1')
     admin.node('node-98')
     admin.node('node-97', 'eth0', project='runway')
@@ -120,6 +122,12 @@ def world(admin):
     admin.switch('sw0', 'gi1/0/1', 'gi1/0/5')
     admin.switch('sw1')
     admin.cable('sw0', 'gi1/0/1', 'node-99', 'eth1')
+
+
+@pytest.fixture
+def world(api):
+    """The rows of `build_world`."""
+    return sharing(api).world
 
 
 def find_nic(node, label):

@@ -21,6 +21,7 @@ from haas.config import with_driver
 from haas.model import db
 from haas.testing import plugin, postgresql_databases
 
+from support.api import basic
 from support.config import DEFAULT_EXTENSIONS, config_text
 
 # In haas.cfg's form: a bare postgresql:// URL means HaaS's driver, psycopg2.
@@ -138,6 +139,10 @@ def rolled_back(app):
     The session joins it through savepoints, so the code's own commits
     stay inside it.
     """
+    # A module's shared world would hold the database (SQLite's write
+    # lock, PostgreSQL's row locks) and show its rows: this test starts
+    # from the empty schema.
+    _release_held(app)
     with app.app_context():
         # The app outlives the test: its logins and failures must not.
         app.extensions['haas'].auth_backend.forget()
@@ -155,6 +160,122 @@ def rolled_back(app):
             engines[None] = engine
             transaction.rollback()
             connection.close()
+
+
+_held = {}  # id(app) -> the Held whose transaction is open on it
+_sharing = {}  # id(app) -> the Held of the test running on it, if shared
+
+
+class Held:
+    """A world built once for a module's tests, on one application.
+
+    Building the same rows through the API before each test is most of
+    what such tests cost.  Here one connection holds an outer transaction
+    for as long as the module's shared tests run on this backend; the
+    world (the users, then what `build` makes) is made in it once, and
+    each test runs inside a SAVEPOINT that is rolled back after it, so
+    every test starts from the same rows.  The session joins that
+    savepoint through savepoints of its own, as in `rolled_back`, so the
+    code's commits stay inside it.
+
+    A test that needs another start (no world, or a different one) goes
+    through `rolled_back`, which ends the held transaction first; the
+    next shared test builds the world again.  Sorting a module's shared
+    tests together (conftest.py) keeps that rare.
+    """
+
+    def __init__(self, app, build):
+        self.app = app
+        self.build = build
+        self.connection = None
+        self.users = self.world = None
+
+    def _open(self):
+        _release_held(self.app)
+        with self.app.app_context():
+            engines = db.engines
+            self.engine = engines[None]
+            self.connection = self.engine.connect()
+            self.transaction = self.connection.begin()
+            engines[None] = self.connection
+            _held[id(self.app)] = self
+            self._fresh_session()
+            self.users = make_users()
+            self.world = self.build(self.app.test_client(), self.users)
+            # What the build loaded must not reach a test's session.
+            db.session.remove()
+
+    def _fresh_session(self):
+        self.app.extensions['haas'].auth_backend.forget()
+        db.session.remove()
+        db.session.configure(join_transaction_mode='create_savepoint')
+
+    def release(self):
+        """Roll the world back and give the engine back to the app."""
+        if self.connection is None:
+            return
+        with self.app.app_context():
+            db.session.remove()
+            db.engines[None] = self.engine
+        try:
+            self.transaction.rollback()
+        finally:
+            self.connection.close()
+            self.connection = None
+            self.users = self.world = None
+            _held.pop(id(self.app), None)
+
+    @contextlib.contextmanager
+    def test(self):
+        """Run one test from the world, rolled back to it afterwards."""
+        if self.connection is not None and not self.transaction.is_active:
+            self.release()  # something ended it: build it again
+        if self.connection is None:
+            self._open()
+        with self.app.app_context():
+            self._fresh_session()
+            savepoint = self.connection.begin_nested()
+            _sharing[id(self.app)] = self
+            try:
+                yield self.app
+            finally:
+                _sharing.pop(id(self.app), None)
+                db.session.remove()
+                if savepoint.is_active:
+                    savepoint.rollback()
+
+
+def _release_held(app):
+    held = _held.get(id(app))
+    if held is not None:
+        held.release()
+
+
+def sharing(app):
+    """The Held whose world the current test on `app` runs from, or
+    None when the test has a transaction of its own."""
+    return _sharing.get(id(app))
+
+
+def make_users():
+    """Callers under database auth, as request headers: `admin` (an
+    administrator), `runway` (a member of project runway), `other` (a
+    member of project manhattan) and `anonymous` (no credentials).  The
+    two projects exist."""
+    from haas.ext.auth.database import User
+    from haas.model import Project
+    runway, manhattan = Project(label='runway'), Project(label='manhattan')
+    people = {'admin': (True, []), 'runway': (False, [runway]),
+              'other': (False, [manhattan])}
+    for label, (is_admin, projects) in people.items():
+        user = User(label=label, is_admin=is_admin, projects=projects)
+        user.set_password(f'{label}-pw')
+        db.session.add(user)
+    db.session.add_all([runway, manhattan])
+    db.session.commit()
+    headers = {label: basic(label, f'{label}-pw') for label in people}
+    headers['anonymous'] = {}
+    return headers
 
 
 def table_names(uri):
