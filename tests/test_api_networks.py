@@ -28,7 +28,7 @@ from haas.model import (
 from haas.model import PENDING as QUEUED
 
 from support.api import MOCK_OBM, MOCK_SWITCH, answer
-from support.databases import no_change, table_rows
+from support.databases import no_change, sharing, table_rows
 
 #: The VLANs of the `client` fixture's pool.
 POOL = set(range(100, 201)) | set(range(300, 501))
@@ -105,6 +105,21 @@ class Admin:
 @pytest.fixture
 def admin(client, users):
     return Admin(client, users['admin'])
+
+
+def build_world(client, users):
+    """What the tests of a node's networks start from, built once per
+    module and backend (conftest.py, shared worlds): `Admin.node()`'s
+    node-1, in runway, its eth0 cabled to port node-1-eth0 of sw0."""
+    Admin(client, users['admin']).node()
+
+
+@pytest.fixture
+def world(api, admin):
+    """The rows of `build_world`; `admin` cables further nics to its
+    sw0."""
+    admin.switch = 'sw0'
+    return sharing(api).world
 
 
 def create(client, headers, name, owner, access, net_id, field='owner'):
@@ -887,8 +902,7 @@ def connect(client, headers, network='net', channel=None, node='node-1',
 
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_node_connect_network_queues_the_default_channel(client, users,
-                                                         admin, who):
-    admin.node()
+                                                         admin, world, who):
     admin.network('net', 'runway', 'runway')
 
     response = connect(client, users[who])
@@ -900,8 +914,8 @@ def test_node_connect_network_queues_the_default_channel(client, users,
     assert attachments() == []
 
 
-def test_node_connect_network_queues_a_tagged_channel(client, users, admin):
-    admin.node()
+def test_node_connect_network_queues_a_tagged_channel(client, users, admin,
+                                                      world):
     vlan = admin.network('net', 'runway', 'runway')
 
     response = connect(client, users['runway'], channel=f'vlan/{vlan}')
@@ -930,10 +944,9 @@ def test_node_connect_network_answers_a_new_status_id_each_time(
     (None, []), (None, ['runway']), ('runway', ['runway']),
     ('manhattan', ['runway']), ('manhattan', ['manhattan', 'runway'])])
 def test_node_connect_network_owner_is_irrelevant_to_access(
-        client, users, admin, owner, access):
+        client, users, admin, world, owner, access):
     """A public network or one whose access list has runway, whoever owns
     it (a row written directly)."""
-    admin.node()
     db.session.add(Network(
         label='net', allocated=False, network_id=EXTERNAL_ID,
         owner=owner and find(Project, owner),
@@ -965,9 +978,8 @@ def test_node_connect_network_under_the_null_allocator_uses_null(
 
 @pytest.mark.parametrize('status', [DONE, ERROR])
 def test_node_connect_network_replaces_the_nics_finished_action(
-        client, users, admin, status):
+        client, users, admin, world, status):
     """A finished action blocks nothing: the new one takes its place."""
-    admin.node()
     admin.network('old', 'runway', 'runway')
     tagged = admin.network('net', 'runway', 'runway')
     if status == DONE:
@@ -985,8 +997,7 @@ def test_node_connect_network_replaces_the_nics_finished_action(
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
                                         ('anonymous', AUTH_FAILED)])
 def test_node_connect_network_is_refused_to_non_members(client, users, admin,
-                                                        who, error):
-    admin.node()
+                                                        world, who, error):
     admin.network('net')
 
     with no_change():
@@ -996,8 +1007,7 @@ def test_node_connect_network_is_refused_to_non_members(client, users, admin,
 
 
 def test_node_connect_network_unknown_node_is_404_first(client, users,
-                                                        admin):
-    admin.node()
+                                                        admin, world):
 
     with no_change():
         response = connect(client, users['other'], network='nowhere',
@@ -1008,8 +1018,7 @@ def test_node_connect_network_unknown_node_is_404_first(client, users,
 
 
 def test_node_connect_network_unknown_nic_is_404_before_the_network(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
 
     with no_change():
         response = connect(client, users['other'], network='nowhere',
@@ -1045,8 +1054,7 @@ def test_node_connect_network_free_node_is_a_project_mismatch(client, users,
 
 
 def test_node_connect_network_checks_authorization_before_pending_action(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('net')
     queue('net')
 
@@ -1057,8 +1065,7 @@ def test_node_connect_network_checks_authorization_before_pending_action(
 
 
 def test_node_connect_network_pending_action_blocks_before_network_access(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('mine', 'runway', 'runway')
     admin.network('theirs', 'manhattan', 'manhattan')
     queue('mine')
@@ -1069,8 +1076,8 @@ def test_node_connect_network_pending_action_blocks_before_network_access(
     assert answer(response) == (409, PENDING)
 
 
-def test_node_connect_network_pending_detach_blocks_too(client, users, admin):
-    admin.node()
+def test_node_connect_network_pending_detach_blocks_too(client, users, admin,
+                                                        world):
     admin.network('net', 'runway', 'runway')
     admin.network('other-net', 'runway', 'runway')
     attach('other-net')
@@ -1085,10 +1092,9 @@ def test_node_connect_network_pending_detach_blocks_too(client, users, admin):
 @pytest.mark.parametrize('shared', [(), ('third',)])
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_node_connect_network_of_another_project_is_a_project_mismatch(
-        client, users, admin, third, who, shared):
+        client, users, admin, world, third, who, shared):
     """A network of manhattan, shared or not with a project other than
     the node's."""
-    admin.node()
     admin.network('theirs', 'manhattan', 'manhattan')
     share('theirs', *shared)
     # Even an attachment that should not exist does not hide the mismatch.
@@ -1160,8 +1166,7 @@ def test_node_connect_network_checks_the_port_before_the_channel(
     'vlan/4000',    # the channel is illegal too
 ])
 def test_node_connect_network_already_attached_is_blocked_first(
-        client, users, admin, channel):
-    admin.node()
+        client, users, admin, world, channel):
     admin.network('net', 'runway', 'runway')
     attach('net', channel='vlan/native')
 
@@ -1173,8 +1178,8 @@ def test_node_connect_network_already_attached_is_blocked_first(
         'msg': 'The network is already attached to the nic.'})
 
 
-def test_node_connect_network_channel_in_use_is_blocked(client, users, admin):
-    admin.node()
+def test_node_connect_network_channel_in_use_is_blocked(client, users, admin,
+                                                        world):
     used = admin.network('used', 'runway', 'runway')
     admin.network('net', 'runway', 'runway')
     attach('used', channel=f'vlan/{used}')
@@ -1189,8 +1194,7 @@ def test_node_connect_network_channel_in_use_is_blocked(client, users, admin):
 
 
 def test_node_connect_network_default_channel_in_use_is_blocked(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('used', 'runway', 'runway')
     admin.network('net', 'runway', 'runway')
     attach('used', channel='vlan/native')
@@ -1205,8 +1209,7 @@ def test_node_connect_network_default_channel_in_use_is_blocked(
 
 @pytest.mark.parametrize('channel', ['vlan/4000', 'null', 'vlan/*', 'native'])
 def test_node_connect_network_illegal_channel_is_a_bad_argument(
-        client, users, admin, channel):
-    admin.node()
+        client, users, admin, world, channel):
     admin.network('net', 'runway', 'runway')
 
     with no_change():
@@ -1218,8 +1221,7 @@ def test_node_connect_network_illegal_channel_is_a_bad_argument(
 
 
 def test_node_connect_network_body_not_an_object_is_a_validation_error(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('net', 'runway', 'runway')
 
     with no_change():
@@ -1240,8 +1242,7 @@ def detach(client, headers, network='net', node='node-1', nic='eth0'):
 
 @pytest.mark.parametrize('who', ['admin', 'runway'])
 def test_node_detach_network_queues_a_detach_on_the_attachment_channel(
-        client, users, admin, who):
-    admin.node()
+        client, users, admin, world, who):
     vlan = admin.network('net', 'runway', 'runway')
     attach('net', channel=f'vlan/{vlan}')
 
@@ -1257,8 +1258,7 @@ def test_node_detach_network_queues_a_detach_on_the_attachment_channel(
 
 
 def test_node_detach_network_picks_the_channel_of_that_network(client, users,
-                                                               admin):
-    admin.node()
+                                                               admin, world):
     admin.network('native', 'runway', 'runway')
     tagged = admin.network('net', 'runway', 'runway')
     attach('native', channel='vlan/native')
@@ -1290,8 +1290,7 @@ def test_node_detach_network_of_a_nic_cabled_to_no_port_is_queued(
 
 @pytest.mark.parametrize('status', [DONE, ERROR])
 def test_node_detach_network_replaces_the_nics_finished_action(
-        client, users, admin, status):
-    admin.node()
+        client, users, admin, world, status):
     admin.network('net', 'runway', 'runway')
     attach('net')
     queue('net', status=status)
@@ -1307,8 +1306,7 @@ def test_node_detach_network_replaces_the_nics_finished_action(
 @pytest.mark.parametrize('who, error', [('other', NO_ACCESS),
                                         ('anonymous', AUTH_FAILED)])
 def test_node_detach_network_is_refused_to_non_members(client, users, admin,
-                                                       who, error):
-    admin.node()
+                                                       world, who, error):
     admin.network('net', 'runway', 'runway')
     attach('net')
 
@@ -1318,8 +1316,8 @@ def test_node_detach_network_is_refused_to_non_members(client, users, admin,
     assert answer(response) == (401, error)
 
 
-def test_node_detach_network_unknown_node_is_404_first(client, users, admin):
-    admin.node()
+def test_node_detach_network_unknown_node_is_404_first(client, users, admin,
+                                                       world):
 
     with no_change():
         response = detach(client, users['other'], network='nowhere',
@@ -1330,8 +1328,7 @@ def test_node_detach_network_unknown_node_is_404_first(client, users, admin):
 
 
 def test_node_detach_network_unknown_network_is_404_before_the_nic(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
 
     with no_change():
         response = detach(client, users['other'], network='nowhere',
@@ -1342,8 +1339,7 @@ def test_node_detach_network_unknown_network_is_404_before_the_nic(
 
 
 def test_node_detach_network_unknown_nic_is_404_before_authorization(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('net')
 
     with no_change():
@@ -1369,8 +1365,7 @@ def test_node_detach_network_free_node_is_a_project_mismatch(client, users,
 
 
 def test_node_detach_network_pending_action_blocks_before_attachment_check(
-        client, users, admin):
-    admin.node()
+        client, users, admin, world):
     admin.network('net', 'runway', 'runway')
     queue('net')
 
@@ -1410,8 +1405,7 @@ NO_NATIVE_YET = {
 
 
 def test_a_tagged_network_first_is_refused_on_a_switch_that_needs_a_native(
-        client, users, admin, nativeless):
-    admin.node()
+        client, users, admin, world, nativeless):
     vlan = admin.network('net', 'runway', 'runway')
 
     with no_change():
@@ -1421,10 +1415,9 @@ def test_a_tagged_network_first_is_refused_on_a_switch_that_needs_a_native(
 
 
 def test_a_tagged_network_first_is_queued_on_a_nativeless_trunk_switch(
-        client, users, admin):
+        client, users, admin, world):
     """The mock switch has the capability: HaaS 0.2's clients connect a
     tagged network alone."""
-    admin.node()
     vlan = admin.network('net', 'runway', 'runway')
 
     response = connect(client, users['runway'], channel=f'vlan/{vlan}')
@@ -1433,8 +1426,8 @@ def test_a_tagged_network_first_is_queued_on_a_nativeless_trunk_switch(
 
 
 def test_a_tagged_network_after_the_native_one_is_queued(client, users,
-                                                         admin, nativeless):
-    admin.node()
+                                                         admin,
+                                                         world, nativeless):
     admin.network('native', 'runway', 'runway')
     vlan = admin.network('net', 'runway', 'runway')
     attach('native')
@@ -1444,9 +1437,8 @@ def test_a_tagged_network_after_the_native_one_is_queued(client, users,
     assert answer(response) == queued()
 
 
-def test_the_native_network_first_is_queued(client, users, admin,
+def test_the_native_network_first_is_queued(client, users, admin, world,
                                             nativeless):
-    admin.node()
     admin.network('net', 'runway', 'runway')
 
     response = connect(client, users['runway'])
@@ -1455,8 +1447,7 @@ def test_the_native_network_first_is_queued(client, users, admin,
 
 
 def test_detaching_the_native_network_before_the_tagged_ones_is_refused(
-        client, users, admin, nativeless):
-    admin.node()
+        client, users, admin, world, nativeless):
     admin.network('native', 'runway', 'runway')
     one = admin.network('one', 'runway', 'runway')
     two = admin.network('two', 'runway', 'runway')
@@ -1475,8 +1466,7 @@ def test_detaching_the_native_network_before_the_tagged_ones_is_refused(
 
 
 def test_detaching_the_native_network_last_is_queued(client, users, admin,
-                                                     nativeless):
-    admin.node()
+                                                     world, nativeless):
     admin.network('native', 'runway', 'runway')
     attach('native')
 
@@ -1486,8 +1476,7 @@ def test_detaching_the_native_network_last_is_queued(client, users, admin,
 
 
 def test_detaching_a_tagged_network_is_queued_while_the_native_stays(
-        client, users, admin, nativeless):
-    admin.node()
+        client, users, admin, world, nativeless):
     admin.network('native', 'runway', 'runway')
     vlan = admin.network('net', 'runway', 'runway')
     attach('native')
@@ -1498,12 +1487,11 @@ def test_detaching_a_tagged_network_is_queued_while_the_native_stays(
     assert answer(response) == queued()
 
 
-def test_pending_actions_count_as_if_applied(admin, nativeless):
+def test_pending_actions_count_as_if_applied(admin, world, nativeless):
     """A nic whose native network is being detached has none to come; one
     whose native network is being connected has one.  (The API refuses a
     request while one is pending; actions queued otherwise, as by
     `haas-admin switch verify --fix`, may be several.)"""
-    admin.node()
     admin.network('native', 'runway', 'runway')
     vlan = admin.network('net', 'runway', 'runway')
     nic = find_nic('node-1', 'eth0')
@@ -1519,8 +1507,7 @@ def test_pending_actions_count_as_if_applied(admin, nativeless):
         check_native_networks(nic, 'connect', f'vlan/{vlan}')
 
 
-def test_finished_actions_do_not_count(admin, nativeless):
-    admin.node()
+def test_finished_actions_do_not_count(admin, world, nativeless):
     admin.network('native', 'runway', 'runway')
     vlan = admin.network('net', 'runway', 'runway')
     queue('native', status=ERROR)
@@ -1542,10 +1529,9 @@ def finished(*statuses, node='node-1', nic='eth0'):
 
 
 def test_queuing_replaces_every_finished_action_of_the_nic(client, users,
-                                                           admin):
+                                                           admin, world):
     """`haas-admin switch verify --fix` may leave a nic several finished
     actions; the next request makes way for itself all the same."""
-    admin.node()
     admin.network('net', 'runway', 'runway')
     finished(DONE, ERROR)
 
