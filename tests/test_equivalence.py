@@ -123,21 +123,36 @@ def test_create_after_upgrade_heads_from_empty_creates_nothing(builds, name):
                                                 upgraded.rows)
 
 
+def upgraded(databases, sql):
+    """An app on a new database of `databases` loaded with the dump `sql`
+    and upgraded to the heads."""
+    app = make_app(databases.new(), LEGACY_EXTENSIONS)
+    load_dump(app.config['SQLALCHEMY_DATABASE_URI'], sql)
+    with app.app_context():
+        upgrade_heads()
+    return app
+
+
+def each_way(databases, read, then=lambda: None):
+    """{verb: (schema, read(app))} of a new database of `databases` that
+    each of VERBS built, `then` run after it in the app's context."""
+    built = {}
+    for verb in VERBS:
+        app = make_app(databases.new(), LEGACY_EXTENSIONS)
+        with app.app_context():
+            VERBS[verb]()
+            then()
+        built[verb] = snapshot(app), read(app)
+    return built
+
+
 def test_legacy_dump_upgraded_equals_create_and_upgrade_from_empty(
         pg_databases, dump):
     """The three ways to a full database agree, the objects of the dump
     included: created and upgraded databases get them through the models."""
-    legacy = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
-    load_dump(legacy.config['SQLALCHEMY_DATABASE_URI'], dump)
-    with legacy.app_context():
-        upgrade_heads()
-    built = {}
-    for verb in VERBS:
-        app = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
-        with app.app_context():
-            VERBS[verb]()
-            legacy_objects.populate()
-        built[verb] = snapshot(app), state_rows(app, MASK)
+    legacy = upgraded(pg_databases, dump)
+    built = each_way(pg_databases, lambda app: state_rows(app, MASK),
+                     then=legacy_objects.populate)
 
     assert built['upgrade heads'] == built['create']
     assert (snapshot(legacy), state_rows(legacy, MASK)) == built['create']
@@ -156,23 +171,16 @@ def test_release_dump_upgraded_equals_create_and_upgrade_from_empty(
         pg_databases, release):
     """The schema, the version rows and the branches' labels: the dump's
     objects are its own, which tests/test_release_dumps.py follows."""
-    dumped = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
     with open(RELEASE_DUMPS[release], encoding='utf-8') as f:
-        load_dump(dumped.config['SQLALCHEMY_DATABASE_URI'], f.read())
-    with dumped.app_context():
-        upgrade_heads()
-    built = {}
-    for verb in VERBS:
-        app = make_app(pg_databases.new(), LEGACY_EXTENSIONS)
-        with app.app_context():
-            VERBS[verb]()
-        rows = state_rows(app)
-        built[verb] = snapshot(app), [rows[t] for t in BOOKKEEPING]
+        dumped = upgraded(pg_databases, f.read())
 
-    rows = state_rows(dumped)
+    def bookkeeping(app):
+        rows = state_rows(app)
+        return [rows[t] for t in BOOKKEEPING]
+    built = each_way(pg_databases, bookkeeping)
+
     assert built['upgrade heads'] == built['create']
-    assert (snapshot(dumped), [rows[t] for t in BOOKKEEPING]) == \
-        built['create']
+    assert (snapshot(dumped), bookkeeping(dumped)) == built['create']
 
 
 # --- enabling extensions -----------------------------------------------------

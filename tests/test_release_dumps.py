@@ -127,12 +127,18 @@ def created(databases):
     return snapshot(app)
 
 
-def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
+def upgraded_and_served(loaded, tmp_path):
+    """The loaded dump upgraded to the heads by `db upgrade heads`, and an
+    app on it (mock switches' state in `tmp_path`): (app, its client)."""
     uri, config = loaded
     assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
     app = make_app(uri, LEGACY_EXTENSIONS,
                    extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
-    client = app.test_client()
+    return app, app.test_client()
+
+
+def test_the_0_3_dump_upgraded_to_head_is_served(loaded, tmp_path):
+    app, client = upgraded_and_served(loaded, tmp_path)
     alice, admin = basic('alice', 'alice-pw'), basic('admin', 'admin-pw')
 
     shared = client.get('/network/shared_net', headers=alice).json
@@ -186,11 +192,7 @@ def test_the_0_4_dump_is_release_0_4_and_upgrades_to_head_with_every_row(
 
 
 def test_the_0_4_dump_upgraded_to_head_is_served(loaded_0_4, tmp_path):
-    uri, config = loaded_0_4
-    assert cli(['db', 'upgrade', 'heads'], config).exit_code == 0
-    app = make_app(uri, LEGACY_EXTENSIONS,
-                   extra=CHEAP_HASHES + MOCK_STATE.format(tmp_path))
-    client = app.test_client()
+    app, client = upgraded_and_served(loaded_0_4, tmp_path)
     admin = basic('admin', 'admin-pw')
 
     # The console that 0.4 captured, and the OBM it disabled.
