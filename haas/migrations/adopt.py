@@ -17,12 +17,10 @@ import functools
 import logging
 import os
 import pickle
-import signal
 import threading
 
 import sqlalchemy as sa
 
-from haas.errors import MigrationError
 from haas.migrations import alembic_private
 from haas.migrations.runner import Runner
 from haas.model import sqlite_like_postgresql
@@ -200,26 +198,21 @@ class Probe:
         self.branches = branches
         self._building = None
 
-    def start(self, speculative=False):
+    def start(self):
         """Build the schemas beside the caller, so that it can read the
         database meanwhile; `schemas` waits for them.
 
         A single-threaded process builds them in a forked child, on the
         other core; one with threads running (a server, a test runner),
-        where forking is unsafe, in a thread of its own.  A `speculative`
-        start, before the caller knows whether it needs them, only forks:
-        `close` stops a child whose work was not needed.
+        where forking is unsafe, in a thread of its own.  It starts only
+        once the database is known to hold a branch's tables without its
+        version row: building every revision's schema costs a third of a
+        second of CPU, which a command that adopts nothing should not
+        spend, even on another core.
         """
         if 'schemas' in self.__dict__ or self._building is not None:
             return
         forks = hasattr(os, 'fork') and threading.active_count() == 1
-        if speculative:
-            try:
-                self.branches.revisions
-            except MigrationError:
-                return  # the command says why when it reads them
-            if not forks:
-                return
         # The revision map is built here, once, before anything runs beside.
         self.branches.script.get_revisions('heads')
         if forks:
@@ -231,11 +224,6 @@ class Probe:
         self._building = executor.submit(contextvars.copy_context().run,
                                          self._build)
         executor.shutdown(wait=False)  # the thread ends with its one task
-
-    def close(self):
-        """Stop a child whose schemas were not asked for."""
-        if isinstance(self._building, _Child):
-            self._building.stop()
 
     def wait(self):
         """Wait for a build that `start` began, whatever its outcome."""
@@ -384,13 +372,6 @@ class _Child:
         self._read = read
         self._done = False
         self._value = None
-
-    def stop(self):
-        if not self._done:
-            self._done = True
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            os.close(self._read)
 
     def result(self):
         if not self._done:

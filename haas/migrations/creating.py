@@ -1,7 +1,6 @@
 """`db create`: the tables of the branches not created yet, from the models,
 and the adoption of unversioned tables that `upgrade` shares."""
 
-import contextlib
 import time
 
 from haas.errors import MigrationError
@@ -22,22 +21,8 @@ class Created(list):
 class Creating:
     """The `create` verb of Schema, and the adoption that `upgrade` shares."""
 
-    @contextlib.contextmanager
-    def _probing(self):
-        """Start the adoption probe while connecting, in case a branch needs
-        adopting (the first upgrade of a HaaS 0.2 database); stop it after."""
-        self.probe.start(speculative=True)
-        try:
-            yield
-        finally:
-            self.probe.close()
-
     def create(self, lock_wait=None):
         """See haas.migrations.create."""
-        with self._probing():
-            return self._create(lock_wait)
-
-    def _create(self, lock_wait):
         created = []
         with self.writing(lock_wait) as connection:
             status = self.inspect(connection)

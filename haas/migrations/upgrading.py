@@ -230,7 +230,7 @@ class Upgrading:
                 the_plan.changed = self._changed(connection, status)
                 the_plan.verify = self.settings.verify
                 return the_plan
-        with self._probing(), self.writing(lock_wait) as connection:
+        with self.writing(lock_wait) as connection:
             status = self.inspect(connection)
             self._refuse(status)
             self._refuse_past(status, revision, involved)
