@@ -11,28 +11,36 @@ def schema_snapshot(connection):
     with names; on PostgreSQL also the sequences.
     """
     inspector = sa.inspect(connection)
+    names = sorted(inspector.get_table_names())
+    # Each kind for every table at once: on PostgreSQL one catalog query
+    # a kind, where asking table by table made six a table.
+    kinds = {
+        kind: {table: found for (_, table), found in getattr(
+            inspector, f'get_multi_{kind}')(filter_names=names).items()}
+        for kind in ('columns', 'pk_constraint', 'foreign_keys',
+                     'unique_constraints', 'indexes', 'check_constraints')}
     tables = {}
-    for name in sorted(inspector.get_table_names()):
-        pk = inspector.get_pk_constraint(name)
+    for name in names:
+        pk = kinds['pk_constraint'][name]
         tables[name] = {
             'columns': [
                 (c['name'], str(c['type']), c['nullable'],
                  None if c.get('default') is None else str(c['default']))
-                for c in inspector.get_columns(name)],
+                for c in kinds['columns'][name]],
             'primary_key': (pk.get('name'), tuple(pk['constrained_columns'])),
             'foreign_keys': sorted(
                 (fk['name'], tuple(fk['constrained_columns']),
                  fk['referred_table'], tuple(fk['referred_columns']))
-                for fk in inspector.get_foreign_keys(name)),
+                for fk in kinds['foreign_keys'][name]),
             'unique': sorted(
                 (u['name'], tuple(u['column_names']))
-                for u in inspector.get_unique_constraints(name)),
+                for u in kinds['unique_constraints'][name]),
             'indexes': sorted(
                 (i['name'], tuple(i['column_names']), bool(i['unique']))
-                for i in inspector.get_indexes(name)),
+                for i in kinds['indexes'][name]),
             'checks': sorted(
                 (c['name'], c['sqltext'])
-                for c in inspector.get_check_constraints(name)),
+                for c in kinds['check_constraints'][name]),
         }
     snapshot = {'tables': tables}
     if connection.dialect.name == 'postgresql':
