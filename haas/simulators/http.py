@@ -78,6 +78,12 @@ def local(tag: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: DeviceServer
     protocol_version = 'HTTP/1.1'
+    # The headers and the body go out in two writes.  With Nagle's
+    # algorithm on, the body waits for the client to acknowledge the
+    # headers, which a client keeping the connection open (requests)
+    # delays by 40 ms: every answer would take that long, where a
+    # switch answers at once.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: typing.Any) -> None:
         pass  # a device logs nothing to the terminal of who started it
@@ -145,6 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _handle
 
 
+#: How often serve_forever looks whether it was asked to stop: `shutdown`
+#: waits for that look (socketserver's default, 0.5 s, made each test of
+#: a simulated switch half a second longer).
+POLL_INTERVAL = 0.05
+
+
 class DeviceServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -173,7 +185,8 @@ def running(model: Model, username: str, password: str,
     for tests where the simulator's process is not the point."""
     server = DeviceServer((host, port), model, username, password, latency,
                           tls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever,
+                              args=(POLL_INTERVAL,), daemon=True)
     thread.start()
     try:
         yield server
@@ -200,7 +213,7 @@ def serve(model: Model, host: str, port: int, username: str, password: str,
     signal.signal(signal.SIGINT, stop)
     print(f'listening on {server.address}', flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever(POLL_INTERVAL)
     finally:
         server.server_close()
     sys.stdout.flush()
