@@ -40,10 +40,24 @@ class Installed:
              '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
             check=True, capture_output=True, text=True)
         wheel, = dist.glob('haas-*.whl')
-        venv.create(self.env_dir, with_pip=True)
-        subprocess.run([self.bin_dir / 'pip', 'install', '-q', str(wheel)],
-                       check=True, capture_output=True)
+        # Without a pip of its own (installing one takes seconds): this
+        # process's pip installs into it.
+        venv.create(self.env_dir)
+        self.install(str(wheel))
         done.write_text(json.dumps([built.stdout, built.stderr]))
+
+    def install(self, *requirements):
+        """pip install `requirements` into the virtualenv.  Without
+        compiling them: their first import does, for what is imported."""
+        subprocess.run([sys.executable, '-m', 'pip', '--python',
+                        str(self.bin_dir / 'python'), 'install', '-q',
+                        '--no-compile', *requirements],
+                       check=True, capture_output=True)
+
+
+# Both tests on one worker of a distributed run, one after the other: the
+# other worker would otherwise wait, idle, for the first one's build.
+pytestmark = pytest.mark.xdist_group('wheel')
 
 
 @pytest.fixture(scope='session')
@@ -100,8 +114,7 @@ def test_a_third_party_extension_tests_its_migrations_with_the_plugin(
     shared virtualenv): `haas-admin db test` and its own pytest run
     pass."""
     bin_dir = installed.bin_dir
-    subprocess.run([bin_dir / 'pip', 'install', '-q', 'pytest',
-                    'psycopg2-binary'], check=True, capture_output=True)
+    installed.install('pytest', 'psycopg2-binary')
     site = tmp_path / 'site'
     shutil.copytree(EXAMPLE, site / EXAMPLE_MODULE,
                     ignore=shutil.ignore_patterns('__pycache__'))
