@@ -18,6 +18,7 @@ import logging
 import os
 import pickle
 import threading
+import weakref
 
 import sqlalchemy as sa
 
@@ -191,12 +192,23 @@ def scratch(branches, after_step=()):
         engine.dispose()
 
 
+#: Alembic's ScriptDirectory -> {enabled branch names: Probe.schemas}.
+#: Every revision's schema follows from the scripts alone, and the
+#: directory is the same object while its files hold the same bytes
+#: (scripts.script_directory), so a process that probes again (a server's
+#: checks, a test suite) does not run every script again.
+_built = weakref.WeakKeyDictionary()
+
+
 class Probe:
     """The schema of every revision of the enabled branches."""
 
     def __init__(self, branches):
         self.branches = branches
         self._building = None
+        found = _built.get(branches.script, {}).get(tuple(branches.names))
+        if found is not None:
+            self.__dict__['schemas'] = found
 
     def start(self):
         """Build the schemas beside the caller, so that it can read the
@@ -235,6 +247,12 @@ class Probe:
     @functools.cached_property
     def schemas(self):
         """Branch -> [(revision Script, {table: shape})], first to last."""
+        schemas = self._built()
+        _built.setdefault(self.branches.script, {})[
+            tuple(self.branches.names)] = schemas
+        return schemas
+
+    def _built(self):
         if isinstance(self._building, _Child):
             by_id = self._building.result()
             if by_id is None:  # the child failed: fail here, with its error
