@@ -45,6 +45,7 @@ USER, PASSWORD = 'admin', 'secret'
 # At info, the worker logs each connect and loss, which the tests read.
 EXTRA = ('[general]\nlog_level = info\n'
          '[haas.ext.obm.ipmi]\ntimeout = 10\nkeepalive = 5\n'
+         'packet_timeout = 1\n'
          '[consoles]\npoll = 0.2\n')
 #: What the simulated node writes from power on (no boot device asked
 #: for) to its login prompt.
@@ -505,11 +506,9 @@ def test_the_log_is_served_by_another_server_after_the_first_stopped(
     assert 'serving consoles: stopped' in worker.log_path.read_text()
 
 
-# The worker's reconnect owes nothing to the database, and a restarted
-# BMC is noticed only after pyghmi's retries and its login again (about
-# 45 s): one backend is enough.  A site of its own: the shared ones run
-# on the other worker of a distributed run meanwhile.
-@pytest.mark.slow
+# The worker's reconnect owes nothing to the database: one backend is
+# enough.  A site of its own: the shared ones run on the other worker of
+# a distributed run meanwhile.
 @pytest.mark.parametrize('databases', ['sqlite'], indirect=True)
 def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
         own_site, own_worker):
@@ -517,7 +516,8 @@ def test_a_restarted_bmc_is_reconnected_and_the_capture_goes_on(
     assert site.call('PUT', '/node/n1/console') == (200, b'')
     worker.connected('n1')
     # The worker notices at its session's next keepalive (every 0.1-5 s,
-    # as [haas.ext.obm.ipmi] keepalive says) that the session is gone.
+    # as [haas.ext.obm.ipmi] keepalive says), unanswered for
+    # packet_timeout (1 s), that the session is gone.
     site.device.restart()
     worker.connected('n1', 2)
     assert site.call('POST', '/node/n1/power_on') == (200, b'')

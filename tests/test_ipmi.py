@@ -207,6 +207,18 @@ def test_a_bad_keepalive_is_the_consoles_obm_error(value):
                                 f'number of seconds, 5-29, not {value!r}')
 
 
+@pytest.mark.parametrize('value', ['0.5', 'soon', '11'])
+def test_a_bad_packet_timeout_is_an_obm_error_of_calls_and_consoles(value):
+    with context(f'packet_timeout = {value}'):
+        with pytest.raises(OBMError) as call:
+            obm(('127.0.0.1', 9)).power_on()
+        with pytest.raises(OBMError) as console:
+            obm(('127.0.0.1', 9)).open_console(lambda data: None)
+    message = (f'[haas.ext.obm.ipmi] packet_timeout must be a number of '
+               f'seconds, 1-10, not {value!r}')
+    assert (call.value.msg, console.value.msg) == (message, message)
+
+
 @pytest.mark.parametrize('host, expected', [
     ('bmc.example.org', ('bmc.example.org', 623)),
     ('10.0.0.5:6230', ('10.0.0.5', 6230)),

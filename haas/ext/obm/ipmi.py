@@ -41,6 +41,9 @@ TIMEOUT, RETRIES = 20.0, 1
 #: pyghmi's own limit (MAX_IDLE), below which it staggers its keepalives
 #: by up to 4.9 s.
 MIN_KEEPALIVE, KEEPALIVE = 5.0, 29.0
+#: The bounds of [haas.ext.obm.ipmi] packet_timeout, and its default:
+#: pyghmi's own for a logged-in session.
+MIN_PACKET_TIMEOUT, MAX_PACKET_TIMEOUT, PACKET_TIMEOUT = 1.0, 10.0, 4.0
 #: The port of IPMI over LAN.
 IPMI_PORT = 623
 #: How many BMC conversations a process holds at once; more wait.
@@ -115,20 +118,34 @@ def options() -> tuple[float, int, bool]:
     return timeout, retries, text in ('true', 'yes', 'on', '1')
 
 
-def keepalive() -> float:
-    """[haas.ext.obm.ipmi] keepalive: at most how many seconds an idle SOL
-    session goes without a word to its BMC; OBMError if it is bad."""
-    text = _config().get(SECTION, 'keepalive')
+def _seconds(name: str, low: float, high: float, default: float) -> float:
+    """[haas.ext.obm.ipmi] `name`, seconds from `low` to `high`;
+    OBMError if it is bad."""
+    text = _config().get(SECTION, name)
     if not text:
-        return KEEPALIVE
+        return default
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
-    if not MIN_KEEPALIVE <= seconds <= KEEPALIVE:
-        raise OBMError(f'[{SECTION}] keepalive must be a number of seconds, '
-                       f'{MIN_KEEPALIVE:g}-{KEEPALIVE:g}, not {text!r}')
+    if not low <= seconds <= high:
+        raise OBMError(f'[{SECTION}] {name} must be a number of seconds, '
+                       f'{low:g}-{high:g}, not {text!r}')
     return seconds
+
+
+def keepalive() -> float:
+    """[haas.ext.obm.ipmi] keepalive: at most how many seconds an idle SOL
+    session goes without a word to its BMC; OBMError if it is bad."""
+    return _seconds('keepalive', MIN_KEEPALIVE, KEEPALIVE, KEEPALIVE)
+
+
+def packet_timeout() -> float:
+    """[haas.ext.obm.ipmi] packet_timeout: pyghmi's `maxtimeout` of a
+    logged-in session, the longest it waits for the answer to a packet
+    before it gives the BMC up; OBMError if it is bad."""
+    return _seconds('packet_timeout', MIN_PACKET_TIMEOUT, MAX_PACKET_TIMEOUT,
+                    PACKET_TIMEOUT)
 
 
 def _split(host: str) -> tuple[str, int]:
@@ -182,6 +199,7 @@ def converse(host: str, user: str, password: str,
     `host`, tried again while the BMC does not answer, within the
     configured timeout; OBMError if it refuses or does not answer."""
     timeout, retries, _ = options()
+    waits = packet_timeout()
     bmc_host, port = address(host)
     deadline = time.monotonic() + timeout
     lock = _bmc_lock((bmc_host, port))
@@ -203,6 +221,7 @@ def converse(host: str, user: str, password: str,
                     raise Unanswered() from None
                 raise OBMError(f'BMC {host} refused the login: {e}') \
                     from None
+            session.ipmi_session.maxtimeout = waits
             try:
                 return work(session)
             except exceptions.IpmiException as e:
@@ -348,6 +367,34 @@ class Ipmi(Obm):
                           force)
 
 
+def _console_class(waits: float) -> type:
+    # pyghmi is imported when a console is opened, not with the driver.
+    from pyghmi.ipmi import console
+
+    class Console(console.Console):
+        """pyghmi's SOL client, whose session never logs in again.
+
+        pyghmi logs a session that stops answering in again, keeping
+        the console object: but the SOL payload was the old session's,
+        and a BMC that restarted knows nothing of it.  Worse, a close
+        meanwhile waits for that login and its command (about 30 s), and
+        a session abandoned half logged in finishes its login later on
+        the socket pyghmi hands the node's next session.  With no login
+        left, a keepalive that goes unanswered ends the session at once:
+        its error reaches `output`, pyghmi logs it out without waiting
+        (and off its socket), and the worker opens a new one.  How long
+        "unanswered" is: `waits` ([haas.ext.obm.ipmi] packet_timeout).
+        """
+
+        def _got_session(self, response: dict[str, typing.Any]) -> None:
+            super()._got_session(response)
+            if self.activated and self.ipmi_session is not None:
+                self.ipmi_session.logontries = 0
+                self.ipmi_session.maxtimeout = waits
+
+    return Console
+
+
 class SolSession:
     """One SOL session, through pyghmi's console client.  pyghmi gives a
     second client of the same BMC in the same process the first one's
@@ -357,7 +404,6 @@ class SolSession:
     def __init__(self, host: str, user: str, password: str,
                  output: Callable[[typing.Any], None], force: bool):
         from pyghmi import exceptions
-        from pyghmi.ipmi import console
         from pyghmi.ipmi.private import session
         bmc_host, port = address(host)
         # pyghmi's sessions send a keepalive when idle for MAX_IDLE
@@ -365,30 +411,18 @@ class SolSession:
         # that its BMC restarted or dropped it.  pyghmi has no setting for
         # it; the console worker alone holds SOL sessions in its process.
         session.MAX_IDLE = keepalive()
+        kind = _console_class(packet_timeout())
         # Credentials as bytes: see converse.
         try:
-            self.console = console.Console(bmc_host, user.encode(),
-                                           password.encode(), output,
-                                           port=port, force=force)
+            self.console = kind(
+                bmc_host, user.encode(), password.encode(), output,
+                port=port, force=force)
         except exceptions.IpmiException as e:
             raise OBMError(f'BMC {host}: {e or "no answer"}') from None
-        #: the session that activated the console, once it is
-        self.session_id: int | None = None
 
     @property
     def broken(self) -> bool:
-        if self.console.broken:
-            return True
-        # A BMC that stops answering the session (it restarted) gets a
-        # new login from pyghmi, which keeps this console object: but the
-        # SOL payload was the old session's, and its keepalive would say
-        # so only about 30 s later.  A new session id is the sign.
-        session = self.console.ipmi_session
-        if self.session_id is None:
-            if self.console.activated and session is not None:
-                self.session_id = session.sessionid
-            return False
-        return session is None or session.sessionid != self.session_id
+        return bool(self.console.broken)
 
     @property
     def active(self) -> bool:
