@@ -171,6 +171,14 @@ class DeviceServer(ThreadingHTTPServer):
             context.load_cert_chain(*tls)
             self.socket = context.wrap_socket(self.socket, server_side=True)
 
+    def handle_error(self, request: typing.Any,
+                     client_address: typing.Any) -> None:
+        # A client that hung up before its answer (it timed out on a slow
+        # device) is nothing to report, as a switch reports nothing.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]
