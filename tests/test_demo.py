@@ -52,9 +52,17 @@ def demo(tmp_path):
            'BIN': BIN}
     env.pop('HAAS_CONFIG', None)
     log = open(tmp_path / 'run.log', 'wb')
-    process = subprocess.Popen([RUN], cwd=tmp_path, env=env, stdout=log,
-                               stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    # Ctrl-C reaches the script as it does in a terminal, even where this
+    # run started with SIGINT ignored (in the background of a shell, under
+    # nohup): an ignored signal stays ignored across exec, and bash cannot
+    # trap one ignored when it started, where a handled one is reset.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([RUN], cwd=tmp_path, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     server = Server(f'http://127.0.0.1:{port}',
                     f'sqlite:///{tmp_path / "haas.db"}')
 
