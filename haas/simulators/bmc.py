@@ -367,9 +367,11 @@ def serve(host: str, port: int, state_dir: str, username: str,
         found_host = found_host[len('::ffff:'):]
     print(f'listening on {found_host}:{found_port}', flush=True)
     while not stopping:
-        # Awake often only while a booting node has lines to write.
-        session.Session.wait_for_rsp(
-            serial.INTERVAL if device.console.pending else 0.5)
+        # pyghmi's wait is not cut short by a signal: the loop wakes
+        # every serial.INTERVAL (a booting node's next line, or a stop
+        # asked for), so that a stopped BMC is gone at once, as a
+        # process that simply ends would be.
+        session.Session.wait_for_rsp(serial.INTERVAL)
         device.tick()
     sys.stdout.flush()
 
