@@ -19,6 +19,7 @@ from haas.ext.switches.cli.telnet import TelnetConsole
 from haas.ext.switches.dell import PowerConnectSession
 from haas.simulators import powerconnect, ssh
 
+from support import switches
 from support.commands import HAAS_ADMIN
 from support.databases import make_app
 from support.servers import eventually, free_port, running
@@ -366,72 +367,88 @@ def settled(server, found):
     return eventually(done, what=f'action {found} to be applied')
 
 
+#: The tests that share the module's server, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+#: Each cables a switch, node and network of its own, on its own device.
+shared = pytest.mark.xdist_group('test_dell_telnet')
+
+
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    yield from switches.shared_site(module_databases, tmp_path_factory,
+                                    DELL_EXTENSIONS)
+
+
 @pytest.fixture
-def site(databases, tmp_path, device):
+def site(served, device):
     host, port = device.telnet_address
-    with running(databases.new(), tmp_path,
-                 extensions=DELL_EXTENSIONS) as (server, _):
-        cabled(server, f'{host}:{port}')
-        yield server
+    return switches.cabled(served, DELL, f'{host}:{port}', 'gi1/0/5',
+                           protocol='telnet')
 
 
+@shared
 def test_show_switch_tells_the_protocol(site):
-    assert site.call('GET', '/switch/sw0') == (200, {
-        'name': 'sw0', 'ports': [{'label': 'gi1/0/5'}],
+    assert site.call('GET', f'/switch/{site.switch}') == (200, {
+        'name': site.switch, 'ports': [{'label': 'gi1/0/5'}],
         'capabilities': ['nativeless-trunk-mode'], 'protocol': 'telnet'})
-    status, answer = site.call('PUT', '/switch/sw1', {
+    status, answer = site.call('PUT', f'/switch/{site.switch}-ssh', {
         'type': DELL, 'hostname': 'h', 'username': 'u', 'password': 'p'})
     assert status == 200, answer
-    assert site.call('GET', '/switch/sw1')[1]['protocol'] == 'ssh'
+    assert site.call('GET', f'/switch/{site.switch}-ssh')[1][
+        'protocol'] == 'ssh'
 
 
-def test_a_protocol_other_than_ssh_or_telnet_is_a_400(site):
-    assert site.call('PUT', '/switch/sw1', {
+@shared
+def test_a_protocol_other_than_ssh_or_telnet_is_a_400(served):
+    assert served.call('PUT', '/switch/sw-rlogin', {
         'type': DELL, 'hostname': 'h', 'username': 'u', 'password': 'p',
         'protocol': 'rlogin'}) == (400, {
             'type': 'ValidationError',
             'msg': f'The fields are not valid for switch type {DELL}: '
                    f"protocol: Input should be 'ssh' or 'telnet'"})
-    assert site.call('GET', '/switch/sw1')[0] == 404
+    assert served.call('GET', '/switch/sw-rlogin')[0] == 404
 
 
+@shared
 def test_connect_and_detach_over_telnet_through_the_daemon(site, device):
-    connect = queued(site, 'connect', {'network': 'pub',
-                                       'channel': 'vlan/105'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network,
+                                      'channel': 'vlan/105'})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device.telnet_address, 'gi1/0/5') == (
         [(105, 'Tagged')], 'Up')
 
-    detach = queued(site, 'detach', {'network': 'pub'})
-    assert settled(site, detach) == ('DONE', None)
+    detach = site.queued('detach', {'network': site.network})
+    assert site.settled(detach) == ('DONE', None)
     assert seen(device.telnet_address, 'gi1/0/5') == ([], 'Down')
 
 
+@shared
 def test_a_native_network_and_a_revert_over_telnet_through_the_daemon(
         site, device):
-    connect = queued(site, 'connect', {'network': 'pub'})
-    assert settled(site, connect) == ('DONE', None)
+    connect = site.queued('connect', {'network': site.network})
+    assert site.settled(connect) == ('DONE', None)
     assert seen(device.telnet_address, 'gi1/0/5') == (
         [(105, 'Untagged')], 'Up')
-    status, answer = site.call('POST', '/switch/sw0/port/gi1/0/5/revert')
+    status, answer = site.call(
+        'POST', f'/switch/{site.switch}/port/gi1/0/5/revert')
     assert status == 200, answer
-    assert settled(site, answer['status_id']) == ('DONE', None)
+    assert site.settled(answer['status_id']) == ('DONE', None)
     assert seen(device.telnet_address, 'gi1/0/5') == ([], 'Down')
-    assert site.call('GET', '/node/n1')[1]['nics'][0]['networks'] == {}
+    assert site.networks() == {}
 
 
+@shared
 def test_a_command_refused_over_telnet_ends_the_action_in_error(
-        databases, tmp_path, device):
+        served, device):
     host, port = device.telnet_address
-    with running(databases.new(), tmp_path,
-                 extensions=DELL_EXTENSIONS) as (server, _):
-        # A second unit of a stack this switch is not part of.
-        cabled(server, f'{host}:{port}', port='gi2/0/5')
-        found = queued(server, 'connect', {'network': 'pub'})
-        assert settled(server, found) == ('ERROR', (
-            f'switch sw0 ({host}:{port}) refused '
-            f"'show interfaces switchport gi2/0/5': % Interface gi2/0/5 "
-            f'is not present on this switch'))
+    # A second unit of a stack this switch is not part of.
+    site = switches.cabled(served, DELL, f'{host}:{port}', 'gi2/0/5',
+                           protocol='telnet')
+    found = site.queued('connect', {'network': site.network})
+    assert site.settled(found) == ('ERROR', (
+        f'switch {site.switch} ({host}:{port}) refused '
+        f"'show interfaces switchport gi2/0/5': % Interface gi2/0/5 "
+        f'is not present on this switch'))
 
 
 def test_a_wrong_telnet_password_ends_the_action_in_error(
