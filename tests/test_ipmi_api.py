@@ -4,6 +4,7 @@ on SQLite and PostgreSQL; the effects read back with `ipmitool`, a client
 HaaS did not write, where it is installed (a skip outside CI, a failure
 in CI)."""
 
+import itertools
 import os
 import shutil
 import socket
@@ -57,27 +58,59 @@ def device(tmp_path):
         yield address, bmc.BmcState(folder)
 
 
-@pytest.fixture
-def site(databases, tmp_path, device):
-    with serving(databases.new(), tmp_path, extensions=EXTENSIONS,
+#: The tests that share the module's server, on one worker of a
+#: distributed run (pytest-xdist's --dist loadgroup): set up once there.
+#: Each registers a node and project of its own, behind a BMC of its own.
+shared = pytest.mark.xdist_group('test_ipmi_api')
+
+
+@pytest.fixture(scope='module')
+def served(module_databases, tmp_path_factory):
+    with serving(module_databases.new(), tmp_path_factory.mktemp('site'),
+                 extensions=EXTENSIONS,
                  extra='[haas.ext.obm.ipmi]\ntimeout = 10\n') as server:
-        register(server, device[0])
         yield server
 
 
+# Names no other test of a process takes, whatever their order.
+_serial = itertools.count()
+
+
+class Site:
+    """The shared server as one test sees it: node `node` of project
+    `project`, behind the test's BMC."""
+
+    def __init__(self, server, node, project):
+        self.server, self.node, self.project = server, node, project
+        self.base = server.base
+
+    def call(self, method, path, body=None):
+        return self.server.call(method, path, body)
+
+
+@pytest.fixture
+def site(served, device):
+    n = next(_serial)
+    found = Site(served, f'n{n}', f'p{n}')
+    register(served, device[0], found.node, found.project)
+    return found
+
+
+@shared
 def test_power_on_and_status_as_ipmitool_sees_them(site, device):
     address, _ = device
-    before = site.call('GET', '/node/n1/power_status')
-    assert site.call('POST', '/node/n1/power_on') == DONE
-    assert (before, site.call('GET', '/node/n1/power_status'),
+    before = site.call('GET', f'/node/{site.node}/power_status')
+    assert site.call('POST', f'/node/{site.node}/power_on') == DONE
+    assert (before, site.call('GET', f'/node/{site.node}/power_status'),
             ipmitool(address, 'chassis', 'power', 'status')) == (
         (200, {'power_status': 'Off'}), (200, {'power_status': 'On'}),
         'Chassis Power is on\n')
 
 
+@shared
 def test_boot_device_pxe_as_ipmitool_sees_it(site, device):
     address, _ = device
-    assert site.call('PUT', '/node/n1/boot_device',
+    assert site.call('PUT', f'/node/{site.node}/boot_device',
                      {'bootdev': 'pxe'}) == DONE
     shown = ipmitool(address, 'chassis', 'bootparam', 'get', '5')
     assert [line.strip(' -') for line in shown.splitlines()
@@ -85,49 +118,56 @@ def test_boot_device_pxe_as_ipmitool_sees_it(site, device):
         'Boot Device Selector : Force PXE']
 
 
+@shared
 def test_power_off_and_cycles(site, device):
     _, state = device
-    calls = [site.call('POST', '/node/n1/power_on'),
-             site.call('POST', '/node/n1/power_cycle'),
-             site.call('POST', '/node/n1/power_cycle', {'force': True}),
-             site.call('POST', '/node/n1/power_off'),
-             site.call('GET', '/node/n1/power_status')]
+    node = f'/node/{site.node}'
+    calls = [site.call('POST', f'{node}/power_on'),
+             site.call('POST', f'{node}/power_cycle'),
+             site.call('POST', f'{node}/power_cycle', {'force': True}),
+             site.call('POST', f'{node}/power_off'),
+             site.call('GET', f'{node}/power_status')]
     found = state.read()
     assert (calls, found['history'], found['booted_from']) == (
         [DONE] * 4 + [(200, {'power_status': 'Off'})],
         ['on', 'bootdev', 'cycle', 'bootdev', 'reset', 'off'], 'network')
 
 
+@shared
 def test_boot_device_disk_then_a_cycle_boots_from_disk(site, device):
     _, state = device
-    assert site.call('PUT', '/node/n1/boot_device',
+    assert site.call('PUT', f'/node/{site.node}/boot_device',
                      {'bootdev': 'disk'}) == DONE
-    assert site.call('POST', '/node/n1/power_cycle') == DONE
+    assert site.call('POST', f'/node/{site.node}/power_cycle') == DONE
     assert state.read()['booted_from'] == 'hd'
 
 
+@shared
 def test_a_disabled_obm_leaves_the_bmc_alone(site, device):
     _, state = device
-    assert site.call('PUT', '/node/n1/obm', {'enabled': False}) == DONE
-    status, found = site.call('POST', '/node/n1/power_on')
+    assert site.call('PUT', f'/node/{site.node}/obm',
+                     {'enabled': False}) == DONE
+    status, found = site.call('POST', f'/node/{site.node}/power_on')
     assert (status, found['type'], state.read()['history']) == (
         409, 'BlockedError', [])
 
 
+@shared
 def test_the_client_drives_the_bmc(site, device):
     _, state = device
-    assert haas(site, 'node', 'power-on', 'n1')[0] == 0
-    assert haas(site, 'node', 'set-bootdev', 'n1', 'disk')[0] == 0
-    assert haas(site, 'node', 'power-status', 'n1') == (
+    assert haas(site, 'node', 'power-on', site.node)[0] == 0
+    assert haas(site, 'node', 'set-bootdev', site.node, 'disk')[0] == 0
+    assert haas(site, 'node', 'power-status', site.node) == (
         0, 'power_status: On\n', '')
-    assert haas(site, 'node', 'set-obm', 'n1', 'true')[0] == 0
-    refused = haas(site, 'project', 'detach-node', 'p', 'n1', check=False)
-    forced = haas(site, 'project', 'detach-node', 'p', 'n1', '--force',
-                  'true')
+    assert haas(site, 'node', 'set-obm', site.node, 'true')[0] == 0
+    refused = haas(site, 'project', 'detach-node', site.project,
+                   site.node, check=False)
+    forced = haas(site, 'project', 'detach-node', site.project, site.node,
+                  '--force', 'true')
     assert (refused[0], refused[2], forced[0], state.read()['bootdev']) == (
-        1, 'Error: BlockedError: The OBM of node n1 is enabled: disable it '
-           'first (PUT /node/n1/obm), or have an administrator force the '
-           'detach.\n', 0, 'hd')
+        1, f'Error: BlockedError: The OBM of node {site.node} is enabled: '
+           f'disable it first (PUT /node/{site.node}/obm), or have an '
+           f'administrator force the detach.\n', 0, 'hd')
 
 
 @pytest.fixture
