@@ -21,6 +21,7 @@ import importlib.util
 import os
 import sys
 import warnings
+import weakref
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
@@ -180,6 +181,14 @@ def script_directory(config, folders):
     return found[1]
 
 
+#: ScriptDirectory -> {question: answer} of Branches' walks of the
+#: revision graph (what version rows imply).  The answers follow from the
+#: scripts and the enabled folders alone, the directory is one object
+#: while its files hold the same bytes (script_directory), and every
+#: reading of a database's state asks them again, for every row.
+_answers = weakref.WeakKeyDictionary()
+
+
 class Branches:
     """The enabled branches, their scripts and their heads.
 
@@ -192,6 +201,15 @@ class Branches:
         self.folders = enabled_folders(self.extensions)
         self.config = alembic_config(self.folders)
         self.script = script_directory(self.config, self.folders)
+
+    def _remembered(self, question, compute):
+        """The answer to `question` (hashable), computed once per script
+        directory and enabled folders."""
+        answers = _answers.setdefault(self.script, {})
+        key = (tuple(self.folders.items()), question)
+        if key not in answers:
+            answers[key] = compute()
+        return answers[key]
 
     @property
     def names(self):
@@ -217,14 +235,16 @@ class Branches:
 
     def redundant(self, rows):
         """The rows among `rows` (all known) that others already imply."""
-        found = []
-        for row in rows:
-            others = [self.revisions[r] for r in rows if r != row]
-            implied = {s.revision for s in
-                       alembic_private.ancestors(self.script, others)}
-            if row in implied:
-                found.append(row)
-        return found
+        return [row for row in rows
+                if any(row in self._implied(other)
+                       for other in rows if other != row)]
+
+    def _implied(self, revision):
+        """The ids of every revision that `revision` implies, itself
+        included."""
+        return self._remembered(('implied', revision), lambda: frozenset(
+            s.revision for s in alembic_private.ancestors(
+                self.script, [self.revisions[revision]])))
 
     @functools.cached_property
     def revisions(self):
@@ -306,8 +326,12 @@ class Branches:
         `revision` (0 for None, i.e. base)."""
         if revision is None:
             return 0
-        ids = [s.revision for s in self.by_branch[branch]]
-        return ids.index(revision) + 1
+        return self._positions[branch][revision]
+
+    @functools.cached_property
+    def _positions(self):
+        return {branch: {s.revision: i for i, s in enumerate(scripts, 1)}
+                for branch, scripts in self.by_branch.items()}
 
     def pending(self, branch, revision):
         """How many revisions of `branch` follow `revision`."""
@@ -320,12 +344,17 @@ class Branches:
         row for core's revision once an extension's revision that depends
         on it is stamped.
         """
-        found = {}
         # Read through `revisions` first, even for no rows: a history that
         # cannot be read then fails in words, not in Alembic's KeyError.
         if not self.revisions:
-            return found
-        for script in self.script.get_all_current(tuple(rows)):
+            return {}
+        rows = tuple(rows)
+        return dict(self._remembered(('effective', rows),
+                                     lambda: self._effective(rows)))
+
+    def _effective(self, rows):
+        found = {}
+        for script in self.script.get_all_current(rows):
             branch = self.branch_of(script.revision)
             if branch is None:
                 continue
@@ -338,16 +367,19 @@ class Branches:
         """Revisions of other branches that `revision` implies, one per
         branch (the latest): what its version row stands for besides
         itself."""
+        return dict(self._remembered(('requires', revision),
+                                     lambda: self._requires(revision)))
+
+    def _requires(self, revision):
         branch = self.branch_of(revision)
         implied = {}
-        for script in alembic_private.ancestors(
-                self.script, [self.revisions[revision]]):
-            other = self.branch_of(script.revision)
+        for other_revision in self._implied(revision):
+            other = self.branch_of(other_revision)
             if other is None or other == branch:
                 continue
-            if self.position(other, script.revision) > self.position(
+            if self.position(other, other_revision) > self.position(
                     other, implied.get(other)):
-                implied[other] = script.revision
+                implied[other] = other_revision
         return implied
 
 

@@ -18,13 +18,31 @@ def branch_of_module(module):
     return None
 
 
-def branch_tables(branches):
-    """Tables of the models, in creation order, owned by `branches`."""
+#: ((registered branches), (tables)) -> [(table, its branch)], in
+#: creation order: sorting the metadata and finding each table's owner
+#: took most of the time of reading a database's state, which asks for
+#: each branch's tables.  A model imported or a branch registered since
+#: changes the key.
+_owned = {}
+
+
+def _owned_tables():
     # Imported here so that reading the scripts never loads the models.
     from haas.model import db, table_owners
-    owners = table_owners()
-    return [t for t in db.metadata.sorted_tables
-            if branch_of_module(owners.get(t.name, '')) in branches]
+    key = (tuple(paths), tuple(db.metadata.tables))
+    found = _owned.get(key)
+    if found is None:
+        owners = table_owners()
+        found = [(t, branch_of_module(owners.get(t.name, '')))
+                 for t in db.metadata.sorted_tables]
+        _owned.clear()
+        _owned[key] = found
+    return found
+
+
+def branch_tables(branches):
+    """Tables of the models, in creation order, owned by `branches`."""
+    return [table for table, branch in _owned_tables() if branch in branches]
 
 
 def tables_of(branch):
