@@ -421,14 +421,12 @@ _TEXT = (
 def snapshot(connection):
     """The schema and every row of a database, version rows included (the
     ledger's aside: it records how, not what)."""
-    from haas.migrations.snapshot import schema_snapshot
+    from haas.migrations.snapshot import schema_snapshot, tables_to_read
     found = schema_snapshot(connection)
-    metadata = sa.MetaData()
-    metadata.reflect(connection)
     found['rows'] = {
         name: [tuple(r) for r in connection.execute(
             sa.select(table).order_by(*table.columns))]
-        for name, table in sorted(metadata.tables.items())
+        for name, table in tables_to_read(connection).items()
         if name != 'haas_schema_ledger'}
     return found
 

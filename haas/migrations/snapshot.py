@@ -1,4 +1,5 @@
-"""The schema of a database as data, for comparing two databases."""
+"""The schema of a database as data, and its tables as far as reading
+every row needs them, for comparing two databases."""
 
 import sqlalchemy as sa
 
@@ -48,3 +49,16 @@ def schema_snapshot(connection):
             'SELECT sequencename, data_type FROM pg_sequences '
             'WHERE schemaname = current_schema() ORDER BY 1')).all()
     return snapshot
+
+
+def tables_to_read(connection):
+    """{name: Table} of the database's tables, sorted by name, with their
+    columns and types and nothing else: enough to select every row.
+    Reflecting their keys, indexes and constraints too (MetaData.reflect)
+    takes several times longer, and a comparison of rows after each
+    revision does it again and again."""
+    metadata = sa.MetaData()
+    return {name: sa.Table(name, metadata, *(
+                sa.Column(c['name'], c['type']) for c in columns))
+            for (_, name), columns in sorted(
+                sa.inspect(connection).get_multi_columns().items())}

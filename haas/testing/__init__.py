@@ -339,12 +339,11 @@ def _rows() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the bookkeeping, ordered."""
     import sqlalchemy as sa
 
+    from haas.migrations.snapshot import tables_to_read
     from haas.model import db
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.engine.connect() as connection:
-        metadata = sa.MetaData()
-        metadata.reflect(connection)
-        for name, table in sorted(metadata.tables.items()):
+        for name, table in tables_to_read(connection).items():
             if name not in BOOKKEEPING:
                 found[name] = [tuple(r) for r in connection.execute(
                     sa.select(table).order_by(*table.columns))]

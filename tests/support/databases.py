@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import haas
 from haas import crypto, migrations
 from haas.config import with_driver
+from haas.migrations.snapshot import tables_to_read
 from haas.model import db
 from haas.testing import plugin, postgresql_databases
 
@@ -297,7 +298,7 @@ def snapshot(app):
     return schema
 
 
-_reflected = {}  # id(app) -> MetaData, for apps under `rolled_back`
+_reflected = {}  # id(app) -> its tables, for apps under `rolled_back`
 
 
 def table_rows(app, mask=None):
@@ -314,14 +315,12 @@ def table_rows(app, mask=None):
     with app.app_context(), opened as connection:
         if isinstance(bind, sa.engine.Connection):
             # An API test: the schema is the session's, built once.
-            metadata = _reflected.get(id(app))
-            if metadata is None:
-                metadata = _reflected[id(app)] = sa.MetaData()
-                metadata.reflect(connection)
+            tables = _reflected.get(id(app))
+            if tables is None:
+                tables = _reflected[id(app)] = tables_to_read(connection)
         else:
-            metadata = sa.MetaData()
-            metadata.reflect(connection)
-        for name, table in sorted(metadata.tables.items()):
+            tables = tables_to_read(connection)
+        for name, table in tables.items():
             result = connection.execute(
                 sa.select(table).order_by(*table.columns)).mappings()
             rows[name] = [
