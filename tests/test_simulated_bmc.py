@@ -215,8 +215,15 @@ class Sol:
             self.output += chunk
 
     def shown(self, text):
-        return eventually(lambda: text.encode() in self.output,
-                          what=f'{text!r} on the SOL console')
+        try:
+            return eventually(lambda: text.encode() in self.output,
+                              what=f'{text!r} on the SOL console')
+        except AssertionError as e:
+            # What ipmitool said instead, if it gave up.
+            code = self.process.poll()
+            state = 'is still running' if code is None else f'exited {code}'
+            raise AssertionError(f'{e}; ipmitool printed {self.output!r} '
+                                 f'and {state}') from None
 
     def type(self, text):
         self.process.stdin.write(text.encode())
