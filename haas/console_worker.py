@@ -212,12 +212,18 @@ class Worker:
         if rest > 0:
             self.stopped.wait(rest)
 
+    def stop_signalled(self, signum: int, frame: typing.Any) -> None:
+        """SIGTERM's and SIGINT's handler: `stopped` is set from a thread
+        of its own.  The handler runs in the main thread between two of
+        its steps, maybe while the loop's `stopped.wait` holds the lock
+        of the event, which `set` takes: set from here, the worker would
+        wait for itself for ever."""
+        threading.Thread(target=self.stopped.set, daemon=True).start()
+
     def serve(self) -> None:
         """Capture until SIGTERM or SIGINT, then close every session and
         flush what was read."""
-        def stop(signum: int, frame: typing.Any) -> None:
-            self.stopped.set()
-        previous = {s: signal.signal(s, stop)
+        previous = {s: signal.signal(s, self.stop_signalled)
                     for s in (signal.SIGTERM, signal.SIGINT)}
         beating = heartbeat.Beating(db.engine, heartbeat.CONSOLES).start()
         log.info('serving consoles')

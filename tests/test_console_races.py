@@ -2,12 +2,14 @@
 servers, or two workers of one) both answer 200 and leave one capture:
 the console_log row's insert does nothing where another start's is."""
 
+import signal
 import threading
 import time
 
 import pytest
 import sqlalchemy as sa
 
+from haas import console_worker
 from haas.model import ConsoleLog, Node, db
 
 from support.config import NULL_AUTH_EXTENSIONS
@@ -126,3 +128,27 @@ def test_two_gunicorn_workers_take_first_starts_at_once(pg_databases,
             assert server.call('DELETE', '/node/n/console') == DONE
 
     assert answers == [DONE] * 40
+
+
+def test_a_stop_signal_in_the_middle_of_the_loops_wait_still_stops_it():
+    # The signal handler runs in the main thread between two of its
+    # steps: here, while the loop's wait on `stopped` holds the event's
+    # lock, as it does on entering and leaving its wait.  A handler that
+    # took that lock itself would wait for ever (a worker once would not
+    # stop on SIGTERM); one that hands the event to another thread
+    # returns, and the event is set once the wait lets go of its lock.
+    worker = console_worker.Worker(kept=1024)
+    lock = worker.stopped._cond
+    lock.acquire()
+    # Should the handler block, the lock is let go after 5 s, so that
+    # the assertion fails rather than the test hangs.
+    rescue = threading.Timer(5, lock.release)
+    rescue.start()
+    started = time.monotonic()
+    worker.stop_signalled(signal.SIGTERM, None)
+    returned = time.monotonic() - started
+    rescue.cancel()
+    if returned < 5:
+        lock.release()  # the wait's step ends
+    assert (returned < 1, worker.stopped.wait(5)) == (True, True), \
+        f'the handler waited {returned:.1f} s for the lock'
