@@ -18,13 +18,15 @@ import logging
 import os
 import pickle
 import threading
-import weakref
 
 import sqlalchemy as sa
 
 from haas.migrations import alembic_private
 from haas.migrations.runner import Runner
 from haas.model import sqlite_like_postgresql
+
+#: What Branches.remembered keeps the probe's schemas under.
+SCHEMAS = 'probe schemas'
 
 # A branch's first script may adopt the tables it finds: it then declares
 # `legacy_tables`, {legacy table name: today's name} ({} when no name
@@ -192,21 +194,18 @@ def scratch(branches, after_step=()):
         engine.dispose()
 
 
-#: Alembic's ScriptDirectory -> {enabled branch names: Probe.schemas}.
-#: Every revision's schema follows from the scripts alone, and the
-#: directory is the same object while its files hold the same bytes
-#: (scripts.script_directory), so a process that probes again (a server's
-#: checks, a test suite) does not run every script again.
-_built = weakref.WeakKeyDictionary()
-
-
 class Probe:
-    """The schema of every revision of the enabled branches."""
+    """The schema of every revision of the enabled branches.
+
+    They follow from the scripts alone, and are kept with the scripts
+    (Branches.remembered): a process that probes again (a server's
+    checks, a test suite) does not run every script again.
+    """
 
     def __init__(self, branches):
         self.branches = branches
         self._building = None
-        found = _built.get(branches.script, {}).get(tuple(branches.names))
+        found = branches.recalled(SCHEMAS)
         if found is not None:
             self.__dict__['schemas'] = found
 
@@ -247,10 +246,7 @@ class Probe:
     @functools.cached_property
     def schemas(self):
         """Branch -> [(revision Script, {table: shape})], first to last."""
-        schemas = self._built()
-        _built.setdefault(self.branches.script, {})[
-            tuple(self.branches.names)] = schemas
-        return schemas
+        return self.branches.remembered(SCHEMAS, self._built)
 
     def _built(self):
         if isinstance(self._building, _Child):

@@ -181,11 +181,12 @@ def script_directory(config, folders):
     return found[1]
 
 
-#: ScriptDirectory -> {question: answer} of Branches' walks of the
-#: revision graph (what version rows imply).  The answers follow from the
-#: scripts and the enabled folders alone, the directory is one object
-#: while its files hold the same bytes (script_directory), and every
-#: reading of a database's state asks them again, for every row.
+#: ScriptDirectory -> {question: answer}, for Branches.remembered: what
+#: version rows imply (walks of the revision graph), the adoption probe's
+#: schemas.  The answers follow from the scripts and the enabled folders
+#: alone, the directory is one object while its files hold the same
+#: bytes (script_directory), and every reading of a database's state
+#: asks them again, for every row.
 _answers = weakref.WeakKeyDictionary()
 
 
@@ -202,14 +203,20 @@ class Branches:
         self.config = alembic_config(self.folders)
         self.script = script_directory(self.config, self.folders)
 
-    def _remembered(self, question, compute):
-        """The answer to `question` (hashable), computed once per script
-        directory and enabled folders."""
+    def remembered(self, question, compute):
+        """The answer to `question` (hashable) about these scripts,
+        computed by `compute` once per script directory and enabled
+        folders."""
         answers = _answers.setdefault(self.script, {})
         key = (tuple(self.folders.items()), question)
         if key not in answers:
             answers[key] = compute()
         return answers[key]
+
+    def recalled(self, question):
+        """The answer to `question` that `remembered` keeps, or None."""
+        return _answers.get(self.script, {}).get(
+            (tuple(self.folders.items()), question))
 
     @property
     def names(self):
@@ -242,7 +249,7 @@ class Branches:
     def _implied(self, revision):
         """The ids of every revision that `revision` implies, itself
         included."""
-        return self._remembered(('implied', revision), lambda: frozenset(
+        return self.remembered(('implied', revision), lambda: frozenset(
             s.revision for s in alembic_private.ancestors(
                 self.script, [self.revisions[revision]])))
 
@@ -349,7 +356,7 @@ class Branches:
         if not self.revisions:
             return {}
         rows = tuple(rows)
-        return dict(self._remembered(('effective', rows),
+        return dict(self.remembered(('effective', rows),
                                      lambda: self._effective(rows)))
 
     def _effective(self, rows):
@@ -367,7 +374,7 @@ class Branches:
         """Revisions of other branches that `revision` implies, one per
         branch (the latest): what its version row stands for besides
         itself."""
-        return dict(self._remembered(('requires', revision),
+        return dict(self.remembered(('requires', revision),
                                      lambda: self._requires(revision)))
 
     def _requires(self, revision):
