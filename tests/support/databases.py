@@ -133,6 +133,16 @@ def built_app(kind, tmp_path, extensions, extra=''):
         dbs.drop_all()
 
 
+def _fresh_session(app):
+    """A new session for a test, which joins the transaction it finds
+    through savepoints of its own, so that the code's commits stay
+    inside it."""
+    # The app outlives the test: its logins and failures must not.
+    app.extensions['haas'].auth_backend.forget()
+    db.session.remove()
+    db.session.configure(join_transaction_mode='create_savepoint')
+
+
 @contextlib.contextmanager
 def rolled_back(app):
     """Run inside one transaction that is rolled back afterwards.
@@ -145,14 +155,11 @@ def rolled_back(app):
     # from the empty schema.
     _release_held(app)
     with app.app_context():
-        # The app outlives the test: its logins and failures must not.
-        app.extensions['haas'].auth_backend.forget()
+        _fresh_session(app)
         engines = db.engines
         engine = engines[None]
         connection = engine.connect()
         transaction = connection.begin()
-        db.session.remove()
-        db.session.configure(join_transaction_mode='create_savepoint')
         engines[None] = connection
         try:
             yield app
@@ -200,16 +207,11 @@ class Held:
             self.transaction = self.connection.begin()
             engines[None] = self.connection
             _held[id(self.app)] = self
-            self._fresh_session()
+            _fresh_session(self.app)
             self.users = make_users()
             self.world = self.build(self.app.test_client(), self.users)
             # What the build loaded must not reach a test's session.
             db.session.remove()
-
-    def _fresh_session(self):
-        self.app.extensions['haas'].auth_backend.forget()
-        db.session.remove()
-        db.session.configure(join_transaction_mode='create_savepoint')
 
     def release(self):
         """Roll the world back and give the engine back to the app."""
@@ -234,7 +236,7 @@ class Held:
         if self.connection is None:
             self._open()
         with self.app.app_context():
-            self._fresh_session()
+            _fresh_session(self.app)
             savepoint = self.connection.begin_nested()
             _sharing[id(self.app)] = self
             try:
