@@ -196,14 +196,19 @@ def test_the_console_log_keeps_what_the_booting_node_wrote(device, folder):
 
 
 class Sol:
-    """`ipmitool sol activate`, with what it printed so far."""
+    """`ipmitool sol activate`, with what it printed so far.
+
+    Its output line-buffered (coreutils' stdbuf), as on a terminal: into
+    a pipe ipmitool keeps "SOL Session operational" until the console
+    next writes, which a node already at its prompt never does."""
 
     def __init__(self, address):
         ipmitool(address, 'chassis', 'power', 'status')  # skips without it
         host, port = address
         self.process = subprocess.Popen(
-            ['ipmitool', '-I', 'lanplus', '-H', host, '-p', str(port),
-             '-U', USER, '-P', PASSWORD, 'sol', 'activate'],
+            ['stdbuf', '-oL', 'ipmitool', '-I', 'lanplus', '-H', host,
+             '-p', str(port), '-U', USER, '-P', PASSWORD, 'sol',
+             'activate'],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT)
         self.output = b''
