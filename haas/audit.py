@@ -79,6 +79,10 @@ class _RequestIdFilter(logging.Filter):
 
 #: Standard logging's format, with the request's id at the end.
 FORMAT = '%(levelname)s:%(name)s:%(message)s%(request)s'
+#: Libraries' loggers that say at INFO what only their developers need,
+#: heard at DEBUG only: Alembic names each plugin it sets up, seven lines
+#: at the start of every process.
+CHATTY = ('alembic.runtime.plugins',)
 
 
 def init_logging(level: int | str) -> None:
@@ -87,6 +91,11 @@ def init_logging(level: int | str) -> None:
     # As logging.basicConfig: nothing changes where logging is set up
     # already (a test's capture, gunicorn's own), but for the ids.
     logging.basicConfig(level=level, format=FORMAT)
+    number = level if isinstance(level, int) else \
+        logging.getLevelName(level.upper())
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if number <= logging.DEBUG else logging.WARNING)
     for handler in root.handlers:
         if not any(isinstance(f, _RequestIdFilter) for f in handler.filters):
             handler.addFilter(_RequestIdFilter())

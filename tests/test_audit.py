@@ -4,6 +4,8 @@ password."""
 
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -121,6 +123,19 @@ def test_log_lines_of_a_request_carry_its_id(api):
         logger.removeHandler(handler)
     assert lines == ['WARNING:haas.test_audit:inside (request r-1)',
                      'WARNING:haas.test_audit:outside']
+
+
+@pytest.mark.parametrize('level, heard', [('INFO', False), ('DEBUG', True)])
+def test_alembics_plugin_lines_are_heard_at_debug_only(level, heard):
+    # A process of its own: Alembic logs them as it is first imported.
+    code = ('from haas import audit; '
+            f'audit.init_logging({level!r}); '
+            'import alembic.autogenerate')
+    result = subprocess.run([sys.executable, '-c', code], text=True,
+                            capture_output=True, check=True)
+
+    assert ('INFO:alembic.runtime.plugins:setup plugin' in result.stderr,
+            result.stdout) == (heard, '')
 
 
 def test_an_audit_file_that_cannot_be_written_is_one_line(tmp_path):
