@@ -389,6 +389,14 @@ def outage_lines(daemon):
     return lines, 'Traceback' in text
 
 
+def back_line(daemon):
+    """Wait for the daemon to say the database is back.  It says so once
+    it has applied what was queued: an action can be DONE a moment before
+    the line is written."""
+    eventually(lambda: 'the database is back' in log_of(daemon), 15,
+               'the daemon to say the database is back')
+
+
 # --- the scenarios ----------------------------------------------------------
 
 def test_a_restart_under_the_daemon_and_gunicorn(site):
@@ -406,6 +414,7 @@ def test_a_restart_under_the_daemon_and_gunicorn(site):
     answers = caller.finish()
     eventually(lambda: site.statuses() == {'DONE': caller.connected}, 20,
                'every action applied')
+    back_line(daemon)
 
     # Nothing failed: each call either succeeded or was told to wait.
     assert set(answers) <= {(200, None), (202, None),
@@ -451,6 +460,7 @@ def test_stop_and_start_with_every_gunicorn_worker_replaced_meanwhile(site):
     answers = caller.finish()
     eventually(lambda: site.statuses() == {'DONE': NODES}, 30,
                'every action applied')
+    back_line(daemon)
     after = [request(server.base, 'GET', '/projects') for _ in range(20)]
 
     assert not set(workers) & set(gunicorn_workers(server))
@@ -610,10 +620,7 @@ def test_the_daemon_notices_a_peer_that_stopped_answering_and_reconnects(
         partition.mend()
         eventually(lambda: site.statuses() == {'DONE': 2}, 30,
                    'the action queued meanwhile')
-        # The daemon says it is back once it has applied what was queued:
-        # the action can be DONE a moment before the line is written.
-        eventually(lambda: 'the database is back' in log_of(daemon), 15,
-                   'the daemon to say so')
+        back_line(daemon)
 
         assert daemon.poll() is None
         lines, traceback = outage_lines(daemon)
