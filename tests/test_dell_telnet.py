@@ -359,15 +359,6 @@ def queued(server, verb, body):
     return answer['status_id']
 
 
-def settled(server, found):
-    """Action `found` once the daemon is done with it: (status, error)."""
-    def done():
-        status, answer = server.call('GET', f'/networking_action/{found}')
-        return answer['status'] != 'PENDING' and (answer['status'],
-                                                  answer['error'])
-    return eventually(done, what=f'action {found} to be applied')
-
-
 #: The tests that share the module's server, on one worker of a
 #: distributed run (pytest-xdist's --dist loadgroup): set up once there.
 #: Each cables a switch, node and network of its own, on its own device.
@@ -460,18 +451,9 @@ def test_a_wrong_telnet_password_ends_the_action_in_error(
         cabled(server, f'{host}:{port}', password='wrong', settle=False)
         # The port's revert as it is registered: the first session.
         [(_, found, _, _)] = server.actions()
-        assert settled(server, found) == (
+        assert switches.settled(server, found) == (
             'ERROR', f"switch sw0 ({host}:{port}) refused the login of "
                      f"'admin'")
-
-
-def _served(port):
-    """The sessions open on the local TCP `port`, as the kernel lists
-    them (/proc/net/tcp's established connections)."""
-    with open('/proc/net/tcp') as table:
-        rows = [line.split() for line in table.readlines()[1:]]
-    return sum(1 for row in rows
-               if int(row[1].split(':')[1], 16) == port and row[3] == '01')
 
 
 def test_a_switch_killed_mid_session_leaves_the_action_pending_until_back(
@@ -501,24 +483,20 @@ def test_a_switch_killed_mid_session_leaves_the_action_pending_until_back(
             simulator = start('--latency', '60')
             found = queued(server, 'connect', {'network': 'pub',
                                                'channel': 'vlan/105'})
-            eventually(lambda: _served(port) > 0,
+            eventually(lambda: switches.sessions_at(port) > 0,
                        what='the daemon to open its telnet session')
             simulator.send_signal(signal.SIGKILL)
             simulator.wait(10)
-            reason = eventually(lambda: server.call(
-                'GET', f'/networking_action/{found}')[1]['error'],
-                what='a failed attempt')
+            reason = switches.failed_attempt(server, found)
             # The dead simulator's end of the connection is closed with
             # a FIN, or with a reset when what the daemon sent was still
             # unread there (a loaded machine): the driver says each.
             where = re.escape(f'switch sw0 (127.0.0.1:{port})')
             assert re.fullmatch(f'{where} closed the session|'
                                 f'lost {where}: .+', reason), reason
-            assert server.call('GET', f'/networking_action/{found}')[1][
-                'status'] == 'PENDING'
 
             simulator = start()
-            assert settled(server, found) == ('DONE', None)
+            assert switches.settled(server, found) == ('DONE', None)
             assert seen(('127.0.0.1', port), 'gi1/0/5') == (
                 [(105, 'Tagged')], 'Up')
             # Applied once: the registration's revert and the connect,
