@@ -18,7 +18,6 @@ BMC of their own.
 """
 
 import contextlib
-import itertools
 import json
 import os
 import shutil
@@ -36,7 +35,14 @@ from haas.simulators import bmc, serial
 
 from support.commands import HAAS_ADMIN, cli, error_line
 from support.config import API_EXTENSIONS, config_text
-from support.servers import ADMIN, Server, eventually, free_port, serving
+from support.servers import (
+    ADMIN,
+    Server,
+    eventually,
+    free_port,
+    new_serial,
+    serving,
+)
 
 IPMI = 'http://schema.massopencloud.org/haas/v0/obm/ipmi'
 EXTENSIONS = API_EXTENSIONS + ['haas.ext.obm.ipmi']
@@ -194,17 +200,13 @@ def served(module_databases, tmp_path_factory):
                 worker.stop()
 
 
-# Names no other test of a process takes, whatever their order.
-_serial = itertools.count()
-
-
 @pytest.fixture
 def site(served, tmp_path):
     """A node and project of this test's own on the shared site, behind
     a BMC of its own; its capture is stopped after the test (any other
     node's that the test added to `others` too), so that the worker
     closes the session while the BMC still answers."""
-    n = next(_serial)
+    n = new_serial()
     device = Device(str(tmp_path / 'bmc'))
     served.devices.callback(device.close)
     found = Site(served.server, f'node{n}', f'project{n}', device)
@@ -387,7 +389,7 @@ def test_a_competing_sol_session_is_taken_back(site, worker):
 # capture is on between two tests, and it is given none.
 @shared
 def test_the_worker_stops_on_sigterm_and_says_so(served):
-    worker = Worker(served.folder, f'consoles-{next(_serial)}.log')
+    worker = Worker(served.folder, f'consoles-{new_serial()}.log')
     try:
         deadline = time.monotonic() + 60
         while 'serving consoles' not in worker.log_path.read_text():

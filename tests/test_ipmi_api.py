@@ -4,7 +4,6 @@ on SQLite and PostgreSQL; the effects read back with `ipmitool`, a client
 HaaS did not write, where it is installed (a skip outside CI, a failure
 in CI)."""
 
-import itertools
 import os
 import shutil
 import socket
@@ -15,7 +14,7 @@ import pytest
 from haas.simulators import bmc
 
 from support.config import API_EXTENSIONS
-from support.servers import haas, serving
+from support.servers import haas, new_serial, serving
 
 IPMI = 'http://schema.massopencloud.org/haas/v0/obm/ipmi'
 EXTENSIONS = API_EXTENSIONS + ['haas.ext.obm.ipmi']
@@ -72,9 +71,6 @@ def served(module_databases, tmp_path_factory):
         yield server
 
 
-# Names no other test of a process takes, whatever their order.
-_serial = itertools.count()
-
 
 class Site:
     """The shared server as one test sees it: node `node` of project
@@ -90,7 +86,7 @@ class Site:
 
 @pytest.fixture
 def site(served, device):
-    n = next(_serial)
+    n = new_serial()
     found = Site(served, f'n{n}', f'p{n}')
     register(served, device[0], found.node, found.project)
     return found

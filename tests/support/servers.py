@@ -4,6 +4,7 @@ daemon, and the `haas` client run against it."""
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -37,6 +38,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+_serial = itertools.count()
+
+
+def new_serial():
+    """A number no other call in this process gave: the names of what a
+    test makes on a site it shares with others, whatever their order."""
+    return next(_serial)
 
 
 def eventually(check, seconds=30, what='the condition'):

@@ -9,7 +9,6 @@ cables a switch, node and network of its own names, on a device of its
 own, so that none sees another's and their order does not matter.
 """
 
-import itertools
 import subprocess
 import types
 
@@ -19,7 +18,7 @@ from haas.model import NetworkingAction, Port, Switch
 
 from support.api import OBM
 from support.commands import HAAS_ADMIN
-from support.servers import eventually, running
+from support.servers import eventually, new_serial, running
 
 #: The credentials of the simulated switches in these tests.
 USER, PASSWORD = 'admin', 'secret'
@@ -33,10 +32,6 @@ def action(port, channel, vlan):
     return types.SimpleNamespace(
         nic=types.SimpleNamespace(port=types.SimpleNamespace(label=port)),
         channel=channel, new_network=network)
-
-
-# Names no other test of a process takes, whatever their order.
-_serial = itertools.count()
 
 
 class Cabled:
@@ -89,7 +84,7 @@ def cabled(server, kind, hostname, port, net_id='105', **fields):
     registration besides), its `port` cabled to a node of a project of
     its own, and a network on VLAN `net_id` the project may use, all of
     names new to `server`: a Cabled."""
-    n = next(_serial)
+    n = new_serial()
     site = Cabled(server, f'sw{n}', port, f'n{n}', f'runway{n}', f'pub{n}')
     for method, path, body in [
             ('PUT', f'/project/{site.project}', None),
